@@ -1,0 +1,3 @@
+//! Sans-IO IKEv2 protocol engine.
+
+pub mod wire;
