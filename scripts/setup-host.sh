@@ -51,10 +51,10 @@ LAB=/var/lib/iked-lab
 mkdir -p "$LAB"
 if ! ls "$LAB"/boot/vmlinuz-6.12.*-amd64 >/dev/null 2>&1; then
   log "fetching the lab kernel (linux-image-6.12 amd64-unsigned from bookworm-backports)"
-  pkg=$(apt-cache search --names-only '^linux-image-6\.12\..*-amd64-unsigned$' | awk '{print $1}' | sort -V | tail -n1)
+  pkg=$(apt-cache search --names-only '^linux-image-6\.12\.[0-9.]+\+deb12-amd64-unsigned$' | awk '{print $1}' | sort -V | tail -n1)
   [ -n "$pkg" ] || { log "no linux-image-6.12 *-amd64-unsigned package found"; exit 1; }
   tmp=$(mktemp -d)
-  (cd "$tmp" && apt-get download -qq "$pkg/bookworm-backports")
+  (cd "$tmp" && apt-get download -qq "$pkg")
   dpkg -x "$tmp"/*.deb "$LAB"
   rm -rf "$tmp"
 fi
