@@ -1,82 +1,146 @@
 #!/usr/bin/env bash
-# Installs everything the tests and the lab need on a fresh Debian 12 machine.
-# Idempotent: a second run only checks. Needs root and the Debian package mirrors.
+# Installs everything the tests and the lab VM need on a fresh Debian 12 (bookworm) machine:
+#   - Debian packages: strongSwan 5.9.8 (charon + swanctl + plugins), tcpdump, tshark, strace, kmod,
+#     busybox-static (virtme-ng builds its initramfs with it), iputils-ping,
+#     python3-venv;
+#   - from bookworm-backports: qemu-system-x86 10 (bookworm's 7.2 oopses the guest under TCG), the
+#     6.12 kernel (unpacked under /var/lib/iked-lab, never installed as a host kernel; its modules go
+#     to /lib/modules/<version> because virtme-ng loads them from there) and iproute2 6.15 (unpacked
+#     to /var/lib/iked-lab/iproute2/bin/ip: the first to parse `offload packet`);
+#   - virtme-ng (`vng`) from PyPI, in its own venv (Debian 12's pip refuses system-wide installs),
+#     run through a wrapper /usr/local/bin/vng.
+# Idempotent: every step checks first, so a second run makes no network access and takes well under
+# a second. Needs root and the Debian package mirrors (plus PyPI for virtme-ng).
+# Prints `ready: ...` on success; `IKED_LAB=/other/dir` moves the lab directory (the lab test reads
+# the same variable).
 set -euo pipefail
 
 log() { printf '[setup] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (installs packages)"
+. /etc/os-release
+[ "${VERSION_CODENAME:-}" = bookworm ] || log "warning: written for Debian 12 (bookworm), found ${PRETTY_NAME:-unknown}"
 
 export DEBIAN_FRONTEND=noninteractive
+LAB=${IKED_LAB:-/var/lib/iked-lab}
+APT_STAMP=$LAB/.apt-updated
+mkdir -p "$LAB"
 
-# bookworm-backports carries the 6.12 kernel (with ESP), qemu 10 and iproute2 6.15.
+apt_updated=0
+apt_update_once() {
+  if (( ! apt_updated )); then
+    log "apt-get update"
+    apt-get update -qq
+    touch "$APT_STAMP"
+    apt_updated=1
+  fi
+}
+
+# `apt-get download` as root drops to the _apt user, which must be able to write the target
+# directory; a directory made by mktemp is 0700 root, hence the warning seen without this.
+download_pkg() { # download_pkg DIR PACKAGE[/SUITE]
+  chown _apt "$1" 2>/dev/null || chmod 0777 "$1"
+  (cd "$1" && apt-get download -qq "$2")
+}
+
+# bookworm-backports carries the 6.12 kernel (with ESP), qemu 10 and iproute2 6.15. Reuse the URI
+# and keyring of the machine's own Debian source so mirrors configured by the operator still apply.
 if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-  log "adding the bookworm-backports suite"
-  cat > /etc/apt/sources.list.d/bookworm-backports.sources <<'SRC'
+  uri=$(grep -rhs '^URIs:.*debian' /etc/apt/sources.list.d/*.sources | head -n1 | awk '{print $2}')
+  [ -n "$uri" ] || uri=$(grep -hs '^deb .*debian' /etc/apt/sources.list | grep -v security | head -n1 | awk '{print $2}')
+  [ -n "$uri" ] || uri=http://deb.debian.org/debian
+  log "adding the bookworm-backports suite ($uri)"
+  cat > /etc/apt/sources.list.d/bookworm-backports.sources <<SRC
 Types: deb
-URIs: http://deb.debian.org/debian
+URIs: $uri
 Suites: bookworm-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
-  rm -f /var/lib/iked-setup.apt-updated
+  rm -f "$APT_STAMP"
 fi
+# apt-cache look-ups below need lists that include backports.
+[ -e "$APT_STAMP" ] || apt_update_once
 
 need_pkgs=()
-for p in iproute2 tcpdump tshark strace kmod python3-pip \
+for p in iproute2 tcpdump tshark strace kmod python3-venv iputils-ping busybox-static \
          strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins \
          openssl; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
-qemu_ok=0
-if dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null | grep -q '^1:10'; then qemu_ok=1; fi
-
-if (( ${#need_pkgs[@]} )) || (( ! qemu_ok )) || [ ! -e /var/lib/iked-setup.apt-updated ]; then
-  log "apt-get update"
-  apt-get update -qq
-  touch /var/lib/iked-setup.apt-updated
-fi
 if (( ${#need_pkgs[@]} )); then
+  apt_update_once
   log "installing ${need_pkgs[*]}"
   echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
   apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  # charon must not run as a host service: the lab starts its own instances in namespaces.
+  systemctl disable --now strongswan.service strongswan-starter.service >/dev/null 2>&1 || true
 fi
-# charon must not run as a host service: the tests start their own instances.
-systemctl disable --now strongswan.service strongswan-starter.service >/dev/null 2>&1 || true
-if (( ! qemu_ok )); then
+if ! dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null | grep -q '^1:1[0-9]'; then
+  apt_update_once
   log "installing qemu-system-x86 from bookworm-backports"
   apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86 >/dev/null
 fi
 
 # The lab kernel: unpacked, not installed, so the host's boot set-up is untouched.
-LAB=/var/lib/iked-lab
-mkdir -p "$LAB"
 if ! ls "$LAB"/boot/vmlinuz-6.12.*-amd64 >/dev/null 2>&1; then
+  apt_update_once
   log "fetching the lab kernel (linux-image-6.12 amd64-unsigned from bookworm-backports)"
+  # The plain -amd64 flavour: -cloud-amd64 has no 9p and cannot boot virtme-ng.
   pkg=$(apt-cache search --names-only '^linux-image-6\.12\.[0-9.]+\+deb12-amd64-unsigned$' | awk '{print $1}' | sort -V | tail -n1)
-  [ -n "$pkg" ] || { log "no linux-image-6.12 *-amd64-unsigned package found"; exit 1; }
+  [ -n "$pkg" ] || die "no linux-image-6.12 *-amd64-unsigned package found in bookworm-backports"
   tmp=$(mktemp -d)
-  (cd "$tmp" && apt-get download -qq "$pkg")
+  download_pkg "$tmp" "$pkg"
   dpkg -x "$tmp"/*.deb "$LAB"
   rm -rf "$tmp"
 fi
 kver=$(basename "$(ls -d "$LAB"/lib/modules/6.12.*-amd64 | sort -V | tail -n1)")
-if [ ! -d "/lib/modules/$kver" ]; then
-  log "installing modules of $kver under /lib/modules"
-  cp -a "$LAB/lib/modules/$kver" /lib/modules/
+if [ ! -e "/lib/modules/$kver/modules.dep" ]; then
+  log "installing modules of $kver under /lib/modules/$kver"
+  # mkdir first: copying into a missing /lib/modules would create it *as* the version directory.
+  mkdir -p /lib/modules
+  rm -rf "/lib/modules/$kver"
+  cp -a "$LAB/lib/modules/$kver" "/lib/modules/$kver"
   depmod "$kver"
 fi
 
-# iproute2 6.15 (bookworm-backports), unpacked beside the system's: it knows `offload packet`.
+# iproute2 6.15 (bookworm-backports), unpacked beside the system's: it knows `offload packet`
+# and prints `ip -j xfrm` JSON for states and policies.
 if [ ! -x "$LAB/iproute2/bin/ip" ]; then
+  apt_update_once
   log "fetching iproute2 from bookworm-backports"
   tmp=$(mktemp -d)
-  (cd "$tmp" && apt-get download -qq iproute2/bookworm-backports)
+  download_pkg "$tmp" iproute2/bookworm-backports
+  rm -rf "$LAB/iproute2"
   mkdir -p "$LAB/iproute2"
   dpkg -x "$tmp"/iproute2_*.deb "$LAB/iproute2"
   rm -rf "$tmp"
+  # Newer packages ship usr/bin/ip (merged /usr); keep the documented path working.
+  if [ ! -e "$LAB/iproute2/bin/ip" ] && [ -x "$LAB/iproute2/usr/bin/ip" ]; then
+    mkdir -p "$LAB/iproute2/bin"
+    ln -s ../usr/bin/ip "$LAB/iproute2/bin/ip"
+  fi
+  [ -x "$LAB/iproute2/bin/ip" ] || die "iproute2 package has no ip binary"
 fi
 
-if ! command -v vng >/dev/null 2>&1; then
-  log "installing virtme-ng from PyPI"
-  pip install -q virtme-ng
+# virtme-ng in a venv of Debian's python3, so pyenv or PEP 668 do not matter.
+VENV=$LAB/venv
+if [ ! -x "$VENV/bin/vng" ]; then
+  log "installing virtme-ng from PyPI into $VENV"
+  rm -rf "$VENV"
+  /usr/bin/python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check virtme-ng
 fi
-log "ready: kernel $kver, $(qemu-system-x86_64 --version | head -n1), $(vng --version 2>&1 | head -n1)"
+# vng runs its helpers (virtme-run, ...) by name, so the venv's bin must lead PATH: a wrapper, not
+# a symlink.
+wrapper="#!/bin/sh
+# written by iked's scripts/setup-host.sh: virtme-ng from $VENV
+PATH=$VENV/bin:\$PATH exec $VENV/bin/vng \"\$@\""
+if [ "$(cat /usr/local/bin/vng 2>/dev/null)" != "$wrapper" ]; then
+  rm -f /usr/local/bin/vng
+  printf '%s\n' "$wrapper" > /usr/local/bin/vng
+  chmod 0755 /usr/local/bin/vng
+fi
+
+log "ready: kernel $kver, $(qemu-system-x86_64 --version | head -n1), $(vng --version 2>&1 | head -n1), $("$LAB/iproute2/bin/ip" -V), strongSwan $(dpkg-query -W -f='${Version}' strongswan-charon)"

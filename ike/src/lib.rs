@@ -1,3 +1,21 @@
 //! Sans-IO IKEv2 protocol engine.
+//!
+//! The crate takes datagrams, kernel results and timestamps in, and hands back datagrams to
+//! send, abstract kernel requests, events and the next deadline; it never performs I/O or reads
+//! a clock. Start at [`engine::Engine`].
 
 pub mod wire;
+
+pub mod config;
+pub mod engine;
+pub mod error;
+#[cfg(feature = "conf")]
+pub mod from_conf;
+pub mod message;
+pub mod proposal;
+pub mod suite;
+pub mod time;
+pub mod timer;
+pub mod ts;
+
+pub use time::Timestamp;

@@ -1,0 +1,998 @@
+//! The engine: SA tables, input dispatch, message-ID windows, retransmission and timers.
+//!
+//! Contract: see the module docs of [`crate::engine`]. Internally each input takes the IKE SA
+//! it concerns out of the table, runs the exchange logic (in `exchange.rs`) against it, and puts
+//! it back unless the SA was destroyed; outputs are queued and drained by the `poll_*` calls.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::sa::{Active, IkeSa, Outstanding, Phase, Task};
+use super::{
+    ChildInfo, ChildSaId, DownReason, Event, IkeInfo, IkeSaId, KernelEvent, KernelRequest,
+    KernelRequestId, LogGroup, RandomSource, Stats, Transmit,
+};
+use crate::config::{IkeConfig, IkeSecret, Settings};
+use crate::error::CommandError;
+use crate::message::{self, Header, Message, Payload, SkKeys, exchange, flags};
+use crate::time::Timestamp;
+use crate::timer::TimerQueue;
+
+/// Keys of the engine's timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum TimerKey {
+    Retransmit(IkeSaId),
+    HalfOpen(IkeSaId),
+    Dpd(IkeSaId),
+    IkeRekey(IkeSaId),
+    /// Delete an old IKE SA that a rekey replaced if the peer never deletes it.
+    RekeyedCleanup(IkeSaId),
+    /// Retry a CHILD_SA rekey the peer refused with TEMPORARY_FAILURE.
+    RetryChildRekey(ChildSaId),
+}
+
+/// What a kernel answer continues.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum KernelWait {
+    Spi(ChildSaId),
+    Install(ChildSaId),
+}
+
+/// Whether to keep an SA after handling an input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fate {
+    Keep,
+    Destroy(DownReason),
+}
+
+/// A sans-IO IKEv2 endpoint holding any number of IKE SAs.
+pub struct Engine {
+    pub(crate) settings: Settings,
+    pub(crate) connections: Vec<Arc<IkeConfig>>,
+    pub(crate) secrets: Vec<IkeSecret>,
+    pub(crate) rng: Box<dyn RandomSource + Send>,
+    pub(crate) sas: HashMap<IkeSaId, IkeSa>,
+    pub(crate) by_spi: HashMap<u64, IkeSaId>,
+    /// Responder: half-open SAs by the initiator's SPI and address (retransmit detection).
+    pub(crate) by_initiator: HashMap<(u64, SocketAddr), IkeSaId>,
+    pub(crate) children: HashMap<ChildSaId, IkeSaId>,
+    /// Kernel SAs by (destination, SPI), for expire events.
+    pub(crate) by_kernel_spi: HashMap<(IpAddr, u32), ChildSaId>,
+    pub(crate) half_open: usize,
+    pub(crate) timers: TimerQueue<TimerKey>,
+    pub(crate) kernel_waits: HashMap<KernelRequestId, (IkeSaId, KernelWait)>,
+    pub(crate) cookie_secret: [u8; 32],
+    next_ike_id: u32,
+    next_child_id: u32,
+    next_kernel_id: u64,
+    transmits: VecDeque<Transmit>,
+    kernel_requests: VecDeque<KernelRequest>,
+    events: VecDeque<Event>,
+    pub(crate) stats: Stats,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("ike_sas", &self.sas.len())
+            .field("half_open", &self.half_open)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Creates an engine with its configuration and randomness.
+    pub fn new(
+        settings: Settings,
+        connections: Vec<IkeConfig>,
+        secrets: Vec<IkeSecret>,
+        mut rng: Box<dyn RandomSource + Send>,
+    ) -> Engine {
+        let mut cookie_secret = [0u8; 32];
+        rng.fill(&mut cookie_secret);
+        Engine {
+            settings,
+            connections: connections.into_iter().map(Arc::new).collect(),
+            secrets,
+            rng,
+            sas: HashMap::new(),
+            by_spi: HashMap::new(),
+            by_initiator: HashMap::new(),
+            children: HashMap::new(),
+            by_kernel_spi: HashMap::new(),
+            half_open: 0,
+            timers: TimerQueue::default(),
+            kernel_waits: HashMap::new(),
+            cookie_secret,
+            next_ike_id: 1,
+            next_child_id: 1,
+            next_kernel_id: 1,
+            transmits: VecDeque::new(),
+            kernel_requests: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Replaces connections and secrets (existing SAs keep the config they were built with).
+    pub fn reload(&mut self, connections: Vec<IkeConfig>, secrets: Vec<IkeSecret>) {
+        self.connections = connections.into_iter().map(Arc::new).collect();
+        self.secrets = secrets;
+    }
+
+    // ----- outputs -------------------------------------------------------------------------
+
+    /// Next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// Next kernel request.
+    pub fn poll_kernel(&mut self) -> Option<KernelRequest> {
+        self.kernel_requests.pop_front()
+    }
+
+    /// Next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The earliest deadline at which [`Engine::handle_timeout`] must be called.
+    pub fn poll_timeout(&mut self) -> Option<Timestamp> {
+        self.timers.next_deadline()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Number of IKE SAs (any phase).
+    pub fn ike_sa_count(&self) -> usize {
+        self.sas.len()
+    }
+
+    /// Number of responder SAs that have not completed IKE_AUTH.
+    pub fn half_open_count(&self) -> usize {
+        self.half_open
+    }
+
+    /// Snapshots of all IKE SAs, ordered by id.
+    pub fn ike_sas(&self) -> Vec<IkeInfo> {
+        let mut v: Vec<IkeInfo> = self
+            .sas
+            .values()
+            .map(|sa| IkeInfo {
+                id: sa.id,
+                name: sa.config.name.clone(),
+                spi_i: sa.spi_i,
+                spi_r: sa.spi_r,
+                initiator: sa.initiator,
+                established: sa.phase.is_established(),
+                proposal: sa.crypto.as_ref().map(|c| c.proposal.describe()),
+                children: sa
+                    .children
+                    .iter()
+                    .map(|c| ChildInfo {
+                        id: c.id,
+                        name: c.config.name.clone(),
+                        spi_in: c.spi_in,
+                        spi_out: c.spi_out,
+                        local_ts: c.local_ts.clone(),
+                        remote_ts: c.remote_ts.clone(),
+                        installed: c.state == super::sa::ChildState::Installed,
+                    })
+                    .collect(),
+            })
+            .collect();
+        v.sort_by_key(|i| i.id);
+        v
+    }
+
+    // ----- commands ------------------------------------------------------------------------
+
+    /// Initiates connection `conn` with the named children (`swanctl -i --child a b`): the
+    /// first child rides in IKE_AUTH, the others follow in CREATE_CHILD_SA exchanges. With no
+    /// children the IKE SA is created childless (RFC 6023).
+    pub fn initiate(
+        &mut self,
+        now: Timestamp,
+        conn: &str,
+        children: &[&str],
+    ) -> Result<IkeSaId, CommandError> {
+        let config = self
+            .connections
+            .iter()
+            .find(|c| c.name == conn)
+            .cloned()
+            .ok_or_else(|| CommandError::UnknownConnection(conn.to_string()))?;
+        let mut child_configs = Vec::new();
+        for name in children {
+            let c = config
+                .children
+                .iter()
+                .find(|c| c.name == *name)
+                .ok_or_else(|| CommandError::UnknownChild(name.to_string(), conn.to_string()))?;
+            child_configs.push(c.clone());
+        }
+        let remote_ip = *config
+            .remote_addrs
+            .first()
+            .ok_or_else(|| CommandError::NoRemoteAddress(conn.to_string()))?;
+        let local_ip = config
+            .local_addrs
+            .first()
+            .copied()
+            .unwrap_or(if remote_ip.is_ipv4() {
+                IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+            });
+        Ok(self.start_initiator(
+            now,
+            config,
+            SocketAddr::new(local_ip, 500),
+            SocketAddr::new(remote_ip, 500),
+            child_configs,
+        ))
+    }
+
+    /// Creates another CHILD_SA on an established IKE SA.
+    pub fn create_child(
+        &mut self,
+        now: Timestamp,
+        ike: IkeSaId,
+        child: &str,
+    ) -> Result<(), CommandError> {
+        let sa = self.sas.get_mut(&ike).ok_or(CommandError::UnknownSa)?;
+        let cfg = sa
+            .config
+            .children
+            .iter()
+            .find(|c| c.name == child)
+            .cloned()
+            .ok_or_else(|| CommandError::UnknownChild(child.to_string(), sa.config.name.clone()))?;
+        sa.tasks.push_back(Task::CreateChild(Box::new(cfg)));
+        self.kick(now, ike);
+        Ok(())
+    }
+
+    /// Rekeys a CHILD_SA.
+    pub fn rekey_child(&mut self, now: Timestamp, child: ChildSaId) -> Result<(), CommandError> {
+        let ike = *self.children.get(&child).ok_or(CommandError::UnknownSa)?;
+        let sa = self.sas.get_mut(&ike).ok_or(CommandError::UnknownSa)?;
+        sa.tasks.push_back(Task::RekeyChild(child));
+        self.kick(now, ike);
+        Ok(())
+    }
+
+    /// Rekeys an IKE SA.
+    pub fn rekey_ike(&mut self, now: Timestamp, ike: IkeSaId) -> Result<(), CommandError> {
+        let sa = self.sas.get_mut(&ike).ok_or(CommandError::UnknownSa)?;
+        if !sa.phase.is_established() {
+            return Err(CommandError::NotEstablished);
+        }
+        sa.tasks.push_back(Task::RekeyIke);
+        self.kick(now, ike);
+        Ok(())
+    }
+
+    /// Deletes a CHILD_SA (INFORMATIONAL with a Delete payload).
+    pub fn terminate_child(
+        &mut self,
+        now: Timestamp,
+        child: ChildSaId,
+    ) -> Result<(), CommandError> {
+        let ike = *self.children.get(&child).ok_or(CommandError::UnknownSa)?;
+        let sa = self.sas.get_mut(&ike).ok_or(CommandError::UnknownSa)?;
+        sa.tasks.push_back(Task::DeleteChild(child));
+        self.kick(now, ike);
+        Ok(())
+    }
+
+    /// Deletes an IKE SA and its children. A half-open SA is dropped silently.
+    pub fn terminate_ike(&mut self, now: Timestamp, ike: IkeSaId) -> Result<(), CommandError> {
+        let sa = self.sas.get_mut(&ike).ok_or(CommandError::UnknownSa)?;
+        if sa.phase.is_established() {
+            sa.tasks.push_front(Task::DeleteIke);
+            self.kick(now, ike);
+        } else {
+            let sa = self.sas.remove(&ike).ok_or(CommandError::UnknownSa)?;
+            self.destroy(sa, DownReason::Local);
+        }
+        Ok(())
+    }
+
+    // ----- inputs --------------------------------------------------------------------------
+
+    /// Handles one received UDP payload.
+    pub fn handle_datagram(
+        &mut self,
+        now: Timestamp,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+    ) {
+        let header = match message::peek_header(bytes) {
+            Ok(h) => h,
+            Err(e) => {
+                self.drop_datagram(None, format!("invalid IKE header from {remote}: {e}"));
+                return;
+            }
+        };
+        self.log(
+            None,
+            LogGroup::Net,
+            format!(
+                "received packet: from {} to {} ({} bytes)",
+                fmt_addr(remote),
+                fmt_addr(local),
+                bytes.len()
+            ),
+        );
+        if header.exchange == exchange::IKE_SA_INIT && !header.is_response() && header.spi_r == 0 {
+            self.respond_sa_init(now, local, remote, header, bytes);
+            return;
+        }
+        let our_spi = if header.from_initiator() {
+            header.spi_r
+        } else {
+            header.spi_i
+        };
+        let Some(id) = self.by_spi.get(&our_spi).copied() else {
+            self.drop_datagram(None, format!("no IKE_SA found for SPI {our_spi:016x}"));
+            return;
+        };
+        let Some(mut sa) = self.sas.remove(&id) else {
+            return;
+        };
+        // The I flag must say the sender holds the other role.
+        if sa.initiator == header.from_initiator() || (sa.initiator && header.spi_i != sa.spi_i) {
+            self.sas.insert(id, sa);
+            self.drop_datagram(Some(id), "role flags do not match the IKE_SA".into());
+            return;
+        }
+        let fate = if header.is_response() {
+            self.on_response_datagram(now, &mut sa, header, bytes)
+        } else {
+            self.on_request_datagram(now, &mut sa, local, remote, header, bytes)
+        };
+        self.finish(now, sa, fate);
+    }
+
+    fn on_response_datagram(
+        &mut self,
+        now: Timestamp,
+        sa: &mut IkeSa,
+        header: Header,
+        bytes: &[u8],
+    ) -> Fate {
+        let expected = sa.outstanding.as_ref().map(|o| o.message_id);
+        if expected != Some(header.message_id) {
+            self.drop_datagram(
+                Some(sa.id),
+                format!("response with unexpected message ID {}", header.message_id),
+            );
+            return Fate::Keep;
+        }
+        if header.exchange == exchange::IKE_SA_INIT {
+            let msg = match message::decode(bytes, None) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.drop_datagram(Some(sa.id), format!("invalid IKE_SA_INIT response: {e}"));
+                    return Fate::Keep;
+                }
+            };
+            self.log(
+                Some(sa.id),
+                LogGroup::Enc,
+                format!("parsed {}", msg.summary()),
+            );
+            return self.on_sa_init_response(now, sa, msg, bytes);
+        }
+        let Some(msg) = self.decrypt(sa, bytes) else {
+            return Fate::Keep;
+        };
+        self.log(
+            Some(sa.id),
+            LogGroup::Enc,
+            format!("parsed {}", msg.summary()),
+        );
+        sa.last_received = now;
+        let Some(out) = sa.outstanding.take() else {
+            return Fate::Keep;
+        };
+        self.timers.cancel(TimerKey::Retransmit(sa.id));
+        let fate = self.on_response(now, sa, out.active, msg);
+        if fate == Fate::Keep {
+            self.rearm_dpd(now, sa);
+        }
+        fate
+    }
+
+    fn on_request_datagram(
+        &mut self,
+        now: Timestamp,
+        sa: &mut IkeSa,
+        local: SocketAddr,
+        remote: SocketAddr,
+        header: Header,
+        bytes: &[u8],
+    ) -> Fate {
+        let mid = header.message_id;
+        if mid.wrapping_add(1) == sa.expected_request_id
+            && let Some((rmid, resp)) = &sa.last_response
+            && *rmid == mid
+        {
+            // A retransmitted request: replay our response, do not process again.
+            self.stats.replayed_responses += 1;
+            self.log(
+                Some(sa.id),
+                LogGroup::Ike,
+                format!("received retransmit of request with ID {mid}, retransmitting response"),
+            );
+            let t = Transmit {
+                local,
+                remote,
+                bytes: resp.clone(),
+            };
+            self.transmits.push_back(t);
+            return Fate::Keep;
+        }
+        if sa.parked.as_ref().is_some_and(|p| p.message_id == mid) {
+            // Still waiting for the kernel to answer this request; the response will follow.
+            return Fate::Keep;
+        }
+        if mid != sa.expected_request_id || sa.parked.is_some() {
+            self.drop_datagram(
+                Some(sa.id),
+                format!("request with message ID {mid} outside the window"),
+            );
+            return Fate::Keep;
+        }
+        if sa.crypto.is_none() {
+            self.drop_datagram(Some(sa.id), "encrypted request before keys exist".into());
+            return Fate::Keep;
+        }
+        let Some(msg) = self.decrypt(sa, bytes) else {
+            return Fate::Keep;
+        };
+        self.log(
+            Some(sa.id),
+            LogGroup::Enc,
+            format!("parsed {}", msg.summary()),
+        );
+        sa.last_received = now;
+        // A verified request from the peer shows it is alive: the peer may have moved ports.
+        sa.remote = remote;
+        let fate = self.on_request(now, sa, msg, bytes);
+        if fate == Fate::Keep {
+            self.rearm_dpd(now, sa);
+        }
+        fate
+    }
+
+    fn decrypt(&mut self, sa: &IkeSa, bytes: &[u8]) -> Option<Message> {
+        let c = sa.crypto.as_ref()?;
+        // Peer's direction: the initiator's keys protect what the initiator sends.
+        let (encr, integ) = if sa.initiator {
+            (&c.keys.sk_er, &c.keys.sk_ar)
+        } else {
+            (&c.keys.sk_ei, &c.keys.sk_ai)
+        };
+        match message::decode(
+            bytes,
+            Some(SkKeys {
+                suite: &c.suite,
+                encr,
+                integ,
+            }),
+        ) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                self.drop_datagram(Some(sa.id), format!("could not decrypt/parse message: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Handles a kernel answer or event.
+    pub fn handle_kernel(&mut self, now: Timestamp, event: KernelEvent) {
+        match event {
+            KernelEvent::SpiAllocated { id, spi } => {
+                let Some((ike, KernelWait::Spi(child))) = self.kernel_waits.remove(&id) else {
+                    return;
+                };
+                let Some(mut sa) = self.sas.remove(&ike) else {
+                    return;
+                };
+                let fate = self.on_spi(now, &mut sa, child, Ok(spi));
+                self.finish(now, sa, fate);
+            }
+            KernelEvent::Installed { id } | KernelEvent::InstallFailed { id, .. } => {
+                let failure = match &event {
+                    KernelEvent::InstallFailed { reason, .. } => Some(reason.clone()),
+                    _ => None,
+                };
+                let Some((ike, wait)) = self.kernel_waits.remove(&id) else {
+                    return;
+                };
+                let Some(mut sa) = self.sas.remove(&ike) else {
+                    return;
+                };
+                let fate = match wait {
+                    KernelWait::Spi(child) => {
+                        self.on_spi(now, &mut sa, child, Err(failure.unwrap_or_default()))
+                    }
+                    KernelWait::Install(child) => {
+                        self.on_install_result(now, &mut sa, child, id, failure);
+                        Fate::Keep
+                    }
+                };
+                self.finish(now, sa, fate);
+            }
+            KernelEvent::Expire { spi, dst, hard } => {
+                let Some(child) = self.by_kernel_spi.get(&(dst, spi)).copied() else {
+                    return;
+                };
+                let Some(ike) = self.children.get(&child).copied() else {
+                    return;
+                };
+                let Some(sa) = self.sas.get_mut(&ike) else {
+                    return;
+                };
+                let state = sa.child(child).map(|c| c.state);
+                if state != Some(super::sa::ChildState::Installed) && !hard {
+                    return;
+                }
+                let name = sa.log_name();
+                if hard {
+                    sa.tasks.push_front(Task::DeleteChild(child));
+                    self.log(
+                        Some(ike),
+                        LogGroup::Knl,
+                        format!("hard expire of CHILD_SA {{{}}} in {name}", child.0),
+                    );
+                } else {
+                    sa.tasks.push_back(Task::RekeyChild(child));
+                }
+                self.kick(now, ike);
+            }
+            KernelEvent::Acquire { reqid } => {
+                self.log(
+                    None,
+                    LogGroup::Knl,
+                    format!("ignoring acquire for reqid {reqid}: trap policies are not supported"),
+                );
+            }
+        }
+    }
+
+    /// Runs expired timers.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        while let Some(key) = self.timers.pop_expired(now) {
+            match key {
+                TimerKey::Retransmit(id) => self.on_retransmit_timer(now, id),
+                TimerKey::HalfOpen(id) => {
+                    if let Some(sa) = self.sas.get(&id)
+                        && !sa.phase.is_established()
+                    {
+                        let sa = self.sas.remove(&id).expect("checked above");
+                        let name = sa.log_name();
+                        self.log(
+                            Some(id),
+                            LogGroup::Ike,
+                            format!("half-open {name} timed out, deleting"),
+                        );
+                        self.destroy(sa, DownReason::Timeout);
+                    }
+                }
+                TimerKey::Dpd(id) => {
+                    if let Some(sa) = self.sas.get_mut(&id)
+                        && sa.phase.is_established()
+                    {
+                        let delay = sa.config.dpd_delay;
+                        if now.saturating_since(sa.last_received) >= delay {
+                            if !sa.tasks.iter().any(|t| matches!(t, Task::Dpd)) {
+                                sa.tasks.push_back(Task::Dpd);
+                            }
+                            self.kick(now, id);
+                        } else {
+                            let at = sa.last_received + delay;
+                            self.timers.schedule(TimerKey::Dpd(id), at);
+                        }
+                    }
+                }
+                TimerKey::IkeRekey(id) => {
+                    if let Some(sa) = self.sas.get_mut(&id)
+                        && sa.phase.is_established()
+                    {
+                        sa.tasks.push_back(Task::RekeyIke);
+                        self.kick(now, id);
+                    }
+                }
+                TimerKey::RetryChildRekey(child) => {
+                    if let Some(ike) = self.children.get(&child).copied()
+                        && let Some(sa) = self.sas.get_mut(&ike)
+                    {
+                        sa.tasks.push_back(Task::RekeyChild(child));
+                        self.kick(now, ike);
+                    }
+                }
+                TimerKey::RekeyedCleanup(id) => {
+                    if let Some(sa) = self.sas.remove(&id) {
+                        self.destroy(sa, DownReason::Rekeyed);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_retransmit_timer(&mut self, now: Timestamp, id: IkeSaId) {
+        let Some(mut sa) = self.sas.remove(&id) else {
+            return;
+        };
+        let Some(out) = sa.outstanding.as_mut() else {
+            self.sas.insert(id, sa);
+            return;
+        };
+        if out.retransmits >= self.settings.retransmit_tries {
+            let tries = out.retransmits;
+            let name = sa.log_name();
+            self.log(
+                Some(id),
+                LogGroup::Ike,
+                format!("giving up after {tries} retransmits"),
+            );
+            let established = sa.phase.is_established() || matches!(sa.phase, Phase::Rekeyed);
+            if !established {
+                self.events.push_back(Event::IkeFailed {
+                    sa: id,
+                    name: sa.config.name.clone(),
+                    reason: "peer did not respond".into(),
+                });
+            }
+            self.log(
+                Some(id),
+                LogGroup::Ike,
+                format!("{name} declared dead, deleting"),
+            );
+            self.destroy(sa, DownReason::Timeout);
+            return;
+        }
+        out.retransmits += 1;
+        let n = out.retransmits;
+        let mid = out.message_id;
+        let bytes = out.bytes.clone();
+        self.stats.retransmits += 1;
+        self.log(
+            Some(id),
+            LogGroup::Ike,
+            format!("retransmit {n} of request with message ID {mid}"),
+        );
+        self.transmits.push_back(Transmit {
+            local: sa.local,
+            remote: sa.remote,
+            bytes,
+        });
+        let at = now + self.retransmit_delay(n);
+        self.timers.schedule(TimerKey::Retransmit(id), at);
+        self.sas.insert(id, sa);
+    }
+
+    /// strongSwan: timeout * base^n after the n-th retransmission.
+    pub(crate) fn retransmit_delay(&self, retransmits: u32) -> Duration {
+        let exp = i32::try_from(retransmits).unwrap_or(i32::MAX);
+        self.settings
+            .retransmit_timeout
+            .mul_f64(self.settings.retransmit_base.powi(exp))
+    }
+
+    // ----- shared helpers used by the exchanges ---------------------------------------------
+
+    /// Puts an SA back (or destroys it) and starts queued work.
+    pub(crate) fn finish(&mut self, now: Timestamp, sa: IkeSa, fate: Fate) {
+        let id = sa.id;
+        match fate {
+            Fate::Keep => {
+                self.sas.insert(id, sa);
+                self.kick(now, id);
+            }
+            Fate::Destroy(reason) => self.destroy(sa, reason),
+        }
+    }
+
+    /// Removes every trace of an SA: timers, indexes, kernel state of its children.
+    pub(crate) fn destroy(&mut self, mut sa: IkeSa, reason: DownReason) {
+        let id = sa.id;
+        for key in [
+            TimerKey::Retransmit(id),
+            TimerKey::HalfOpen(id),
+            TimerKey::Dpd(id),
+            TimerKey::IkeRekey(id),
+            TimerKey::RekeyedCleanup(id),
+        ] {
+            self.timers.cancel(key);
+        }
+        if self.by_spi.get(&sa.our_spi()) == Some(&id) {
+            self.by_spi.remove(&sa.our_spi());
+        }
+        if !sa.initiator {
+            if self.by_initiator.get(&(sa.spi_i, sa.remote)) == Some(&id) {
+                self.by_initiator.remove(&(sa.spi_i, sa.remote));
+            }
+            if sa.half_open {
+                self.half_open = self.half_open.saturating_sub(1);
+            }
+        }
+        let children: Vec<ChildSaId> = sa.children.iter().map(|c| c.id).collect();
+        for child in children {
+            self.remove_child(&mut sa, child, reason.clone());
+        }
+        self.kernel_waits.retain(|_, (ike, _)| *ike != id);
+        let was_up = sa.phase.is_established();
+        if was_up {
+            let name = sa.log_name();
+            self.log(Some(id), LogGroup::Ike, format!("IKE_SA {name} deleted"));
+            self.events.push_back(Event::IkeDown { sa: id, reason });
+        }
+    }
+
+    /// Sends a request now if the window is free, else leaves it to `kick`.
+    pub(crate) fn send_request(
+        &mut self,
+        now: Timestamp,
+        sa: &mut IkeSa,
+        exchange_type: u8,
+        payloads: Vec<Payload>,
+        active: Active,
+    ) {
+        let mid = sa.next_request_id;
+        sa.next_request_id = mid.wrapping_add(1);
+        let header = Header {
+            spi_i: sa.spi_i,
+            spi_r: sa.spi_r,
+            exchange: exchange_type,
+            flags: if sa.initiator { flags::INITIATOR } else { 0 },
+            message_id: mid,
+        };
+        let msg = Message { header, payloads };
+        let Some(bytes) = self.encode(sa, &msg) else {
+            return;
+        };
+        self.emit(sa, &msg, bytes.clone());
+        sa.outstanding = Some(Outstanding {
+            message_id: mid,
+            bytes,
+            retransmits: 0,
+            active,
+        });
+        let at = now + self.retransmit_delay(0);
+        self.timers.schedule(TimerKey::Retransmit(sa.id), at);
+    }
+
+    /// Sends (and caches for replay) the response to request `mid`.
+    pub(crate) fn send_response(
+        &mut self,
+        sa: &mut IkeSa,
+        mid: u32,
+        exchange_type: u8,
+        payloads: Vec<Payload>,
+    ) {
+        let header = Header {
+            spi_i: sa.spi_i,
+            spi_r: sa.spi_r,
+            exchange: exchange_type,
+            flags: flags::RESPONSE | if sa.initiator { flags::INITIATOR } else { 0 },
+            message_id: mid,
+        };
+        let msg = Message { header, payloads };
+        let Some(bytes) = self.encode(sa, &msg) else {
+            return;
+        };
+        self.emit(sa, &msg, bytes.clone());
+        sa.last_response = Some((mid, bytes));
+        sa.expected_request_id = mid.wrapping_add(1);
+    }
+
+    fn encode(&mut self, sa: &mut IkeSa, msg: &Message) -> Option<Vec<u8>> {
+        let result = match (&mut sa.crypto, msg.header.exchange) {
+            (Some(c), ex) if ex != exchange::IKE_SA_INIT => {
+                let sizes = crate::suite::sizes(&c.suite).ok()?;
+                let mut iv = vec![0u8; sizes.iv];
+                if sizes.aead {
+                    // AEAD IVs must never repeat under one key: use a counter.
+                    c.iv_counter += 1;
+                    iv.copy_from_slice(&c.iv_counter.to_be_bytes()[..sizes.iv.min(8)]);
+                } else {
+                    self.rng.fill(&mut iv);
+                }
+                let (encr, integ) = if sa.initiator {
+                    (&c.keys.sk_ei, &c.keys.sk_ai)
+                } else {
+                    (&c.keys.sk_er, &c.keys.sk_ar)
+                };
+                message::encode(
+                    msg,
+                    Some((
+                        SkKeys {
+                            suite: &c.suite,
+                            encr,
+                            integ,
+                        },
+                        &iv,
+                    )),
+                )
+            }
+            _ => message::encode(msg, None),
+        };
+        match result {
+            Ok(b) => Some(b),
+            Err(e) => {
+                self.log(
+                    Some(sa.id),
+                    LogGroup::Enc,
+                    format!("generating message failed: {e}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn emit(&mut self, sa: &IkeSa, msg: &Message, bytes: Vec<u8>) {
+        self.log(
+            Some(sa.id),
+            LogGroup::Enc,
+            format!("generating {}", msg.summary()),
+        );
+        self.log(
+            Some(sa.id),
+            LogGroup::Net,
+            format!(
+                "sending packet: from {} to {} ({} bytes)",
+                fmt_addr(sa.local),
+                fmt_addr(sa.remote),
+                bytes.len()
+            ),
+        );
+        self.transmits.push_back(Transmit {
+            local: sa.local,
+            remote: sa.remote,
+            bytes,
+        });
+    }
+
+    /// Sends a datagram not tied to an SA (stateless responses).
+    pub(crate) fn transmit_raw(&mut self, local: SocketAddr, remote: SocketAddr, msg: &Message) {
+        if let Ok(bytes) = message::encode(msg, None) {
+            self.log(None, LogGroup::Enc, format!("generating {}", msg.summary()));
+            self.transmits.push_back(Transmit {
+                local,
+                remote,
+                bytes,
+            });
+        }
+    }
+
+    /// Starts the next queued task if no request is outstanding.
+    pub(crate) fn kick(&mut self, now: Timestamp, id: IkeSaId) {
+        let Some(mut sa) = self.sas.remove(&id) else {
+            return;
+        };
+        let mut fate = Fate::Keep;
+        while sa.outstanding.is_none() && sa.pending_send.is_none() && sa.phase.is_established() {
+            let Some(task) = sa.tasks.pop_front() else {
+                break;
+            };
+            fate = self.start_task(now, &mut sa, task);
+            if fate != Fate::Keep {
+                break;
+            }
+        }
+        match fate {
+            Fate::Keep => {
+                self.sas.insert(id, sa);
+            }
+            Fate::Destroy(reason) => self.destroy(sa, reason),
+        }
+    }
+
+    pub(crate) fn rearm_dpd(&mut self, now: Timestamp, sa: &IkeSa) {
+        if sa.phase.is_established() && !sa.config.dpd_delay.is_zero() {
+            self.timers
+                .schedule(TimerKey::Dpd(sa.id), now + sa.config.dpd_delay);
+        }
+    }
+
+    pub(crate) fn kernel_request(
+        &mut self,
+        ike: IkeSaId,
+        wait: Option<KernelWait>,
+        make: impl FnOnce(KernelRequestId) -> KernelRequest,
+    ) -> KernelRequestId {
+        let id = KernelRequestId(self.next_kernel_id);
+        self.next_kernel_id += 1;
+        if let Some(w) = wait {
+            self.kernel_waits.insert(id, (ike, w));
+        }
+        self.kernel_requests.push_back(make(id));
+        id
+    }
+
+    pub(crate) fn push_kernel(&mut self, req: KernelRequest) {
+        self.kernel_requests.push_back(req);
+    }
+
+    pub(crate) fn push_transmit(&mut self, t: Transmit) {
+        self.transmits.push_back(t);
+    }
+
+    pub(crate) fn event(&mut self, e: Event) {
+        self.events.push_back(e);
+    }
+
+    pub(crate) fn log(&mut self, sa: Option<IkeSaId>, group: LogGroup, message: String) {
+        self.events.push_back(Event::Log { sa, group, message });
+    }
+
+    pub(crate) fn drop_datagram(&mut self, sa: Option<IkeSaId>, why: String) {
+        self.stats.dropped += 1;
+        self.log(sa, LogGroup::Enc, why);
+    }
+
+    pub(crate) fn new_ike_id(&mut self) -> IkeSaId {
+        let id = IkeSaId(self.next_ike_id);
+        self.next_ike_id += 1;
+        id
+    }
+
+    pub(crate) fn new_child_id(&mut self) -> ChildSaId {
+        let id = ChildSaId(self.next_child_id);
+        self.next_child_id += 1;
+        id
+    }
+
+    pub(crate) fn random_spi(&mut self) -> u64 {
+        loop {
+            let mut b = [0u8; 8];
+            self.rng.fill(&mut b);
+            let spi = u64::from_be_bytes(b);
+            if spi != 0 && !self.by_spi.contains_key(&spi) {
+                return spi;
+            }
+        }
+    }
+
+    pub(crate) fn random_bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut b = vec![0u8; n];
+        self.rng.fill(&mut b);
+        b
+    }
+
+    pub(crate) fn random_jitter(&mut self, max: Duration) -> Duration {
+        if max.is_zero() {
+            return Duration::ZERO;
+        }
+        let mut b = [0u8; 8];
+        self.rng.fill(&mut b);
+        let frac = (u64::from_be_bytes(b) >> 11) as f64 / (1u64 << 53) as f64;
+        max.mul_f64(frac)
+    }
+}
+
+/// `192.168.50.1[500]`, as charon prints endpoints.
+pub(crate) fn fmt_addr(a: SocketAddr) -> String {
+    format!("{}[{}]", a.ip(), a.port())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn engine_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<super::Engine>();
+    }
+}

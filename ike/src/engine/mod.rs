@@ -1,0 +1,431 @@
+//! The sans-IO IKEv2 engine: public API.
+//!
+//! Contract (quinn-proto style): the caller feeds inputs and drains outputs.
+//!
+//! Inputs:
+//! * [`Engine::handle_datagram`] — a UDP payload received on `local` from `remote`;
+//! * [`Engine::handle_kernel`] — the result of a [`KernelRequest`] or a kernel event (expire);
+//! * [`Engine::handle_timeout`] — call when the time returned by [`Engine::poll_timeout`] has come;
+//! * commands: [`Engine::initiate`], [`Engine::create_child`], [`Engine::rekey_child`],
+//!   [`Engine::rekey_ike`], [`Engine::terminate_child`], [`Engine::terminate_ike`].
+//!
+//! Outputs, drained after every input until `None`:
+//! * [`Engine::poll_transmit`] — datagrams to send;
+//! * [`Engine::poll_kernel`] — abstract kernel requests (the daemon maps them to XFRM and
+//!   answers each one carrying a [`KernelRequestId`] with a [`KernelEvent`]);
+//! * [`Engine::poll_event`] — state changes and charon-style log records;
+//! * [`Engine::poll_timeout`] — the next deadline.
+//!
+//! Time ([`Timestamp`]) and randomness ([`RandomSource`]) are inputs: the engine never reads a
+//! clock or the OS. Every IKE SA is identified by a unique [`IkeSaId`] (charon's `[n]`), every
+//! CHILD_SA by a [`ChildSaId`] (charon's `{n}`, also used as the kernel reqid).
+
+mod auth;
+mod core;
+mod exchange;
+mod sa;
+
+use std::net::{IpAddr, SocketAddr};
+
+pub use self::auth::{AuthContext, AuthVerified, Authenticator, PskAuthenticator};
+pub use self::core::Engine;
+use crate::config::{HwOffload, Mode};
+use crate::proposal::Transform;
+pub use crate::suite::RandomSource;
+use crate::suite::Secret;
+pub use crate::time::Timestamp;
+use crate::ts::TrafficSelector;
+
+/// Unique id of an IKE SA (charon's `BFL-BFR[1]`); never reused by one engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IkeSaId(pub u32);
+
+/// Unique id of a CHILD_SA (charon's `bf{1}`); also the reqid of its kernel state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChildSaId(pub u32);
+
+/// Correlates a [`KernelRequest`] with its [`KernelEvent`] answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KernelRequestId(pub u64);
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Our address (source).
+    pub local: SocketAddr,
+    /// The peer's address (destination).
+    pub remote: SocketAddr,
+    /// The IKE message.
+    pub bytes: Vec<u8>,
+}
+
+/// Direction of an SA or policy, seen from this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Traffic arriving for this host.
+    In,
+    /// Traffic leaving this host.
+    Out,
+    /// Traffic forwarded through this host.
+    Fwd,
+}
+
+/// Lifetimes handed to the kernel (soft = rekey trigger, hard = expiry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KernelLifetimes {
+    /// Soft expiry in seconds after add (0 = none).
+    pub soft_secs: u64,
+    /// Hard expiry in seconds after add (0 = none).
+    pub hard_secs: u64,
+    /// Soft byte limit (0 = none).
+    pub soft_bytes: u64,
+    /// Hard byte limit (0 = none).
+    pub hard_bytes: u64,
+    /// Soft packet limit (0 = none).
+    pub soft_packets: u64,
+    /// Hard packet limit (0 = none).
+    pub hard_packets: u64,
+}
+
+/// Everything needed to install one ESP SA.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SaInstall {
+    /// The CHILD_SA.
+    pub child: ChildSaId,
+    /// Kernel reqid linking the SA to its policies (kept across CHILD_SA rekeys).
+    pub reqid: u32,
+    /// Inbound or outbound.
+    pub direction: Direction,
+    /// Outer source address.
+    pub src: IpAddr,
+    /// Outer destination address.
+    pub dst: IpAddr,
+    /// SPI (network byte order value).
+    pub spi: u32,
+    /// Encryption transform (id and key length).
+    pub encr: Transform,
+    /// Encryption key (with the 4-octet salt appended for AES-GCM).
+    pub encr_key: Secret,
+    /// Integrity transform id (0 for AEAD).
+    pub integ: u16,
+    /// Integrity key (empty for AEAD).
+    pub integ_key: Secret,
+    /// Extended sequence numbers.
+    pub esn: bool,
+    /// Replay window (strongSwan default 32).
+    pub replay_window: u32,
+    /// Mode.
+    pub mode: Mode,
+    /// Local traffic selectors (the SA's selector in transport mode).
+    pub local_ts: Vec<TrafficSelector>,
+    /// Remote traffic selectors.
+    pub remote_ts: Vec<TrafficSelector>,
+    /// Kernel lifetimes derived from `rekey_*`, `life_*`, `rand_*`.
+    pub lifetimes: KernelLifetimes,
+    /// Offload as configured.
+    pub hw_offload: HwOffload,
+    /// UDP encapsulation ports (NAT-T), if any.
+    pub encap: Option<(u16, u16)>,
+}
+
+/// One IPsec policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyInstall {
+    /// The CHILD_SA that installed it.
+    pub child: ChildSaId,
+    /// Kernel reqid of the template.
+    pub reqid: u32,
+    /// Direction.
+    pub direction: Direction,
+    /// Source selector.
+    pub src_ts: TrafficSelector,
+    /// Destination selector.
+    pub dst_ts: TrafficSelector,
+    /// Template source (outer) address.
+    pub tmpl_src: IpAddr,
+    /// Template destination (outer) address.
+    pub tmpl_dst: IpAddr,
+    /// Mode.
+    pub mode: Mode,
+    /// Offload as configured (packet offload also offloads policies).
+    pub hw_offload: HwOffload,
+}
+
+/// An abstract kernel request; the daemon translates it (XFRM netlink).
+#[derive(Debug, Clone, PartialEq)]
+pub enum KernelRequest {
+    /// Reserve an inbound SPI (`XFRM_MSG_ALLOCSPI`); answer with [`KernelEvent::SpiAllocated`].
+    AllocateSpi {
+        /// Correlation id.
+        id: KernelRequestId,
+        /// CHILD_SA it is for.
+        child: ChildSaId,
+        /// Peer (source of inbound traffic).
+        src: IpAddr,
+        /// This host (destination of inbound traffic).
+        dst: IpAddr,
+    },
+    /// Add an SA; answer with [`KernelEvent::Installed`] or [`KernelEvent::InstallFailed`].
+    AddSa {
+        /// Correlation id.
+        id: KernelRequestId,
+        /// The SA.
+        sa: Box<SaInstall>,
+    },
+    /// Add a policy; answer with [`KernelEvent::Installed`] or [`KernelEvent::InstallFailed`].
+    AddPolicy {
+        /// Correlation id.
+        id: KernelRequestId,
+        /// The policy.
+        policy: PolicyInstall,
+    },
+    /// Delete an SA (no answer needed).
+    DeleteSa {
+        /// CHILD_SA it belonged to.
+        child: ChildSaId,
+        /// Outer source.
+        src: IpAddr,
+        /// Outer destination.
+        dst: IpAddr,
+        /// SPI.
+        spi: u32,
+    },
+    /// Delete a policy (no answer needed).
+    DeletePolicy {
+        /// The policy as it was installed.
+        policy: PolicyInstall,
+    },
+}
+
+/// Kernel results and events fed back to the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelEvent {
+    /// An [`KernelRequest::AllocateSpi`] succeeded.
+    SpiAllocated {
+        /// The request.
+        id: KernelRequestId,
+        /// The reserved SPI.
+        spi: u32,
+    },
+    /// An add request succeeded.
+    Installed {
+        /// The request.
+        id: KernelRequestId,
+    },
+    /// A request failed.
+    InstallFailed {
+        /// The request.
+        id: KernelRequestId,
+        /// Human-readable reason (netlink error, missing offload support, ...).
+        reason: String,
+    },
+    /// An SA reached its soft (rekey) or hard (delete) lifetime.
+    Expire {
+        /// SPI of the SA.
+        spi: u32,
+        /// Its destination address.
+        dst: IpAddr,
+        /// Hard expiry.
+        hard: bool,
+    },
+    /// The kernel wants an SA for a trap policy (reqid); not yet acted upon.
+    Acquire {
+        /// reqid of the policy.
+        reqid: u32,
+    },
+}
+
+/// Why an SA went away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DownReason {
+    /// Deleted by us (command).
+    Local,
+    /// Deleted by the peer.
+    Peer,
+    /// Replaced by a rekeyed SA.
+    Rekeyed,
+    /// Retransmissions exhausted (peer dead).
+    Timeout,
+    /// Hard lifetime reached.
+    Expired,
+    /// Negotiation or installation failed.
+    Failed(String),
+}
+
+/// Log groups as charon prints them (`[IKE]`, `[ENC]`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogGroup {
+    /// `[IKE]`.
+    Ike,
+    /// `[ENC]`.
+    Enc,
+    /// `[NET]`.
+    Net,
+    /// `[CFG]`.
+    Cfg,
+    /// `[CHD]`.
+    Chd,
+    /// `[KNL]`.
+    Knl,
+}
+
+impl LogGroup {
+    /// The three-letter tag.
+    pub fn tag(self) -> &'static str {
+        match self {
+            LogGroup::Ike => "IKE",
+            LogGroup::Enc => "ENC",
+            LogGroup::Net => "NET",
+            LogGroup::Cfg => "CFG",
+            LogGroup::Chd => "CHD",
+            LogGroup::Knl => "KNL",
+        }
+    }
+}
+
+/// Output of the engine for the control plane.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// An IKE SA is established.
+    IkeUp {
+        /// The SA.
+        sa: IkeSaId,
+        /// Connection name.
+        name: String,
+        /// Our IKE endpoint.
+        local: SocketAddr,
+        /// The peer's IKE endpoint.
+        remote: SocketAddr,
+    },
+    /// An IKE SA failed to establish.
+    IkeFailed {
+        /// The SA.
+        sa: IkeSaId,
+        /// Connection name.
+        name: String,
+        /// Reason.
+        reason: String,
+    },
+    /// An established IKE SA went away.
+    IkeDown {
+        /// The SA.
+        sa: IkeSaId,
+        /// Reason.
+        reason: DownReason,
+    },
+    /// An IKE SA was replaced by `new`.
+    IkeRekeyed {
+        /// Old SA.
+        old: IkeSaId,
+        /// New SA.
+        new: IkeSaId,
+    },
+    /// A CHILD_SA is installed and usable.
+    ChildUp {
+        /// IKE SA.
+        ike: IkeSaId,
+        /// The CHILD_SA.
+        child: ChildSaId,
+        /// Child config name.
+        name: String,
+        /// Our inbound SPI.
+        spi_in: u32,
+        /// Our outbound SPI.
+        spi_out: u32,
+        /// Local selectors.
+        local_ts: Vec<TrafficSelector>,
+        /// Remote selectors.
+        remote_ts: Vec<TrafficSelector>,
+    },
+    /// A CHILD_SA could not be established (the IKE SA survives).
+    ChildFailed {
+        /// IKE SA.
+        ike: IkeSaId,
+        /// Child config name.
+        name: String,
+        /// Reason.
+        reason: String,
+    },
+    /// A CHILD_SA went away.
+    ChildDown {
+        /// IKE SA.
+        ike: IkeSaId,
+        /// The CHILD_SA.
+        child: ChildSaId,
+        /// Reason.
+        reason: DownReason,
+    },
+    /// A CHILD_SA was replaced by `new`.
+    ChildRekeyed {
+        /// IKE SA.
+        ike: IkeSaId,
+        /// Old CHILD_SA.
+        old: ChildSaId,
+        /// New CHILD_SA.
+        new: ChildSaId,
+    },
+    /// A log record, printed by the daemon as `[TAG] message`.
+    Log {
+        /// IKE SA it concerns.
+        sa: Option<IkeSaId>,
+        /// Group.
+        group: LogGroup,
+        /// Text.
+        message: String,
+    },
+}
+
+/// Counters for tests and `ikectl` statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Requests retransmitted.
+    pub retransmits: u64,
+    /// Cached responses replayed for retransmitted requests.
+    pub replayed_responses: u64,
+    /// Datagrams dropped (malformed, out of window, unknown SPI, failed integrity).
+    pub dropped: u64,
+    /// COOKIE challenges sent.
+    pub cookies_sent: u64,
+    /// IKE_SA_INIT requests refused because of the half-open limit.
+    pub half_open_refused: u64,
+}
+
+/// A snapshot of one CHILD_SA for tests and status output (no key material).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChildInfo {
+    /// Id.
+    pub id: ChildSaId,
+    /// Config name.
+    pub name: String,
+    /// Inbound SPI.
+    pub spi_in: u32,
+    /// Outbound SPI.
+    pub spi_out: u32,
+    /// Local selectors.
+    pub local_ts: Vec<TrafficSelector>,
+    /// Remote selectors.
+    pub remote_ts: Vec<TrafficSelector>,
+    /// Installed in the kernel and usable.
+    pub installed: bool,
+}
+
+/// A snapshot of one IKE SA.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IkeInfo {
+    /// Id.
+    pub id: IkeSaId,
+    /// Connection name.
+    pub name: String,
+    /// Initiator SPI.
+    pub spi_i: u64,
+    /// Responder SPI.
+    pub spi_r: u64,
+    /// Whether we are the original initiator.
+    pub initiator: bool,
+    /// Established.
+    pub established: bool,
+    /// Selected IKE proposal, once negotiated (`IKE:AES_CBC_128/...`).
+    pub proposal: Option<String>,
+    /// Children.
+    pub children: Vec<ChildInfo>,
+}

@@ -1,0 +1,164 @@
+//! Protocol errors and the one place they become NOTIFY payloads.
+//!
+//! Contract: every reason an exchange fails is a [`ProtocolError`] variant; [`notify_for`] is
+//! the only mapping from a cause to the error notify sent to the peer. Authentication causes
+//! all collapse to AUTHENTICATION_FAILED so the peer learns nothing more (RFC 7296 2.21.2).
+
+use thiserror::Error;
+
+use crate::message::{DecodeError, notify};
+use crate::suite::CryptoError;
+
+/// Why an exchange failed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// The message could not be parsed.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// An unknown payload was marked critical.
+    #[error("unsupported critical payload {0}")]
+    UnsupportedCritical(u8),
+    /// A mandatory payload is missing.
+    #[error("missing {0} payload")]
+    MissingPayload(&'static str),
+    /// No acceptable proposal.
+    #[error("no acceptable proposal")]
+    NoProposalChosen,
+    /// The KE payload's group differs from the selected one; carries the group we want.
+    #[error("key exchange method {offered} not acceptable, requesting {wanted}")]
+    InvalidKe {
+        /// Group the peer used.
+        offered: u16,
+        /// Group we selected.
+        wanted: u16,
+    },
+    /// The peer's key exchange value is invalid.
+    #[error("invalid key exchange value")]
+    InvalidKeValue,
+    /// No connection matches the peer's identities.
+    #[error("no matching peer config for '{0}'")]
+    NoPeerConfig(String),
+    /// No pre-shared key for the identities.
+    #[error("no shared key found for '{local}' - '{remote}'")]
+    NoSharedKey {
+        /// Our identity.
+        local: String,
+        /// Peer identity.
+        remote: String,
+    },
+    /// The AUTH payload did not verify.
+    #[error("AUTH payload verification failed")]
+    AuthFailed,
+    /// The peer's traffic selectors do not fit any child.
+    #[error("traffic selectors unacceptable")]
+    TsUnacceptable,
+    /// Mode mismatch (e.g. we require transport mode, peer did not ask).
+    #[error("IPsec mode mismatch")]
+    ModeMismatch,
+    /// SK payload verification failed.
+    #[error("integrity check failed")]
+    Integrity,
+    /// A crypto primitive failed (unsupported algorithm, key derivation).
+    #[error("crypto failure: {0}")]
+    Crypto(String),
+    /// The referenced CHILD_SA does not exist.
+    #[error("CHILD_SA not found")]
+    ChildNotFound,
+    /// We are busy with a colliding exchange (e.g. rekeying the same SA).
+    #[error("temporary failure")]
+    TemporaryFailure,
+    /// The peer refused with an error notify.
+    #[error("peer sent error notify {}", notify::short_name(*.0))]
+    PeerNotify(u16),
+}
+
+impl From<DecodeError> for ProtocolError {
+    fn from(e: DecodeError) -> Self {
+        match e {
+            DecodeError::UnsupportedCritical(t) => ProtocolError::UnsupportedCritical(t),
+            DecodeError::Integrity | DecodeError::NoKeys => ProtocolError::Integrity,
+            other => ProtocolError::Malformed(other.to_string()),
+        }
+    }
+}
+
+impl From<CryptoError> for ProtocolError {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::InvalidPublicValue => ProtocolError::InvalidKeValue,
+            CryptoError::Integrity => ProtocolError::Integrity,
+            other => ProtocolError::Crypto(other.to_string()),
+        }
+    }
+}
+
+/// The notify (type, data) to send for a failed request, or `None` when the right reaction is
+/// silence (integrity failures are dropped; RFC 7296 2.21.2/2.21.3).
+pub fn notify_for(err: &ProtocolError) -> Option<(u16, Vec<u8>)> {
+    use ProtocolError as E;
+    Some(match err {
+        E::Malformed(_) | E::MissingPayload(_) | E::InvalidKeValue => {
+            (notify::INVALID_SYNTAX, vec![])
+        }
+        E::UnsupportedCritical(t) => (notify::UNSUPPORTED_CRITICAL_PAYLOAD, vec![*t]),
+        E::NoProposalChosen | E::Crypto(_) => (notify::NO_PROPOSAL_CHOSEN, vec![]),
+        E::InvalidKe { wanted, .. } => (notify::INVALID_KE_PAYLOAD, wanted.to_be_bytes().to_vec()),
+        // Which of these happened is our business only.
+        E::NoPeerConfig(_) | E::NoSharedKey { .. } | E::AuthFailed => {
+            (notify::AUTHENTICATION_FAILED, vec![])
+        }
+        E::TsUnacceptable => (notify::TS_UNACCEPTABLE, vec![]),
+        E::ModeMismatch => (notify::NO_PROPOSAL_CHOSEN, vec![]),
+        E::ChildNotFound => (notify::CHILD_SA_NOT_FOUND, vec![]),
+        E::TemporaryFailure => (notify::TEMPORARY_FAILURE, vec![]),
+        E::Integrity | E::PeerNotify(_) => return None,
+    })
+}
+
+/// Errors returned to the caller of a command (`initiate`, `rekey`, ...).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    /// No connection with that name.
+    #[error("no connection named '{0}'")]
+    UnknownConnection(String),
+    /// No child with that name in the connection.
+    #[error("no child named '{0}' in connection '{1}'")]
+    UnknownChild(String, String),
+    /// No IKE SA / CHILD_SA with that id.
+    #[error("no such SA")]
+    UnknownSa,
+    /// The connection has no remote address to initiate to.
+    #[error("connection '{0}' has no remote address")]
+    NoRemoteAddress(String),
+    /// The IKE SA cannot do this in its current state.
+    #[error("IKE SA is not established")]
+    NotEstablished,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authentication_causes_are_indistinguishable_on_the_wire() {
+        let causes = [
+            ProtocolError::NoPeerConfig("x".into()),
+            ProtocolError::NoSharedKey {
+                local: "a".into(),
+                remote: "b".into(),
+            },
+            ProtocolError::AuthFailed,
+        ];
+        for c in &causes {
+            assert_eq!(notify_for(c), Some((notify::AUTHENTICATION_FAILED, vec![])));
+        }
+        assert_eq!(
+            notify_for(&ProtocolError::InvalidKe {
+                offered: 19,
+                wanted: 31
+            }),
+            Some((notify::INVALID_KE_PAYLOAD, vec![0, 31]))
+        );
+        assert_eq!(notify_for(&ProtocolError::Integrity), None);
+    }
+}

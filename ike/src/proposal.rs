@@ -1,0 +1,370 @@
+//! Proposals and transforms as the engine negotiates them (RFC 7296 3.3).
+//!
+//! Contract: [`Proposal`] is an ordered set of transforms per type; [`select`] implements
+//! strongSwan's selection (the first of *our* proposals, in our order unless the peer's order is
+//! preferred, that shares one transform of every type with a peer proposal). Keyword parsing
+//! ([`Proposal::parse`]) is a local adapter covering the algorithms the engine implements until
+//! `iked_crypto`'s registry is wired in; unknown keywords are an error, never ignored.
+
+use thiserror::Error;
+
+/// Transform type numbers (IANA "Transform Type Values").
+pub mod transform_type {
+    /// Encryption algorithm.
+    pub const ENCR: u8 = 1;
+    /// Pseudo-random function.
+    pub const PRF: u8 = 2;
+    /// Integrity algorithm.
+    pub const INTEG: u8 = 3;
+    /// Key exchange method (Diffie-Hellman group).
+    pub const KE: u8 = 4;
+    /// Extended sequence numbers.
+    pub const ESN: u8 = 5;
+}
+
+/// Encryption transform ids.
+pub mod encr {
+    /// AES-CBC (RFC 3602), keyed by the key length attribute.
+    pub const AES_CBC: u16 = 12;
+    /// AES-GCM with a 16-octet ICV (RFC 4106 / RFC 5282).
+    pub const AES_GCM_16: u16 = 20;
+}
+/// PRF transform ids.
+pub mod prf {
+    /// HMAC-SHA2-256 (RFC 4868).
+    pub const HMAC_SHA2_256: u16 = 5;
+}
+/// Integrity transform ids.
+pub mod integ {
+    /// No integrity (AEAD ciphers).
+    pub const NONE: u16 = 0;
+    /// HMAC-SHA2-256-128 (RFC 4868).
+    pub const HMAC_SHA2_256_128: u16 = 12;
+}
+/// Key exchange method ids.
+pub mod ke {
+    /// No key exchange.
+    pub const NONE: u16 = 0;
+    /// 256-bit random ECP group (RFC 5903).
+    pub const ECP_256: u16 = 19;
+    /// Curve25519 (RFC 8031).
+    pub const CURVE_25519: u16 = 31;
+}
+/// Extended sequence number transform ids.
+pub mod esn {
+    /// No extended sequence numbers.
+    pub const NO: u16 = 0;
+    /// Extended sequence numbers.
+    pub const YES: u16 = 1;
+}
+
+/// Security protocol ids (RFC 7296 3.3.1).
+pub mod protocol {
+    /// IKE SA.
+    pub const IKE: u8 = 1;
+    /// AH.
+    pub const AH: u8 = 2;
+    /// ESP.
+    pub const ESP: u8 = 3;
+}
+
+/// One transform: type, id and optional key length attribute (in bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Transform {
+    /// Transform type ([`transform_type`]).
+    pub kind: u8,
+    /// Transform id within its type.
+    pub id: u16,
+    /// Key length attribute in bits, if present.
+    pub key_len: Option<u16>,
+}
+
+impl Transform {
+    /// Builds a transform without attributes.
+    pub const fn new(kind: u8, id: u16) -> Self {
+        Transform {
+            kind,
+            id,
+            key_len: None,
+        }
+    }
+    /// Builds a transform with a key length attribute.
+    pub const fn with_key(kind: u8, id: u16, bits: u16) -> Self {
+        Transform {
+            kind,
+            id,
+            key_len: Some(bits),
+        }
+    }
+}
+
+/// A proposal: protocol, SPI (empty for an initial IKE proposal) and transforms.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Proposal {
+    /// Proposal number (1-based, as on the wire).
+    pub number: u8,
+    /// Protocol ([`protocol`]).
+    pub protocol: u8,
+    /// SPI carried in the proposal (8 octets for IKE rekeys, 4 for ESP, empty otherwise).
+    pub spi: Vec<u8>,
+    /// Transforms in preference order.
+    pub transforms: Vec<Transform>,
+}
+
+/// Why a proposal string was rejected.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ProposalError {
+    /// A keyword this engine does not implement.
+    #[error("unsupported algorithm keyword '{0}'")]
+    UnknownKeyword(String),
+    /// A proposal lacks a mandatory transform type.
+    #[error("proposal '{0}' lacks a mandatory algorithm")]
+    Incomplete(String),
+}
+
+/// The algorithms a selected proposal stands for, one per type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selected {
+    /// Encryption transform.
+    pub encr: Transform,
+    /// PRF id (IKE only; 0 for ESP).
+    pub prf: u16,
+    /// Integrity id (0 for AEAD).
+    pub integ: u16,
+    /// Key exchange method (0 if none).
+    pub ke: u16,
+    /// ESN (ESP only).
+    pub esn: bool,
+}
+
+impl Proposal {
+    /// Parses one strongSwan proposal keyword string (`aes128-sha256-x25519`,
+    /// `aes128gcm128-x25519-esn`) for `protocol`.
+    pub fn parse(protocol: u8, text: &str) -> Result<Proposal, ProposalError> {
+        let mut transforms = Vec::new();
+        for word in text.split('-') {
+            let word = word.trim().to_ascii_lowercase();
+            let mut push = |t: Transform| {
+                if !transforms.contains(&t) {
+                    transforms.push(t)
+                }
+            };
+            use transform_type as tt;
+            match word.as_str() {
+                "aes128" => push(Transform::with_key(tt::ENCR, encr::AES_CBC, 128)),
+                "aes256" => push(Transform::with_key(tt::ENCR, encr::AES_CBC, 256)),
+                "aes128gcm16" | "aes128gcm128" => {
+                    push(Transform::with_key(tt::ENCR, encr::AES_GCM_16, 128))
+                }
+                "aes256gcm16" | "aes256gcm128" => {
+                    push(Transform::with_key(tt::ENCR, encr::AES_GCM_16, 256))
+                }
+                "sha256" | "sha2_256" => {
+                    push(Transform::new(tt::INTEG, integ::HMAC_SHA2_256_128));
+                    // strongSwan derives the PRF from an integrity keyword in IKE proposals.
+                    if protocol == protocol::IKE {
+                        push(Transform::new(tt::PRF, prf::HMAC_SHA2_256));
+                    }
+                }
+                "prfsha256" => push(Transform::new(tt::PRF, prf::HMAC_SHA2_256)),
+                "x25519" | "curve25519" => push(Transform::new(tt::KE, ke::CURVE_25519)),
+                "ecp256" => push(Transform::new(tt::KE, ke::ECP_256)),
+                "esn" => push(Transform::new(tt::ESN, esn::YES)),
+                "noesn" => push(Transform::new(tt::ESN, esn::NO)),
+                other => return Err(ProposalError::UnknownKeyword(other.to_string())),
+            }
+        }
+        let has = |k: u8| transforms.iter().any(|t| t.kind == k);
+        let aead = transforms
+            .iter()
+            .any(|t| t.kind == transform_type::ENCR && t.id == encr::AES_GCM_16);
+        if !has(transform_type::ENCR) || (!aead && !has(transform_type::INTEG)) {
+            return Err(ProposalError::Incomplete(text.to_string()));
+        }
+        let has_prf = has(transform_type::PRF);
+        let has_ke = has(transform_type::KE);
+        let has_esn = has(transform_type::ESN);
+        if protocol == protocol::IKE {
+            if !has_prf {
+                // AEAD IKE proposals without an explicit PRF get strongSwan's default.
+                transforms.push(Transform::new(transform_type::PRF, prf::HMAC_SHA2_256));
+            }
+            if !has_ke {
+                return Err(ProposalError::Incomplete(text.to_string()));
+            }
+        }
+        if protocol == protocol::ESP && !has_esn {
+            transforms.push(Transform::new(transform_type::ESN, esn::NO));
+        }
+        Ok(Proposal {
+            number: 1,
+            protocol,
+            spi: Vec::new(),
+            transforms,
+        })
+    }
+
+    /// Transforms of one type, in preference order.
+    pub fn of_kind(&self, kind: u8) -> impl Iterator<Item = &Transform> {
+        self.transforms.iter().filter(move |t| t.kind == kind)
+    }
+
+    /// The key exchange methods this proposal offers.
+    pub fn ke_methods(&self) -> Vec<u16> {
+        self.of_kind(transform_type::KE).map(|t| t.id).collect()
+    }
+
+    /// A copy without key exchange transforms (strongSwan strips KE from the CHILD_SA
+    /// proposal carried in IKE_AUTH, where no key exchange takes place).
+    pub fn without_ke(&self) -> Proposal {
+        let mut p = self.clone();
+        p.transforms.retain(|t| t.kind != transform_type::KE);
+        p
+    }
+
+    /// Reduces a single-choice proposal to the algorithms it stands for.
+    pub fn selected(&self) -> Option<Selected> {
+        let encr = *self.of_kind(transform_type::ENCR).next()?;
+        let first = |k| self.of_kind(k).next().map(|t| t.id);
+        Some(Selected {
+            encr,
+            prf: first(transform_type::PRF).unwrap_or(0),
+            integ: first(transform_type::INTEG).unwrap_or(integ::NONE),
+            ke: first(transform_type::KE).unwrap_or(ke::NONE),
+            esn: first(transform_type::ESN) == Some(esn::YES),
+        })
+    }
+
+    /// strongSwan-style name of a selected proposal, e.g.
+    /// `IKE:AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/CURVE_25519`.
+    pub fn describe(&self) -> String {
+        let proto = match self.protocol {
+            protocol::IKE => "IKE",
+            protocol::ESP => "ESP",
+            protocol::AH => "AH",
+            _ => "?",
+        };
+        let names: Vec<String> = self.transforms.iter().map(transform_name).collect();
+        format!("{proto}:{}", names.join("/"))
+    }
+}
+
+fn transform_name(t: &Transform) -> String {
+    use transform_type as tt;
+    let bits = t.key_len.map(|b| format!("_{b}")).unwrap_or_default();
+    match (t.kind, t.id) {
+        (tt::ENCR, encr::AES_CBC) => format!("AES_CBC{bits}"),
+        (tt::ENCR, encr::AES_GCM_16) => format!("AES_GCM_16{bits}"),
+        (tt::PRF, prf::HMAC_SHA2_256) => "PRF_HMAC_SHA2_256".into(),
+        (tt::INTEG, integ::HMAC_SHA2_256_128) => "HMAC_SHA2_256_128".into(),
+        (tt::KE, ke::CURVE_25519) => "CURVE_25519".into(),
+        (tt::KE, ke::ECP_256) => "ECP_256".into(),
+        (tt::ESN, esn::YES) => "EXT_SEQ".into(),
+        (tt::ESN, esn::NO) => "NO_EXT_SEQ".into(),
+        (kind, id) => format!("T{kind}:{id}"),
+    }
+}
+
+/// Selects a proposal, strongSwan style: for each of `ours` in order, the first of `theirs`
+/// offering a transform of every type ours has. The result carries the peer's proposal number
+/// and SPI and exactly one transform per type. With `ke_required`, the result also has a key
+/// exchange method when ours lists one (used for the KE-bearing exchanges).
+pub fn select(ours: &[Proposal], theirs: &[Proposal]) -> Option<Proposal> {
+    for mine in ours {
+        for peer in theirs.iter().filter(|p| p.protocol == mine.protocol) {
+            if let Some(p) = intersect(mine, peer) {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+fn intersect(mine: &Proposal, peer: &Proposal) -> Option<Proposal> {
+    let mut kinds: Vec<u8> = mine.transforms.iter().map(|t| t.kind).collect();
+    kinds.dedup();
+    let mut peer_kinds: Vec<u8> = peer.transforms.iter().map(|t| t.kind).collect();
+    peer_kinds.dedup();
+    let mut chosen = Vec::new();
+    for kind in [
+        transform_type::ENCR,
+        transform_type::INTEG,
+        transform_type::PRF,
+        transform_type::KE,
+        transform_type::ESN,
+    ] {
+        let my_has = kinds.contains(&kind);
+        let peer_has = peer_kinds.contains(&kind);
+        match (my_has, peer_has) {
+            (false, false) => continue,
+            // A type only one side lists: acceptable only when it is "none" (KE in IKE_AUTH).
+            (true, false) | (false, true) => {
+                // KE may legitimately be absent on one side (no key exchange in IKE_AUTH);
+                // whether the exchange needs one is the caller's decision.
+                if kind == transform_type::KE {
+                    continue;
+                }
+                let list = if my_has { mine } else { peer };
+                if list.of_kind(kind).all(|t| t.id == 0) {
+                    continue;
+                }
+                return None;
+            }
+            (true, true) => {
+                let t = mine
+                    .of_kind(kind)
+                    .find(|m| peer.of_kind(kind).any(|p| p == *m))?;
+                chosen.push(*t);
+            }
+        }
+    }
+    Some(Proposal {
+        number: peer.number,
+        protocol: peer.protocol,
+        spi: peer.spi.clone(),
+        transforms: chosen,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_seed_proposals() {
+        let ike = Proposal::parse(protocol::IKE, "aes128-sha256-x25519").unwrap();
+        assert_eq!(
+            ike.describe(),
+            "IKE:AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/CURVE_25519"
+        );
+        let esp = Proposal::parse(protocol::ESP, "aes128gcm128-x25519-esn").unwrap();
+        assert_eq!(esp.describe(), "ESP:AES_GCM_16_128/CURVE_25519/EXT_SEQ");
+        assert!(Proposal::parse(protocol::IKE, "aes128-md5-x25519").is_err());
+        assert!(Proposal::parse(protocol::IKE, "aes128-sha256").is_err());
+    }
+
+    #[test]
+    fn selection_follows_our_preference_and_requires_every_type() {
+        let ours = vec![
+            Proposal::parse(protocol::IKE, "aes256-sha256-x25519").unwrap(),
+            Proposal::parse(protocol::IKE, "aes128-sha256-x25519").unwrap(),
+        ];
+        let mut theirs = Proposal::parse(protocol::IKE, "aes128-sha256-ecp256-x25519").unwrap();
+        theirs.number = 3;
+        let s = select(&ours, &[theirs]).unwrap();
+        assert_eq!(s.number, 3);
+        assert_eq!(s.selected().unwrap().encr.key_len, Some(128));
+        assert_eq!(s.selected().unwrap().ke, ke::CURVE_25519);
+        let only_ecp = Proposal::parse(protocol::IKE, "aes128-sha256-ecp256").unwrap();
+        assert!(select(&ours, &[only_ecp]).is_none());
+    }
+
+    #[test]
+    fn esp_without_ke_matches_a_pfs_proposal_in_ike_auth() {
+        let ours = vec![Proposal::parse(protocol::ESP, "aes128gcm128-x25519-esn").unwrap()];
+        let theirs = ours[0].without_ke();
+        let s = select(&ours, &[theirs]).unwrap().selected().unwrap();
+        assert_eq!(s.ke, ke::NONE);
+        assert!(s.esn);
+    }
+}

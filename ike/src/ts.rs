@@ -1,0 +1,271 @@
+//! Traffic selectors (RFC 7296 3.13.1) and strongSwan-style narrowing.
+//!
+//! Contract: a [`TrafficSelector`] is an address range, an IP protocol (0 = any) and a port
+//! range. [`narrow`] returns the intersection of what a peer proposed with what we are
+//! configured to allow, in the peer's order; an empty result means TS_UNACCEPTABLE.
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// One traffic selector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TrafficSelector {
+    /// IP protocol number, 0 for any.
+    pub protocol: u8,
+    /// First port (inclusive).
+    pub start_port: u16,
+    /// Last port (inclusive).
+    pub end_port: u16,
+    /// First address (inclusive).
+    pub start: IpAddr,
+    /// Last address (inclusive); same family as `start`.
+    pub end: IpAddr,
+}
+
+/// Errors building a selector from configuration.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TsError {
+    /// The text is not `addr[/prefix] [proto[/port]]`.
+    #[error("invalid traffic selector '{0}'")]
+    Invalid(String),
+}
+
+fn to_u128(a: IpAddr) -> (bool, u128) {
+    match a {
+        IpAddr::V4(v4) => (true, u128::from(u32::from(v4))),
+        IpAddr::V6(v6) => (false, u128::from(v6)),
+    }
+}
+
+fn from_u128(v4: bool, v: u128) -> IpAddr {
+    if v4 {
+        IpAddr::V4(std::net::Ipv4Addr::from(
+            u32::try_from(v).unwrap_or(u32::MAX),
+        ))
+    } else {
+        IpAddr::V6(std::net::Ipv6Addr::from(v))
+    }
+}
+
+impl TrafficSelector {
+    /// A selector covering exactly one host, any protocol and port.
+    pub fn host(addr: IpAddr) -> Self {
+        TrafficSelector {
+            protocol: 0,
+            start_port: 0,
+            end_port: 65535,
+            start: addr,
+            end: addr,
+        }
+    }
+
+    /// A selector for a prefix (`192.168.50.1/24` covers the whole /24, as strongSwan does).
+    pub fn subnet(addr: IpAddr, prefix: u8) -> Self {
+        let (v4, bits) = to_u128(addr);
+        let width: u32 = if v4 { 32 } else { 128 };
+        let prefix = u32::from(prefix).min(width);
+        let host_bits = width - prefix;
+        let mask: u128 = if host_bits >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << host_bits) - 1
+        };
+        TrafficSelector {
+            protocol: 0,
+            start_port: 0,
+            end_port: 65535,
+            start: from_u128(v4, bits & !mask),
+            end: from_u128(v4, bits | mask),
+        }
+    }
+
+    /// Parses strongSwan's `addr[/prefix][ [proto[/port]]]` notation (`192.168.50.1/24 [udp/4789]`).
+    pub fn parse(text: &str) -> Result<Self, TsError> {
+        let bad = || TsError::Invalid(text.to_string());
+        let (net, proto) = match text.split_once('[') {
+            Some((n, rest)) => (
+                n.trim(),
+                Some(rest.trim_end().strip_suffix(']').ok_or_else(bad)?),
+            ),
+            None => (text.trim(), None),
+        };
+        let mut ts = match net.split_once('/') {
+            Some((a, p)) => TrafficSelector::subnet(
+                a.parse().map_err(|_| bad())?,
+                p.parse().map_err(|_| bad())?,
+            ),
+            None => TrafficSelector::host(net.parse().map_err(|_| bad())?),
+        };
+        if let Some(proto) = proto {
+            let (name, port) = match proto.split_once('/') {
+                Some((n, p)) => (n, Some(p)),
+                None => (proto, None),
+            };
+            ts.protocol = match name {
+                "udp" => 17,
+                "tcp" => 6,
+                "icmp" => 1,
+                "any" | "" => 0,
+                n => n.parse().map_err(|_| bad())?,
+            };
+            if let Some(port) = port
+                && port != "any"
+                && port != "%any"
+            {
+                let (lo, hi) = match port.split_once('-') {
+                    Some((l, h)) => (l.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?),
+                    None => {
+                        let p: u16 = port.parse().map_err(|_| bad())?;
+                        (p, p)
+                    }
+                };
+                ts.start_port = lo;
+                ts.end_port = hi;
+            }
+        }
+        Ok(ts)
+    }
+
+    /// Whether this selector is IPv4.
+    pub fn is_v4(&self) -> bool {
+        self.start.is_ipv4()
+    }
+
+    /// Whether `addr` lies in the address range.
+    pub fn contains_addr(&self, addr: IpAddr) -> bool {
+        let (v4, a) = to_u128(addr);
+        let (sv4, s) = to_u128(self.start);
+        let (_, e) = to_u128(self.end);
+        v4 == sv4 && s <= a && a <= e
+    }
+
+    /// The intersection of two selectors, if not empty.
+    pub fn intersect(&self, other: &TrafficSelector) -> Option<TrafficSelector> {
+        if self.is_v4() != other.is_v4() {
+            return None;
+        }
+        let protocol = match (self.protocol, other.protocol) {
+            (0, p) | (p, 0) => p,
+            (a, b) if a == b => a,
+            _ => return None,
+        };
+        let start_port = self.start_port.max(other.start_port);
+        let end_port = self.end_port.min(other.end_port);
+        if start_port > end_port {
+            return None;
+        }
+        let (v4, s1) = to_u128(self.start);
+        let (_, e1) = to_u128(self.end);
+        let (_, s2) = to_u128(other.start);
+        let (_, e2) = to_u128(other.end);
+        let (s, e) = (s1.max(s2), e1.min(e2));
+        if s > e {
+            return None;
+        }
+        Some(TrafficSelector {
+            protocol,
+            start_port,
+            end_port,
+            start: from_u128(v4, s),
+            end: from_u128(v4, e),
+        })
+    }
+}
+
+/// Narrows `proposed` to what `configured` allows (RFC 7296 2.9), keeping the proposer's order
+/// and dropping duplicates. With `host` set (transport mode), every result is further narrowed to
+/// that single address, as strongSwan does for transport-mode CHILD_SAs.
+pub fn narrow(
+    proposed: &[TrafficSelector],
+    configured: &[TrafficSelector],
+    host: Option<IpAddr>,
+) -> Vec<TrafficSelector> {
+    let mut out = Vec::new();
+    for p in proposed {
+        for c in configured {
+            let Some(mut ts) = p.intersect(c) else {
+                continue;
+            };
+            if let Some(h) = host {
+                match ts.intersect(&TrafficSelector::host(h)) {
+                    Some(n) => ts = n,
+                    None => continue,
+                }
+            }
+            if !out.contains(&ts) {
+                out.push(ts);
+            }
+        }
+    }
+    out
+}
+
+impl fmt::Display for TrafficSelector {
+    /// strongSwan notation: `192.168.50.1/32[udp/4789]`, a range when not a prefix.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (v4, s) = to_u128(self.start);
+        let (_, e) = to_u128(self.end);
+        let width = if v4 { 32 } else { 128 };
+        let span = e.wrapping_sub(s);
+        let is_prefix = span
+            .checked_add(1)
+            .is_some_and(|n| n.is_power_of_two() && s % n == 0)
+            || span == u128::MAX;
+        if is_prefix {
+            let host_bits = if span == u128::MAX {
+                128
+            } else {
+                (span + 1).trailing_zeros()
+            };
+            write!(f, "{}/{}", self.start, width - host_bits)?;
+        } else {
+            write!(f, "{}..{}", self.start, self.end)?;
+        }
+        let any_port = self.start_port == 0 && self.end_port == 65535;
+        if self.protocol != 0 || !any_port {
+            let proto = match self.protocol {
+                17 => "udp".to_string(),
+                6 => "tcp".to_string(),
+                1 => "icmp".to_string(),
+                p => p.to_string(),
+            };
+            if any_port {
+                write!(f, "[{proto}]")?;
+            } else if self.start_port == self.end_port {
+                write!(f, "[{proto}/{}]", self.start_port)?;
+            } else {
+                write!(f, "[{proto}/{}-{}]", self.start_port, self.end_port)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_the_seed_selectors() {
+        let ts = TrafficSelector::parse("192.168.50.1/24 [udp/4789]").unwrap();
+        assert_eq!(ts.to_string(), "192.168.50.0/24[udp/4789]");
+        let ts = TrafficSelector::parse("192.168.50.2/24 [udp]").unwrap();
+        assert_eq!(ts.to_string(), "192.168.50.0/24[udp]");
+        assert!(TrafficSelector::parse("192.168.50.300/24").is_err());
+        assert!(TrafficSelector::parse("10.0.0.1 [udp/x]").is_err());
+    }
+
+    #[test]
+    fn transport_mode_narrows_to_the_hosts() {
+        let proposed = [TrafficSelector::parse("192.168.50.1/24 [udp]").unwrap()];
+        let configured = [TrafficSelector::parse("192.168.50.2/24 [udp/4789]").unwrap()];
+        let host: IpAddr = "192.168.50.1".parse().unwrap();
+        let n = narrow(&proposed, &configured, Some(host));
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].to_string(), "192.168.50.1/32[udp/4789]");
+        let elsewhere: IpAddr = "10.0.0.1".parse().unwrap();
+        assert!(narrow(&proposed, &configured, Some(elsewhere)).is_empty());
+        let tcp = [TrafficSelector::parse("192.168.50.0/24 [tcp]").unwrap()];
+        assert!(narrow(&proposed, &tcp, None).is_empty());
+    }
+}

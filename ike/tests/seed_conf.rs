@@ -1,0 +1,54 @@
+//! The seed's own swanctl.conf files (examples/BFL.swanctl.conf, examples/BFR.swanctl.conf),
+//! parsed by `iked_conf` and converted by `iked_ike::from_conf`, negotiated by the Pair harness.
+//! Run with `--features conf`.
+#![cfg(feature = "conf")]
+
+mod common;
+
+use common::*;
+use iked_ike::config::Settings;
+use iked_ike::engine::{Engine, Event};
+
+fn load(
+    name: &str,
+) -> (
+    Vec<iked_ike::config::IkeConfig>,
+    Vec<iked_ike::config::IkeSecret>,
+) {
+    let path = format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"));
+    let loaded = iked_conf::load_file(&path).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+    iked_ike::from_conf::convert(&loaded.config).unwrap()
+}
+
+#[test]
+fn seed_files_establish_both_children() {
+    let (l, ls) = load("BFL.swanctl.conf");
+    let (r, rs) = load("BFR.swanctl.conf");
+    assert_eq!(l[0].children.len(), 2);
+    assert_eq!(
+        l[0].proposals[0].describe(),
+        "IKE:AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/CURVE_25519"
+    );
+    let a = Engine::new(Settings::default(), l, ls, Box::new(TestRng(7)));
+    let b = Engine::new(Settings::default(), r, rs, Box::new(TestRng(8)));
+    let mut p = Pair::new(a, BFL.parse().unwrap(), b, BFR.parse().unwrap());
+    let now = p.now;
+    p.a.engine
+        .initiate(now, "BFL-BFR", &["bf-in", "bf-out"])
+        .unwrap();
+    p.run();
+    let ups = |ep: &Endpoint| {
+        ep.events
+            .iter()
+            .filter(|e| matches!(e, Event::ChildUp { .. }))
+            .count()
+    };
+    assert_eq!((ups(&p.a), ups(&p.b)), (2, 2));
+    assert_eq!(assert_kernels_match(&p.a.kernel, &p.b.kernel), 4);
+    assert!(
+        p.a.kernel
+            .sas
+            .values()
+            .all(|sa| sa.hw_offload == iked_ike::config::HwOffload::Packet)
+    );
+}

@@ -1,0 +1,739 @@
+//! The daemon's kernel side: turns the engine's abstract [`KernelRequest`]s into actions and
+//! answers them with [`KernelEvent`]s.
+//!
+//! Contract:
+//! - Every request that carries an id (SPI allocation, SA and policy adds) gets exactly one
+//!   answer: from [`KernelBackend::handle`] or, for deferred ones, from
+//!   [`KernelBackend::finish_batch`]; deletes need no answer.
+//! - [`Recording`] installs nothing: it allocates SPIs from charon's range (0xc0000000..)
+//!   itself and records each request as a line, for hosts without ESP in their kernel. The
+//!   daemon logs loudly that no traffic is protected while it is active.
+//! - [`Xfrm`] talks netlink through `iked_xfrm`: SPIs are allocated directly, a CHILD_SA's SAs
+//!   and policies are collected and installed as one unit (offload decided once for all),
+//!   EXPIRE and ACQUIRE events arrive from a monitor thread, trap policies are IPsec policies
+//!   whose template has no SA (the kernel then raises ACQUIRE).
+//! - [`KernelBackend::offload_in_force`] reports the offload mode actually used per CHILD_SA,
+//!   for `list-sas`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use iked_ike::engine::{ChildSaId, Direction, KernelEvent, KernelRequest};
+
+/// What the daemon needs from a kernel backend.
+pub trait KernelBackend {
+    /// Short name for logs and `stats`.
+    fn name(&self) -> &'static str;
+    /// Handles one engine request; returns the answer for requests that carry an id.
+    fn handle(&mut self, request: KernelRequest) -> Option<KernelEvent>;
+    /// The offload mode in force for a CHILD_SA (`none`, `crypto`, `packet`, or a note).
+    fn offload_in_force(&self, child: ChildSaId) -> Option<String>;
+    /// Traffic counters of a CHILD_SA, if the backend knows them.
+    fn counters(&mut self, _child: ChildSaId) -> Option<ChildCounters> {
+        None
+    }
+    /// Installs a trap policy pair for `start_action = trap` under `reqid`.
+    fn install_trap(&mut self, trap: &TrapPolicy) -> Result<(), String>;
+    /// Removes a trap policy pair.
+    fn uninstall_trap(&mut self, trap: &TrapPolicy);
+    /// Kernel events (ACQUIRE, EXPIRE) that arrived since the last call.
+    fn poll_events(&mut self) -> Vec<KernelEvent> {
+        Vec::new()
+    }
+    /// Completes requests [`KernelBackend::handle`] deferred (answered `None` although they
+    /// carry an id) and returns their answers. Called once the engine has no more requests.
+    fn finish_batch(&mut self) -> Vec<KernelEvent> {
+        Vec::new()
+    }
+}
+
+/// Traffic counters of one CHILD_SA (both directions).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChildCounters {
+    pub bytes_in: u64,
+    pub packets_in: u64,
+    pub bytes_out: u64,
+    pub packets_out: u64,
+}
+
+/// A trap policy: traffic matching the selectors triggers an ACQUIRE for `reqid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrapPolicy {
+    pub reqid: u32,
+    pub connection: String,
+    pub child: String,
+    pub local: IpAddr,
+    pub remote: IpAddr,
+    pub local_ts: Vec<iked_ike::ts::TrafficSelector>,
+    pub remote_ts: Vec<iked_ike::ts::TrafficSelector>,
+    pub transport: bool,
+}
+
+fn direction(d: Direction) -> &'static str {
+    match d {
+        Direction::In => "in",
+        Direction::Out => "out",
+        Direction::Fwd => "fwd",
+    }
+}
+
+/// Records requests instead of installing them (hosts without ESP).
+#[derive(Debug, Default)]
+pub struct Recording {
+    next_spi: u32,
+    records: Vec<String>,
+    offload: HashMap<ChildSaId, String>,
+}
+
+impl Recording {
+    pub fn new() -> Self {
+        Self {
+            next_spi: 0xc000_0001,
+            ..Self::default()
+        }
+    }
+
+    /// Every request seen so far, one line each (no key material).
+    pub fn records(&self) -> &[String] {
+        &self.records
+    }
+
+    fn record(&mut self, line: String) {
+        tracing::info!(target: "KNL", "RECORD-ONLY (nothing installed): {line}");
+        self.records.push(line);
+    }
+}
+
+impl KernelBackend for Recording {
+    fn name(&self) -> &'static str {
+        "record-only"
+    }
+
+    fn handle(&mut self, request: KernelRequest) -> Option<KernelEvent> {
+        match request {
+            KernelRequest::AllocateSpi {
+                id,
+                child,
+                src,
+                dst,
+            } => {
+                let spi = self.next_spi;
+                // Stay inside charon's SPI range 0xc0000000..=0xcfffffff.
+                self.next_spi = if self.next_spi >= 0xcfff_ffff {
+                    0xc000_0001
+                } else {
+                    self.next_spi + 1
+                };
+                self.record(format!(
+                    "allocspi child {} src {src} dst {dst} -> spi 0x{spi:08x}",
+                    child.0
+                ));
+                Some(KernelEvent::SpiAllocated { id, spi })
+            }
+            KernelRequest::AddSa { id, sa } => {
+                self.offload.insert(
+                    sa.child,
+                    format!("none (record-only, asked {:?})", sa.hw_offload),
+                );
+                self.record(format!(
+                    "add sa {} reqid {} src {} dst {} spi 0x{:08x} mode {:?} encr {}/{:?} integ {} esn {} replay {} offload {:?} encap {:?}",
+                    direction(sa.direction),
+                    sa.child.0,
+                    sa.src,
+                    sa.dst,
+                    sa.spi,
+                    sa.mode,
+                    sa.encr.id,
+                    sa.encr.key_len,
+                    sa.integ,
+                    sa.esn,
+                    sa.replay_window,
+                    sa.hw_offload,
+                    sa.encap
+                ));
+                Some(KernelEvent::Installed { id })
+            }
+            KernelRequest::AddPolicy { id, policy } => {
+                self.record(format!(
+                    "add policy {} reqid {} {} -> {} tmpl {} -> {} mode {:?}",
+                    direction(policy.direction),
+                    policy.child.0,
+                    policy.src_ts,
+                    policy.dst_ts,
+                    policy.tmpl_src,
+                    policy.tmpl_dst,
+                    policy.mode
+                ));
+                Some(KernelEvent::Installed { id })
+            }
+            KernelRequest::DeleteSa {
+                child,
+                src,
+                dst,
+                spi,
+            } => {
+                self.offload.remove(&child);
+                self.record(format!(
+                    "delete sa reqid {} src {src} dst {dst} spi 0x{spi:08x}",
+                    child.0
+                ));
+                None
+            }
+            KernelRequest::DeletePolicy { policy } => {
+                self.record(format!(
+                    "delete policy {} reqid {} {} -> {}",
+                    direction(policy.direction),
+                    policy.child.0,
+                    policy.src_ts,
+                    policy.dst_ts
+                ));
+                None
+            }
+        }
+    }
+
+    fn offload_in_force(&self, child: ChildSaId) -> Option<String> {
+        self.offload.get(&child).cloned()
+    }
+
+    fn install_trap(&mut self, trap: &TrapPolicy) -> Result<(), String> {
+        self.record(format!(
+            "add trap policy reqid {} for {}/{}: {:?} === {:?}",
+            trap.reqid,
+            trap.connection,
+            trap.child,
+            trap.local_ts
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            trap.remote_ts
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        ));
+        Ok(())
+    }
+
+    fn uninstall_trap(&mut self, trap: &TrapPolicy) {
+        self.record(format!("delete trap policy reqid {}", trap.reqid));
+    }
+}
+
+/// The real kernel through netlink XFRM.
+///
+/// The engine asks for each SA and policy separately but all of a CHILD_SA's requests at once;
+/// `iked_xfrm` installs a CHILD_SA as one unit (it decides the offload mode for SAs and
+/// policies together and rolls back on failure). So add requests are collected per CHILD_SA
+/// during a pump ([`KernelBackend::handle`] answers `None` for them) and installed in
+/// [`KernelBackend::finish_batch`], which answers every collected request.
+pub struct Xfrm {
+    client: iked_xfrm::XfrmClient,
+    batches: HashMap<ChildSaId, Batch>,
+    installed: HashMap<ChildSaId, iked_xfrm::InstalledChild>,
+    traps: HashMap<u32, Vec<iked_xfrm::PolicyId>>,
+    events: Option<std::sync::mpsc::Receiver<KernelEvent>>,
+}
+
+#[derive(Default)]
+struct Batch {
+    ids: Vec<iked_ike::engine::KernelRequestId>,
+    sa_in: Option<Box<iked_ike::engine::SaInstall>>,
+    sa_out: Option<Box<iked_ike::engine::SaInstall>>,
+    policies: Vec<iked_ike::engine::PolicyInstall>,
+}
+
+impl Xfrm {
+    /// Opens the netlink socket and starts a thread that forwards EXPIRE/ACQUIRE events and
+    /// pokes `wake` so the event loop picks them up.
+    pub fn open(wake: std::sync::Arc<tokio::sync::Notify>) -> Result<Self, String> {
+        let client = iked_xfrm::XfrmClient::new().map_err(|e| e.to_string())?;
+        let mut monitor = iked_xfrm::EventMonitor::new().map_err(|e| e.to_string())?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("xfrm-events".into())
+            .spawn(move || {
+                loop {
+                    let events = match monitor.next_events() {
+                        Ok(e) => e,
+                        Err(e) => {
+                            tracing::warn!(target: "KNL", "reading XFRM events failed: {e}");
+                            std::thread::sleep(std::time::Duration::from_millis(100));
+                            continue;
+                        }
+                    };
+                    for event in events {
+                        let mapped = match event {
+                            iked_xfrm::XfrmEvent::Expire(e) => Some(KernelEvent::Expire {
+                                spi: e.sa.spi.0,
+                                dst: e.sa.dst,
+                                hard: e.hard,
+                            }),
+                            iked_xfrm::XfrmEvent::Acquire(a) => {
+                                a.reqid.map(|reqid| KernelEvent::Acquire { reqid })
+                            }
+                            _ => None,
+                        };
+                        if let Some(m) = mapped {
+                            if tx.send(m).is_err() {
+                                return;
+                            }
+                            wake.notify_one();
+                        }
+                    }
+                }
+            })
+            .map_err(|e| format!("starting the XFRM event thread: {e}"))?;
+        Ok(Self {
+            client,
+            batches: HashMap::new(),
+            installed: HashMap::new(),
+            traps: HashMap::new(),
+            events: Some(rx),
+        })
+    }
+}
+
+/// Kernel algorithm names for the engine's ESP transforms (IANA ids, RFC 7296 / RFC 4106).
+pub fn esp_transform(sa: &iked_ike::engine::SaInstall) -> Result<iked_xfrm::EspTransform, String> {
+    use iked_ike::proposal::encr;
+    let key = |b: &[u8]| iked_xfrm::SecretKey::new(b.to_vec());
+    match sa.encr.id {
+        encr::AES_GCM_16 => Ok(iked_xfrm::EspTransform::Aead {
+            name: "rfc4106(gcm(aes))".into(),
+            key: key(sa.encr_key.expose()),
+            icv_bits: 128,
+        }),
+        encr::AES_CBC => {
+            let (integrity, truncation_bits) = match sa.integ {
+                2 => ("hmac(sha1)", 96),
+                12 => ("hmac(sha256)", 128),
+                13 => ("hmac(sha384)", 192),
+                14 => ("hmac(sha512)", 256),
+                other => return Err(format!("integrity algorithm {other} not supported")),
+            };
+            Ok(iked_xfrm::EspTransform::CipherAndIntegrity {
+                cipher: "cbc(aes)".into(),
+                cipher_key: key(sa.encr_key.expose()),
+                integrity: integrity.into(),
+                integrity_key: key(sa.integ_key.expose()),
+                truncation_bits,
+            })
+        }
+        other => Err(format!("encryption algorithm {other} not supported")),
+    }
+}
+
+fn lifetimes(l: &iked_ike::engine::KernelLifetimes) -> iked_xfrm::Lifetimes {
+    let limit = |v: u64| (v > 0).then_some(v);
+    iked_xfrm::Lifetimes {
+        soft_bytes: limit(l.soft_bytes),
+        hard_bytes: limit(l.hard_bytes),
+        soft_packets: limit(l.soft_packets),
+        hard_packets: limit(l.hard_packets),
+        soft_add_seconds: l.soft_secs,
+        hard_add_seconds: l.hard_secs,
+    }
+}
+
+/// The prefix length of an address range that is a prefix (the widest prefix inside it
+/// otherwise, which the daemon logs as an approximation).
+fn range_prefix(start: IpAddr, end: IpAddr) -> u8 {
+    let (s, e, width) = match (start, end) {
+        (IpAddr::V4(s), IpAddr::V4(e)) => (u128::from(u32::from(s)), u128::from(u32::from(e)), 32),
+        (IpAddr::V6(s), IpAddr::V6(e)) => (u128::from(s), u128::from(e), 128),
+        _ => return 0,
+    };
+    let diff = s ^ e;
+    let host_bits = 128 - diff.leading_zeros();
+    (width - host_bits.min(width)) as u8
+}
+
+fn port(start: u16, end: u16) -> iked_xfrm::Port {
+    if start == end {
+        iked_xfrm::Port::exact(start)
+    } else {
+        iked_xfrm::Port::ANY
+    }
+}
+
+/// An XFRM selector from the engine's (outbound-oriented) policy selectors.
+pub fn xfrm_selector(
+    src: &iked_ike::ts::TrafficSelector,
+    dst: &iked_ike::ts::TrafficSelector,
+) -> iked_xfrm::TrafficSelector {
+    iked_xfrm::TrafficSelector {
+        src: src.start,
+        src_prefix: range_prefix(src.start, src.end),
+        dst: dst.start,
+        dst_prefix: range_prefix(dst.start, dst.end),
+        proto: src.protocol.max(dst.protocol),
+        sport: port(src.start_port, src.end_port),
+        dport: port(dst.start_port, dst.end_port),
+        ifindex: 0,
+    }
+}
+
+fn build_child_install(child: ChildSaId, batch: &Batch) -> Result<iked_xfrm::ChildInstall, String> {
+    let sa_in = batch.sa_in.as_ref().ok_or("inbound SA missing")?;
+    let sa_out = batch.sa_out.as_ref().ok_or("outbound SA missing")?;
+    let selectors = batch
+        .policies
+        .iter()
+        .filter(|p| p.direction == Direction::Out)
+        .map(|p| xfrm_selector(&p.src_ts, &p.dst_ts))
+        .collect();
+    let policies_fwd_out = batch
+        .policies
+        .iter()
+        .any(|p| p.direction == Direction::Fwd && p.tmpl_src == sa_out.src);
+    Ok(iked_xfrm::ChildInstall {
+        local: sa_out.src,
+        remote: sa_out.dst,
+        mode: match sa_out.mode {
+            iked_ike::config::Mode::Tunnel => iked_xfrm::Mode::Tunnel,
+            iked_ike::config::Mode::Transport => iked_xfrm::Mode::Transport,
+        },
+        protocol: iked_xfrm::IpsecProtocol::Esp,
+        // The engine keeps one reqid across rekeys; fall back to the CHILD_SA id.
+        reqid: if sa_out.reqid != 0 {
+            sa_out.reqid
+        } else {
+            child.0
+        },
+        spi_in: iked_xfrm::Spi(sa_in.spi),
+        spi_in_allocated: true,
+        spi_out: iked_xfrm::Spi(sa_out.spi),
+        transform_in: esp_transform(sa_in)?,
+        transform_out: esp_transform(sa_out)?,
+        esn: sa_out.esn,
+        replay_window: sa_in.replay_window,
+        lifetimes_in: lifetimes(&sa_in.lifetimes),
+        lifetimes_out: lifetimes(&sa_out.lifetimes),
+        selectors,
+        priority: None,
+        policies_fwd_out,
+        mark_in: None,
+        mark_out: None,
+        if_id_in: None,
+        if_id_out: None,
+        nat_t_ports: sa_out.encap,
+        hw_offload: match sa_out.hw_offload {
+            iked_ike::config::HwOffload::No => iked_xfrm::HwOffload::No,
+            iked_ike::config::HwOffload::Crypto => iked_xfrm::HwOffload::Crypto,
+            iked_ike::config::HwOffload::Packet => iked_xfrm::HwOffload::Packet,
+            iked_ike::config::HwOffload::Auto => iked_xfrm::HwOffload::Auto,
+        },
+        offload_device: None,
+        acquire_seq: 0,
+    })
+}
+
+impl KernelBackend for Xfrm {
+    fn name(&self) -> &'static str {
+        "xfrm"
+    }
+
+    fn handle(&mut self, request: KernelRequest) -> Option<KernelEvent> {
+        match request {
+            KernelRequest::AllocateSpi {
+                id,
+                child,
+                src,
+                dst,
+            } => Some(
+                match self
+                    .client
+                    .alloc_spi(src, dst, iked_xfrm::IpsecProtocol::Esp, child.0)
+                {
+                    Ok(spi) => KernelEvent::SpiAllocated { id, spi: spi.0 },
+                    Err(e) => KernelEvent::InstallFailed {
+                        id,
+                        reason: e.to_string(),
+                    },
+                },
+            ),
+            KernelRequest::AddSa { id, sa } => {
+                let batch = self.batches.entry(sa.child).or_default();
+                batch.ids.push(id);
+                match sa.direction {
+                    Direction::In => batch.sa_in = Some(sa),
+                    _ => batch.sa_out = Some(sa),
+                }
+                None
+            }
+            KernelRequest::AddPolicy { id, policy } => {
+                let batch = self.batches.entry(policy.child).or_default();
+                batch.ids.push(id);
+                batch.policies.push(policy);
+                None
+            }
+            KernelRequest::DeleteSa { child, .. }
+            | KernelRequest::DeletePolicy {
+                policy: iked_ike::engine::PolicyInstall { child, .. },
+            } => {
+                // The first delete of a CHILD_SA removes all of it (SAs and policies).
+                if let Some(installed) = self.installed.remove(&child)
+                    && let Err(e) = self.client.remove_child(&installed)
+                {
+                    tracing::warn!(target: "KNL", "removing CHILD_SA {{{}}} failed: {e}", child.0);
+                }
+                None
+            }
+        }
+    }
+
+    fn finish_batch(&mut self) -> Vec<KernelEvent> {
+        let mut answers = Vec::new();
+        for (child, batch) in std::mem::take(&mut self.batches) {
+            let result = build_child_install(child, &batch)
+                .and_then(|spec| self.client.install_child(&spec).map_err(|e| e.to_string()));
+            match result {
+                Ok(installed) => {
+                    for reason in &installed.fallback_reasons {
+                        tracing::info!(target: "KNL", "CHILD_SA {{{}}}: {reason}", child.0);
+                    }
+                    tracing::info!(target: "KNL", "CHILD_SA {{{}}} installed, offload {}", child.0, installed.offload);
+                    self.installed.insert(child, installed);
+                    answers.extend(
+                        batch
+                            .ids
+                            .iter()
+                            .map(|id| KernelEvent::Installed { id: *id }),
+                    );
+                }
+                Err(reason) => {
+                    tracing::error!(target: "KNL", "installing CHILD_SA {{{}}} failed: {reason}", child.0);
+                    answers.extend(batch.ids.iter().map(|id| KernelEvent::InstallFailed {
+                        id: *id,
+                        reason: reason.clone(),
+                    }));
+                }
+            }
+        }
+        answers
+    }
+
+    fn offload_in_force(&self, child: ChildSaId) -> Option<String> {
+        self.installed.get(&child).map(|i| i.offload.to_string())
+    }
+
+    fn counters(&mut self, child: ChildSaId) -> Option<ChildCounters> {
+        let installed = self.installed.get(&child)?;
+        let (sa_in, sa_out) = (installed.sa_in, installed.sa_out);
+        let c_in = self.client.sa_counters(&sa_in).ok()?;
+        let c_out = self.client.sa_counters(&sa_out).ok()?;
+        Some(ChildCounters {
+            bytes_in: c_in.bytes,
+            packets_in: c_in.packets,
+            bytes_out: c_out.bytes,
+            packets_out: c_out.packets,
+        })
+    }
+
+    fn install_trap(&mut self, trap: &TrapPolicy) -> Result<(), String> {
+        // A trap is an ordinary IPsec policy whose template has no SA yet: matching traffic
+        // makes the kernel send ACQUIRE with the template's reqid (charon's "routed" policy).
+        let mode = if trap.transport {
+            iked_xfrm::Mode::Transport
+        } else {
+            iked_xfrm::Mode::Tunnel
+        };
+        let mut installed = Vec::new();
+        for l in &trap.local_ts {
+            for r in &trap.remote_ts {
+                for (direction, selector, src, dst) in [
+                    (
+                        iked_xfrm::PolicyDirection::Out,
+                        xfrm_selector(l, r),
+                        trap.local,
+                        trap.remote,
+                    ),
+                    (
+                        iked_xfrm::PolicyDirection::In,
+                        xfrm_selector(r, l),
+                        trap.remote,
+                        trap.local,
+                    ),
+                ] {
+                    let spec = iked_xfrm::PolicySpec {
+                        selector,
+                        direction,
+                        priority: iked_xfrm::priority::priority(
+                            &selector,
+                            iked_xfrm::priority::PriorityClass::Routed,
+                        ),
+                        action: iked_xfrm::PolicyAction::Allow,
+                        templates: vec![iked_xfrm::TemplateSpec {
+                            src: Some(src),
+                            dst: Some(dst),
+                            spi: None,
+                            protocol: iked_xfrm::IpsecProtocol::Esp,
+                            mode,
+                            reqid: trap.reqid,
+                            optional: false,
+                        }],
+                        mark: None,
+                        if_id: None,
+                        offload_ifindex: None,
+                        update: false,
+                    };
+                    if let Err(e) = self.client.add_policy(&spec) {
+                        let _ = self.client.remove_policies(&installed);
+                        return Err(e.to_string());
+                    }
+                    installed.push(spec.id());
+                }
+            }
+        }
+        self.traps.insert(trap.reqid, installed);
+        Ok(())
+    }
+
+    fn uninstall_trap(&mut self, trap: &TrapPolicy) {
+        if let Some(ids) = self.traps.remove(&trap.reqid)
+            && let Err(e) = self.client.remove_policies(&ids)
+        {
+            tracing::warn!(target: "KNL", "removing trap policies of reqid {} failed: {e}", trap.reqid);
+        }
+    }
+
+    fn poll_events(&mut self) -> Vec<KernelEvent> {
+        let Some(rx) = &self.events else {
+            return Vec::new();
+        };
+        rx.try_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iked_ike::engine::KernelRequestId;
+
+    #[test]
+    fn recording_answers_and_allocates_in_charon_range() {
+        let mut k = Recording::new();
+        let a: IpAddr = "192.168.50.2".parse().unwrap();
+        let b: IpAddr = "192.168.50.1".parse().unwrap();
+        let mut spis = Vec::new();
+        for i in 0..3 {
+            match k.handle(KernelRequest::AllocateSpi {
+                id: KernelRequestId(i),
+                child: ChildSaId(1),
+                src: a,
+                dst: b,
+            }) {
+                Some(KernelEvent::SpiAllocated { id, spi }) => {
+                    assert_eq!(id, KernelRequestId(i));
+                    assert!((0xc000_0000..=0xcfff_ffff).contains(&spi));
+                    spis.push(spi);
+                }
+                other => panic!("unexpected answer {other:?}"),
+            }
+        }
+        spis.dedup();
+        assert_eq!(spis.len(), 3, "SPIs are unique");
+        assert_eq!(k.records().len(), 3);
+        assert!(
+            k.handle(KernelRequest::DeleteSa {
+                child: ChildSaId(1),
+                src: a,
+                dst: b,
+                spi: spis[0]
+            })
+            .is_none()
+        );
+        assert!(k.records()[3].contains("delete sa"));
+    }
+
+    fn seed_sa(direction: Direction, spi: u32) -> Box<iked_ike::engine::SaInstall> {
+        use iked_ike::proposal::{Transform, encr, transform_type};
+        let l: IpAddr = "192.168.50.1".parse().unwrap();
+        let r: IpAddr = "192.168.50.2".parse().unwrap();
+        let (src, dst) = if direction == Direction::Out {
+            (l, r)
+        } else {
+            (r, l)
+        };
+        Box::new(iked_ike::engine::SaInstall {
+            child: ChildSaId(7),
+            reqid: 7,
+            direction,
+            src,
+            dst,
+            spi,
+            encr: Transform::with_key(transform_type::ENCR, encr::AES_GCM_16, 128),
+            encr_key: iked_ike::suite::Secret::new(vec![0x11; 20]),
+            integ: 0,
+            integ_key: iked_ike::suite::Secret::new(Vec::new()),
+            esn: true,
+            replay_window: 32,
+            mode: iked_ike::config::Mode::Transport,
+            local_ts: vec![],
+            remote_ts: vec![],
+            lifetimes: iked_ike::engine::KernelLifetimes {
+                soft_secs: 3240,
+                hard_secs: 3960,
+                ..Default::default()
+            },
+            hw_offload: iked_ike::config::HwOffload::Packet,
+            encap: None,
+        })
+    }
+
+    #[test]
+    fn seed_child_maps_onto_one_xfrm_install() {
+        use iked_ike::ts::TrafficSelector as Ts;
+        let l: IpAddr = "192.168.50.1".parse().unwrap();
+        let r: IpAddr = "192.168.50.2".parse().unwrap();
+        let out_policy = iked_ike::engine::PolicyInstall {
+            child: ChildSaId(7),
+            reqid: 7,
+            direction: Direction::Out,
+            src_ts: Ts::parse("192.168.50.0/24[udp]").unwrap(),
+            dst_ts: Ts::parse("192.168.50.0/24[udp/4789]").unwrap(),
+            tmpl_src: l,
+            tmpl_dst: r,
+            mode: iked_ike::config::Mode::Transport,
+            hw_offload: iked_ike::config::HwOffload::Packet,
+        };
+        let batch = Batch {
+            ids: vec![],
+            sa_in: Some(seed_sa(Direction::In, 0xc000_0001)),
+            sa_out: Some(seed_sa(Direction::Out, 0xc000_0002)),
+            policies: vec![out_policy],
+        };
+        let spec = build_child_install(ChildSaId(7), &batch).unwrap();
+        assert_eq!((spec.local, spec.remote), (l, r));
+        assert_eq!(spec.reqid, 7);
+        assert_eq!(spec.spi_in, iked_xfrm::Spi(0xc000_0001));
+        assert_eq!(spec.spi_out, iked_xfrm::Spi(0xc000_0002));
+        assert_eq!(spec.hw_offload, iked_xfrm::HwOffload::Packet);
+        assert!(spec.esn);
+        assert!(matches!(
+            &spec.transform_out,
+            iked_xfrm::EspTransform::Aead { name, icv_bits: 128, .. } if name == "rfc4106(gcm(aes))"
+        ));
+        assert_eq!(spec.lifetimes_out.soft_add_seconds, 3240);
+        assert_eq!(spec.lifetimes_out.hard_bytes, None);
+        let sel = spec.selectors[0];
+        assert_eq!((sel.src_prefix, sel.dst_prefix, sel.proto), (24, 24, 17));
+        assert_eq!(sel.dport, iked_xfrm::Port::exact(4789));
+        assert_eq!(sel.sport, iked_xfrm::Port::ANY);
+        // A batch without its outbound SA cannot be installed.
+        let partial = Batch {
+            sa_out: None,
+            ..batch
+        };
+        assert!(build_child_install(ChildSaId(7), &partial).is_err());
+    }
+
+    #[test]
+    fn prefixes_from_ranges() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(range_prefix(ip("10.0.0.0"), ip("10.0.0.255")), 24);
+        assert_eq!(range_prefix(ip("10.0.0.1"), ip("10.0.0.1")), 32);
+        assert_eq!(range_prefix(ip("0.0.0.0"), ip("255.255.255.255")), 0);
+        assert_eq!(range_prefix(ip("fd00::"), ip("fd00::ffff")), 112);
+    }
+}

@@ -1,0 +1,265 @@
+//! The `iked` daemon: event loop around the sans-IO engine.
+//!
+//! Contract:
+//! - [`run`] loads the configuration, binds the IKE sockets and the VICI socket, tells systemd
+//!   it is ready (`READY=1`), then loops until SIGTERM/SIGINT: datagrams, VICI commands,
+//!   engine timers, control-request timeouts, kernel events, SIGHUP (reload) and the systemd
+//!   watchdog are its inputs. It reads time only through [`crate::clock`].
+//! - After every input the engine's outputs are drained: kernel requests go to the kernel
+//!   backend (answers go straight back), events to the core, datagrams to the sockets.
+//! - A configuration error at start-up is fatal (like charon with a broken config it would
+//!   run with nothing); a configuration error on reload is logged and the old config stays.
+
+pub mod config;
+pub mod core;
+pub mod kernel;
+pub mod net;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use iked_ike::engine::{Engine, Timestamp};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::clock;
+use crate::log::LogRecord;
+use crate::vici::server;
+
+/// How SAs reach the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelMode {
+    /// Netlink XFRM.
+    Xfrm,
+    /// Record requests only (hosts without ESP); loudly logged.
+    Record,
+}
+
+/// Daemon settings (command line of `iked`).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config_file: PathBuf,
+    pub vici_socket: PathBuf,
+    pub ports: net::Ports,
+    pub kernel: KernelMode,
+    /// Extra local addresses to listen on besides the configured ones.
+    pub listen: Vec<std::net::IpAddr>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("configuration {0}: {1}")]
+    Config(PathBuf, String),
+    #[error("binding the VICI socket {0}: {1}")]
+    Vici(PathBuf, std::io::Error),
+    #[error("binding IKE sockets: {0}")]
+    Sockets(std::io::Error),
+    #[error("opening netlink XFRM: {0}")]
+    Kernel(String),
+    #[error("installing signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Operating-system randomness for the engine (nonces, SPIs, DH secrets).
+struct OsRandom;
+
+impl iked_ike::engine::RandomSource for OsRandom {
+    fn fill(&mut self, buf: &mut [u8]) {
+        use std::io::Read;
+        // /dev/urandom never blocks after boot and is what getrandom(2) reads; a failure here
+        // means a broken system, where continuing with predictable nonces would be worse.
+        let mut f = std::fs::File::open("/dev/urandom").expect("/dev/urandom must be readable");
+        f.read_exact(buf).expect("/dev/urandom must be readable");
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_duration(clock::now())
+}
+
+/// Runs the daemon until SIGTERM/SIGINT.
+pub async fn run(
+    options: Options,
+    mut log_records: Option<mpsc::Receiver<LogRecord>>,
+) -> Result<(), DaemonError> {
+    let kernel_wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let kernel: Box<dyn kernel::KernelBackend> = match options.kernel {
+        KernelMode::Record => {
+            tracing::warn!(target: "KNL", "*** RECORD-ONLY KERNEL MODE: SAs and policies are NOT installed; no traffic is protected ***");
+            Box::new(kernel::Recording::new())
+        }
+        KernelMode::Xfrm => {
+            Box::new(kernel::Xfrm::open(kernel_wake.clone()).map_err(DaemonError::Kernel)?)
+        }
+    };
+    let engine = Engine::new(
+        iked_ike::config::Settings::default(),
+        Vec::new(),
+        Vec::new(),
+        Box::new(OsRandom),
+    );
+    let (events_tx, _) = broadcast::channel(256);
+    let mut core = core::Core::new(
+        engine,
+        kernel,
+        options.config_file.clone(),
+        events_tx.clone(),
+        now(),
+        clock::wall_clock_secs(),
+    );
+    if options.config_file.exists() {
+        let report = core.load_file(now(), &options.config_file, "all");
+        if !report.errors.is_empty() {
+            return Err(DaemonError::Config(
+                options.config_file.clone(),
+                report.errors.join("\n"),
+            ));
+        }
+    } else {
+        tracing::warn!(target: "CFG", "{} not found, starting without connections", options.config_file.display());
+    }
+
+    let (dgram_tx, mut dgram_rx) = mpsc::channel::<net::Received>(1024);
+    let mut addrs = core.local_addresses();
+    for a in &options.listen {
+        if !addrs.contains(a) {
+            addrs.push(*a);
+        }
+    }
+    let mut bound_addrs = addrs.clone();
+    let mut sockets = net::Sockets::bind(&addrs, options.ports, dgram_tx.clone())
+        .await
+        .map_err(DaemonError::Sockets)?;
+
+    let listener = server::bind(&options.vici_socket)
+        .map_err(|e| DaemonError::Vici(options.vici_socket.clone(), e))?;
+    let (control_tx, mut control_rx) = mpsc::channel(64);
+    let vici_task = tokio::spawn(server::serve(listener, control_tx, events_tx.clone()));
+    tracing::info!(target: "DMN", "iked {} started, VICI at {}", env!("CARGO_PKG_VERSION"), options.vici_socket.display());
+
+    let mut sighup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
+    let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
+    let watchdog = crate::notify::watchdog_interval();
+    let _ = crate::notify::notify("READY=1\nSTATUS=iked running");
+    let mut next_watchdog = watchdog.map(|w| clock::now() + w);
+
+    flush(&mut core, &sockets).await;
+    loop {
+        let now_d = clock::now();
+        let engine_deadline = core.engine_mut().poll_timeout();
+        let control_deadline = core.next_control_deadline();
+        let deadline = [
+            engine_deadline.map(|t| Duration::from_nanos(t.as_nanos())),
+            control_deadline.map(|t| Duration::from_nanos(t.as_nanos())),
+            next_watchdog,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        // A far-away wake-up keeps the select simple when nothing is scheduled.
+        let sleep_for = deadline
+            .map(|d| d.saturating_sub(now_d))
+            .unwrap_or(Duration::from_secs(3600));
+        tokio::select! {
+            Some(d) = dgram_rx.recv() => {
+                core.engine_mut().handle_datagram(now(), d.local, d.remote, &d.bytes);
+            }
+            Some(request) = control_rx.recv() => {
+                core.handle_control(now(), request);
+            }
+            Some(record) = recv_log(&mut log_records) => {
+                core.forward_log(record);
+            }
+            // Kernel events are pumped by the flush below.
+            _ = kernel_wake.notified() => {}
+            _ = tokio::time::sleep(sleep_for) => {
+                let t = now();
+                core.engine_mut().handle_timeout(t);
+                core.expire_control(t);
+                if let (Some(w), Some(at)) = (watchdog, next_watchdog)
+                    && clock::now() >= at
+                {
+                    let _ = crate::notify::notify("WATCHDOG=1");
+                    next_watchdog = Some(clock::now() + w);
+                }
+            }
+            _ = sighup.recv() => {
+                tracing::info!(target: "DMN", "SIGHUP: reloading {}", core.config_file().display());
+                let _ = crate::notify::notify("RELOADING=1");
+                let file = core.config_file().to_owned();
+                let report = core.load_file(now(), &file, "all");
+                if !report.errors.is_empty() {
+                    tracing::error!(target: "CFG", "reload failed, keeping the previous configuration");
+                }
+                let _ = crate::notify::notify("READY=1");
+            }
+            _ = sigterm.recv() => { core.stopping = true; }
+            _ = sigint.recv() => { core.stopping = true; }
+        }
+        // New local addresses after a reload get sockets too.
+        let mut wanted = core.local_addresses();
+        for a in &options.listen {
+            if !wanted.contains(a) {
+                wanted.push(*a);
+            }
+        }
+        if wanted.iter().any(|a| !bound_addrs.contains(a)) {
+            match net::Sockets::bind(&wanted, options.ports, dgram_tx.clone()).await {
+                Ok(new) => {
+                    drop(sockets);
+                    sockets = new;
+                    bound_addrs = wanted;
+                }
+                Err(e) => tracing::error!(target: "NET", "binding new local addresses failed: {e}"),
+            }
+        }
+        flush(&mut core, &sockets).await;
+        if core.stopping {
+            break;
+        }
+    }
+    tracing::info!(target: "DMN", "shutting down");
+    let _ = crate::notify::notify("STOPPING=1");
+    // Tell peers we are going, as charon does on shutdown: delete every IKE SA, then give
+    // the INFORMATIONALs a moment to leave.
+    let t = now();
+    let ids: Vec<_> = core.engine_mut().ike_sas().iter().map(|s| s.id).collect();
+    for id in ids {
+        let _ = core.engine_mut().terminate_ike(t, id);
+    }
+    flush(&mut core, &sockets).await;
+    vici_task.abort();
+    let _ = std::fs::remove_file(&options.vici_socket);
+    Ok(())
+}
+
+async fn recv_log(rx: &mut Option<mpsc::Receiver<LogRecord>>) -> Option<LogRecord> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Drains engine outputs until it is quiet: kernel round-trips can produce more datagrams
+/// and events, events can start new exchanges. Bounded so a feedback loop cannot hang us.
+async fn flush(core: &mut core::Core, sockets: &net::Sockets) {
+    for _ in 0..64 {
+        let t = now();
+        core.pump_kernel(t);
+        core.drain_events(t);
+        let mut sent_any = false;
+        while let Some(tx) = core.engine_mut().poll_transmit() {
+            sent_any = true;
+            match sockets.send(tx.local, tx.remote, &tx.bytes).await {
+                Ok(()) => {
+                    tracing::debug!(target: "NET", "sending packet: from {} to {} ({} bytes)", tx.local, tx.remote, tx.bytes.len())
+                }
+                Err(e) => tracing::warn!(target: "NET", "sending to {} failed: {e}", tx.remote),
+            }
+        }
+        if !sent_any {
+            return;
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! IKE's UDP sockets: port 500 and the NAT-T port 4500, per local address, IPv4 and IPv6.
+//!
+//! Contract:
+//! - [`Sockets::bind`] binds every configured local address (or the wildcards when none is
+//!   configured) on both ports; each socket gets a receive task that forwards datagrams as
+//!   [`Received`] into one channel, so the event loop has a single input.
+//! - On the NAT-T port, IKE messages carry the 4-byte non-ESP marker (RFC 3948): it is
+//!   stripped on receive and added on send. One-byte NAT keepalives (0xff) are dropped; other
+//!   traffic there is ESP-in-UDP, which the kernel consumes (`UDP_ENCAP_ESPINUDP`).
+//! - A datagram received on a wildcard socket is attributed to the source address the kernel
+//!   would use to reach the peer, so the engine always sees a concrete local address.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// The RFC 3948 non-ESP marker.
+pub const NON_ESP_MARKER: [u8; 4] = [0, 0, 0, 0];
+
+/// A datagram for the engine.
+#[derive(Debug)]
+pub struct Received {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub bytes: Vec<u8>,
+}
+
+/// Ports in use (charon's `port` and `port_nat_t`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    pub ike: u16,
+    pub nat_t: u16,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Self {
+            ike: 500,
+            nat_t: 4500,
+        }
+    }
+}
+
+/// The bound sockets.
+pub struct Sockets {
+    ports: Ports,
+    sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// What the NAT-T port's payload is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NatTPayload<'a> {
+    Ike(&'a [u8]),
+    Keepalive,
+    Esp,
+}
+
+/// Classifies a datagram received on the NAT-T port.
+pub fn classify_nat_t(bytes: &[u8]) -> NatTPayload<'_> {
+    if bytes == [0xff] {
+        NatTPayload::Keepalive
+    } else if bytes.len() >= 4 && bytes[..4] == NON_ESP_MARKER {
+        NatTPayload::Ike(&bytes[4..])
+    } else {
+        NatTPayload::Esp
+    }
+}
+
+impl Sockets {
+    /// Binds `addrs` (wildcards if empty) on both ports.
+    pub async fn bind(
+        addrs: &[IpAddr],
+        ports: Ports,
+        sink: mpsc::Sender<Received>,
+    ) -> std::io::Result<Self> {
+        let mut set = Sockets {
+            ports,
+            sockets: HashMap::new(),
+            tasks: Vec::new(),
+        };
+        let wildcard = addrs.is_empty();
+        let addrs: Vec<IpAddr> = if wildcard {
+            vec![
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            ]
+        } else {
+            addrs.to_vec()
+        };
+        for addr in addrs {
+            for port in [ports.ike, ports.nat_t] {
+                let local = SocketAddr::new(addr, port);
+                let socket = match bind_one(local, port == ports.nat_t) {
+                    Ok(s) => Arc::new(s),
+                    // A host without IPv6 still serves IPv4.
+                    Err(e) if wildcard && addr.is_ipv6() => {
+                        tracing::warn!(target: "NET", "not listening on {local}: {e}");
+                        continue;
+                    }
+                    Err(e) => return Err(std::io::Error::new(e.kind(), format!("{local}: {e}"))),
+                };
+                let bound = socket.local_addr()?;
+                tracing::info!(target: "NET", "listening on {bound}");
+                set.tasks.push(tokio::spawn(receive_loop(
+                    socket.clone(),
+                    bound,
+                    port == ports.nat_t,
+                    sink.clone(),
+                )));
+                set.sockets.insert(bound, socket);
+            }
+        }
+        Ok(set)
+    }
+
+    /// Local addresses the sockets are bound to.
+    pub fn bound(&self) -> Vec<SocketAddr> {
+        self.sockets.keys().copied().collect()
+    }
+
+    /// Sends an IKE message from `local` to `remote`, adding the non-ESP marker on NAT-T.
+    pub async fn send(
+        &self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+    ) -> std::io::Result<()> {
+        // The engine speaks in IKE's well-known ports; map them onto the configured ones.
+        let port = match local.port() {
+            0 | 500 => self.ports.ike,
+            4500 => self.ports.nat_t,
+            p => p,
+        };
+        let wildcard = SocketAddr::new(
+            if remote.is_ipv4() {
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+            },
+            port,
+        );
+        let socket = self
+            .sockets
+            .get(&SocketAddr::new(local.ip(), port))
+            .or_else(|| self.sockets.get(&wildcard))
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::AddrNotAvailable,
+                    format!("no socket bound to {local}"),
+                )
+            })?;
+        if port == self.ports.nat_t {
+            let mut framed = Vec::with_capacity(bytes.len() + 4);
+            framed.extend_from_slice(&NON_ESP_MARKER);
+            framed.extend_from_slice(bytes);
+            socket.send_to(&framed, remote).await?;
+        } else {
+            socket.send_to(bytes, remote).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Sockets {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn bind_one(local: SocketAddr, nat_t: bool) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(local), Type::DGRAM, Some(Protocol::UDP))?;
+    if local.is_ipv6() {
+        // Separate IPv4 and IPv6 sockets on the same port: without V6ONLY the IPv6
+        // wildcard would also claim IPv4 and collide with the IPv4 socket.
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&local.into())?;
+    socket.set_nonblocking(true)?;
+    let std_socket: std::net::UdpSocket = socket.into();
+    if nat_t {
+        enable_esp_in_udp(&std_socket);
+    }
+    UdpSocket::from_std(std_socket)
+}
+
+/// Lets the kernel decapsulate ESP-in-UDP arriving on the NAT-T socket, as charon does.
+fn enable_esp_in_udp(socket: &std::net::UdpSocket) {
+    use std::os::fd::AsRawFd;
+    // linux/udp.h: UDP_ENCAP = 100 (socket option), UDP_ENCAP_ESPINUDP = 2 (RFC 3948).
+    const UDP_ENCAP: libc::c_int = 100;
+    const UDP_ENCAP_ESPINUDP: libc::c_int = 2;
+    let value: libc::c_int = UDP_ENCAP_ESPINUDP;
+    // SAFETY: the fd is a valid, open UDP socket owned by `socket` for the whole call; the
+    // option value points to a c_int that lives across the call and its size is passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_UDP,
+            UDP_ENCAP,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        tracing::warn!(
+            target: "NET",
+            "enabling UDP encapsulation on the NAT-T socket failed: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// The source address the kernel would use towards `remote` (for wildcard sockets).
+fn route_source(remote: SocketAddr) -> Option<IpAddr> {
+    let any: SocketAddr = if remote.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let probe = std::net::UdpSocket::bind(any).ok()?;
+    probe.connect(remote).ok()?;
+    probe.local_addr().ok().map(|a| a.ip())
+}
+
+async fn receive_loop(
+    socket: Arc<UdpSocket>,
+    bound: SocketAddr,
+    nat_t: bool,
+    sink: mpsc::Sender<Received>,
+) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let (len, remote) = match socket.recv_from(&mut buf).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(target: "NET", "receiving on {bound} failed: {e}");
+                continue;
+            }
+        };
+        let data = &buf[..len];
+        let ike = if nat_t {
+            match classify_nat_t(data) {
+                NatTPayload::Ike(ike) => ike,
+                NatTPayload::Keepalive | NatTPayload::Esp => continue,
+            }
+        } else {
+            data
+        };
+        let local_ip = if bound.ip().is_unspecified() {
+            route_source(remote).unwrap_or(bound.ip())
+        } else {
+            bound.ip()
+        };
+        let received = Received {
+            local: SocketAddr::new(local_ip, bound.port()),
+            remote,
+            bytes: ike.to_vec(),
+        };
+        if sink.send(received).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nat_t_classification() {
+        assert_eq!(classify_nat_t(&[0xff]), NatTPayload::Keepalive);
+        assert_eq!(
+            classify_nat_t(&[0, 0, 0, 0, 1, 2]),
+            NatTPayload::Ike(&[1, 2])
+        );
+        assert_eq!(classify_nat_t(&[0xc0, 1, 2, 3, 4]), NatTPayload::Esp);
+        assert_eq!(classify_nat_t(&[0, 0]), NatTPayload::Esp);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn marker_added_and_stripped_over_loopback() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        // Ephemeral ports keep the test free of privileges: find two free ones first.
+        let p1 = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let p2 = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let ports = Ports { ike: p1, nat_t: p2 };
+        let sockets = Sockets::bind(&[lo], ports, tx).await.unwrap();
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let peer_addr = peer.local_addr().unwrap();
+        sockets
+            .send(SocketAddr::new(lo, p2), peer_addr, b"ike")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 16];
+        let (n, _) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"\0\0\0\0ike");
+        peer.send_to(b"\0\0\0\0hello", SocketAddr::new(lo, p2))
+            .unwrap();
+        peer.send_to(&[0xff], SocketAddr::new(lo, p2)).unwrap();
+        peer.send_to(b"plain", SocketAddr::new(lo, p1)).unwrap();
+        let first = rx.recv().await.unwrap();
+        let second = rx.recv().await.unwrap();
+        let mut got = vec![
+            (first.local.port(), first.bytes),
+            (second.local.port(), second.bytes),
+        ];
+        got.sort();
+        let mut want = vec![(p2, b"hello".to_vec()), (p1, b"plain".to_vec())];
+        want.sort();
+        assert_eq!(got, want, "keepalive dropped, marker stripped");
+    }
+}

@@ -1,0 +1,333 @@
+//! VICI server transport: accepts unix-socket clients, frames and decodes their packets, keeps
+//! their event registrations, and hands each command to the daemon core as a [`ControlRequest`].
+//!
+//! Contract:
+//! - The server owns no daemon state. Commands travel to the core over an mpsc channel; the core
+//!   streams events through the request's [`Responder`] and completes it with the response.
+//! - One command at a time per connection (VICI has no request ids): the next packet of a client
+//!   is read only after its current command was answered.
+//! - Hostile input never stops the daemon: an oversized segment gets an error response and the
+//!   connection is closed (the stream cannot be resynchronised); an undecodable packet gets an
+//!   error response and the connection continues; an unknown command gets `CMD_UNKNOWN`.
+//! - Broadcast events (`ike-updown`, `log`, ...) reach only the clients registered for them.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::codec::{self, CodecError, Message, Packet};
+
+/// Events a client may register for: the streaming events of commands and the broadcast ones.
+pub const KNOWN_EVENTS: &[&str] = &[
+    "control-log",
+    "log",
+    "list-sa",
+    "list-conn",
+    "list-policy",
+    "list-cert",
+    "list-authority",
+    "ike-updown",
+    "ike-rekey",
+    "ike-update",
+    "child-updown",
+    "child-rekey",
+    "ike-state-established",
+    "ike-state-destroying",
+    "child-state-installing",
+    "child-state-installed",
+    "child-state-updating",
+    "child-state-rekeying",
+    "child-state-rekeyed",
+    "child-state-destroying",
+];
+
+/// A broadcast event: its name and message.
+#[derive(Clone, Debug)]
+pub struct BroadcastEvent {
+    pub name: &'static str,
+    pub message: Message,
+}
+
+/// Stream events and the final response for one command.
+#[derive(Debug)]
+pub struct Responder {
+    out: mpsc::UnboundedSender<Packet>,
+    registered: Arc<Mutex<HashSet<String>>>,
+    done: oneshot::Sender<Reply>,
+}
+
+/// How a command ended.
+#[derive(Debug)]
+pub enum Reply {
+    Response(Message),
+    UnknownCommand,
+}
+
+impl Responder {
+    /// Streams an event to this client if it registered for `name`.
+    pub fn event(&self, name: &str, message: Message) {
+        if self.is_registered(name) {
+            let _ = self.out.send(Packet::Event {
+                event: name.to_owned(),
+                message,
+            });
+        }
+    }
+
+    pub fn is_registered(&self, name: &str) -> bool {
+        self.registered
+            .lock()
+            .map(|set| set.contains(name))
+            .unwrap_or(false)
+    }
+
+    /// Whether the client is still connected (a streaming command may stop early if not).
+    pub fn is_connected(&self) -> bool {
+        !self.out.is_closed()
+    }
+
+    pub fn respond(self, message: Message) {
+        let _ = self.done.send(Reply::Response(message));
+    }
+
+    pub fn unknown_command(self) {
+        let _ = self.done.send(Reply::UnknownCommand);
+    }
+}
+
+/// One client command for the daemon core.
+#[derive(Debug)]
+pub struct ControlRequest {
+    pub command: String,
+    pub message: Message,
+    pub responder: Responder,
+}
+
+/// `success = no, errmsg = ...`, the shape of every failed VICI command.
+pub fn error_response(errmsg: impl AsRef<str>) -> Message {
+    Message::new()
+        .kv("success", "no")
+        .kv("errmsg", errmsg.as_ref())
+}
+
+/// `success = yes`.
+pub fn success_response() -> Message {
+    Message::new().kv("success", "yes")
+}
+
+/// Binds the control socket, replacing a stale socket file left by a previous run, and makes
+/// it accessible to root only (as charon does: the socket grants full control).
+pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o770))?;
+    Ok(listener)
+}
+
+/// Accepts clients forever. Each client gets its own task; none can stall another.
+pub async fn serve(
+    listener: UnixListener,
+    requests: mpsc::Sender<ControlRequest>,
+    events: broadcast::Sender<BroadcastEvent>,
+) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let requests = requests.clone();
+                let events = events.subscribe();
+                tokio::spawn(handle_client(stream, requests, events));
+            }
+            Err(e) => {
+                tracing::warn!(target: "CFG", "accepting VICI client failed: {e}");
+                // Avoid a hot loop when out of file descriptors.
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+}
+
+async fn handle_client(
+    stream: UnixStream,
+    requests: mpsc::Sender<ControlRequest>,
+    mut events: broadcast::Receiver<BroadcastEvent>,
+) {
+    let (mut reader, mut writer) = stream.into_split();
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Packet>();
+    let registered: Arc<Mutex<HashSet<String>>> = Arc::default();
+
+    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+    let writer_task = tokio::spawn(async move {
+        let mut stopping = false;
+        loop {
+            let packet = if stopping {
+                match out_rx.try_recv() {
+                    Ok(packet) => packet,
+                    Err(_) => break,
+                }
+            } else {
+                tokio::select! {
+                    biased;
+                    packet = out_rx.recv() => match packet {
+                        Some(packet) => packet,
+                        None => break,
+                    },
+                    // The client is gone: flush what is queued, then drop the queue so that
+                    // pending commands see `is_connected() == false`.
+                    _ = &mut stop_rx => {
+                        stopping = true;
+                        continue;
+                    }
+                }
+            };
+            let bytes = match codec::encode_packet(&packet) {
+                Ok(bytes) => bytes,
+                Err(e) => match codec::encode_packet(&Packet::CmdResponse(error_response(format!(
+                    "response not encodable: {e}"
+                )))) {
+                    Ok(bytes) => bytes,
+                    Err(_) => continue,
+                },
+            };
+            if writer.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    });
+
+    let broadcast_out = out_tx.clone();
+    let broadcast_registered = registered.clone();
+    let broadcast_task = tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    let wanted = broadcast_registered
+                        .lock()
+                        .map(|set| set.contains(event.name))
+                        .unwrap_or(false);
+                    if wanted
+                        && broadcast_out
+                            .send(Packet::Event {
+                                event: event.name.to_owned(),
+                                message: event.message,
+                            })
+                            .is_err()
+                    {
+                        break;
+                    }
+                }
+                // A slow client misses events rather than slowing the daemon down.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+
+    loop {
+        let mut header = [0u8; 4];
+        if reader.read_exact(&mut header).await.is_err() {
+            break;
+        }
+        let len = match codec::segment_len(header) {
+            Ok(len) => len,
+            Err(e) => {
+                let _ = out_tx.send(Packet::CmdResponse(error_response(e.to_string())));
+                break;
+            }
+        };
+        let mut body = vec![0u8; len];
+        if reader.read_exact(&mut body).await.is_err() {
+            break;
+        }
+        let packet = match codec::decode_packet(&body) {
+            Ok(packet) => packet,
+            Err(e) => {
+                let _ = out_tx.send(Packet::CmdResponse(error_response(format!(
+                    "malformed VICI packet: {e}"
+                ))));
+                continue;
+            }
+        };
+        match packet {
+            Packet::EventRegister(name) | Packet::EventUnregister(name)
+                if !KNOWN_EVENTS.contains(&name.as_str()) =>
+            {
+                let _ = out_tx.send(Packet::EventUnknown);
+            }
+            Packet::EventRegister(name) => {
+                if let Ok(mut set) = registered.lock() {
+                    set.insert(name);
+                }
+                let _ = out_tx.send(Packet::EventConfirm);
+            }
+            Packet::EventUnregister(name) => {
+                if let Ok(mut set) = registered.lock() {
+                    set.remove(&name);
+                }
+                let _ = out_tx.send(Packet::EventConfirm);
+            }
+            Packet::CmdRequest { command, message } => {
+                let (done_tx, done_rx) = oneshot::channel();
+                let request = ControlRequest {
+                    command,
+                    message,
+                    responder: Responder {
+                        out: out_tx.clone(),
+                        registered: registered.clone(),
+                        done: done_tx,
+                    },
+                };
+                if requests.send(request).await.is_err() {
+                    let _ =
+                        out_tx.send(Packet::CmdResponse(error_response("daemon shutting down")));
+                    break;
+                }
+                let reply = match done_rx.await {
+                    Ok(Reply::Response(message)) => Packet::CmdResponse(message),
+                    Ok(Reply::UnknownCommand) => Packet::CmdUnknown,
+                    Err(_) => Packet::CmdResponse(error_response("command aborted")),
+                };
+                let _ = out_tx.send(reply);
+            }
+            // Server-to-client packet types make no sense from a client.
+            other => {
+                let _ = out_tx.send(Packet::CmdResponse(error_response(format!(
+                    "unexpected packet from client: {}",
+                    packet_kind(&other)
+                ))));
+            }
+        }
+    }
+    broadcast_task.abort();
+    drop(out_tx);
+    // Flush what is queued (e.g. the error for an oversized segment) before closing.
+    let _ = stop_tx.send(());
+    let _ = writer_task.await;
+}
+
+fn packet_kind(packet: &Packet) -> &'static str {
+    match packet {
+        Packet::CmdRequest { .. } => "CMD_REQUEST",
+        Packet::CmdResponse(_) => "CMD_RESPONSE",
+        Packet::CmdUnknown => "CMD_UNKNOWN",
+        Packet::EventRegister(_) => "EVENT_REGISTER",
+        Packet::EventUnregister(_) => "EVENT_UNREGISTER",
+        Packet::EventConfirm => "EVENT_CONFIRM",
+        Packet::EventUnknown => "EVENT_UNKNOWN",
+        Packet::Event { .. } => "EVENT",
+    }
+}
+
+/// Kept for callers that want the codec's error type without importing the codec module.
+pub type ServerCodecError = CodecError;

@@ -1,0 +1,179 @@
+//! Helpers shared by the daemon's integration tests: scratch directories, starting `iked`
+//! and waiting for its VICI socket, and a guard that stops every process a test started.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The BlueField seed configuration (NVIDIA's swanctl.conf BFL example), parameterised by
+/// addresses and the identities' roles.
+pub fn seed_conf(name: &str, local: &str, remote: &str, local_id: &str, remote_id: &str) -> String {
+    format!(
+        r#"connections {{
+  {name} {{
+    local_addrs = {local}
+    remote_addrs = {remote}
+    local {{
+      auth = psk
+      id = {local_id}
+    }}
+    remote {{
+      auth = psk
+      id = {remote_id}
+    }}
+    children {{
+      bf-out {{
+        local_ts = {local}/24 [udp]
+        remote_ts = {remote}/24 [udp/4789]
+        esp_proposals = aes128gcm128-x25519-esn
+        mode = transport
+        policies_fwd_out = yes
+        hw_offload = packet
+      }}
+    }}
+    version = 2
+    mobike = no
+    reauth_time = 0
+    proposals = aes128-sha256-x25519
+  }}
+}}
+secrets {{
+  ike-BF {{
+    id-host1 = host1
+    id-host2 = host2
+    secret = 0sv+NkxY9LLZvwj4qCC2o/gGrWDF2d21jL
+  }}
+}}
+"#
+    )
+}
+
+/// A fresh scratch directory under the system temp dir.
+pub fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("iked-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Kills (by pid) the processes it holds when dropped, so a failing test leaves nothing
+/// running.
+#[derive(Default)]
+pub struct Processes(pub Vec<(String, Child)>);
+
+impl Processes {
+    pub fn add(&mut self, name: &str, child: Child) {
+        self.0.push((name.to_owned(), child));
+    }
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for (_, child) in self.0.iter_mut().rev() {
+            // SIGTERM first so daemons clean up their sockets; then make sure.
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            for _ in 0..50 {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits until `path` exists (a daemon's VICI socket).
+pub fn wait_for(path: &Path, timeout: Duration) -> bool {
+    let step = Duration::from_millis(50);
+    let mut waited = Duration::ZERO;
+    while waited < timeout {
+        if path.exists() {
+            return true;
+        }
+        std::thread::sleep(step);
+        waited += step;
+    }
+    false
+}
+
+/// Two free UDP ports on loopback (so tests need no privileges for 500/4500).
+pub fn free_udp_ports() -> (u16, u16) {
+    let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
+}
+
+/// Starts `iked` (record-only kernel) with `conf`, VICI socket in `dir`.
+pub fn start_iked(dir: &Path, conf: &str, extra: &[&str], prefix: &[&str]) -> (Child, PathBuf) {
+    let conf_path = dir.join("swanctl.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let socket = dir.join("iked.vici");
+    let log = std::fs::File::create(dir.join("iked.log")).unwrap();
+    let mut cmd = if prefix.is_empty() {
+        Command::new(env!("CARGO_BIN_EXE_iked"))
+    } else {
+        let mut c = Command::new(prefix[0]);
+        c.args(&prefix[1..]).arg(env!("CARGO_BIN_EXE_iked"));
+        c
+    };
+    cmd.arg("--config")
+        .arg(&conf_path)
+        .arg("--vici-socket")
+        .arg(&socket)
+        .arg("--kernel")
+        .arg("record")
+        .arg("--debug")
+        .arg("default=1,ike=2")
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    let child = cmd.spawn().expect("starting iked");
+    (child, socket)
+}
+
+pub fn ikectl(socket: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ikectl"))
+        .arg("--uri")
+        .arg(format!("unix://{}", socket.display()))
+        .args(args)
+        .output()
+        .expect("running ikectl")
+}
+
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+pub fn python_has_vici() -> bool {
+    Command::new("python3")
+        .args(["-c", "import vici"])
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}

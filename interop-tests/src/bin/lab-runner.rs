@@ -1,0 +1,242 @@
+//! `lab-runner`: runs inside the lab VM (as root, host root filesystem shared read-only).
+//!
+//! - `run`: every scenario (or `--only` some), writes `results.json` and `results.txt` into
+//!   `--out`, prints the table, exits 1 if any scenario failed;
+//! - `demo`: the seed's tunnel once, printing what an operator wants to see, and a verdict;
+//! - `udp-send` / `udp-recv`: traffic helpers the scenarios start inside a namespace.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use interop_tests::clock::Stopwatch;
+use interop_tests::daemon::{IkedBins, Implementation};
+use interop_tests::netlab::{self, Lab};
+use interop_tests::report::{LabReport, Outcome};
+use interop_tests::scenario::{self, Context, Kind, Scenario};
+use interop_tests::swan_conf::Side;
+
+#[derive(Parser)]
+#[command(about = "iked lab runner (inside the VM)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(clap::Args)]
+struct Common {
+    /// Output directory (writable from the guest).
+    #[arg(long)]
+    out: PathBuf,
+    /// Workspace root (seed configs in examples/ or interop-tests/configs/).
+    #[arg(long)]
+    workspace: PathBuf,
+    #[arg(long)]
+    iked: PathBuf,
+    #[arg(long)]
+    ikectl: PathBuf,
+    /// iproute2 `ip` to use.
+    #[arg(long, default_value = "/var/lib/iked-lab/iproute2/bin/ip")]
+    ip: PathBuf,
+    /// Keep logs of passed scenarios too.
+    #[arg(long)]
+    keep_all: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Impl {
+    Strongswan,
+    Iked,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the scenarios.
+    Run {
+        #[command(flatten)]
+        common: Common,
+        /// Comma-separated scenario ids (default: all).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
+    /// Bring up the seed's BFL/BFR tunnel once and show it.
+    Demo {
+        #[command(flatten)]
+        common: Common,
+        /// What runs on BFL (BFR always runs strongSwan).
+        #[arg(long, value_enum, default_value = "strongswan")]
+        bfl: Impl,
+    },
+    /// Send numbered UDP datagrams.
+    UdpSend {
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        count: u32,
+        #[arg(long, default_value_t = 0)]
+        interval_us: u64,
+    },
+    /// Receive numbered UDP datagrams; prints `ready`, then a JSON summary.
+    UdpRecv {
+        #[arg(long)]
+        bind: String,
+        #[arg(long)]
+        expect: u32,
+        #[arg(long, default_value_t = 3000)]
+        idle_ms: u64,
+    },
+}
+
+fn context(common: &Common, verbose: bool) -> Result<Context> {
+    std::fs::create_dir_all(&common.out)
+        .with_context(|| format!("creating {}", common.out.display()))?;
+    Ok(Context {
+        lab: Lab {
+            ip: common.ip.clone(),
+            runner: std::env::current_exe().context("locating lab-runner")?,
+        },
+        workspace: common.workspace.clone(),
+        out: common.out.clone(),
+        iked: IkedBins {
+            iked: common.iked.clone(),
+            ikectl: common.ikectl.clone(),
+        },
+        keep_all: common.keep_all,
+        verbose,
+    })
+}
+
+/// Guest uptime in seconds: the VM's boot time as seen from inside when called first.
+fn uptime() -> f64 {
+    std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|w| w.parse().ok()))
+        .unwrap_or(0.0)
+}
+
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn run_all(common: &Common, only: &[String]) -> Result<ExitCode> {
+    let booted = uptime();
+    let ctx = context(common, false)?;
+    let watch = Stopwatch::start();
+    let mut report = LabReport {
+        kernel: kernel_release(),
+        guest_boot_secs: booted,
+        ..LabReport::default()
+    };
+    let selected: Vec<Scenario> = scenario::all()
+        .into_iter()
+        .filter(|s| only.is_empty() || only.iter().any(|o| o == s.id))
+        .collect();
+    anyhow::ensure!(!selected.is_empty(), "no scenario matches {only:?}");
+    for sc in &selected {
+        eprintln!("[lab] {} ...", sc.id);
+        let r = scenario::run(sc, &ctx);
+        eprintln!("[lab] {} {} ({:.1} s)", sc.id, r.outcome.word(), r.secs);
+        report.results.push(r);
+        report.scenarios_secs = watch.secs();
+        // Written after each scenario, so a VM killed by the time-out still leaves results.
+        write_report(common, &report)?;
+    }
+    print!("{}", report.table());
+    let (_, failed, _) = report.counts();
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn write_report(common: &Common, report: &LabReport) -> Result<()> {
+    std::fs::write(
+        common.out.join("results.json"),
+        serde_json::to_string_pretty(report)?,
+    )?;
+    std::fs::write(common.out.join("results.txt"), report.table())?;
+    Ok(())
+}
+
+fn demo(common: &Common, bfl: Impl) -> Result<ExitCode> {
+    let booted = uptime();
+    let mut ctx = context(common, true)?;
+    ctx.keep_all = true;
+    let bfl_impl = match bfl {
+        Impl::Strongswan => Implementation::StrongSwan,
+        Impl::Iked => Implementation::Iked,
+    };
+    println!(
+        "lab VM up: kernel {}, guest boot {booted:.1} s; BFL runs {}, BFR runs {}{}",
+        kernel_release(),
+        bfl_impl.label(),
+        Implementation::StrongSwan.label(),
+        if bfl_impl == Implementation::StrongSwan {
+            " (iked not used: strongSwan on both sides)"
+        } else {
+            ""
+        }
+    );
+    let sc = Scenario {
+        id: "demo-seed",
+        kind: Kind::Seed,
+        bfl: bfl_impl,
+        bfr: Implementation::StrongSwan,
+        initiator: Side::Bfl,
+    };
+    let r = scenario::run(&sc, &ctx);
+    let verdict = match &r.outcome {
+        Outcome::Pass => format!(
+            "VERDICT: PASS - BFL ({}) and BFR ({}) agree on 2 CHILD_SAs (4 ESP transport SAs, \
+             AES-GCM-128, ESN, same SPIs and selectors); UDP/4789 crossed as ESP both ways, ICMP \
+             stayed clear ({:.1} s)",
+            bfl_impl.label(),
+            Implementation::StrongSwan.label(),
+            r.secs
+        ),
+        Outcome::Fail(why) => format!(
+            "VERDICT: FAIL - {why} (logs in {})",
+            common.out.join(sc.id).display()
+        ),
+        Outcome::Skip(why) => format!("VERDICT: SKIPPED - {why}"),
+    };
+    println!("\n{verdict}");
+    Ok(if r.outcome == Outcome::Pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn main() -> Result<ExitCode> {
+    match Cli::parse().command {
+        Cmd::Run { common, only } => run_all(&common, &only),
+        Cmd::Demo { common, bfl } => demo(&common, bfl),
+        Cmd::UdpSend {
+            to,
+            count,
+            interval_us,
+        } => {
+            netlab::udp_send(&to, count, interval_us)
+                .with_context(|| format!("sending to {to}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::UdpRecv {
+            bind,
+            expect,
+            idle_ms,
+        } => {
+            let summary = netlab::udp_receive(&bind, expect, idle_ms, || {
+                println!("ready");
+            })
+            .with_context(|| format!("receiving on {bind}"))?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
