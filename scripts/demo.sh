@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The seed's BFL/BFR tunnel, end to end, in one command from a fresh Debian 12 machine:
 #   1. installs what the lab needs (scripts/setup-host.sh; quick when already done),
-#   2. builds the lab runner (and iked/ikectl when BFL runs iked),
+#   2. builds the lab runner and iked/ikectl (BFL runs iked, BFR stock strongSwan, by default),
 #   3. boots the lab VM once (TCG, 6.12 kernel with ESP), where two network namespaces BFL
 #      (192.168.50.1) and BFR (192.168.50.2) are joined by a veth `p0`,
 #   4. brings up the seed's swanctl.conf tunnel (`hw_offload = auto`: a veth has no offload),
@@ -12,9 +12,13 @@
 # Exit status 0 only if the verdict is PASS. Logs stay in the printed output directory.
 set -euo pipefail
 
-# What runs on BFL. Until iked passes the lab, the demo runs strongSwan on both sides and says
-# so. To demo our daemon, change this one line to: BFL_IMPL=${BFL_IMPL:-iked}
-BFL_IMPL=${BFL_IMPL:-strongswan}
+# What runs on BFL: our iked by default (BFR always runs stock strongSwan 5.9.8, the responder).
+# BFL_IMPL=strongswan runs strongSwan on both sides (the lab's baseline), and the demo says so.
+BFL_IMPL=${BFL_IMPL:-iked}
+case $BFL_IMPL in
+  iked | strongswan) ;;
+  *) echo "BFL_IMPL must be iked or strongswan, not '$BFL_IMPL'" >&2; exit 2 ;;
+esac
 
 cd "$(dirname "$0")/.."
 WORKSPACE=$PWD

@@ -53,7 +53,7 @@ pub enum ProtocolError {
     #[error("traffic selectors unacceptable")]
     TsUnacceptable,
     /// Mode mismatch (e.g. we require transport mode, peer did not ask).
-    #[error("IPsec mode mismatch")]
+    #[error("IPsec mode mismatch: transport mode configured, peer negotiated tunnel mode")]
     ModeMismatch,
     /// SK payload verification failed.
     #[error("integrity check failed")]

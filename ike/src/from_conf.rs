@@ -54,7 +54,9 @@ pub fn convert(config: &conf::Config) -> Result<(Vec<IkeConfig>, Vec<IkeSecret>)
     Ok((conns, secrets))
 }
 
-fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
+/// Converts one connection (for callers that keep connections from several sources, such as
+/// files and VICI, and convert them one at a time).
+pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
     let name = c.name.as_str();
     let addrs = |list: &[conf::addr::AddrSpec]| -> Result<Vec<IpAddr>, ConvertError> {
         list.iter()
@@ -123,8 +125,13 @@ fn auth_round(conn: &str, round: Option<&conf::AuthRound>) -> Result<AuthConfig,
     })
 }
 
-/// `None` for `%any`.
-fn identity(conn: &str, id: &conf::identity::Identity) -> Result<Option<Identity>, ConvertError> {
+/// Converts an identity; `None` for `%any`. `context` (the connection or secret name) only
+/// labels the error.
+pub fn identity(
+    context: &str,
+    id: &conf::identity::Identity,
+) -> Result<Option<Identity>, ConvertError> {
+    let conn = context;
     use conf::identity::Identity as C;
     Ok(Some(match id {
         C::Any => return Ok(None),

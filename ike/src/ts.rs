@@ -200,6 +200,23 @@ pub fn narrow(
     out
 }
 
+/// The selectors an initiator proposes for a transport-mode CHILD_SA, as strongSwan 5.9 does:
+/// every configured selector that contains `host` is narrowed to that single address (keeping
+/// its protocol and ports, so `192.168.50.1/24 [udp]` becomes `192.168.50.1/32 [udp]`); the
+/// others are proposed as configured. A transport-mode SA protects traffic between the two IKE
+/// hosts only, and a strongSwan responder installs a tunnel-mode SA instead ("not using
+/// transport mode, not host-to-host") if the selectors are wider than the hosts.
+pub fn narrow_to_host(configured: &[TrafficSelector], host: IpAddr) -> Vec<TrafficSelector> {
+    let mut out: Vec<TrafficSelector> = Vec::new();
+    for ts in configured {
+        let narrowed = ts.intersect(&TrafficSelector::host(host)).unwrap_or(*ts);
+        if !out.contains(&narrowed) {
+            out.push(narrowed);
+        }
+    }
+    out
+}
+
 impl fmt::Display for TrafficSelector {
     /// strongSwan notation: `192.168.50.1/32[udp/4789]`, a range when not a prefix.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -267,5 +284,29 @@ mod tests {
         assert!(narrow(&proposed, &configured, Some(elsewhere)).is_empty());
         let tcp = [TrafficSelector::parse("192.168.50.0/24 [tcp]").unwrap()];
         assert!(narrow(&proposed, &tcp, None).is_empty());
+    }
+
+    #[test]
+    fn initiator_transport_selectors_narrow_to_the_host_when_contained() {
+        // The seed's BFL bf-out: local_ts = 192.168.50.1/24 [udp], remote 192.168.50.2/24
+        // [udp/4789]; strongSwan proposes TS 192.168.50.1/32[udp] === 192.168.50.2/32[udp/4789].
+        let local = [TrafficSelector::parse("192.168.50.1/24 [udp]").unwrap()];
+        let remote = [TrafficSelector::parse("192.168.50.2/24 [udp/4789]").unwrap()];
+        let me: IpAddr = "192.168.50.1".parse().unwrap();
+        let peer: IpAddr = "192.168.50.2".parse().unwrap();
+        assert_eq!(
+            narrow_to_host(&local, me)[0].to_string(),
+            "192.168.50.1/32[udp]"
+        );
+        assert_eq!(
+            narrow_to_host(&remote, peer)[0].to_string(),
+            "192.168.50.2/32[udp/4789]"
+        );
+        // A selector that does not contain the host is proposed unchanged.
+        let other = [TrafficSelector::parse("10.0.0.0/8").unwrap()];
+        assert_eq!(narrow_to_host(&other, me), other.to_vec());
+        // IPv6 host against an IPv4 selector: unchanged too.
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(narrow_to_host(&local, v6), local.to_vec());
     }
 }

@@ -1,7 +1,6 @@
 //! The seed's own swanctl.conf files (examples/BFL.swanctl.conf, examples/BFR.swanctl.conf),
 //! parsed by `iked_conf` and converted by `iked_ike::from_conf`, negotiated by the Pair harness.
-//! Run with `--features conf`.
-#![cfg(feature = "conf")]
+//! Always built: the dev-dependency on ourselves enables `conf` for tests.
 
 mod common;
 
@@ -50,5 +49,54 @@ fn seed_files_establish_both_children() {
             .sas
             .values()
             .all(|sa| sa.hw_offload == iked_ike::config::HwOffload::Packet)
+    );
+}
+
+/// What BFL (loaded from the seed file) proposes as TSi/TSr: the seed's `192.168.50.1/24 [udp]`
+/// style selectors narrowed to the hosts with their protocol and port, as strongSwan's seed log
+/// shows (`TS 192.168.50.1/32 === 192.168.50.2/32`). BFR is switched to tunnel mode so it does
+/// not narrow to hosts itself: what it installs is exactly what BFL proposed.
+#[test]
+fn seed_initiator_proposes_host_selectors() {
+    let (l, ls) = load("BFL.swanctl.conf");
+    let (mut r, rs) = load("BFR.swanctl.conf");
+    for ch in &mut r[0].children {
+        ch.mode = iked_ike::config::Mode::Tunnel;
+    }
+    let a = Engine::new(Settings::default(), l, ls, Box::new(TestRng(7)));
+    let b = Engine::new(Settings::default(), r, rs, Box::new(TestRng(8)));
+    let mut p = Pair::new(a, BFL.parse().unwrap(), b, BFR.parse().unwrap());
+    let now = p.now;
+    p.a.engine
+        .initiate(now, "BFL-BFR", &["bf-in", "bf-out"])
+        .unwrap();
+    p.run();
+    // BFR's view: (local = our TSr, remote = our TSi).
+    let seen: Vec<(String, String)> =
+        p.b.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::ChildUp {
+                    local_ts,
+                    remote_ts,
+                    ..
+                } => Some((local_ts[0].to_string(), remote_ts[0].to_string())),
+                _ => None,
+            })
+            .collect();
+    assert_eq!(
+        seen,
+        [
+            // bf-in (IKE_AUTH): TSi 192.168.50.1/32[udp/4789], TSr 192.168.50.2/32[udp].
+            (
+                "192.168.50.2/32[udp]".to_string(),
+                "192.168.50.1/32[udp/4789]".to_string()
+            ),
+            // bf-out (CREATE_CHILD_SA): TSi 192.168.50.1/32[udp], TSr 192.168.50.2/32[udp/4789].
+            (
+                "192.168.50.2/32[udp/4789]".to_string(),
+                "192.168.50.1/32[udp]".to_string()
+            ),
+        ]
     );
 }

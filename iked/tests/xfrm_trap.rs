@@ -1,6 +1,7 @@
 //! `start_action = trap` through the real netlink XFRM backend, in a network namespace on the
 //! host: iked installs trap policies (which the host kernel accepts without ESP), traffic
-//! matching them makes the kernel raise ACQUIRE, and iked starts the IKE SA for that child.
+//! matching them makes the kernel raise ACQUIRE, and iked starts the IKE SA for that child;
+//! on SIGTERM iked removes its policies again.
 //! Needs root and `ip`; skips with a printed reason otherwise.
 
 mod common;
@@ -106,5 +107,17 @@ fn trap_policy_acquire_starts_the_child() {
     // The ACQUIRE started an IKE SA for the trapped connection.
     let out = ikectl(&socket, &["--json", "list-sas"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("BFL-BFR"));
+
+    // SIGTERM (the guard sends it): iked leaves no policy of its own behind, as charon.
     drop(procs);
+    let policies = Command::new("ip")
+        .args(["-n", &ns.0, "xfrm", "policy"])
+        .output()
+        .unwrap();
+    let policies = String::from_utf8_lossy(&policies.stdout).into_owned();
+    assert!(
+        policies.trim().is_empty(),
+        "policies left after SIGTERM: {policies}\n{}",
+        read_log()
+    );
 }

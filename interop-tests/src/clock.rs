@@ -2,7 +2,8 @@
 //!
 //! The workspace bans clock reads (time is an input to protocol code). The lab is not protocol
 //! code: it measures how long real daemons take, so it reads a monotonic clock here and nowhere
-//! else. Waiting and time-outs elsewhere are counted sleeps, not clock reads.
+//! else. Time-outs elsewhere measure their budget with a [`Stopwatch`] too (a counted sleep
+//! loop overruns badly when each poll itself takes a second under TCG).
 
 use std::time::{Duration, Instant};
 

@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::LabError;
+use crate::clock::Stopwatch;
 use crate::swan_conf::Side;
 use crate::xfrm_text::{self, XfrmPolicy, XfrmState};
 
@@ -78,13 +79,18 @@ pub fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-/// Polls `check` every 100 ms until it returns true, for at most `secs` seconds.
+/// Polls `check` every 100 ms until it returns true, for at most `secs` seconds of wall time.
+///
+/// The budget is measured, not counted in polls: a check that runs `ip` in both namespaces
+/// takes about a second under TCG, so "150 polls" once meant minutes instead of 15 s.
 pub fn wait_until(
     what: &str,
     secs: u64,
     mut check: impl FnMut() -> Result<bool, LabError>,
 ) -> Result<(), LabError> {
-    for _ in 0..secs * 10 {
+    let watch = Stopwatch::start();
+    let budget = Duration::from_secs(secs);
+    while watch.elapsed() < budget {
         if check()? {
             return Ok(());
         }

@@ -1,8 +1,11 @@
 //! Results of a lab run: per-scenario outcome and time, written as `results.json` (read back by
 //! the host-side test) and as a fixed-width table (`results.txt`, also printed).
 //!
-//! Contract: a SKIP is never counted as a pass; [`LabReport::counts`] returns pass/fail/skip
-//! separately and the table's last line states all three.
+//! Contract: a SKIP or an XFAIL is never counted as a pass; [`LabReport::counts`] returns
+//! pass/fail/xfail/skip separately and the table's last line states all four. An XFAIL is a
+//! scenario marked as a known failure (with its reason, see `scenario::all`) that did fail: it
+//! keeps CI green without claiming the behaviour works. A marked scenario that passes is a plain
+//! PASS with a note that its mark is stale.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,15 +17,29 @@ pub enum Outcome {
     Fail(String),
     /// Not run, with the reason (e.g. `target/debug/iked not built`).
     Skip(String),
+    /// A known failure that failed: the known reason, then what happened this time.
+    XFail(String),
 }
 
 impl Outcome {
-    /// PASS / FAIL / SKIP.
+    /// PASS / FAIL / SKIP / XFAIL.
     pub fn word(&self) -> &'static str {
         match self {
             Outcome::Pass => "PASS",
             Outcome::Fail(_) => "FAIL",
             Outcome::Skip(_) => "SKIP",
+            Outcome::XFail(_) => "XFAIL",
+        }
+    }
+
+    /// Applies a scenario's known-failure mark: a failure becomes an XFAIL that names the known
+    /// reason and keeps the actual one; a pass or a skip is left as it is.
+    pub fn with_known_failure(self, known: Option<&str>) -> Self {
+        match (self, known) {
+            (Outcome::Fail(why), Some(known)) => {
+                Outcome::XFail(format!("known failure: {known}; this run: {why}"))
+            }
+            (other, _) => other,
         }
     }
 }
@@ -39,6 +56,18 @@ pub struct ScenarioResult {
     pub outcome: Outcome,
     /// Wall time of the scenario in seconds (0 when skipped).
     pub secs: f64,
+    /// The scenario carries a known-failure mark (its reason), whatever the outcome.
+    #[serde(default)]
+    pub known_failure: Option<String>,
+}
+
+/// How many scenarios ended which way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub xfailed: usize,
+    pub skipped: usize,
 }
 
 /// A whole run.
@@ -54,15 +83,20 @@ pub struct LabReport {
 }
 
 impl LabReport {
-    /// (passed, failed, skipped).
-    pub fn counts(&self) -> (usize, usize, usize) {
+    /// Scenarios per outcome.
+    pub fn counts(&self) -> Counts {
         let n = |w: &str| {
             self.results
                 .iter()
                 .filter(|r| r.outcome.word() == w)
                 .count()
         };
-        (n("PASS"), n("FAIL"), n("SKIP"))
+        Counts {
+            passed: n("PASS"),
+            failed: n("FAIL"),
+            xfailed: n("XFAIL"),
+            skipped: n("SKIP"),
+        }
     }
 
     /// The table, one line per scenario, reasons for FAIL/SKIP on indented lines below.
@@ -111,16 +145,28 @@ impl LabReport {
         for (row, r) in rows.iter().zip(&self.results) {
             out.push_str(&line(row));
             out.push('\n');
-            if let Outcome::Fail(why) | Outcome::Skip(why) = &r.outcome {
+            if let Outcome::Fail(why) | Outcome::Skip(why) | Outcome::XFail(why) = &r.outcome {
                 let first = why.lines().next().unwrap_or("");
-                let short: String = first.chars().take(300).collect();
+                let short: String = first.chars().take(400).collect();
                 out.push_str(&format!("    -> {short}\n"));
             }
+            if let (Outcome::Pass, Some(known)) = (&r.outcome, &r.known_failure) {
+                out.push_str(&format!(
+                    "    -> passed although marked as a known failure ({known}): remove the mark\n"
+                ));
+            }
         }
-        let (p, f, s) = self.counts();
+        let c = self.counts();
         out.push_str(&format!(
-            "lab: {p} passed, {f} failed, {s} skipped (kernel {}, guest boot {:.1} s, scenarios {:.1} s)\n",
-            self.kernel, self.guest_boot_secs, self.scenarios_secs
+            "lab: {} passed, {} failed, {} known failures (XFAIL), {} skipped (kernel {}, guest \
+             boot {:.1} s, scenarios {:.1} s)\n",
+            c.passed,
+            c.failed,
+            c.xfailed,
+            c.skipped,
+            self.kernel,
+            self.guest_boot_secs,
+            self.scenarios_secs
         ));
         out
     }
@@ -137,6 +183,7 @@ mod tests {
             role: "baseline".into(),
             outcome: o,
             secs: 12.34,
+            known_failure: None,
         }
     }
 
@@ -148,15 +195,55 @@ mod tests {
                 row("a", Outcome::Pass),
                 row("b", Outcome::Skip("target/debug/iked not built".into())),
                 row("c", Outcome::Fail("no ESP".into())),
+                row(
+                    "d",
+                    Outcome::Fail("mode mismatch".into()).with_known_failure(Some("issue 9")),
+                ),
             ],
             ..LabReport::default()
         };
-        assert_eq!(r.counts(), (1, 1, 1));
+        assert_eq!(
+            r.counts(),
+            Counts {
+                passed: 1,
+                failed: 1,
+                xfailed: 1,
+                skipped: 1
+            }
+        );
         let t = r.table();
-        assert!(t.contains("lab: 1 passed, 1 failed, 1 skipped"), "{t}");
+        assert!(
+            t.contains("lab: 1 passed, 1 failed, 1 known failures (XFAIL), 1 skipped"),
+            "{t}"
+        );
         assert!(t.contains("-> target/debug/iked not built"));
+        assert!(
+            t.contains("-> known failure: issue 9; this run: mode mismatch"),
+            "{t}"
+        );
         assert!(t.contains("12.3 s"));
-        assert_eq!(t.lines().filter(|l| l.contains(" | ")).count(), 4, "{t}");
+        assert_eq!(t.lines().filter(|l| l.contains(" | ")).count(), 5, "{t}");
+    }
+
+    #[test]
+    fn a_known_failure_mark_never_turns_a_pass_or_skip_into_xfail() {
+        assert_eq!(Outcome::Pass.with_known_failure(Some("x")), Outcome::Pass);
+        assert_eq!(
+            Outcome::Skip("s".into()).with_known_failure(Some("x")),
+            Outcome::Skip("s".into())
+        );
+        assert_eq!(
+            Outcome::Fail("f".into()).with_known_failure(None),
+            Outcome::Fail("f".into())
+        );
+        let mut stale = row("e", Outcome::Pass);
+        stale.known_failure = Some("issue 9".into());
+        let r = LabReport {
+            results: vec![stale],
+            ..LabReport::default()
+        };
+        assert_eq!(r.counts().passed, 1);
+        assert!(r.table().contains("remove the mark"), "{}", r.table());
     }
 
     #[test]

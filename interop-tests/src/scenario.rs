@@ -4,10 +4,12 @@
 //! initiates); [`run`] gives it fresh namespaces and daemons, runs it, and always tears down.
 //! A scenario that needs iked while `target/debug/iked` (or `ikectl`) is missing is a SKIP with
 //! that reason. Logs and kernel dumps of a failed scenario stay in its directory; a passed one's
-//! directory is removed unless `keep_all`.
+//! directory is removed unless `keep_all`. A scenario marked with a known failure (reason and
+//! team-notes reference in [`all`]) that fails is an XFAIL, counted apart from passes; the mark
+//! never changes a pass or a skip.
 //!
 //! The strongSwan-against-strongSwan rows are baselines that prove the lab and its assertions;
-//! they say nothing about iked.
+//! they say nothing about iked, and may never carry a known-failure mark.
 
 use std::path::{Path, PathBuf};
 
@@ -49,6 +51,10 @@ pub struct Scenario {
     pub bfl: Implementation,
     pub bfr: Implementation,
     pub initiator: Side,
+    /// Known failure: why this scenario fails against the current iked (with the issue or the
+    /// notes entry). A failure is then reported as XFAIL, never as a pass; a pass is reported as
+    /// a PASS with a note to remove the mark.
+    pub known_failure: Option<&'static str>,
 }
 
 use Implementation::{Iked, StrongSwan};
@@ -67,7 +73,14 @@ impl Scenario {
             bfl,
             bfr,
             initiator,
+            known_failure: None,
         }
+    }
+
+    /// Marks the scenario as a known failure, with the reason.
+    pub const fn known_failure(mut self, reason: &'static str) -> Self {
+        self.known_failure = Some(reason);
+        self
     }
 
     /// Implementation on `side`.
@@ -153,7 +166,11 @@ pub fn all() -> Vec<Scenario> {
             StrongSwan,
             Bfl,
         ),
-        Scenario::new("iked-rekey-packets", RekeyPackets, Iked, StrongSwan, Bfl),
+        Scenario::new("iked-rekey-packets", RekeyPackets, Iked, StrongSwan, Bfl).known_failure(
+            "engine: the rekeyed CHILD_SA is installed without selectors (\"a CHILD_SA needs at \
+             least one selector\"), iked rolls back and deletes the old child, traffic stops \
+             (team notes 01:37)",
+        ),
         Scenario::new("iked-delete-by-iked", Delete(Bfl), Iked, StrongSwan, Bfl),
         Scenario::new(
             "iked-delete-by-strongswan",
@@ -170,7 +187,10 @@ pub fn all() -> Vec<Scenario> {
             Bfl,
         ),
         Scenario::new("iked-psk-mismatch", PskMismatch, Iked, StrongSwan, Bfl),
-        Scenario::new("iked-restart", RestartIked, Iked, StrongSwan, Bfl),
+        Scenario::new("iked-restart", RestartIked, Iked, StrongSwan, Bfl).known_failure(
+            "daemon: on SIGTERM iked sends DELETE for the IKE_SA but leaves its ESP SAs and \
+             policies in the kernel (team notes 01:40)",
+        ),
     ]
 }
 
@@ -204,6 +224,7 @@ pub fn run(sc: &Scenario, ctx: &Context) -> ScenarioResult {
         role: sc.role_label(),
         outcome,
         secs,
+        known_failure: sc.known_failure.map(str::to_string),
     };
     if let Some(why) = ctx.iked.missing().filter(|_| sc.uses_iked()) {
         return row(Outcome::Skip(why), 0.0);
@@ -227,7 +248,7 @@ pub fn run(sc: &Scenario, ctx: &Context) -> ScenarioResult {
     } else {
         let _ = std::fs::write(dir.join("outcome.txt"), format!("{outcome:?}\n"));
     }
-    row(outcome, watch.secs())
+    row(outcome.with_known_failure(sc.known_failure), watch.secs())
 }
 
 /// The two daemons of a scenario.
@@ -637,6 +658,9 @@ mod tests {
             let baseline = s.bfl == StrongSwan && s.bfr == StrongSwan;
             assert_eq!(s.id.starts_with("baseline-"), baseline, "{}", s.id);
             assert_eq!(s.role_label().contains("baseline"), baseline);
+            // A baseline proves the lab: it may never be excused as a known failure.
+            assert!(!(baseline && s.known_failure.is_some()), "{}", s.id);
+            assert!(s.known_failure.is_none_or(|why| why.len() > 20), "{}", s.id);
         }
     }
 

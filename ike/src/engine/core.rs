@@ -20,6 +20,20 @@ use crate::message::{self, Header, Message, Payload, SkKeys, exchange, flags};
 use crate::time::Timestamp;
 use crate::timer::TimerQueue;
 
+/// The IKE port (RFC 7296 2).
+const IKE_PORT: u16 = 500;
+
+/// Endpoint choices for [`Engine::initiate_with`]; `None` fields keep the defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InitiateOptions {
+    /// Our address, used when the connection's `local_addrs` is empty (`%any`).
+    pub local_addr: Option<IpAddr>,
+    /// Our UDP port (the connection's `local_port`; default 500).
+    pub local_port: Option<u16>,
+    /// The peer's UDP port (the connection's `remote_port`; default 500).
+    pub remote_port: Option<u16>,
+}
+
 /// Keys of the engine's timers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum TimerKey {
@@ -63,6 +77,9 @@ pub struct Engine {
     pub(crate) half_open: usize,
     pub(crate) timers: TimerQueue<TimerKey>,
     pub(crate) kernel_waits: HashMap<KernelRequestId, (IkeSaId, KernelWait)>,
+    /// Outstanding ALLOCSPI requests with the SA's (source, destination), so an SPI that
+    /// arrives after its negotiation was abandoned is released instead of leaking a larval SA.
+    pub(crate) spi_allocations: HashMap<KernelRequestId, (ChildSaId, IpAddr, IpAddr)>,
     pub(crate) cookie_secret: [u8; 32],
     next_ike_id: u32,
     next_child_id: u32,
@@ -106,6 +123,7 @@ impl Engine {
             half_open: 0,
             timers: TimerQueue::default(),
             kernel_waits: HashMap::new(),
+            spi_allocations: HashMap::new(),
             cookie_secret,
             next_ike_id: 1,
             next_child_id: 1,
@@ -196,12 +214,27 @@ impl Engine {
 
     /// Initiates connection `conn` with the named children (`swanctl -i --child a b`): the
     /// first child rides in IKE_AUTH, the others follow in CREATE_CHILD_SA exchanges. With no
-    /// children the IKE SA is created childless (RFC 6023).
+    /// children the IKE SA is created childless (RFC 6023). Uses ports 500 and, when the
+    /// connection's `local_addrs` is empty, the unspecified address as ours; see
+    /// [`Engine::initiate_with`] to give the daemon's choices.
     pub fn initiate(
         &mut self,
         now: Timestamp,
         conn: &str,
         children: &[&str],
+    ) -> Result<IkeSaId, CommandError> {
+        self.initiate_with(now, conn, children, InitiateOptions::default())
+    }
+
+    /// [`Engine::initiate`] with the endpoint choices the daemon makes: the connection's
+    /// `remote_port`, and our source address when `local_addrs` is `%any` (found by a route
+    /// lookup), which NAT detection hashes, the default identity and the kernel SAs use.
+    pub fn initiate_with(
+        &mut self,
+        now: Timestamp,
+        conn: &str,
+        children: &[&str],
+        options: InitiateOptions,
     ) -> Result<IkeSaId, CommandError> {
         let config = self
             .connections
@@ -222,20 +255,26 @@ impl Engine {
             .remote_addrs
             .first()
             .ok_or_else(|| CommandError::NoRemoteAddress(conn.to_string()))?;
-        let local_ip = config
-            .local_addrs
-            .first()
-            .copied()
-            .unwrap_or(if remote_ip.is_ipv4() {
-                IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
-            } else {
-                IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
-            });
+        // A configured address wins over the hint; the hint must match the peer's family.
+        let hint = options
+            .local_addr
+            .filter(|a| a.is_ipv4() == remote_ip.is_ipv4());
+        let local_ip =
+            config
+                .local_addrs
+                .first()
+                .copied()
+                .or(hint)
+                .unwrap_or(if remote_ip.is_ipv4() {
+                    IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+                } else {
+                    IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+                });
         Ok(self.start_initiator(
             now,
             config,
-            SocketAddr::new(local_ip, 500),
-            SocketAddr::new(remote_ip, 500),
+            SocketAddr::new(local_ip, options.local_port.unwrap_or(IKE_PORT)),
+            SocketAddr::new(remote_ip, options.remote_port.unwrap_or(IKE_PORT)),
             child_configs,
         ))
     }
@@ -503,7 +542,25 @@ impl Engine {
     pub fn handle_kernel(&mut self, now: Timestamp, event: KernelEvent) {
         match event {
             KernelEvent::SpiAllocated { id, spi } => {
-                let Some((ike, KernelWait::Spi(child))) = self.kernel_waits.remove(&id) else {
+                let allocation = self.spi_allocations.remove(&id);
+                let wait = self.kernel_waits.remove(&id);
+                let target = match wait {
+                    Some((ike, KernelWait::Spi(child))) if self.sas.contains_key(&ike) => {
+                        Some((ike, child))
+                    }
+                    _ => None,
+                };
+                let Some((ike, child)) = target else {
+                    // Nobody waits for this SPI any more (the IKE SA or the negotiation went
+                    // away meanwhile): delete the larval SA the kernel created for it.
+                    if let Some((child, src, dst)) = allocation {
+                        self.kernel_requests.push_back(KernelRequest::DeleteSa {
+                            child,
+                            src,
+                            dst,
+                            spi,
+                        });
+                    }
                     return;
                 };
                 let Some(mut sa) = self.sas.remove(&ike) else {
@@ -517,6 +574,7 @@ impl Engine {
                     KernelEvent::InstallFailed { reason, .. } => Some(reason.clone()),
                     _ => None,
                 };
+                self.spi_allocations.remove(&id);
                 let Some((ike, wait)) = self.kernel_waits.remove(&id) else {
                     return;
                 };
@@ -652,7 +710,7 @@ impl Engine {
                 self.events.push_back(Event::IkeFailed {
                     sa: id,
                     name: sa.config.name.clone(),
-                    reason: "peer did not respond".into(),
+                    reason: format!("peer did not respond (gave up after {tries} retransmits)"),
                 });
             }
             self.log(
@@ -728,6 +786,30 @@ impl Engine {
                 self.half_open = self.half_open.saturating_sub(1);
             }
         }
+        // SPIs reserved for children still being negotiated by our requests.
+        let mut reserved: Vec<(ChildSaId, u32)> = Vec::new();
+        if let Phase::ExpectAuthResponse(st) = &sa.phase
+            && let Some(nc) = &st.child
+            && let Some(spi) = nc.spi_in
+        {
+            reserved.push((nc.id, spi));
+        }
+        if let Some(Outstanding {
+            active: Active::CreateChild(nc),
+            ..
+        }) = &sa.outstanding
+            && let Some(spi) = nc.spi_in
+        {
+            reserved.push((nc.id, spi));
+        }
+        for (child, spi) in reserved {
+            self.kernel_requests.push_back(KernelRequest::DeleteSa {
+                child,
+                src: sa.remote.ip(),
+                dst: sa.local.ip(),
+                spi,
+            });
+        }
         let children: Vec<ChildSaId> = sa.children.iter().map(|c| c.id).collect();
         for child in children {
             self.remove_child(&mut sa, child, reason.clone());
@@ -772,6 +854,29 @@ impl Engine {
         });
         let at = now + self.retransmit_delay(0);
         self.timers.schedule(TimerKey::Retransmit(sa.id), at);
+    }
+
+    /// Sends a request whose answer we will not wait for (the SA is dropped right after),
+    /// consuming a message ID; nothing is retransmitted.
+    pub(crate) fn send_unacknowledged_request(
+        &mut self,
+        sa: &mut IkeSa,
+        exchange_type: u8,
+        payloads: Vec<Payload>,
+    ) {
+        let mid = sa.next_request_id;
+        sa.next_request_id = mid.wrapping_add(1);
+        let header = Header {
+            spi_i: sa.spi_i,
+            spi_r: sa.spi_r,
+            exchange: exchange_type,
+            flags: if sa.initiator { flags::INITIATOR } else { 0 },
+            message_id: mid,
+        };
+        let msg = Message { header, payloads };
+        if let Some(bytes) = self.encode(sa, &msg) {
+            self.emit(sa, &msg, bytes);
+        }
     }
 
     /// Sends (and caches for replay) the response to request `mid`.

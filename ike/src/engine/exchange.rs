@@ -6,7 +6,7 @@
 //! table) and returns its [`Fate`]. Protocol failures become a [`ProtocolError`] and, for
 //! requests, the notify chosen by [`crate::error::notify_for`].
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ use crate::message::{Header, Message, Notify, Payload, exchange, flags, notify};
 use crate::proposal::{Proposal, protocol, select, transform_type};
 use crate::suite::{self, KeyExchange, Secret};
 use crate::time::Timestamp;
-use crate::ts::{TrafficSelector, narrow};
+use crate::ts::{TrafficSelector, narrow, narrow_to_host};
 
 /// Minimum delay before retrying a rekey refused with TEMPORARY_FAILURE (up to twice this).
 const REKEY_RETRY_MIN: Duration = Duration::from_secs(5);
@@ -187,6 +187,30 @@ fn ts_match_score(proposed: &[TrafficSelector], configured: &[TrafficSelector]) 
     score
 }
 
+/// The TSi/TSr an initiator proposes for a new child: the configured selectors, narrowed to
+/// the IKE hosts in transport mode (see [`narrow_to_host`]).
+fn proposed_ts(
+    cfg: &ChildConfig,
+    local: IpAddr,
+    remote: IpAddr,
+) -> (Vec<TrafficSelector>, Vec<TrafficSelector>) {
+    match cfg.mode {
+        Mode::Transport => (
+            narrow_to_host(&cfg.local_ts, local),
+            narrow_to_host(&cfg.remote_ts, remote),
+        ),
+        Mode::Tunnel => (cfg.local_ts.clone(), cfg.remote_ts.clone()),
+    }
+}
+
+/// `a/32[udp] b/32`, as charon lists selectors.
+fn fmt_ts_list(list: &[TrafficSelector]) -> String {
+    list.iter()
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn min_nonce<'a>(a: &'a [u8], b: &'a [u8]) -> &'a [u8] {
     if a <= b { a } else { b }
 }
@@ -217,30 +241,15 @@ impl Engine {
             .unwrap_or_else(|| Identity::from_addr(local.ip()));
         let ke = KeyExchange::generate(group, self.rng.as_mut());
         let first_children = std::mem::take(&mut children);
-        let mut sa = IkeSa {
+        let mut sa = IkeSa::new(
             id,
-            config: config.clone(),
-            initiator: true,
-            spi_i,
-            spi_r: 0,
-            local,
-            remote,
-            phase: Phase::Transition,
-            crypto: None,
+            config.clone(),
+            (spi_i, 0),
+            (local, remote),
             local_id,
-            remote_id: None,
-            next_request_id: 0,
-            outstanding: None,
-            pending_send: None,
-            expected_request_id: 0,
-            last_response: None,
-            parked: None,
-            tasks: Default::default(),
-            children: Vec::new(),
-            last_received: now,
-            queued_children: first_children,
-            half_open: false,
-        };
+            now,
+        );
+        sa.queued_children = first_children;
         self.log(
             Some(id),
             LogGroup::Ike,
@@ -696,30 +705,16 @@ impl Engine {
             .id
             .clone()
             .unwrap_or_else(|| Identity::from_addr(local.ip()));
-        let mut sa = IkeSa {
+        let mut sa = IkeSa::new(
             id,
             config,
-            initiator: false,
-            spi_i: header.spi_i,
-            spi_r,
-            local,
-            remote,
-            phase: Phase::Transition,
-            crypto: None,
+            (header.spi_i, spi_r),
+            (local, remote),
             local_id,
-            remote_id: None,
-            next_request_id: 0,
-            outstanding: None,
-            pending_send: None,
-            expected_request_id: 0,
-            last_response: None,
-            parked: None,
-            tasks: Default::default(),
-            children: Vec::new(),
-            last_received: now,
-            queued_children: Vec::new(),
-            half_open: true,
-        };
+            now,
+        );
+        sa.initiator = false;
+        sa.half_open = true;
         let payloads = vec![
             Payload::Sa(vec![chosen.clone()]),
             Payload::Ke {
@@ -844,8 +839,9 @@ impl Engine {
                     .map(Proposal::without_ke)
                     .collect();
                 p.push(Payload::Sa(numbered(props, &spi.to_be_bytes())));
-                p.push(Payload::TsI(nc.config.local_ts.clone()));
-                p.push(Payload::TsR(nc.config.remote_ts.clone()));
+                let (tsi, tsr) = proposed_ts(&nc.config, sa.local.ip(), sa.remote.ip());
+                p.push(Payload::TsI(tsi));
+                p.push(Payload::TsR(tsr));
             }
             p.push(Payload::Notify(Notify::new(
                 notify::MULTIPLE_AUTH_SUPPORTED,
@@ -944,6 +940,19 @@ impl Engine {
                     self.release_spi(sa, nc.id, spi);
                 }
                 self.log(Some(sa.id), LogGroup::Ike, format!("IKE_AUTH failed: {e}"));
+                // The responder considers the IKE SA established; like charon
+                // (ike_auth.c send_auth_failed_informational), tell it that its AUTH was
+                // refused before dropping the SA. Not when it refused us (it already knows).
+                if !matches!(e, ProtocolError::PeerNotify(_) | ProtocolError::Integrity) {
+                    self.send_unacknowledged_request(
+                        sa,
+                        exchange::INFORMATIONAL,
+                        vec![Payload::Notify(Notify::new(
+                            notify::AUTHENTICATION_FAILED,
+                            vec![],
+                        ))],
+                    );
+                }
                 self.event(Event::IkeFailed {
                     sa: sa.id,
                     name: sa.config.name.clone(),
@@ -1173,15 +1182,20 @@ impl Engine {
                 });
             }
             Err(e) => {
+                // No child config was chosen, so name what the peer asked for instead.
+                let asked = ts_payloads(&msg).map_or_else(String::new, |(tsi, tsr)| {
+                    format!(" for TS {} === {}", fmt_ts_list(tsr), fmt_ts_list(tsi))
+                });
+                let reason = format!("{e}{asked}");
                 self.log(
                     Some(sa.id),
                     LogGroup::Ike,
-                    format!("failed to establish CHILD_SA: {e}"),
+                    format!("failed to establish CHILD_SA: {reason}"),
                 );
                 self.event(Event::ChildFailed {
                     ike: sa.id,
                     name: String::new(),
-                    reason: e.to_string(),
+                    reason,
                 });
                 let mut payloads = prefix;
                 if let Some((kind, data)) = notify_for(&e) {
@@ -1225,7 +1239,7 @@ impl Engine {
 
     pub(crate) fn allocate_spi(&mut self, sa: &IkeSa, child: ChildSaId) {
         let (src, dst) = (sa.remote.ip(), sa.local.ip());
-        self.kernel_request(sa.id, Some(KernelWait::Spi(child)), |id| {
+        let id = self.kernel_request(sa.id, Some(KernelWait::Spi(child)), |id| {
             KernelRequest::AllocateSpi {
                 id,
                 child,
@@ -1233,6 +1247,7 @@ impl Engine {
                 dst,
             }
         });
+        self.spi_allocations.insert(id, (child, src, dst));
     }
 
     fn release_spi(&mut self, sa: &IkeSa, child: ChildSaId, spi: u32) {
@@ -1340,9 +1355,12 @@ impl Engine {
     ) -> Fate {
         match sa.pending_send.take() {
             Some(Active::Auth) => {
+                let mut unused = spi.as_ref().ok().copied();
                 if let Phase::ExpectAuthResponse(st) = &mut sa.phase
                     && let Some(nc) = &mut st.child
+                    && nc.id == child
                 {
+                    unused = None;
                     match spi {
                         Ok(s) => nc.spi_in = Some(s),
                         Err(reason) => {
@@ -1355,6 +1373,9 @@ impl Engine {
                             });
                         }
                     }
+                }
+                if let Some(s) = unused {
+                    self.release_spi(sa, child, s);
                 }
                 return self.send_auth(now, sa);
             }
@@ -1377,6 +1398,10 @@ impl Engine {
             other => sa.pending_send = other,
         }
         let Some(parked) = sa.parked.take() else {
+            if let Ok(s) = spi {
+                // The negotiation this SPI was for is gone: do not leave a larval SA behind.
+                self.release_spi(sa, child, s);
+            }
             return Fate::Keep;
         };
         let mid = parked.message_id;
@@ -1393,6 +1418,9 @@ impl Engine {
                     ParkedKind::CreateChild(pc)
                 },
             });
+            if let Ok(s) = spi {
+                self.release_spi(sa, child, s);
+            }
             return Fate::Keep;
         }
         let mut pc = *pc;
@@ -1523,7 +1551,7 @@ impl Engine {
                 }));
                 (old.local_ts.clone(), old.remote_ts.clone())
             }
-            None => (nc.config.local_ts.clone(), nc.config.remote_ts.clone()),
+            None => proposed_ts(&nc.config, sa.local.ip(), sa.remote.ip()),
         };
         if nc.config.mode == Mode::Transport {
             payloads.push(Payload::Notify(Notify::new(
@@ -1727,6 +1755,18 @@ impl Engine {
             }
             Err(e) => {
                 let reason = e.to_string();
+                // The responder created its half of the child (it answered with an SA payload
+                // and no error notify) but we cannot use it: like charon's delete_failed_sa,
+                // tell the peer to delete it while keeping the IKE SA. The Delete payload names
+                // the SPI we expect inbound (RFC 7296 3.11), the peer's outbound SPI.
+                let peer_created = msg.error_notify().is_none()
+                    && sa_payload(msg).is_some_and(|p| p.len() == 1 && spi32(&p[0].spi).is_some());
+                if peer_created && let Some(spi) = nc.spi_in {
+                    sa.tasks.push_front(Task::DeleteRejectedChild {
+                        name: nc.config.name.clone(),
+                        spi,
+                    });
+                }
                 self.child_negotiation_failed(sa, &nc, reason);
                 if let (Some(old), ProtocolError::PeerNotify(notify::TEMPORARY_FAILURE)) =
                     (nc.rekey_of, &e)
@@ -1911,16 +1951,10 @@ impl Engine {
                         c.local_ts.clone(),
                         c.remote_ts.clone(),
                     );
-                    let fmt_ts = |v: &[TrafficSelector]| {
-                        v.iter()
-                            .map(|t| t.to_string())
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    };
                     self.log(
                         Some(ike),
                         LogGroup::Ike,
-                        format!("CHILD_SA {name}{{{}}} established with SPIs {spi_in:08x}_i {spi_out:08x}_o and TS {} === {}", child.0, fmt_ts(&l), fmt_ts(&r)),
+                        format!("CHILD_SA {name}{{{}}} established with SPIs {spi_in:08x}_i {spi_out:08x}_o and TS {} === {}", child.0, fmt_ts_list(&l), fmt_ts_list(&r)),
                     );
                     self.event(Event::ChildUp {
                         ike,
@@ -1970,7 +2004,11 @@ impl Engine {
                     // Release the SPI reserved by ALLOCSPI.
                     self.release_spi(sa, child, spi_in);
                 }
-                self.event(Event::ChildFailed { ike, name, reason });
+                self.event(Event::ChildFailed {
+                    ike,
+                    name,
+                    reason: format!("kernel refused to install the CHILD_SA: {reason}"),
+                });
                 if peer_knows {
                     // The peer installed its half: tell it to delete the child. The IKE SA stays.
                     sa.tasks.push_front(Task::DeleteChild(child));
@@ -2110,22 +2148,13 @@ impl Engine {
                     c.state = ChildState::Deleting;
                 }
                 let spi = c.spi_in;
-                self.log(
-                    Some(sa.id),
-                    LogGroup::Ike,
-                    format!("sending DELETE for ESP CHILD_SA with SPI {spi:08x}"),
-                );
-                let payloads = vec![Payload::Delete {
-                    protocol: protocol::ESP,
-                    spis: vec![spi.to_be_bytes().to_vec()],
-                }];
-                self.send_request(
-                    now,
-                    sa,
-                    exchange::INFORMATIONAL,
-                    payloads,
-                    Active::DeleteChildren(vec![child]),
-                );
+                let what = format!("ESP CHILD_SA with SPI {spi:08x}");
+                self.send_esp_delete(now, sa, spi, what, Active::DeleteChildren(vec![child]));
+                Fate::Keep
+            }
+            Task::DeleteRejectedChild { name, spi } => {
+                let what = format!("rejected ESP CHILD_SA {name} with SPI {spi:08x}");
+                self.send_esp_delete(now, sa, spi, what, Active::DeleteRejectedChild);
                 Fate::Keep
             }
             Task::DeleteIke => {
@@ -2161,6 +2190,27 @@ impl Engine {
                 Fate::Keep
             }
         }
+    }
+
+    /// INFORMATIONAL request deleting one ESP SA, named by our inbound SPI (RFC 7296 3.11).
+    fn send_esp_delete(
+        &mut self,
+        now: Timestamp,
+        sa: &mut IkeSa,
+        spi_in: u32,
+        what: String,
+        active: Active,
+    ) {
+        self.log(
+            Some(sa.id),
+            LogGroup::Ike,
+            format!("sending DELETE for {what}"),
+        );
+        let payloads = vec![Payload::Delete {
+            protocol: protocol::ESP,
+            spis: vec![spi_in.to_be_bytes().to_vec()],
+        }];
+        self.send_request(now, sa, exchange::INFORMATIONAL, payloads, active);
     }
 
     fn start_new_child(
@@ -2279,6 +2329,9 @@ impl Engine {
                 }
                 Fate::Keep
             }
+            // Nothing of the rejected child is left on our side; the peer's answer (its own
+            // Delete payload) needs no action.
+            Active::DeleteRejectedChild => Fate::Keep,
             Active::DeleteIke => {
                 if matches!(sa.phase, Phase::Rekeyed) {
                     // Old SA after our rekey: its children already moved on.
@@ -2428,30 +2481,20 @@ impl Engine {
                 *ike = id;
             }
         }
-        let mut new = IkeSa {
+        let mut new = IkeSa::new(
             id,
-            config: old.config.clone(),
-            initiator,
-            spi_i,
-            spi_r,
-            local: old.local,
-            remote: old.remote,
-            phase,
-            crypto: Some(crypto),
-            local_id: old.local_id.clone(),
-            remote_id: old.remote_id.clone(),
-            next_request_id: 0,
-            outstanding: None,
-            pending_send: None,
-            expected_request_id: 0,
-            last_response: None,
-            parked: None,
-            tasks: std::mem::take(&mut old.tasks),
-            children,
-            last_received: now,
-            queued_children: Vec::new(),
-            half_open: false,
-        };
+            old.config.clone(),
+            (spi_i, spi_r),
+            (old.local, old.remote),
+            old.local_id.clone(),
+            now,
+        );
+        new.initiator = initiator;
+        new.phase = phase;
+        new.crypto = Some(crypto);
+        new.remote_id = old.remote_id.clone();
+        new.tasks = std::mem::take(&mut old.tasks);
+        new.children = children;
         new.tasks
             .retain(|t| !matches!(t, Task::RekeyIke | Task::Dpd));
         self.log(
@@ -2662,6 +2705,20 @@ impl Engine {
     fn respond_informational(&mut self, _now: Timestamp, sa: &mut IkeSa, msg: Message) -> Fate {
         let mid = msg.header.message_id;
         let ex = exchange::INFORMATIONAL;
+        if msg.notify(notify::AUTHENTICATION_FAILED).is_some() {
+            // The initiator refused our AUTH after we completed IKE_AUTH (charon's
+            // informational task destroys the IKE SA without answering).
+            let reason = "peer refused our authentication (AUTHENTICATION_FAILED)".to_string();
+            self.log(
+                Some(sa.id),
+                LogGroup::Ike,
+                format!(
+                    "received AUTHENTICATION_FAILED notify error, deleting {}",
+                    sa.log_name()
+                ),
+            );
+            return Fate::Destroy(DownReason::Failed(reason));
+        }
         let mut ike_delete = false;
         let mut esp_spis = Vec::new();
         for p in &msg.payloads {
@@ -2785,30 +2842,17 @@ mod tests {
             dpd_delay: Duration::ZERO,
             mobike: false,
         });
-        IkeSa {
-            id: engine.new_ike_id(),
+        IkeSa::new(
+            engine.new_ike_id(),
             config,
-            initiator: true,
-            spi_i: 1,
-            spi_r: 2,
-            local: "10.0.0.1:500".parse().unwrap(),
-            remote: "10.0.0.2:500".parse().unwrap(),
-            phase: Phase::Transition,
-            crypto: None,
-            local_id: Identity::from_text("a"),
-            remote_id: None,
-            next_request_id: 0,
-            outstanding: None,
-            pending_send: None,
-            expected_request_id: 0,
-            last_response: None,
-            parked: None,
-            tasks: Default::default(),
-            children: Vec::new(),
-            last_received: Timestamp::ZERO,
-            queued_children: Vec::new(),
-            half_open: false,
-        }
+            (1, 2),
+            (
+                "10.0.0.1:500".parse().unwrap(),
+                "10.0.0.2:500".parse().unwrap(),
+            ),
+            Identity::from_text("a"),
+            Timestamp::ZERO,
+        )
     }
 
     /// RFC 7296 2.17: KEYMAT's first keys protect traffic from the initiator of the exchange

@@ -16,6 +16,11 @@
 //! * [`Engine::poll_event`] — state changes and charon-style log records;
 //! * [`Engine::poll_timeout`] — the next deadline.
 //!
+//! Kernel bookkeeping: every SPI reserved with [`KernelRequest::AllocateSpi`] ends up either as
+//! the inbound SA of an installed child or released with [`KernelRequest::DeleteSa`] (same
+//! source, destination and SPI) — on every failure path, including an SPI that arrives after its
+//! negotiation was abandoned — and everything added is deleted when its SA goes away.
+//!
 //! Time ([`Timestamp`]) and randomness ([`RandomSource`]) are inputs: the engine never reads a
 //! clock or the OS. Every IKE SA is identified by a unique [`IkeSaId`] (charon's `[n]`), every
 //! CHILD_SA by a [`ChildSaId`] (charon's `{n}`, also used as the kernel reqid).
@@ -28,7 +33,7 @@ mod sa;
 use std::net::{IpAddr, SocketAddr};
 
 pub use self::auth::{AuthContext, AuthVerified, Authenticator, PskAuthenticator};
-pub use self::core::Engine;
+pub use self::core::{Engine, InitiateOptions};
 use crate::config::{HwOffload, Mode};
 use crate::proposal::Transform;
 pub use crate::suite::RandomSource;

@@ -160,6 +160,12 @@ pub(crate) enum Task {
     RekeyChild(ChildSaId),
     RekeyIke,
     DeleteChild(ChildSaId),
+    /// Ask the peer to delete a child it created but we rejected (mode, selectors, proposal);
+    /// `spi` is our inbound SPI, which the peer uses outbound.
+    DeleteRejectedChild {
+        name: String,
+        spi: u32,
+    },
     DeleteIke,
     Dpd,
 }
@@ -176,6 +182,7 @@ pub(crate) enum Active {
         proposals: Vec<Proposal>,
     },
     DeleteChildren(Vec<ChildSaId>),
+    DeleteRejectedChild,
     DeleteIke,
     Dpd,
 }
@@ -251,6 +258,42 @@ pub(crate) struct IkeSa {
 }
 
 impl IkeSa {
+    /// A new IKE SA in the transitional phase, as the original initiator (the responder
+    /// clears `initiator` and sets `half_open`), before any message was exchanged.
+    pub fn new(
+        id: IkeSaId,
+        config: Arc<IkeConfig>,
+        (spi_i, spi_r): (u64, u64),
+        (local, remote): (SocketAddr, SocketAddr),
+        local_id: Identity,
+        now: Timestamp,
+    ) -> IkeSa {
+        IkeSa {
+            id,
+            config,
+            initiator: true,
+            spi_i,
+            spi_r,
+            local,
+            remote,
+            phase: Phase::Transition,
+            crypto: None,
+            local_id,
+            remote_id: None,
+            next_request_id: 0,
+            outstanding: None,
+            pending_send: None,
+            expected_request_id: 0,
+            last_response: None,
+            parked: None,
+            tasks: VecDeque::new(),
+            children: Vec::new(),
+            last_received: now,
+            queued_children: Vec::new(),
+            half_open: false,
+        }
+    }
+
     /// Our SPI (the one the peer addresses us by).
     pub fn our_spi(&self) -> u64 {
         if self.initiator {

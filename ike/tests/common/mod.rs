@@ -122,6 +122,26 @@ impl FakeKernel {
     }
 }
 
+impl FakeKernel {
+    /// Everything the engine asked the kernel to create and never deleted: larval SAs left by
+    /// ALLOCSPI, SAs and policies. Empty once every failed or closed SA was cleaned up.
+    pub fn leftovers(&self) -> Vec<String> {
+        let larval = self
+            .larval
+            .iter()
+            .map(|(dst, spi)| format!("larval SA {dst} spi {spi:08x}"));
+        let sas = self
+            .sas
+            .keys()
+            .map(|(dst, spi)| format!("SA {dst} spi {spi:08x}"));
+        let policies = self
+            .policies
+            .iter()
+            .map(|p| format!("policy {:?} {} -> {}", p.direction, p.src_ts, p.dst_ts));
+        larval.chain(sas).chain(policies).collect()
+    }
+}
+
 /// One endpoint of the pair.
 pub struct Endpoint {
     pub engine: Engine,

@@ -237,11 +237,16 @@ pub fn execute(client: &mut Client, command: &Command, json: bool) -> Result<i32
                     eprintln!("initiate requires --child or --ike");
                     return Ok(EXIT_USAGE);
                 }
-                return streamed_result(client, "initiate", req, json);
+                return streamed_result(client, "initiate", req, json, args.timeout);
             }
             for child in &args.child {
-                let code =
-                    streamed_result(client, "initiate", req.clone().kv("child", child), json)?;
+                let code = streamed_result(
+                    client,
+                    "initiate",
+                    req.clone().kv("child", child),
+                    json,
+                    args.timeout,
+                )?;
                 if code != EXIT_OK {
                     return Ok(code);
                 }
@@ -258,7 +263,7 @@ pub fn execute(client: &mut Client, command: &Command, json: bool) -> Result<i32
                 req = req.kv("force", "yes");
             }
             req = req.kv("timeout", (args.timeout * 1000).to_string());
-            streamed_result(client, "terminate", req, json)
+            streamed_result(client, "terminate", req, json, args.timeout)
         }
         Command::Rekey(sa) => {
             let req = selector_message(sa);
@@ -368,15 +373,28 @@ fn selector_message(sa: &SaSelector) -> Message {
     req
 }
 
+/// How much longer than the requested `--timeout` ikectl waits for the daemon's own answer
+/// (which normally arrives at the timeout) before giving up on an unresponsive daemon.
+pub const CLIENT_TIMEOUT_GRACE: Duration = Duration::from_secs(5);
+
 /// `initiate`/`terminate`: streams `control-log` like `swanctl -i`, then reports the result.
+/// `timeout_secs` 0 waits for the daemon forever (swanctl's default); otherwise the daemon
+/// answers by then and ikectl itself gives up [`CLIENT_TIMEOUT_GRACE`] later without a word
+/// from it.
 fn streamed_result(
     client: &mut Client,
     command: &str,
     req: Message,
     json: bool,
+    timeout_secs: u64,
 ) -> Result<i32, ClientError> {
-    // A timeout of N ms in the request bounds the daemon; the socket read needs no timeout.
-    client.set_read_timeout(None::<Duration>)?;
+    let (ok_text, fail_text) = match command {
+        "initiate" => ("initiate completed successfully", "initiate failed"),
+        _ => ("terminate completed successfully", "terminate failed"),
+    };
+    client.set_read_timeout(
+        (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs) + CLIENT_TIMEOUT_GRACE),
+    )?;
     let res = client.streamed(command, req, Some("control-log"), |log| {
         if json {
             println!("{}", format::to_json(log));
@@ -388,10 +406,19 @@ fn streamed_result(
             );
         }
         let _ = std::io::stdout().flush();
-    })?;
-    let (ok_text, fail_text) = match command {
-        "initiate" => ("initiate completed successfully", "initiate failed"),
-        _ => ("terminate completed successfully", "terminate failed"),
+    });
+    let res = match res {
+        Ok(res) => res,
+        Err(ClientError::Io(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            eprintln!("{fail_text}: no answer from the daemon within {timeout_secs}s");
+            return Ok(EXIT_FAILED);
+        }
+        Err(e) => return Err(e),
     };
     report(&res, json, ok_text, fail_text)
 }

@@ -9,6 +9,11 @@
 //!   starts one; the request completes when the named CHILD_SA is up (or the IKE SA, when
 //!   childless), fails on the first failure, and times out after the requested `timeout` ms.
 //!   Engine log lines of the SA stream to the client as `control-log` events meanwhile.
+//! - IKE SAs are started towards the connection's `remote_port` (default 500).
+//! - `list-sas` shows, besides charon's keys, each CHILD_SA's `offload` in force and configured
+//!   `hw-offload`; a CHILD_SA that failed stays listed (state `FAILED`, key `failure` with the
+//!   engine's reason, which carries the kernel's text) until its IKE SA goes away or a child of
+//!   the same name comes up.
 //! - Engine events become charon log lines, VICI `ike-updown`/`child-updown`/`*-rekey`
 //!   broadcasts, and the actions `start_action`/`close_action`/`dpd_action`/`unique`/
 //!   `keyingtries` ask for.
@@ -92,6 +97,15 @@ struct ChildMeta {
     installed_at: Timestamp,
 }
 
+/// A CHILD_SA that could not be established, listed (state `FAILED`) while its IKE SA lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FailedChild {
+    /// Child config name (empty if the engine could not tell, e.g. no config matched).
+    name: String,
+    /// The engine's reason, which carries the kernel's text for install failures.
+    reason: String,
+}
+
 /// Result of loading configuration, reported to `ikectl load-all` and logs.
 #[derive(Debug, Default)]
 pub struct LoadReport {
@@ -114,6 +128,8 @@ pub struct Core {
     pending_terminates: Vec<PendingTerminate>,
     sa_meta: HashMap<IkeSaId, SaMeta>,
     child_meta: HashMap<ChildSaId, ChildMeta>,
+    /// Failed CHILD_SAs per IKE SA, newest last, one per child name.
+    failed_children: HashMap<IkeSaId, Vec<FailedChild>>,
     traps: Vec<TrapPolicy>,
     next_trap_reqid: u32,
     /// Kernel counters per CHILD_SA, refreshed when SAs are listed.
@@ -147,6 +163,7 @@ impl Core {
             pending_terminates: Vec::new(),
             sa_meta: HashMap::new(),
             child_meta: HashMap::new(),
+            failed_children: HashMap::new(),
             traps: Vec::new(),
             next_trap_reqid: TRAP_REQID_BASE,
             counter_cache: HashMap::new(),
@@ -318,7 +335,7 @@ impl Core {
         keyingtries: u32,
     ) {
         let refs: Vec<&str> = children.iter().map(String::as_str).collect();
-        match self.engine.initiate(now, conn, &refs) {
+        match self.initiate_conn(now, conn, &refs) {
             Ok(id) => {
                 tracing::info!(target: "IKE", ike = conn, "initiating {conn} for {:?}", children);
                 self.sa_meta.insert(
@@ -337,6 +354,21 @@ impl Core {
             }
             Err(e) => tracing::error!(target: "CFG", "initiating {conn} failed: {e}"),
         }
+    }
+
+    /// Starts an IKE SA of `conn` towards its configured `remote_port` (swanctl's default 500).
+    fn initiate_conn(
+        &mut self,
+        now: Timestamp,
+        conn: &str,
+        children: &[&str],
+    ) -> Result<IkeSaId, iked_ike::error::CommandError> {
+        let remote_port = self.find_conn(conn).map(|c| c.remote_port);
+        let options = iked_ike::engine::InitiateOptions {
+            remote_port,
+            ..Default::default()
+        };
+        self.engine.initiate_with(now, conn, children, options)
     }
 
     fn install_trap(&mut self, conn_name: &str, child_name: &str) -> Result<(), String> {
@@ -478,6 +510,7 @@ impl Core {
                 tracing::warn!(target: "IKE", ike = name.as_str(), "establishing IKE_SA {name}[{}] failed: {reason}", sa.0);
                 let msg = format!("establishing IKE_SA '{name}' failed: {reason}");
                 self.complete_initiates(|p| p.ike == sa, Err(msg));
+                self.failed_children.remove(&sa);
                 let meta = self.sa_meta.remove(&sa);
                 self.retry_auto(now, meta);
             }
@@ -490,6 +523,7 @@ impl Core {
                     Err(format!("IKE_SA '{name}' went down: {reason:?}")),
                 );
                 self.on_sa_gone(sa, None);
+                self.failed_children.remove(&sa);
                 let meta = self.sa_meta.remove(&sa);
                 self.after_down(now, &name, None, &reason, meta);
             }
@@ -514,6 +548,9 @@ impl Core {
                         p.ike = new;
                     }
                 }
+                if let Some(failed) = self.failed_children.remove(&old) {
+                    self.failed_children.insert(new, failed);
+                }
                 self.sa_meta.remove(&old);
             }
             Event::ChildUp {
@@ -526,6 +563,9 @@ impl Core {
             } => {
                 self.child_meta
                     .insert(child, ChildMeta { installed_at: now });
+                if let Some(failed) = self.failed_children.get_mut(&ike) {
+                    failed.retain(|f| f.name != name);
+                }
                 let ike_name = self.sa_name(ike).unwrap_or_default();
                 tracing::info!(target: "CHD", ike = ike_name.as_str(), "CHILD_SA {name}{{{}}} established with SPIs {spi_in:08x}_i {spi_out:08x}_o", child.0);
                 self.broadcast_updown("child-updown", ike, Some(child), true, now);
@@ -537,6 +577,12 @@ impl Core {
             Event::ChildFailed { ike, name, reason } => {
                 let ike_name = self.sa_name(ike).unwrap_or_default();
                 tracing::warn!(target: "CHD", ike = ike_name.as_str(), "establishing CHILD_SA {name} failed: {reason}");
+                let failed = self.failed_children.entry(ike).or_default();
+                failed.retain(|f| f.name != name);
+                failed.push(FailedChild {
+                    name: name.clone(),
+                    reason: reason.clone(),
+                });
                 self.complete_initiates(
                     |p| p.ike == ike && p.awaiting == Awaiting::Child(name.clone()),
                     Err(format!("establishing CHILD_SA '{name}' failed: {reason}")),
@@ -785,7 +831,7 @@ impl Core {
             None => None,
         };
         let refs: Vec<&str> = auto.children.iter().map(String::as_str).collect();
-        if let Ok(id) = self.engine.initiate(now, &name, &refs) {
+        if let Ok(id) = self.initiate_conn(now, &name, &refs) {
             tracing::info!(target: "IKE", "retrying {name} (keyingtries left: {tries_left:?})");
             self.sa_meta.insert(
                 id,
@@ -968,11 +1014,34 @@ impl Core {
         }
         if with_children {
             let mut children = Message::new();
+            let mut listed = HashSet::new();
             if let Some(i) = &info {
                 for c in &i.children {
                     if let Some(cm) = self.child_sa_message(ike, c.id, now) {
+                        listed.insert(c.name.clone());
                         children = children.section(format!("{}-{}", c.name, c.id.0), cm);
                     }
+                }
+            }
+            // Failed children the engine no longer holds (rolled back, deleted with the
+            // peer) stay visible, with the reason, for the IKE SA's lifetime.
+            for (n, f) in self
+                .failed_children
+                .get(&ike)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if !listed.contains(&f.name) {
+                    let label = if f.name.is_empty() {
+                        "unknown"
+                    } else {
+                        &f.name
+                    };
+                    children = children.section(
+                        format!("{label}-failed-{}", n + 1),
+                        self.failed_child_message(&info, f),
+                    );
                 }
             }
             m = m.section("child-sas", children);
@@ -988,6 +1057,21 @@ impl Core {
         let mode = child_conf
             .map(|ch| ch.mode.to_string().to_ascii_uppercase())
             .unwrap_or_else(|| "TUNNEL".into());
+        // A child the engine still holds but that failed (e.g. the kernel refused it and the
+        // peer has not confirmed the delete yet).
+        let failure = (!c.installed)
+            .then(|| {
+                self.kernel
+                    .install_failure(child)
+                    .map(|f| f.reason)
+                    .or_else(|| {
+                        self.failed_children
+                            .get(&ike)
+                            .and_then(|v| v.iter().find(|f| f.name == c.name))
+                            .map(|f| f.reason.clone())
+                    })
+            })
+            .flatten();
         let mut m = Message::new()
             .kv("name", c.name.as_str())
             .kv("uniqueid", c.id.0.to_string())
@@ -996,6 +1080,8 @@ impl Core {
                 "state",
                 if c.installed {
                     "INSTALLED"
+                } else if failure.is_some() {
+                    "FAILED"
                 } else {
                     "INSTALLING"
                 },
@@ -1060,13 +1146,41 @@ impl Core {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>(),
             );
-        // iked extension: the offload mode actually in force (charon has no such key).
+        // iked extensions (charon has no such keys): the offload mode actually in force, the
+        // one configured, and why the child failed.
         let offload = self
             .kernel
             .offload_in_force(child)
             .unwrap_or_else(|| "none".to_owned());
         m = m.kv("offload", offload);
+        if let Some(ch) = child_conf {
+            m = m.kv("hw-offload", ch.hw_offload.to_string());
+        }
+        if let Some(reason) = failure {
+            m = m.kv("failure", reason);
+        }
         Some(m)
+    }
+
+    /// A `child-sas` entry for a CHILD_SA that failed and is gone from the engine.
+    fn failed_child_message(&self, info: &Option<IkeInfo>, failed: &FailedChild) -> Message {
+        let child_conf = info
+            .as_ref()
+            .and_then(|i| self.find_conn(&i.name))
+            .and_then(|conn| conn.children.iter().find(|ch| ch.name == failed.name));
+        let mut m = Message::new()
+            .kv("name", failed.name.as_str())
+            .kv("uniqueid", "0")
+            .kv("reqid", "0")
+            .kv("state", "FAILED");
+        if let Some(ch) = child_conf {
+            m = m
+                .kv("mode", ch.mode.to_string().to_ascii_uppercase())
+                .kv("protocol", "ESP")
+                .kv("hw-offload", ch.hw_offload.to_string());
+        }
+        m.kv("offload", "none")
+            .kv("failure", failed.reason.as_str())
     }
 
     // ----- control ---------------------------------------------------------------------------
@@ -1400,7 +1514,7 @@ impl Core {
             }
             (None, c) => {
                 let children: Vec<&str> = c.iter().map(String::as_str).collect();
-                self.engine.initiate(now, &conn_name, &children)
+                self.initiate_conn(now, &conn_name, &children)
             }
         };
         let id = match started {

@@ -13,7 +13,15 @@
 //!   EXPIRE and ACQUIRE events arrive from a monitor thread, trap policies are IPsec policies
 //!   whose template has no SA (the kernel then raises ACQUIRE).
 //! - [`KernelBackend::offload_in_force`] reports the offload mode actually used per CHILD_SA,
-//!   for `list-sas`.
+//!   for `list-sas`; [`KernelBackend::install_failure`] the kernel's reason a CHILD_SA could not
+//!   be installed (kept until the engine deletes what is left of it).
+//! - No larval SA outlives its CHILD_SA: an SPI reserved with ALLOCSPI is deleted when the
+//!   engine releases it (a `DeleteSa` for a CHILD_SA that never got installed) and, as a
+//!   safety net, as soon as installing its CHILD_SA fails (strongSwan does the same).
+//! - [`KernelBackend::remove_all`] leaves the kernel as iked found it (shutdown): the peer
+//!   was sent DELETEs, but their answers are not awaited, so the engine never asks.
+//! - The XFRM monitor thread treats a receive timeout (`EAGAIN`) as "no events", not as an
+//!   error; real socket errors are logged at most once per burst.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -28,6 +36,10 @@ pub trait KernelBackend {
     fn handle(&mut self, request: KernelRequest) -> Option<KernelEvent>;
     /// The offload mode in force for a CHILD_SA (`none`, `crypto`, `packet`, or a note).
     fn offload_in_force(&self, child: ChildSaId) -> Option<String>;
+    /// Why installing a CHILD_SA failed (the kernel's text), while the engine still knows it.
+    fn install_failure(&self, _child: ChildSaId) -> Option<InstallFailure> {
+        None
+    }
     /// Traffic counters of a CHILD_SA, if the backend knows them.
     fn counters(&mut self, _child: ChildSaId) -> Option<ChildCounters> {
         None
@@ -36,6 +48,11 @@ pub trait KernelBackend {
     fn install_trap(&mut self, trap: &TrapPolicy) -> Result<(), String>;
     /// Removes a trap policy pair.
     fn uninstall_trap(&mut self, trap: &TrapPolicy);
+    /// Removes everything this backend put into the kernel (CHILD_SAs, reserved SPIs, trap
+    /// policies), as charon does on shutdown; returns how many CHILD_SAs were removed.
+    fn remove_all(&mut self) -> usize {
+        0
+    }
     /// Kernel events (ACQUIRE, EXPIRE) that arrived since the last call.
     fn poll_events(&mut self) -> Vec<KernelEvent> {
         Vec::new()
@@ -45,6 +62,15 @@ pub trait KernelBackend {
     fn finish_batch(&mut self) -> Vec<KernelEvent> {
         Vec::new()
     }
+}
+
+/// A CHILD_SA the kernel refused: the offload mode that was asked for and the kernel's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallFailure {
+    /// `hw_offload` as configured (`no`, `crypto`, `packet`, `auto`).
+    pub offload_requested: String,
+    /// The kernel's (or `iked_xfrm`'s) text.
+    pub reason: String,
 }
 
 /// Traffic counters of one CHILD_SA (both directions).
@@ -230,8 +256,21 @@ pub struct Xfrm {
     client: iked_xfrm::XfrmClient,
     batches: HashMap<ChildSaId, Batch>,
     installed: HashMap<ChildSaId, iked_xfrm::InstalledChild>,
+    /// SPIs reserved with ALLOCSPI whose CHILD_SA is not installed yet (larval SAs).
+    larval: HashMap<ChildSaId, Vec<iked_xfrm::SaId>>,
+    /// CHILD_SAs the kernel refused, until the engine deletes what is left of them.
+    failures: HashMap<ChildSaId, InstallFailure>,
     traps: HashMap<u32, Vec<iked_xfrm::PolicyId>>,
     events: Option<std::sync::mpsc::Receiver<KernelEvent>>,
+    /// Tells the monitor thread to end (checked after every receive timeout).
+    monitor_stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Xfrm {
+    fn drop(&mut self) {
+        self.monitor_stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 #[derive(Default)]
@@ -242,42 +281,81 @@ struct Batch {
     policies: Vec<iked_ike::engine::PolicyInstall>,
 }
 
+/// How long one receive of the monitor thread may block: bounds how late it notices that
+/// the backend was dropped.
+const MONITOR_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What the monitor thread makes of one receive.
+#[derive(Debug, PartialEq)]
+enum MonitorStep {
+    /// Events for the engine (possibly none: other message types are ignored).
+    Events(Vec<KernelEvent>),
+    /// Nothing arrived before the receive timeout: not an error.
+    Idle,
+    /// A real socket or parse failure.
+    Failed(String),
+}
+
+fn monitor_step(received: Result<Vec<iked_xfrm::XfrmEvent>, iked_xfrm::XfrmError>) -> MonitorStep {
+    match received {
+        Ok(events) => MonitorStep::Events(
+            events
+                .into_iter()
+                .filter_map(|event| match event {
+                    iked_xfrm::XfrmEvent::Expire(e) => Some(KernelEvent::Expire {
+                        spi: e.sa.spi.0,
+                        dst: e.sa.dst,
+                        hard: e.hard,
+                    }),
+                    iked_xfrm::XfrmEvent::Acquire(a) => {
+                        a.reqid.map(|reqid| KernelEvent::Acquire { reqid })
+                    }
+                    _ => None,
+                })
+                .collect(),
+        ),
+        // The socket has a receive timeout so the thread can notice shutdown; a timeout
+        // (EAGAIN/EWOULDBLOCK) only means the kernel had nothing to say.
+        Err(e) if e.is_would_block() => MonitorStep::Idle,
+        Err(e) => MonitorStep::Failed(e.to_string()),
+    }
+}
+
 impl Xfrm {
     /// Opens the netlink socket and starts a thread that forwards EXPIRE/ACQUIRE events and
     /// pokes `wake` so the event loop picks them up.
     pub fn open(wake: std::sync::Arc<tokio::sync::Notify>) -> Result<Self, String> {
         let client = iked_xfrm::XfrmClient::new().map_err(|e| e.to_string())?;
         let mut monitor = iked_xfrm::EventMonitor::new().map_err(|e| e.to_string())?;
+        monitor
+            .set_timeout(Some(MONITOR_POLL))
+            .map_err(|e| e.to_string())?;
+        let monitor_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = monitor_stop.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("xfrm-events".into())
             .spawn(move || {
-                loop {
-                    let events = match monitor.next_events() {
-                        Ok(e) => e,
-                        Err(e) => {
-                            tracing::warn!(target: "KNL", "reading XFRM events failed: {e}");
+                // One warning per burst of failures, not one per 100 ms.
+                let mut failing = false;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match monitor_step(monitor.next_events()) {
+                        MonitorStep::Idle => {}
+                        MonitorStep::Failed(e) => {
+                            if !failing {
+                                tracing::warn!(target: "KNL", "reading XFRM events failed: {e}");
+                            }
+                            failing = true;
                             std::thread::sleep(std::time::Duration::from_millis(100));
-                            continue;
                         }
-                    };
-                    for event in events {
-                        let mapped = match event {
-                            iked_xfrm::XfrmEvent::Expire(e) => Some(KernelEvent::Expire {
-                                spi: e.sa.spi.0,
-                                dst: e.sa.dst,
-                                hard: e.hard,
-                            }),
-                            iked_xfrm::XfrmEvent::Acquire(a) => {
-                                a.reqid.map(|reqid| KernelEvent::Acquire { reqid })
+                        MonitorStep::Events(events) => {
+                            failing = false;
+                            for event in events {
+                                if tx.send(event).is_err() {
+                                    return;
+                                }
+                                wake.notify_one();
                             }
-                            _ => None,
-                        };
-                        if let Some(m) = mapped {
-                            if tx.send(m).is_err() {
-                                return;
-                            }
-                            wake.notify_one();
                         }
                     }
                 }
@@ -287,9 +365,49 @@ impl Xfrm {
             client,
             batches: HashMap::new(),
             installed: HashMap::new(),
+            larval: HashMap::new(),
+            failures: HashMap::new(),
             traps: HashMap::new(),
             events: Some(rx),
+            monitor_stop,
         })
+    }
+
+    /// Deletes a larval SA; one that is already gone (expired, or consumed by a failed
+    /// install's rollback) is fine.
+    fn delete_larval(&mut self, child: ChildSaId, id: &iked_xfrm::SaId) {
+        match self.client.delete_sa(id) {
+            Ok(()) => {
+                tracing::debug!(target: "KNL", "deleted reserved SPI {:08x} of CHILD_SA {{{}}}", id.spi.0, child.0)
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                tracing::warn!(target: "KNL", "deleting reserved SPI {:08x} of CHILD_SA {{{}}} failed: {e}", id.spi.0, child.0)
+            }
+        }
+    }
+}
+
+impl Xfrm {
+    /// Removes all of an installed CHILD_SA (SAs and policies); the first delete request of
+    /// a CHILD_SA does it, later ones find nothing.
+    fn remove_installed(&mut self, child: ChildSaId) {
+        self.failures.remove(&child);
+        if let Some(installed) = self.installed.remove(&child)
+            && let Err(e) = self.client.remove_child(&installed)
+        {
+            tracing::warn!(target: "KNL", "removing CHILD_SA {{{}}} failed: {e}", child.0);
+        }
+    }
+}
+
+/// swanctl.conf's spelling of an `hw_offload` value.
+pub fn hw_offload_name(offload: iked_ike::config::HwOffload) -> &'static str {
+    match offload {
+        iked_ike::config::HwOffload::No => "no",
+        iked_ike::config::HwOffload::Crypto => "crypto",
+        iked_ike::config::HwOffload::Packet => "packet",
+        iked_ike::config::HwOffload::Auto => "auto",
     }
 }
 
@@ -445,7 +563,16 @@ impl KernelBackend for Xfrm {
                     .client
                     .alloc_spi(src, dst, iked_xfrm::IpsecProtocol::Esp, child.0)
                 {
-                    Ok(spi) => KernelEvent::SpiAllocated { id, spi: spi.0 },
+                    Ok(spi) => {
+                        // Inbound SA: the kernel keys it by (this host, SPI, ESP).
+                        self.larval.entry(child).or_default().push(iked_xfrm::SaId {
+                            dst,
+                            spi,
+                            protocol: iked_xfrm::IpsecProtocol::Esp,
+                            mark: None,
+                        });
+                        KernelEvent::SpiAllocated { id, spi: spi.0 }
+                    }
                     Err(e) => KernelEvent::InstallFailed {
                         id,
                         reason: e.to_string(),
@@ -467,16 +594,34 @@ impl KernelBackend for Xfrm {
                 batch.policies.push(policy);
                 None
             }
-            KernelRequest::DeleteSa { child, .. }
-            | KernelRequest::DeletePolicy {
+            KernelRequest::DeleteSa {
+                child, dst, spi, ..
+            } => {
+                if self.installed.contains_key(&child) {
+                    self.remove_installed(child);
+                } else {
+                    // Never installed: this releases the SPI ALLOCSPI reserved (a larval SA).
+                    let id = iked_xfrm::SaId {
+                        dst,
+                        spi: iked_xfrm::Spi(spi),
+                        protocol: iked_xfrm::IpsecProtocol::Esp,
+                        mark: None,
+                    };
+                    if let Some(reserved) = self.larval.get_mut(&child) {
+                        reserved.retain(|r| *r != id);
+                        if reserved.is_empty() {
+                            self.larval.remove(&child);
+                        }
+                    }
+                    self.delete_larval(child, &id);
+                    self.failures.remove(&child);
+                }
+                None
+            }
+            KernelRequest::DeletePolicy {
                 policy: iked_ike::engine::PolicyInstall { child, .. },
             } => {
-                // The first delete of a CHILD_SA removes all of it (SAs and policies).
-                if let Some(installed) = self.installed.remove(&child)
-                    && let Err(e) = self.client.remove_child(&installed)
-                {
-                    tracing::warn!(target: "KNL", "removing CHILD_SA {{{}}} failed: {e}", child.0);
-                }
+                self.remove_installed(child);
                 None
             }
         }
@@ -493,6 +638,8 @@ impl KernelBackend for Xfrm {
                         tracing::info!(target: "KNL", "CHILD_SA {{{}}}: {reason}", child.0);
                     }
                     tracing::info!(target: "KNL", "CHILD_SA {{{}}} installed, offload {}", child.0, installed.offload);
+                    // The larval inbound SA became the installed one (UPDSA).
+                    self.larval.remove(&child);
                     self.installed.insert(child, installed);
                     answers.extend(
                         batch
@@ -503,6 +650,25 @@ impl KernelBackend for Xfrm {
                 }
                 Err(reason) => {
                     tracing::error!(target: "KNL", "installing CHILD_SA {{{}}} failed: {reason}", child.0);
+                    // Do not wait for the engine to release the reserved SPI: a larval SA
+                    // left behind would keep answering the peer's ESP with nothing.
+                    for id in self.larval.remove(&child).unwrap_or_default() {
+                        self.delete_larval(child, &id);
+                    }
+                    let offload_requested = batch
+                        .sa_out
+                        .as_ref()
+                        .or(batch.sa_in.as_ref())
+                        .map(|sa| hw_offload_name(sa.hw_offload))
+                        .unwrap_or("no")
+                        .to_owned();
+                    self.failures.insert(
+                        child,
+                        InstallFailure {
+                            offload_requested,
+                            reason: reason.clone(),
+                        },
+                    );
                     answers.extend(batch.ids.iter().map(|id| KernelEvent::InstallFailed {
                         id: *id,
                         reason: reason.clone(),
@@ -515,6 +681,30 @@ impl KernelBackend for Xfrm {
 
     fn offload_in_force(&self, child: ChildSaId) -> Option<String> {
         self.installed.get(&child).map(|i| i.offload.to_string())
+    }
+
+    fn install_failure(&self, child: ChildSaId) -> Option<InstallFailure> {
+        self.failures.get(&child).cloned()
+    }
+
+    fn remove_all(&mut self) -> usize {
+        let children: Vec<ChildSaId> = self.installed.keys().copied().collect();
+        for child in &children {
+            self.remove_installed(*child);
+        }
+        for (child, ids) in std::mem::take(&mut self.larval) {
+            for id in ids {
+                self.delete_larval(child, &id);
+            }
+        }
+        for (reqid, ids) in std::mem::take(&mut self.traps) {
+            if let Err(e) = self.client.remove_policies(&ids) {
+                tracing::warn!(target: "KNL", "removing trap policies of reqid {reqid} failed: {e}");
+            }
+        }
+        self.batches.clear();
+        self.failures.clear();
+        children.len()
     }
 
     fn counters(&mut self, child: ChildSaId) -> Option<ChildCounters> {
@@ -726,6 +916,127 @@ mod tests {
             ..batch
         };
         assert!(build_child_install(ChildSaId(7), &partial).is_err());
+    }
+
+    #[test]
+    fn monitor_treats_receive_timeouts_as_idle() {
+        let timeout = |kind: std::io::ErrorKind| iked_xfrm::XfrmError::Socket {
+            context: "recv",
+            source: std::io::Error::from(kind),
+        };
+        // EAGAIN/EWOULDBLOCK from SO_RCVTIMEO, as the lab logged it (os error 11).
+        let eagain = iked_xfrm::XfrmError::Socket {
+            context: "recv",
+            source: std::io::Error::from_raw_os_error(libc::EAGAIN),
+        };
+        assert_eq!(monitor_step(Err(eagain)), MonitorStep::Idle);
+        assert_eq!(
+            monitor_step(Err(timeout(std::io::ErrorKind::WouldBlock))),
+            MonitorStep::Idle
+        );
+        // A real failure (e.g. ENOBUFS: events were lost) is still reported.
+        let enobufs = iked_xfrm::XfrmError::Socket {
+            context: "recv",
+            source: std::io::Error::from_raw_os_error(libc::ENOBUFS),
+        };
+        assert!(matches!(monitor_step(Err(enobufs)), MonitorStep::Failed(m) if m.contains("recv")));
+        assert_eq!(monitor_step(Ok(vec![])), MonitorStep::Events(vec![]));
+        assert_eq!(
+            monitor_step(Ok(vec![iked_xfrm::XfrmEvent::Other(0)])),
+            MonitorStep::Events(vec![])
+        );
+    }
+
+    /// Runs `f` on a thread inside a fresh network namespace (root only), so the test sees
+    /// only the SAs it creates and leaves nothing behind: the namespace dies with the thread.
+    fn in_private_netns(f: impl FnOnce() + Send + 'static) -> bool {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: needs root for a private network namespace");
+            return false;
+        }
+        std::thread::spawn(move || {
+            // SAFETY: unshare(CLONE_NEWNET) only changes this thread's network namespace; the
+            // thread touches no sockets opened before the call.
+            let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "unshare: {}", std::io::Error::last_os_error());
+            f();
+        })
+        .join()
+        .expect("netns test thread");
+        true
+    }
+
+    fn allocate(k: &mut Xfrm, id: u64, child: u32) -> u32 {
+        match k.handle(KernelRequest::AllocateSpi {
+            id: KernelRequestId(id),
+            child: ChildSaId(child),
+            src: "192.168.50.2".parse().unwrap(),
+            dst: "192.168.50.1".parse().unwrap(),
+        }) {
+            Some(KernelEvent::SpiAllocated { spi, .. }) => spi,
+            other => panic!("ALLOCSPI: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reserved_spis_never_outlive_their_child() {
+        in_private_netns(|| {
+            let mut k = Xfrm::open(std::sync::Arc::new(tokio::sync::Notify::new())).unwrap();
+            let sa_count = |k: &mut Xfrm| k.client.list_sas().unwrap().len();
+
+            // Released by the engine (child failed before install): DELSA of the larval SA.
+            let spi = allocate(&mut k, 1, 1);
+            assert_eq!(sa_count(&mut k), 1, "ALLOCSPI leaves a larval SA");
+            assert!(
+                k.handle(KernelRequest::DeleteSa {
+                    child: ChildSaId(1),
+                    src: "192.168.50.2".parse().unwrap(),
+                    dst: "192.168.50.1".parse().unwrap(),
+                    spi,
+                })
+                .is_none()
+            );
+            assert_eq!(sa_count(&mut k), 0, "released SPI is deleted");
+
+            // Install failure: packet offload for an address no interface holds. The larval
+            // SA goes at once and the reason is kept for list-sas.
+            let spi = allocate(&mut k, 2, 7);
+            assert!(
+                k.handle(KernelRequest::AddSa {
+                    id: KernelRequestId(3),
+                    sa: seed_sa(Direction::In, spi),
+                })
+                .is_none()
+            );
+            assert!(
+                k.handle(KernelRequest::AddSa {
+                    id: KernelRequestId(4),
+                    sa: seed_sa(Direction::Out, 0xc000_0002),
+                })
+                .is_none()
+            );
+            let answers = k.finish_batch();
+            assert_eq!(answers.len(), 2);
+            assert!(
+                answers
+                    .iter()
+                    .all(|a| matches!(a, KernelEvent::InstallFailed { .. }))
+            );
+            assert_eq!(sa_count(&mut k), 0, "no larval SA after a failed install");
+            let failure = k.install_failure(ChildSaId(7)).expect("failure kept");
+            assert_eq!(failure.offload_requested, "packet");
+            assert!(!failure.reason.is_empty());
+            assert_eq!(k.offload_in_force(ChildSaId(7)), None);
+
+            // Shutdown removes whatever is still reserved.
+            allocate(&mut k, 5, 8);
+            allocate(&mut k, 6, 9);
+            assert_eq!(sa_count(&mut k), 2);
+            k.remove_all();
+            assert_eq!(sa_count(&mut k), 0, "remove_all leaves no SA");
+            assert_eq!(k.install_failure(ChildSaId(7)), None);
+        });
     }
 
     #[test]

@@ -60,19 +60,6 @@ pub enum DaemonError {
     Signals(std::io::Error),
 }
 
-/// Operating-system randomness for the engine (nonces, SPIs, DH secrets).
-struct OsRandom;
-
-impl iked_ike::engine::RandomSource for OsRandom {
-    fn fill(&mut self, buf: &mut [u8]) {
-        use std::io::Read;
-        // /dev/urandom never blocks after boot and is what getrandom(2) reads; a failure here
-        // means a broken system, where continuing with predictable nonces would be worse.
-        let mut f = std::fs::File::open("/dev/urandom").expect("/dev/urandom must be readable");
-        f.read_exact(buf).expect("/dev/urandom must be readable");
-    }
-}
-
 fn now() -> Timestamp {
     Timestamp::from_duration(clock::now())
 }
@@ -96,7 +83,8 @@ pub async fn run(
         iked_ike::config::Settings::default(),
         Vec::new(),
         Vec::new(),
-        Box::new(OsRandom),
+        // getrandom(2) through iked_crypto, not a file opened per call.
+        Box::new(iked_crypto::rng::OsRandom),
     );
     let (events_tx, _) = broadcast::channel(256);
     let mut core = core::Core::new(
@@ -229,6 +217,12 @@ pub async fn run(
         let _ = core.engine_mut().terminate_ike(t, id);
     }
     flush(&mut core, &sockets).await;
+    // The DELETEs are out; their answers would come after we are gone, so the engine never
+    // removes the CHILD_SAs itself. charon's shutdown leaves no IPsec state behind either.
+    let removed = core.kernel_mut().remove_all();
+    if removed > 0 {
+        tracing::info!(target: "KNL", "removed {removed} CHILD_SA(s) from the kernel");
+    }
     vici_task.abort();
     let _ = std::fs::remove_file(&options.vici_socket);
     Ok(())
