@@ -668,6 +668,6 @@ fn references_into_an_ancestor_are_errors_not_exponential() {
         ),
         "{shown:?}"
     );
-    let seed = include_bytes!("../fuzz/corpus/parse/regression-ancestor-reference-1");
+    let seed = include_bytes!("data/fuzz-regression-ancestor-reference-1.conf");
     assert!(iked_conf::load_bytes("fuzz", seed).is_err());
 }
