@@ -679,3 +679,208 @@ fn requests_outside_the_window_are_dropped() {
         "nothing for the dropped ones"
     );
 }
+
+/// Both seed children up (bf-in in IKE_AUTH, bf-out by CREATE_CHILD_SA), as in the lab.
+fn seed_pair_with_both_children() -> Pair {
+    let mut p = seed_pair(Settings::default());
+    let now = p.now;
+    p.a.engine
+        .initiate(now, "BFL-BFR", &["bf-in", "bf-out"])
+        .unwrap();
+    p.run();
+    assert_eq!(assert_kernels_match(&p.a.kernel, &p.b.kernel), 4);
+    p
+}
+
+/// The SAs a kernel holds for one SPI pair, as (direction, reqid, mode, local_ts, remote_ts).
+fn sa_shape(
+    k: &FakeKernel,
+    spi: u32,
+) -> (
+    iked_ike::engine::Direction,
+    u32,
+    iked_ike::config::Mode,
+    Vec<iked_ike::ts::TrafficSelector>,
+    Vec<iked_ike::ts::TrafficSelector>,
+) {
+    let sa = k
+        .sas
+        .values()
+        .find(|s| s.spi == spi)
+        .unwrap_or_else(|| panic!("no SA {spi:08x}"));
+    (
+        sa.direction,
+        sa.reqid,
+        sa.mode,
+        sa.local_ts.clone(),
+        sa.remote_ts.clone(),
+    )
+}
+
+/// Rekeys `name` from `side` and checks what the lab saw fail against strongSwan: the new
+/// SAs carry the old child's narrowed /32 transport selectors, reqid and mode, no policy is
+/// added or removed, and the old SAs go away only after the new ones are installed.
+fn rekey_seed_child_keeps_narrowed_selectors(side: Side, name: &str) {
+    let mut p = seed_pair_with_both_children();
+    let rekeyer = p.side(side);
+    let old = rekeyer.engine.ike_sas()[0]
+        .children
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap()
+        .clone();
+    // Transport mode narrowed the configured /24s to the two hosts.
+    let me = rekeyer.addr.ip();
+    assert!(old.local_ts.iter().all(|t| t.start == me && t.end == me));
+    let old_in = sa_shape(&rekeyer.kernel, old.spi_in);
+    let old_out = sa_shape(&rekeyer.kernel, old.spi_out);
+    assert_eq!(old_in.2, iked_ike::config::Mode::Transport);
+    let policies_before = (p.a.kernel.policies.clone(), p.b.kernel.policies.clone());
+    let log_len = (p.a.kernel.log.len(), p.b.kernel.log.len());
+
+    let now = p.now;
+    p.side(side).engine.rekey_child(now, old.id).unwrap();
+    p.run();
+
+    let rekeyer = p.side(side);
+    let children = rekeyer.engine.ike_sas()[0].children.clone();
+    assert_eq!(children.len(), 2, "{children:?}");
+    let new = children.iter().find(|c| c.name == name).unwrap();
+    assert_ne!(new.spi_in, old.spi_in);
+    assert!(new.installed);
+    assert_eq!(
+        (&new.local_ts, &new.remote_ts),
+        (&old.local_ts, &old.remote_ts)
+    );
+    // Same selectors, reqid and mode in the kernel requests for the new SAs.
+    assert_eq!(sa_shape(&rekeyer.kernel, new.spi_in), old_in);
+    assert_eq!(sa_shape(&rekeyer.kernel, new.spi_out), old_out);
+    assert!(!old_in.3.is_empty() && !old_in.4.is_empty());
+    assert!(
+        !rekeyer
+            .kernel
+            .sas
+            .values()
+            .any(|s| s.spi == old.spi_in || s.spi == old.spi_out),
+        "old SAs deleted"
+    );
+    // Policies were kept, on both sides: none added, none deleted.
+    assert_eq!(
+        (p.a.kernel.policies.clone(), p.b.kernel.policies.clone()),
+        policies_before
+    );
+    for k in [&p.a.kernel, &p.b.kernel] {
+        let after = &k.log[if std::ptr::eq(k, &p.a.kernel) {
+            log_len.0
+        } else {
+            log_len.1
+        }..];
+        assert!(
+            !after.iter().any(|r| matches!(
+                r,
+                KernelRequest::AddPolicy { .. } | KernelRequest::DeletePolicy { .. }
+            )),
+            "{after:?}"
+        );
+    }
+    assert_eq!(assert_kernels_match(&p.a.kernel, &p.b.kernel), 4);
+    for ep in [&p.a, &p.b] {
+        assert!(
+            ep.events
+                .iter()
+                .any(|e| matches!(e, Event::ChildRekeyed { .. })),
+            "{:?}",
+            ep.addr
+        );
+        assert!(
+            !ep.events
+                .iter()
+                .any(|e| matches!(e, Event::ChildFailed { .. })),
+            "{:?}",
+            ep.addr
+        );
+    }
+}
+
+#[test]
+fn seed_transport_child_rekeyed_by_the_initiator_keeps_its_narrowed_selectors() {
+    rekey_seed_child_keeps_narrowed_selectors(Side::A, "bf-out");
+    rekey_seed_child_keeps_narrowed_selectors(Side::A, "bf-in");
+}
+
+#[test]
+fn seed_transport_child_rekeyed_by_the_responder_keeps_its_narrowed_selectors() {
+    rekey_seed_child_keeps_narrowed_selectors(Side::B, "bf-out");
+    rekey_seed_child_keeps_narrowed_selectors(Side::B, "bf-in");
+}
+
+/// The lab's failure mode: the rekeyed child cannot be installed. Like charon, the old
+/// CHILD_SA stays up (SAs and policies untouched, on both sides) until it expires; only the
+/// new child is rolled back and deleted at the peer.
+#[test]
+fn failed_rekey_install_keeps_the_old_child() {
+    let mut p = seed_pair_with_both_children();
+    let old = p.a.engine.ike_sas()[0]
+        .children
+        .iter()
+        .find(|c| c.name == "bf-out")
+        .unwrap()
+        .clone();
+    let sas_before = (p.a.kernel.sas.len(), p.b.kernel.sas.len());
+    let policies_before = (p.a.kernel.policies.clone(), p.b.kernel.policies.clone());
+    p.a.kernel.fail_add_sa.push((
+        iked_ike::engine::Direction::Out,
+        "invalid request: injected".into(),
+    ));
+    let now = p.now;
+    p.a.engine.rekey_child(now, old.id).unwrap();
+    p.run();
+
+    assert!(
+        p.a.events
+            .iter()
+            .any(|e| matches!(e, Event::ChildFailed { reason, .. } if reason.contains("injected")))
+    );
+    // B (responder) installed its half and saw the rekey complete, until A's DELETE.
+    assert!(
+        !p.a.events
+            .iter()
+            .any(|e| matches!(e, Event::ChildRekeyed { .. }))
+    );
+    assert!(p.b.events.iter().any(|e| matches!(
+        e,
+        Event::ChildDown {
+            reason: DownReason::Peer,
+            ..
+        }
+    )));
+    let a_children = p.a.engine.ike_sas()[0].children.clone();
+    let survivor = a_children
+        .iter()
+        .find(|c| c.id == old.id)
+        .expect("old child kept");
+    assert!(survivor.installed);
+    assert_eq!(a_children.len(), 2, "{a_children:?}");
+    assert_eq!(p.b.engine.ike_sas()[0].children.len(), 2);
+    // Old SAs in both kernels, the failed generation gone everywhere, policies untouched.
+    assert_eq!((p.a.kernel.sas.len(), p.b.kernel.sas.len()), sas_before);
+    assert!(p.a.kernel.sas.values().any(|s| s.spi == old.spi_in));
+    assert!(p.b.kernel.sas.values().any(|s| s.spi == old.spi_out));
+    assert_eq!(
+        (p.a.kernel.policies.clone(), p.b.kernel.policies.clone()),
+        policies_before
+    );
+    assert_eq!(assert_kernels_match(&p.a.kernel, &p.b.kernel), 4);
+    assert!(p.a.kernel.larval.is_empty() && p.b.kernel.larval.is_empty());
+
+    // The old child can still be rekeyed later.
+    let now = p.now;
+    p.a.engine.rekey_child(now, old.id).unwrap();
+    p.run();
+    assert!(
+        p.a.events
+            .iter()
+            .any(|e| matches!(e, Event::ChildRekeyed { old: o, .. } if *o == old.id))
+    );
+    assert_eq!(assert_kernels_match(&p.a.kernel, &p.b.kernel), 4);
+}

@@ -544,18 +544,28 @@ mod tests {
         assert_eq!(parse_payload(b""), None);
     }
 
-    #[test]
-    fn loopback_send_and_receive_counts_every_datagram() {
-        // Loopback only: bind to an ephemeral port on 127.0.0.1, learn it, then send there.
+    /// Starts `udp_receive` on an ephemeral 127.0.0.1 port (loopback only) in a thread and
+    /// returns once it is ready: the address to send to and the thread's handle.
+    fn loopback_receiver(
+        expect: u32,
+        idle_ms: u64,
+    ) -> (String, std::thread::JoinHandle<ReceiveSummary>) {
         let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
         let addr = probe.local_addr().unwrap().to_string();
         drop(probe);
         let (tx, rx) = std::sync::mpsc::channel();
         let bind = addr.clone();
         let handle = std::thread::spawn(move || {
-            udp_receive(&bind, 50, 2000, || tx.send(()).unwrap()).unwrap()
+            udp_receive(&bind, expect, idle_ms, || tx.send(()).unwrap()).unwrap()
         });
         rx.recv().unwrap();
+        (addr, handle)
+    }
+
+    #[test]
+    fn loopback_send_and_receive_counts_every_datagram() {
+        // Loopback only: bind to an ephemeral port on 127.0.0.1, learn it, then send there.
+        let (addr, handle) = loopback_receiver(50, 2000);
         udp_send(&addr, 50, 0).unwrap();
         let s = handle.join().unwrap();
         assert_eq!(s.distinct, 50);
@@ -565,15 +575,7 @@ mod tests {
 
     #[test]
     fn receiver_reports_missing_sequence_numbers_after_idle_timeout() {
-        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let addr = probe.local_addr().unwrap().to_string();
-        drop(probe);
-        let (tx, rx) = std::sync::mpsc::channel();
-        let bind = addr.clone();
-        let handle = std::thread::spawn(move || {
-            udp_receive(&bind, 5, 300, || tx.send(()).unwrap()).unwrap()
-        });
-        rx.recv().unwrap();
+        let (addr, handle) = loopback_receiver(5, 300);
         // only 3 of 5 expected
         udp_send(&addr, 3, 0).unwrap();
         let s = handle.join().unwrap();

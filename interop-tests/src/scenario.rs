@@ -166,11 +166,7 @@ pub fn all() -> Vec<Scenario> {
             StrongSwan,
             Bfl,
         ),
-        Scenario::new("iked-rekey-packets", RekeyPackets, Iked, StrongSwan, Bfl).known_failure(
-            "engine: the rekeyed CHILD_SA is installed without selectors (\"a CHILD_SA needs at \
-             least one selector\"), iked rolls back and deletes the old child, traffic stops \
-             (team notes 01:37)",
-        ),
+        Scenario::new("iked-rekey-packets", RekeyPackets, Iked, StrongSwan, Bfl),
         Scenario::new("iked-delete-by-iked", Delete(Bfl), Iked, StrongSwan, Bfl),
         Scenario::new(
             "iked-delete-by-strongswan",
@@ -187,10 +183,7 @@ pub fn all() -> Vec<Scenario> {
             Bfl,
         ),
         Scenario::new("iked-psk-mismatch", PskMismatch, Iked, StrongSwan, Bfl),
-        Scenario::new("iked-restart", RestartIked, Iked, StrongSwan, Bfl).known_failure(
-            "daemon: on SIGTERM iked sends DELETE for the IKE_SA but leaves its ESP SAs and \
-             policies in the kernel (team notes 01:40)",
-        ),
+        Scenario::new("iked-restart", RestartIked, Iked, StrongSwan, Bfl),
     ]
 }
 

@@ -163,22 +163,29 @@ fn parse_selector(words: &[&str]) -> Selector {
 
 /// Parses the output of `ip [-s] xfrm state` (one or many SAs).
 pub fn parse_states(text: &str) -> Vec<XfrmState> {
-    blocks(text)
-        .into_iter()
-        .filter(|b| {
-            b.first()
-                .is_some_and(|l| l.split_whitespace().next() == Some("src"))
-        })
-        .map(|b| parse_state_block(&b))
-        .collect()
+    entry_blocks(text).map(|b| parse_state_block(&b)).collect()
+}
+
+/// The blocks of `ip xfrm state|policy` output that describe an entry: those whose first word
+/// is `src`.
+fn entry_blocks(text: &str) -> impl Iterator<Item = Vec<&str>> {
+    blocks(text).into_iter().filter(|b| {
+        b.first()
+            .is_some_and(|l| l.split_whitespace().next() == Some("src"))
+    })
+}
+
+/// The words of a block's first line (the entry's header).
+fn head_words<'a>(lines: &[&'a str]) -> Vec<&'a str> {
+    lines
+        .first()
+        .map(|l| l.split_whitespace().collect())
+        .unwrap_or_default()
 }
 
 fn parse_state_block(lines: &[&str]) -> XfrmState {
     let mut sa = XfrmState::default();
-    let head: Vec<&str> = lines
-        .first()
-        .map(|l| l.split_whitespace().collect())
-        .unwrap_or_default();
+    let head = head_words(lines);
     sa.src = after(&head, "src").unwrap_or_default().to_string();
     sa.dst = after(&head, "dst").unwrap_or_default().to_string();
     let mut next_is_lifetime_current = false;
@@ -270,22 +277,12 @@ fn parse_seq_words(words: &[&str], sa: &mut XfrmState) {
 
 /// Parses the output of `ip xfrm policy`.
 pub fn parse_policies(text: &str) -> Vec<XfrmPolicy> {
-    blocks(text)
-        .into_iter()
-        .filter(|b| {
-            b.first()
-                .is_some_and(|l| l.split_whitespace().next() == Some("src"))
-        })
-        .map(|b| parse_policy_block(&b))
-        .collect()
+    entry_blocks(text).map(|b| parse_policy_block(&b)).collect()
 }
 
 fn parse_policy_block(lines: &[&str]) -> XfrmPolicy {
     let mut pol = XfrmPolicy::default();
-    let head: Vec<&str> = lines
-        .first()
-        .map(|l| l.split_whitespace().collect())
-        .unwrap_or_default();
+    let head = head_words(lines);
     pol.selector = parse_selector(&head);
     for line in lines.iter().skip(1) {
         let words: Vec<&str> = line.split_whitespace().collect();

@@ -1732,23 +1732,22 @@ impl Engine {
                             self.log(
                                 Some(sa.id),
                                 LogGroup::Ike,
-                                "CHILD_SA rekey collision won, deleting the old CHILD_SA".into(),
+                                "CHILD_SA rekey collision won, deleting the old CHILD_SA once the new one is installed".into(),
                             );
+                            // The old child is deleted by on_install_result once the new SAs
+                            // are in the kernel, so a failed install leaves it in force.
                             if let Some(o) = old.and_then(|o| sa.child_mut(o)) {
                                 o.replaced_by = Some(id);
-                                o.state = ChildState::Rekeyed;
-                            }
-                            if let Some(o) = old {
-                                sa.tasks.push_front(Task::DeleteChild(o));
                             }
                         }
                     }
                     (Some(o), None) => {
+                        // As charon's child_rekey: the old CHILD_SA is deleted only after the
+                        // new one installed (on_install_result); until then it keeps carrying
+                        // traffic, and if the install fails it stays up until it expires.
                         if let Some(oc) = sa.child_mut(o) {
                             oc.replaced_by = Some(id);
-                            oc.state = ChildState::Rekeyed;
                         }
-                        sa.tasks.push_front(Task::DeleteChild(o));
                     }
                     _ => {}
                 }
@@ -1965,6 +1964,7 @@ impl Engine {
                         local_ts: l,
                         remote_ts: r,
                     });
+                    let we_initiated = c.we_initiated;
                     let replaced: Option<ChildSaId> = sa
                         .children
                         .iter()
@@ -1976,6 +1976,15 @@ impl Engine {
                             old,
                             new: child,
                         });
+                        // The initiator of a rekey deletes the old CHILD_SA (RFC 7296 2.8),
+                        // now that its successor is in force.
+                        if we_initiated
+                            && let Some(o) = sa.child_mut(old)
+                            && matches!(o.state, ChildState::Rekeying | ChildState::Installed)
+                        {
+                            o.state = ChildState::Rekeyed;
+                            sa.tasks.push_front(Task::DeleteChild(old));
+                        }
                     }
                 }
             }
@@ -2004,6 +2013,8 @@ impl Engine {
                     // Release the SPI reserved by ALLOCSPI.
                     self.release_spi(sa, child, spi_in);
                 }
+                // A failed rekey leaves the old generation in force until it expires.
+                keep_predecessor(sa, child);
                 self.event(Event::ChildFailed {
                     ike,
                     name,
@@ -2037,6 +2048,9 @@ impl Engine {
             return;
         };
         let c = sa.children.remove(pos);
+        // A successor that goes away before its predecessor (failed install, or the peer
+        // deleted it) hands the traffic back to the predecessor.
+        keep_predecessor(sa, child);
         let shared_reqid = sa.children.iter().any(|o| o.reqid == c.reqid);
         let items: Vec<Installed> = c
             .installed
@@ -2414,6 +2428,9 @@ impl Engine {
                 );
                 self.by_spi.insert(new_spi, new_id);
                 self.sas.insert(new_id, new);
+                // Tasks queued on the old SA (e.g. deleting a child replaced by a rekey whose
+                // install finished during the IKE rekey) moved over; start them.
+                self.kick(now, new_id);
                 // Delete the old SA, on the old SA.
                 let payloads = vec![Payload::Delete {
                     protocol: protocol::IKE,
@@ -2696,6 +2713,8 @@ impl Engine {
         );
         self.by_spi.insert(our_spi, new_id);
         self.sas.insert(new_id, new);
+        // Start the tasks that moved over from the old SA.
+        self.kick(now, new_id);
         // The peer deletes the old SA; if it never does, clean up ourselves.
         self.timers
             .schedule(TimerKey::RekeyedCleanup(sa.id), now + REKEYED_CLEANUP);
@@ -2793,6 +2812,22 @@ type RankedChild = (
 enum KernelRequestFactory {
     Sa(Box<SaInstall>),
     Policy(PolicyInstall),
+}
+
+/// Puts the child that `successor` was about to replace back in service: a CHILD_SA whose
+/// rekey failed (install refused, or the new child deleted) stays up until it expires, as in
+/// charon, and can be rekeyed again.
+fn keep_predecessor(sa: &mut IkeSa, successor: ChildSaId) {
+    for old in sa
+        .children
+        .iter_mut()
+        .filter(|o| o.replaced_by == Some(successor))
+    {
+        old.replaced_by = None;
+        if matches!(old.state, ChildState::Rekeying | ChildState::Rekeyed) {
+            old.state = ChildState::Installed;
+        }
+    }
 }
 
 #[cfg(test)]

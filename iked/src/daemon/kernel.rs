@@ -20,6 +20,12 @@
 //!   safety net, as soon as installing its CHILD_SA fails (strongSwan does the same).
 //! - [`KernelBackend::remove_all`] leaves the kernel as iked found it (shutdown): the peer
 //!   was sent DELETEs, but their answers are not awaited, so the engine never asks.
+//! - A CHILD_SA rekey arrives as a batch with both SAs but no policies, carrying the reqid
+//!   of an installed CHILD_SA (the engine keeps reqid and policies across rekeys). It is
+//!   installed with `XfrmClient::rekey_child` in the old CHILD_SA's selectors, mode and
+//!   offload mode: the policies move to the new SAs and the old SAs stay until the engine
+//!   deletes the old CHILD_SA, which then removes only those two SAs. If the successor goes
+//!   first (peer deleted it before the old one), the old CHILD_SA's policies are restored.
 //! - The XFRM monitor thread treats a receive timeout (`EAGAIN`) as "no events", not as an
 //!   error; real socket errors are logged at most once per burst.
 
@@ -255,7 +261,7 @@ impl KernelBackend for Recording {
 pub struct Xfrm {
     client: iked_xfrm::XfrmClient,
     batches: HashMap<ChildSaId, Batch>,
-    installed: HashMap<ChildSaId, iked_xfrm::InstalledChild>,
+    installed: HashMap<ChildSaId, InstalledEntry>,
     /// SPIs reserved with ALLOCSPI whose CHILD_SA is not installed yet (larval SAs).
     larval: HashMap<ChildSaId, Vec<iked_xfrm::SaId>>,
     /// CHILD_SAs the kernel refused, until the engine deletes what is left of them.
@@ -271,6 +277,68 @@ impl Drop for Xfrm {
         self.monitor_stop
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// One installed CHILD_SA and what a rekey of it must reuse.
+struct InstalledEntry {
+    kernel: iked_xfrm::InstalledChild,
+    reqid: u32,
+    /// Mode, selectors and FWD policy choice it was installed with: a rekey must keep them
+    /// (the policies are shared, only their templates move to the new SAs).
+    mode: iked_xfrm::Mode,
+    selectors: Vec<iked_xfrm::TrafficSelector>,
+    policies_fwd_out: bool,
+    /// False once a rekeyed successor took over the policies: removing this CHILD_SA then
+    /// removes only its SAs.
+    owns_policies: bool,
+}
+
+impl InstalledEntry {
+    fn new(kernel: iked_xfrm::InstalledChild, spec: &iked_xfrm::ChildInstall) -> Self {
+        Self {
+            kernel,
+            reqid: spec.reqid,
+            mode: spec.mode,
+            selectors: spec.selectors.clone(),
+            policies_fwd_out: spec.policies_fwd_out,
+            owns_policies: true,
+        }
+    }
+}
+
+/// How a finished batch goes into the kernel.
+enum InstallPlan {
+    /// A new CHILD_SA with its own policies.
+    Fresh(iked_xfrm::ChildInstall),
+    /// A rekey of the installed CHILD_SA `old`: new SAs, the old CHILD_SA's policies.
+    Rekey {
+        old: ChildSaId,
+        spec: iked_xfrm::ChildInstall,
+    },
+}
+
+/// Decides whether `batch` is a new CHILD_SA or a rekey of an installed one: the engine keeps
+/// the reqid and the policies on a rekey and so sends no policy requests for it.
+fn plan_install(
+    child: ChildSaId,
+    batch: &Batch,
+    installed: &HashMap<ChildSaId, InstalledEntry>,
+) -> Result<InstallPlan, String> {
+    let mut spec = build_child_install(child, batch)?;
+    if !batch.policies.is_empty() {
+        return Ok(InstallPlan::Fresh(spec));
+    }
+    let predecessor = installed
+        .iter()
+        .find(|(id, entry)| **id != child && entry.owns_policies && entry.reqid == spec.reqid);
+    let Some((old, entry)) = predecessor else {
+        // Nothing to inherit from: install_child refuses it (no selectors) with its reason.
+        return Ok(InstallPlan::Fresh(spec));
+    };
+    spec.mode = entry.mode;
+    spec.selectors = entry.selectors.clone();
+    spec.policies_fwd_out = entry.policies_fwd_out;
+    Ok(InstallPlan::Rekey { old: *old, spec })
 }
 
 #[derive(Default)]
@@ -389,13 +457,41 @@ impl Xfrm {
 }
 
 impl Xfrm {
-    /// Removes all of an installed CHILD_SA (SAs and policies); the first delete request of
-    /// a CHILD_SA does it, later ones find nothing.
+    /// Removes all of an installed CHILD_SA (SAs and, if it still owns them, policies); the
+    /// first delete request of a CHILD_SA does it, later ones find nothing.
     fn remove_installed(&mut self, child: ChildSaId) {
         self.failures.remove(&child);
-        if let Some(installed) = self.installed.remove(&child)
-            && let Err(e) = self.client.remove_child(&installed)
+        let Some(entry) = self.installed.remove(&child) else {
+            return;
+        };
+        let sas = [entry.kernel.sa_out, entry.kernel.sa_in];
+        let result = if !entry.owns_policies {
+            // Rekeyed: the policies belong to the successor now.
+            self.client.remove_sas(&sas)
+        } else if let Some(predecessor) = self
+            .installed
+            .values_mut()
+            .find(|e| !e.owns_policies && e.reqid == entry.reqid)
         {
+            // The successor goes before the CHILD_SA it replaced (the peer deleted it): give
+            // the policies back to the predecessor's SAs instead of leaving it unprotected.
+            let mut restore_failed = None;
+            for spec in &predecessor.kernel.policy_specs {
+                let mut restore = spec.clone();
+                restore.update = true;
+                if let Err(e) = self.client.add_policy(&restore) {
+                    restore_failed.get_or_insert(e);
+                }
+            }
+            predecessor.owns_policies = true;
+            match restore_failed {
+                Some(e) => Err(e),
+                None => self.client.remove_sas(&sas),
+            }
+        } else {
+            self.client.remove_child(&entry.kernel)
+        };
+        if let Err(e) = result {
             tracing::warn!(target: "KNL", "removing CHILD_SA {{{}}} failed: {e}", child.0);
         }
     }
@@ -630,14 +726,33 @@ impl KernelBackend for Xfrm {
     fn finish_batch(&mut self) -> Vec<KernelEvent> {
         let mut answers = Vec::new();
         for (child, batch) in std::mem::take(&mut self.batches) {
-            let result = build_child_install(child, &batch)
-                .and_then(|spec| self.client.install_child(&spec).map_err(|e| e.to_string()));
+            let result = plan_install(child, &batch, &self.installed).and_then(|plan| match plan {
+                InstallPlan::Fresh(spec) => self
+                    .client
+                    .install_child(&spec)
+                    .map(|kernel| (None, InstalledEntry::new(kernel, &spec)))
+                    .map_err(|e| e.to_string()),
+                InstallPlan::Rekey { old, spec } => {
+                    let predecessor = &self.installed[&old].kernel;
+                    self.client
+                        .rekey_child(predecessor, &spec)
+                        .map(|kernel| (Some(old), InstalledEntry::new(kernel, &spec)))
+                        .map_err(|e| format!("rekeying CHILD_SA {{{}}}: {e}", old.0))
+                }
+            });
             match result {
-                Ok(installed) => {
-                    for reason in &installed.fallback_reasons {
+                Ok((rekeyed, installed)) => {
+                    if let Some(old) = rekeyed {
+                        tracing::info!(target: "KNL", "CHILD_SA {{{}}} replaces {{{}}} (reqid {}), policies moved to its SAs", child.0, old.0, installed.reqid);
+                        if let Some(old) = self.installed.get_mut(&old) {
+                            old.owns_policies = false;
+                        }
+                    }
+                    let installed_kernel = &installed.kernel;
+                    for reason in &installed_kernel.fallback_reasons {
                         tracing::info!(target: "KNL", "CHILD_SA {{{}}}: {reason}", child.0);
                     }
-                    tracing::info!(target: "KNL", "CHILD_SA {{{}}} installed, offload {}", child.0, installed.offload);
+                    tracing::info!(target: "KNL", "CHILD_SA {{{}}} installed, offload {}", child.0, installed_kernel.offload);
                     // The larval inbound SA became the installed one (UPDSA).
                     self.larval.remove(&child);
                     self.installed.insert(child, installed);
@@ -680,7 +795,9 @@ impl KernelBackend for Xfrm {
     }
 
     fn offload_in_force(&self, child: ChildSaId) -> Option<String> {
-        self.installed.get(&child).map(|i| i.offload.to_string())
+        self.installed
+            .get(&child)
+            .map(|i| i.kernel.offload.to_string())
     }
 
     fn install_failure(&self, child: ChildSaId) -> Option<InstallFailure> {
@@ -688,7 +805,9 @@ impl KernelBackend for Xfrm {
     }
 
     fn remove_all(&mut self) -> usize {
-        let children: Vec<ChildSaId> = self.installed.keys().copied().collect();
+        // Rekeyed predecessors first (only their SAs), so no policy is restored to them.
+        let mut children: Vec<ChildSaId> = self.installed.keys().copied().collect();
+        children.sort_by_key(|child| self.installed[child].owns_policies);
         for child in &children {
             self.remove_installed(*child);
         }
@@ -709,7 +828,7 @@ impl KernelBackend for Xfrm {
 
     fn counters(&mut self, child: ChildSaId) -> Option<ChildCounters> {
         let installed = self.installed.get(&child)?;
-        let (sa_in, sa_out) = (installed.sa_in, installed.sa_out);
+        let (sa_in, sa_out) = (installed.kernel.sa_in, installed.kernel.sa_out);
         let c_in = self.client.sa_counters(&sa_in).ok()?;
         let c_out = self.client.sa_counters(&sa_out).ok()?;
         Some(ChildCounters {
@@ -916,6 +1035,121 @@ mod tests {
             ..batch
         };
         assert!(build_child_install(ChildSaId(7), &partial).is_err());
+    }
+
+    /// What `finish_batch` stores for a CHILD_SA `install_child` accepted (no kernel needed).
+    fn installed_entry(spec: &iked_xfrm::ChildInstall) -> InstalledEntry {
+        let sa = |dst, spi| iked_xfrm::SaId {
+            dst,
+            spi: iked_xfrm::Spi(spi),
+            protocol: iked_xfrm::IpsecProtocol::Esp,
+            mark: None,
+        };
+        let kernel = iked_xfrm::InstalledChild {
+            offload: iked_xfrm::OffloadMode::Packet,
+            sa_in_offload: iked_xfrm::OffloadMode::Packet,
+            sa_out_offload: iked_xfrm::OffloadMode::Packet,
+            device: Some((3, "eth1".into())),
+            sa_in: sa(spec.local, spec.spi_in.0),
+            sa_out: sa(spec.remote, spec.spi_out.0),
+            policies: vec![],
+            policy_specs: vec![],
+            fallback_reasons: vec![],
+        };
+        InstalledEntry::new(kernel, spec)
+    }
+
+    #[test]
+    fn rekey_batch_inherits_the_installed_childs_policies() {
+        use iked_ike::ts::TrafficSelector as Ts;
+        // The first CHILD_SA {7}, installed with narrowed transport-mode /32 selectors (as
+        // strongSwan narrows the seed's 192.168.50.0/24 for host-to-host).
+        let first = Batch {
+            ids: vec![],
+            sa_in: Some(seed_sa(Direction::In, 0xc000_0001)),
+            sa_out: Some(seed_sa(Direction::Out, 0xc000_0002)),
+            policies: vec![iked_ike::engine::PolicyInstall {
+                child: ChildSaId(7),
+                reqid: 7,
+                direction: Direction::Out,
+                src_ts: Ts::parse("192.168.50.1/32[udp]").unwrap(),
+                dst_ts: Ts::parse("192.168.50.2/32[udp/4789]").unwrap(),
+                tmpl_src: "192.168.50.1".parse().unwrap(),
+                tmpl_dst: "192.168.50.2".parse().unwrap(),
+                mode: iked_ike::config::Mode::Transport,
+                hw_offload: iked_ike::config::HwOffload::Packet,
+            }],
+        };
+        let InstallPlan::Fresh(first_spec) =
+            plan_install(ChildSaId(7), &first, &HashMap::new()).unwrap()
+        else {
+            panic!("a batch with policies is a new CHILD_SA");
+        };
+        assert_eq!(first_spec.selectors.len(), 1);
+        let mut installed = HashMap::new();
+        installed.insert(ChildSaId(7), installed_entry(&first_spec));
+
+        // The engine's rekey of {7} as {9}: same reqid, two AddSa, no AddPolicy.
+        let rekeyed_sa = |direction, spi| {
+            let mut sa = seed_sa(direction, spi);
+            sa.child = ChildSaId(9);
+            sa
+        };
+        let rekey = Batch {
+            ids: vec![],
+            sa_in: Some(rekeyed_sa(Direction::In, 0xc000_0003)),
+            sa_out: Some(rekeyed_sa(Direction::Out, 0xc000_0004)),
+            policies: vec![],
+        };
+        let InstallPlan::Rekey { old, spec } =
+            plan_install(ChildSaId(9), &rekey, &installed).unwrap()
+        else {
+            panic!("a policy-less batch with an installed reqid is a rekey");
+        };
+        assert_eq!(old, ChildSaId(7));
+        assert_eq!(spec.selectors, first_spec.selectors);
+        assert_eq!(spec.policies_fwd_out, first_spec.policies_fwd_out);
+        assert_eq!(spec.mode, iked_xfrm::Mode::Transport);
+        assert_eq!(spec.reqid, 7);
+        assert_eq!(
+            (spec.spi_in, spec.spi_out),
+            (iked_xfrm::Spi(0xc000_0003), iked_xfrm::Spi(0xc000_0004))
+        );
+
+        // Once {9} took the policies over, {7} is no predecessor any more: a further
+        // policy-less batch must rekey {9}, not {7}.
+        installed.get_mut(&ChildSaId(7)).unwrap().owns_policies = false;
+        installed.insert(ChildSaId(9), installed_entry(&spec));
+        let again = Batch {
+            ids: vec![],
+            sa_in: Some(seed_sa(Direction::In, 0xc000_0005)),
+            sa_out: Some(seed_sa(Direction::Out, 0xc000_0006)),
+            policies: vec![],
+        };
+        assert!(matches!(
+            plan_install(ChildSaId(11), &again, &installed).unwrap(),
+            InstallPlan::Rekey {
+                old: ChildSaId(9),
+                ..
+            }
+        ));
+
+        // A policy-less batch whose reqid matches nothing installed is not a rekey (and,
+        // without selectors, install_child will refuse it).
+        let mut stranger = seed_sa(Direction::Out, 0xc000_0008);
+        stranger.reqid = 42;
+        let orphan = Batch {
+            ids: vec![],
+            sa_in: Some(seed_sa(Direction::In, 0xc000_0007)),
+            sa_out: Some(stranger),
+            policies: vec![],
+        };
+        let InstallPlan::Fresh(orphan_spec) =
+            plan_install(ChildSaId(12), &orphan, &installed).unwrap()
+        else {
+            panic!("no installed CHILD_SA has reqid 42");
+        };
+        assert!(orphan_spec.selectors.is_empty());
     }
 
     #[test]
