@@ -145,6 +145,16 @@ impl Lab {
             std::fs::read_to_string(self.dir.join("charon.log")).unwrap_or_default()
         )
     }
+
+    /// Fails the test with the command's output and both daemons' logs unless it succeeded.
+    fn expect_ok(&self, out: &std::process::Output, what: &str) {
+        assert!(
+            out.status.success(),
+            "{what}: {}\n{}",
+            text(out),
+            self.logs()
+        );
+    }
 }
 
 /// Sets the lab up, or returns `None` after printing why it cannot run here.
@@ -251,12 +261,7 @@ fn seed_ike_sa_against_stock_charon_in_both_roles() {
         &lab.iked_vici,
         &["initiate", "--ike", "BFL-BFR", "--timeout", "30"],
     );
-    assert!(
-        out.status.success(),
-        "ikectl initiate: {}\n{}",
-        text(&out),
-        lab.logs()
-    );
+    lab.expect_ok(&out, "ikectl initiate");
     let ours = swanctl(&lab.iked_uri, &["--list-sas"]);
     assert!(
         text(&ours).contains("BFL-BFR: #") && text(&ours).contains("ESTABLISHED, IKEv2"),
@@ -294,24 +299,14 @@ fn seed_ike_sa_against_stock_charon_in_both_roles() {
         &lab.iked_vici,
         &["terminate", "--ike", "BFL-BFR", "--timeout", "10"],
     );
-    assert!(
-        out.status.success(),
-        "terminate: {}\n{}",
-        text(&out),
-        lab.logs()
-    );
+    lab.expect_ok(&out, "terminate");
 
     // Role 2: charon initiates, iked responds.
     let out = swanctl(
         &lab.charon_uri,
         &["--initiate", "--ike", "BFR-BFL", "--timeout", "30"],
     );
-    assert!(
-        out.status.success(),
-        "charon initiate: {}\n{}",
-        text(&out),
-        lab.logs()
-    );
+    lab.expect_ok(&out, "charon initiate");
     let ours = swanctl(&lab.iked_uri, &["--list-sas"]);
     assert!(
         text(&ours).contains("ESTABLISHED, IKEv2") && text(&ours).contains("_r*"),
@@ -356,12 +351,7 @@ fn tunnel_child_against_charon_libipsec() {
         &lab.iked_vici,
         &["initiate", "--child", "bf-out", "--timeout", "30"],
     );
-    assert!(
-        out.status.success(),
-        "ikectl initiate: {}\n{}",
-        text(&out),
-        lab.logs()
-    );
+    lab.expect_ok(&out, "ikectl initiate");
     let ours = text(&swanctl(&lab.iked_uri, &["--list-sas"]));
     assert!(ours.contains("bf-out: #"), "{ours}");
     assert!(
@@ -386,22 +376,12 @@ fn tunnel_child_against_charon_libipsec() {
         &lab.iked_vici,
         &["terminate", "--child", "bf-out", "--timeout", "10"],
     );
-    assert!(
-        out.status.success(),
-        "terminate child: {}\n{}",
-        text(&out),
-        lab.logs()
-    );
+    lab.expect_ok(&out, "terminate child");
     let out = ikectl(
         &lab.iked_vici,
         &["initiate", "--child", "bf-out", "--timeout", "30"],
     );
-    assert!(
-        out.status.success(),
-        "CREATE_CHILD_SA: {}\n{}",
-        text(&out),
-        lab.logs()
-    );
+    lab.expect_ok(&out, "CREATE_CHILD_SA");
     let ours = text(&swanctl(&lab.iked_uri, &["--list-sas"]));
     assert_eq!(
         ours.matches("BFL-BFR: #").count(),
@@ -414,22 +394,12 @@ fn tunnel_child_against_charon_libipsec() {
         &lab.iked_vici,
         &["terminate", "--ike", "BFL-BFR", "--timeout", "10"],
     );
-    assert!(
-        out.status.success(),
-        "terminate: {}\n{}",
-        text(&out),
-        lab.logs()
-    );
+    lab.expect_ok(&out, "terminate");
     let out = swanctl(
         &lab.charon_uri,
         &["--initiate", "--child", "bf-out", "--timeout", "30"],
     );
-    assert!(
-        out.status.success(),
-        "charon initiate: {}\n{}",
-        text(&out),
-        lab.logs()
-    );
+    lab.expect_ok(&out, "charon initiate");
     let ours = text(&swanctl(&lab.iked_uri, &["--list-sas"]));
     assert!(
         ours.contains("_r*") && ours.contains("bf-out: #"),
