@@ -17,6 +17,7 @@ use super::{
 use crate::config::{IkeConfig, IkeSecret, Settings};
 use crate::error::CommandError;
 use crate::message::{self, Header, Message, Payload, SkKeys, exchange, flags};
+use crate::proposal::protocol;
 use crate::time::Timestamp;
 use crate::timer::TimerQueue;
 
@@ -821,6 +822,21 @@ impl Engine {
             self.log(Some(id), LogGroup::Ike, format!("IKE_SA {name} deleted"));
             self.events.push_back(Event::IkeDown { sa: id, reason });
         }
+    }
+
+    /// Sends the INFORMATIONAL that deletes `sa` itself (an empty IKE Delete payload).
+    pub(crate) fn send_ike_delete(&mut self, now: Timestamp, sa: &mut IkeSa) {
+        let payloads = vec![Payload::Delete {
+            protocol: protocol::IKE,
+            spis: vec![],
+        }];
+        self.send_request(
+            now,
+            sa,
+            exchange::INFORMATIONAL,
+            payloads,
+            Active::DeleteIke,
+        );
     }
 
     /// Sends a request now if the window is free, else leaves it to `kick`.

@@ -2183,17 +2183,7 @@ impl Engine {
                         sa.remote.ip()
                     ),
                 );
-                let payloads = vec![Payload::Delete {
-                    protocol: protocol::IKE,
-                    spis: vec![],
-                }];
-                self.send_request(
-                    now,
-                    sa,
-                    exchange::INFORMATIONAL,
-                    payloads,
-                    Active::DeleteIke,
-                );
+                self.send_ike_delete(now, sa);
                 Fate::Keep
             }
             Task::Dpd => {
@@ -2432,17 +2422,7 @@ impl Engine {
                 // install finished during the IKE rekey) moved over; start them.
                 self.kick(now, new_id);
                 // Delete the old SA, on the old SA.
-                let payloads = vec![Payload::Delete {
-                    protocol: protocol::IKE,
-                    spis: vec![],
-                }];
-                self.send_request(
-                    now,
-                    sa,
-                    exchange::INFORMATIONAL,
-                    payloads,
-                    Active::DeleteIke,
-                );
+                self.send_ike_delete(now, sa);
                 Fate::Keep
             }
             Err(e) => {
