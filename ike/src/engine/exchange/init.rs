@@ -1,0 +1,560 @@
+//! IKE_SA_INIT for both roles: proposal and KE selection, INVALID_KE_PAYLOAD and COOKIE
+//! retries, NAT detection notifies, the half-open limit, and key derivation.
+//!
+//! Contract: see the parent module.
+
+use super::*;
+
+impl Engine {
+    // ===== IKE_SA_INIT ========================================================================
+
+    pub(crate) fn start_initiator(
+        &mut self,
+        now: Timestamp,
+        config: Arc<IkeConfig>,
+        local: SocketAddr,
+        remote: SocketAddr,
+        mut children: Vec<ChildConfig>,
+    ) -> IkeSaId {
+        let id = self.new_ike_id();
+        let spi_i = self.random_spi();
+        let group = config
+            .proposals
+            .first()
+            .and_then(|p| p.ke_methods().first().copied())
+            .unwrap_or(0);
+        let ni = self.random_bytes(self.settings.nonce_len);
+        let local_id = config
+            .local
+            .id
+            .clone()
+            .unwrap_or_else(|| Identity::from_addr(local.ip()));
+        let ke = KeyExchange::generate(group, self.rng.as_mut());
+        let first_children = std::mem::take(&mut children);
+        let mut sa = IkeSa::new(
+            id,
+            config.clone(),
+            (spi_i, 0),
+            (local, remote),
+            local_id,
+            now,
+        );
+        sa.queued_children = first_children;
+        self.log(
+            Some(id),
+            LogGroup::Ike,
+            format!("initiating IKE_SA {} to {}", sa.log_name(), remote.ip()),
+        );
+        let ke = match ke {
+            Ok(ke) => ke,
+            Err(e) => {
+                self.event(Event::IkeFailed {
+                    sa: id,
+                    name: config.name.clone(),
+                    reason: e.to_string(),
+                });
+                return id;
+            }
+        };
+        self.send_sa_init(now, &mut sa, ke, ni, None, 0);
+        self.by_spi.insert(spi_i, id);
+        self.sas.insert(id, sa);
+        id
+    }
+
+    pub(super) fn send_sa_init(
+        &mut self,
+        now: Timestamp,
+        sa: &mut IkeSa,
+        ke: KeyExchange,
+        ni: Vec<u8>,
+        cookie: Option<Vec<u8>>,
+        retries: u32,
+    ) {
+        let mut payloads = Vec::new();
+        if let Some(c) = &cookie {
+            // RFC 7296 2.6: the COOKIE notify must come first.
+            payloads.push(Payload::Notify(Notify::new(notify::COOKIE, c.clone())));
+        }
+        payloads.push(Payload::Sa(numbered(sa.config.proposals.clone(), &[])));
+        payloads.push(Payload::Ke {
+            group: ke.group(),
+            data: ke.public(),
+        });
+        payloads.push(Payload::Nonce(ni.clone()));
+        payloads.push(Payload::Notify(Notify::new(
+            notify::NAT_DETECTION_SOURCE_IP,
+            nat_hash(sa.spi_i, 0, sa.local),
+        )));
+        payloads.push(Payload::Notify(Notify::new(
+            notify::NAT_DETECTION_DESTINATION_IP,
+            nat_hash(sa.spi_i, 0, sa.remote),
+        )));
+        payloads.push(Payload::Notify(Notify::new(
+            notify::FRAGMENTATION_SUPPORTED,
+            vec![],
+        )));
+        payloads.push(Payload::Notify(Notify::new(
+            notify::SIGNATURE_HASH_ALGORITHMS,
+            HASH_ALGORITHMS.to_vec(),
+        )));
+        payloads.push(Payload::Notify(Notify::new(
+            notify::REDIRECT_SUPPORTED,
+            vec![],
+        )));
+        // A retried IKE_SA_INIT (cookie, other group) starts again at message ID 0.
+        sa.next_request_id = 0;
+        self.send_request(now, sa, exchange::IKE_SA_INIT, payloads, Active::SaInit);
+        let request = sa
+            .outstanding
+            .as_ref()
+            .map(|o| o.bytes.clone())
+            .unwrap_or_default();
+        sa.phase = Phase::ExpectSaInitResponse(Box::new(ExpectSaInitResponse {
+            ke,
+            ni,
+            cookie,
+            request,
+            retries,
+        }));
+    }
+
+    pub(crate) fn on_sa_init_response(
+        &mut self,
+        now: Timestamp,
+        sa: &mut IkeSa,
+        msg: Message,
+        bytes: &[u8],
+    ) -> Fate {
+        let Phase::ExpectSaInitResponse(st) = std::mem::replace(&mut sa.phase, Phase::Transition)
+        else {
+            self.drop_datagram(Some(sa.id), "unexpected IKE_SA_INIT response".into());
+            return Fate::Keep;
+        };
+        let st = *st;
+        self.timers.cancel(TimerKey::Retransmit(sa.id));
+        sa.outstanding = None;
+        let fail = |e: &mut Engine, sa: &IkeSa, reason: String| {
+            e.log(Some(sa.id), LogGroup::Ike, reason.clone());
+            e.event(Event::IkeFailed {
+                sa: sa.id,
+                name: sa.config.name.clone(),
+                reason: reason.clone(),
+            });
+            Fate::Destroy(DownReason::Failed(reason))
+        };
+        if st.retries >= 5 {
+            return fail(self, sa, "too many IKE_SA_INIT retries".into());
+        }
+        if let Some(n) = msg.notify(notify::COOKIE) {
+            if n.data.is_empty() || n.data.len() > 64 {
+                return fail(self, sa, "invalid COOKIE notify".into());
+            }
+            self.log(
+                Some(sa.id),
+                LogGroup::Ike,
+                "received COOKIE, retrying IKE_SA_INIT".into(),
+            );
+            let cookie = Some(n.data.clone());
+            self.send_sa_init(now, sa, st.ke, st.ni, cookie, st.retries + 1);
+            return Fate::Keep;
+        }
+        if let Some(n) = msg.notify(notify::INVALID_KE_PAYLOAD) {
+            let wanted = n.data.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+            let offered = sa.config.proposals.iter().any(|p| {
+                Some(p.ke_methods()).is_some_and(|m| wanted.is_some_and(|w| m.contains(&w)))
+            });
+            match wanted {
+                Some(group) if offered && group != st.ke.group() => {
+                    self.log(
+                        Some(sa.id),
+                        LogGroup::Ike,
+                        format!(
+                            "peer didn't accept DH group {}, it requested {group}",
+                            st.ke.group()
+                        ),
+                    );
+                    match KeyExchange::generate(group, self.rng.as_mut()) {
+                        Ok(ke) => {
+                            self.send_sa_init(now, sa, ke, st.ni, st.cookie, st.retries + 1);
+                            return Fate::Keep;
+                        }
+                        Err(e) => return fail(self, sa, e.to_string()),
+                    }
+                }
+                _ => {
+                    return fail(
+                        self,
+                        sa,
+                        "peer requested an unacceptable key exchange method".into(),
+                    );
+                }
+            }
+        }
+        if let Some(n) = msg.error_notify() {
+            return fail(
+                self,
+                sa,
+                format!("received {} notify error", notify::short_name(n.kind)),
+            );
+        }
+        match self.complete_sa_init(sa, st, &msg, bytes) {
+            Ok(()) => {}
+            Err(e) => return fail(self, sa, e.to_string()),
+        }
+        // IKE_AUTH next; the first child's inbound SPI must come from the kernel first.
+        if sa.queued_children.is_empty() {
+            self.send_auth(now, sa)
+        } else {
+            let cfg = sa.queued_children.remove(0);
+            let child = self.new_child_id();
+            self.log(
+                Some(sa.id),
+                LogGroup::Ike,
+                format!("establishing CHILD_SA {}{{{}}}", cfg.name, child.0),
+            );
+            if let Phase::ExpectAuthResponse(st) = &mut sa.phase {
+                st.child = Some(NewChild {
+                    id: child,
+                    config: cfg,
+                    spi_in: None,
+                    ni: Vec::new(),
+                    ke: None,
+                    rekey_of: None,
+                });
+            }
+            self.allocate_spi(sa, child);
+            sa.pending_send = Some(Active::Auth);
+            Fate::Keep
+        }
+    }
+
+    pub(super) fn complete_sa_init(
+        &mut self,
+        sa: &mut IkeSa,
+        st: ExpectSaInitResponse,
+        msg: &Message,
+        bytes: &[u8],
+    ) -> Result<(), ProtocolError> {
+        let props = sa_payload(msg).ok_or(ProtocolError::MissingPayload("SA"))?;
+        let [chosen] = props.as_slice() else {
+            return Err(ProtocolError::NoProposalChosen);
+        };
+        if !accept_answer(&sa.config.proposals, chosen) {
+            return Err(ProtocolError::NoProposalChosen);
+        }
+        let suite_sel = chosen.selected().ok_or(ProtocolError::NoProposalChosen)?;
+        let (group, data) = ke_payload(msg).ok_or(ProtocolError::MissingPayload("KE"))?;
+        if group != st.ke.group() || suite_sel.ke != group {
+            return Err(ProtocolError::InvalidKe {
+                offered: group,
+                wanted: st.ke.group(),
+            });
+        }
+        let nr = nonce_payload(msg)
+            .ok_or(ProtocolError::MissingPayload("Nonce"))?
+            .clone();
+        if msg.header.spi_r == 0 {
+            return Err(ProtocolError::Malformed("zero responder SPI".into()));
+        }
+        sa.spi_r = msg.header.spi_r;
+        let shared = st.ke.shared(data)?;
+        let seed = suite::skeyseed(suite_sel.prf, &st.ni, &nr, &shared)?;
+        let keys = suite::derive_ike_keys(&suite_sel, &seed, &st.ni, &nr, sa.spi_i, sa.spi_r)?;
+        self.log(
+            Some(sa.id),
+            LogGroup::Cfg,
+            format!("selected proposal: {}", chosen.describe()),
+        );
+        sa.crypto = Some(IkeCrypto {
+            proposal: chosen.clone(),
+            suite: suite_sel,
+            keys,
+            iv_counter: 0,
+        });
+        sa.next_request_id = 1;
+        let init = InitMaterial {
+            ni: st.ni,
+            nr,
+            request: st.request,
+            response: bytes.to_vec(),
+        };
+        sa.phase = Phase::ExpectAuthResponse(Box::new(ExpectAuthResponse { init, child: None }));
+        Ok(())
+    }
+
+    /// Stateless COOKIE value: version | HMAC-SHA256(secret, Ni | IPi | SPIi) (RFC 7296 2.6).
+    pub(super) fn cookie_for(&self, ni: &[u8], remote: SocketAddr, spi_i: u64) -> Vec<u8> {
+        let ip = match remote.ip() {
+            std::net::IpAddr::V4(a) => a.octets().to_vec(),
+            std::net::IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        let mac = suite::prf(
+            crate::proposal::prf::HMAC_SHA2_256,
+            &self.cookie_secret,
+            &[ni, &ip, &spi_i.to_be_bytes()],
+        )
+        .map(|s| s.expose().to_vec())
+        .unwrap_or_default();
+        let mut c = vec![0u8];
+        c.extend_from_slice(&mac);
+        c
+    }
+
+    pub(super) fn stateless_reply(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        header: Header,
+        n: Notify,
+    ) {
+        let msg = Message {
+            header: Header {
+                spi_i: header.spi_i,
+                spi_r: 0,
+                exchange: exchange::IKE_SA_INIT,
+                flags: flags::RESPONSE,
+                message_id: 0,
+            },
+            payloads: vec![Payload::Notify(n)],
+        };
+        self.transmit_raw(local, remote, &msg);
+    }
+
+    pub(crate) fn respond_sa_init(
+        &mut self,
+        now: Timestamp,
+        local: SocketAddr,
+        remote: SocketAddr,
+        header: Header,
+        bytes: &[u8],
+    ) {
+        if let Some(id) = self.by_initiator.get(&(header.spi_i, remote)).copied() {
+            // A retransmitted IKE_SA_INIT: replay our response.
+            if let Some(sa) = self.sas.get(&id)
+                && let Some((0, resp)) = &sa.last_response
+            {
+                let t = crate::engine::Transmit {
+                    local,
+                    remote,
+                    bytes: resp.clone(),
+                };
+                self.stats.replayed_responses += 1;
+                self.push_transmit(t);
+                return;
+            }
+            self.drop_datagram(Some(id), "IKE_SA_INIT retransmit while busy".into());
+            return;
+        }
+        if header.message_id != 0 {
+            self.drop_datagram(None, "IKE_SA_INIT request with non-zero message ID".into());
+            return;
+        }
+        let msg = match crate::message::decode(bytes, None) {
+            Ok(m) => m,
+            Err(e) => {
+                self.drop_datagram(None, format!("invalid IKE_SA_INIT request: {e}"));
+                return;
+            }
+        };
+        self.log(None, LogGroup::Enc, format!("parsed {}", msg.summary()));
+        if self.half_open >= self.settings.half_open_limit {
+            self.stats.half_open_refused += 1;
+            self.drop_datagram(
+                None,
+                format!(
+                    "ignoring IKE_SA_INIT from {}, half-open limit reached",
+                    remote.ip()
+                ),
+            );
+            return;
+        }
+        let Some(ni) = nonce_payload(&msg).cloned() else {
+            self.stateless_reply(
+                local,
+                remote,
+                header,
+                Notify::new(notify::INVALID_SYNTAX, vec![]),
+            );
+            return;
+        };
+        if self.half_open >= self.settings.cookie_threshold {
+            // No state for a request until the initiator proves it receives at its address.
+            let expected = self.cookie_for(&ni, remote, header.spi_i);
+            let presented = match msg.payloads.first() {
+                Some(Payload::Notify(n)) if n.kind == notify::COOKIE => Some(&n.data),
+                _ => None,
+            };
+            if presented.is_none_or(|c| !suite::ct_eq(c, &expected)) {
+                self.stats.cookies_sent += 1;
+                self.stateless_reply(local, remote, header, Notify::new(notify::COOKIE, expected));
+                return;
+            }
+        }
+        let Some(config) = self
+            .connections
+            .iter()
+            .find(|c| {
+                (c.local_addrs.is_empty() || c.local_addrs.contains(&local.ip()))
+                    && (c.remote_addrs.is_empty() || c.remote_addrs.contains(&remote.ip()))
+            })
+            .cloned()
+        else {
+            self.log(
+                None,
+                LogGroup::Cfg,
+                format!(
+                    "no IKE config found for {}...{}, sending NO_PROPOSAL_CHOSEN",
+                    local.ip(),
+                    remote.ip()
+                ),
+            );
+            self.stateless_reply(
+                local,
+                remote,
+                header,
+                Notify::new(notify::NO_PROPOSAL_CHOSEN, vec![]),
+            );
+            return;
+        };
+        self.log(
+            None,
+            LogGroup::Ike,
+            format!("{} is initiating an IKE_SA", remote.ip()),
+        );
+        let (Some(theirs), Some((group, ke_data))) = (sa_payload(&msg), ke_payload(&msg)) else {
+            self.stateless_reply(
+                local,
+                remote,
+                header,
+                Notify::new(notify::INVALID_SYNTAX, vec![]),
+            );
+            return;
+        };
+        let chosen = match select_with_ke(&config.proposals, theirs, group) {
+            Ok(p) => p,
+            Err(e) => {
+                self.log(None, LogGroup::Ike, format!("{e}"));
+                if let Some((kind, data)) = notify_for(&e) {
+                    self.stateless_reply(local, remote, header, Notify::new(kind, data));
+                }
+                return;
+            }
+        };
+        let Some(suite_sel) = chosen.selected() else {
+            return;
+        };
+        let ke = match KeyExchange::generate(group, self.rng.as_mut()) {
+            Ok(k) => k,
+            Err(_) => {
+                self.stateless_reply(
+                    local,
+                    remote,
+                    header,
+                    Notify::new(notify::NO_PROPOSAL_CHOSEN, vec![]),
+                );
+                return;
+            }
+        };
+        let shared = match ke.shared(ke_data) {
+            Ok(s) => s,
+            Err(_) => {
+                self.stateless_reply(
+                    local,
+                    remote,
+                    header,
+                    Notify::new(notify::INVALID_SYNTAX, vec![]),
+                );
+                return;
+            }
+        };
+        let nr = self.random_bytes(self.settings.nonce_len);
+        let spi_r = self.random_spi();
+        let keys = match suite::skeyseed(suite_sel.prf, &ni, &nr, &shared).and_then(|seed| {
+            suite::derive_ike_keys(&suite_sel, &seed, &ni, &nr, header.spi_i, spi_r)
+        }) {
+            Ok(k) => k,
+            Err(_) => {
+                self.stateless_reply(
+                    local,
+                    remote,
+                    header,
+                    Notify::new(notify::NO_PROPOSAL_CHOSEN, vec![]),
+                );
+                return;
+            }
+        };
+        let id = self.new_ike_id();
+        self.log(
+            Some(id),
+            LogGroup::Cfg,
+            format!("selected proposal: {}", chosen.describe()),
+        );
+        let local_id = config
+            .local
+            .id
+            .clone()
+            .unwrap_or_else(|| Identity::from_addr(local.ip()));
+        let mut sa = IkeSa::new(
+            id,
+            config,
+            (header.spi_i, spi_r),
+            (local, remote),
+            local_id,
+            now,
+        );
+        sa.initiator = false;
+        sa.half_open = true;
+        let payloads = vec![
+            Payload::Sa(vec![chosen.clone()]),
+            Payload::Ke {
+                group,
+                data: ke.public(),
+            },
+            Payload::Nonce(nr.clone()),
+            Payload::Notify(Notify::new(
+                notify::NAT_DETECTION_SOURCE_IP,
+                nat_hash(sa.spi_i, spi_r, local),
+            )),
+            Payload::Notify(Notify::new(
+                notify::NAT_DETECTION_DESTINATION_IP,
+                nat_hash(sa.spi_i, spi_r, remote),
+            )),
+            Payload::Notify(Notify::new(notify::FRAGMENTATION_SUPPORTED, vec![])),
+            Payload::Notify(Notify::new(
+                notify::SIGNATURE_HASH_ALGORITHMS,
+                HASH_ALGORITHMS.to_vec(),
+            )),
+            Payload::Notify(Notify::new(notify::CHILDLESS_IKEV2_SUPPORTED, vec![])),
+            Payload::Notify(Notify::new(notify::MULTIPLE_AUTH_SUPPORTED, vec![])),
+        ];
+        self.send_response(&mut sa, 0, exchange::IKE_SA_INIT, payloads);
+        let response = sa
+            .last_response
+            .as_ref()
+            .map(|(_, b)| b.clone())
+            .unwrap_or_default();
+        sa.crypto = Some(IkeCrypto {
+            proposal: chosen,
+            suite: suite_sel,
+            keys,
+            iv_counter: 0,
+        });
+        sa.phase = Phase::ExpectAuthRequest(Box::new(ExpectAuthRequest {
+            init: InitMaterial {
+                ni,
+                nr,
+                request: bytes.to_vec(),
+                response,
+            },
+        }));
+        self.half_open += 1;
+        self.by_spi.insert(spi_r, id);
+        self.by_initiator.insert((header.spi_i, remote), id);
+        self.timers.schedule(
+            TimerKey::HalfOpen(id),
+            now + self.settings.half_open_timeout,
+        );
+        self.sas.insert(id, sa);
+    }
+}

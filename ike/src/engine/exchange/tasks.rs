@@ -1,0 +1,699 @@
+//! Requests we initiate on an established IKE SA and the responses to them, and the
+//! requests we answer there: CREATE_CHILD_SA (new child, CHILD_SA and IKE SA rekey) and
+//! INFORMATIONAL (delete, liveness).
+//!
+//! Contract: see the parent module.
+
+use super::*;
+
+impl Engine {
+    // ===== tasks (requests we initiate on an established SA) ==================================
+
+    pub(crate) fn start_task(&mut self, now: Timestamp, sa: &mut IkeSa, task: Task) -> Fate {
+        match task {
+            Task::CreateChild(cfg) => self.start_new_child(now, sa, *cfg, None),
+            Task::RekeyChild(old) => {
+                let Some(c) = sa.child_mut(old) else {
+                    return Fate::Keep;
+                };
+                if c.state != ChildState::Installed {
+                    return Fate::Keep;
+                }
+                c.state = ChildState::Rekeying;
+                let cfg = c.config.clone();
+                self.log(
+                    Some(sa.id),
+                    LogGroup::Ike,
+                    format!("rekeying CHILD_SA {}{{{}}}", cfg.name, old.0),
+                );
+                self.start_new_child(now, sa, cfg, Some(old))
+            }
+            Task::RekeyIke => {
+                let Some(c) = sa.crypto.as_ref() else {
+                    return Fate::Keep;
+                };
+                let group = c.suite.ke;
+                let ke = match KeyExchange::generate(group, self.rng.as_mut()) {
+                    Ok(k) => k,
+                    Err(_) => return Fate::Keep,
+                };
+                let ni = self.random_bytes(self.settings.nonce_len);
+                let new_spi = self.random_spi();
+                let proposals = numbered(sa.config.proposals.clone(), &new_spi.to_be_bytes());
+                self.log(
+                    Some(sa.id),
+                    LogGroup::Ike,
+                    format!("rekeying IKE_SA {}", sa.log_name()),
+                );
+                let payloads = vec![
+                    Payload::Sa(proposals.clone()),
+                    Payload::Nonce(ni.clone()),
+                    Payload::Ke {
+                        group,
+                        data: ke.public(),
+                    },
+                ];
+                // Reserve the SPI so a colliding responder-side SA cannot take it.
+                self.by_spi.insert(new_spi, sa.id);
+                self.send_request(
+                    now,
+                    sa,
+                    exchange::CREATE_CHILD_SA,
+                    payloads,
+                    Active::RekeyIke {
+                        ke,
+                        ni,
+                        new_spi,
+                        proposals,
+                    },
+                );
+                Fate::Keep
+            }
+            Task::DeleteChild(child) => {
+                let Some(c) = sa.child_mut(child) else {
+                    return Fate::Keep;
+                };
+                if c.state == ChildState::Deleting {
+                    return Fate::Keep;
+                }
+                if c.state != ChildState::Failed {
+                    c.state = ChildState::Deleting;
+                }
+                let spi = c.spi_in;
+                let what = format!("ESP CHILD_SA with SPI {spi:08x}");
+                self.send_esp_delete(now, sa, spi, what, Active::DeleteChildren(vec![child]));
+                Fate::Keep
+            }
+            Task::DeleteRejectedChild { name, spi } => {
+                let what = format!("rejected ESP CHILD_SA {name} with SPI {spi:08x}");
+                self.send_esp_delete(now, sa, spi, what, Active::DeleteRejectedChild);
+                Fate::Keep
+            }
+            Task::DeleteIke => {
+                self.log(
+                    Some(sa.id),
+                    LogGroup::Ike,
+                    format!(
+                        "deleting IKE_SA {} between {}[{}]...{}",
+                        sa.log_name(),
+                        sa.local.ip(),
+                        sa.local_id,
+                        sa.remote.ip()
+                    ),
+                );
+                self.send_ike_delete(now, sa);
+                Fate::Keep
+            }
+            Task::Dpd => {
+                if now.saturating_since(sa.last_received) < sa.config.dpd_delay {
+                    return Fate::Keep;
+                }
+                self.send_request(now, sa, exchange::INFORMATIONAL, vec![], Active::Dpd);
+                Fate::Keep
+            }
+        }
+    }
+
+    /// INFORMATIONAL request deleting one ESP SA, named by our inbound SPI (RFC 7296 3.11).
+    pub(super) fn send_esp_delete(
+        &mut self,
+        now: Timestamp,
+        sa: &mut IkeSa,
+        spi_in: u32,
+        what: String,
+        active: Active,
+    ) {
+        self.log(
+            Some(sa.id),
+            LogGroup::Ike,
+            format!("sending DELETE for {what}"),
+        );
+        let payloads = vec![Payload::Delete {
+            protocol: protocol::ESP,
+            spis: vec![spi_in.to_be_bytes().to_vec()],
+        }];
+        self.send_request(now, sa, exchange::INFORMATIONAL, payloads, active);
+    }
+
+    pub(super) fn start_new_child(
+        &mut self,
+        _now: Timestamp,
+        sa: &mut IkeSa,
+        cfg: ChildConfig,
+        rekey_of: Option<ChildSaId>,
+    ) -> Fate {
+        let id = self.new_child_id();
+        let ni = self.random_bytes(self.settings.nonce_len);
+        // PFS: the first key exchange method of the ESP proposals, if any.
+        let group = cfg.esp_proposals.iter().flat_map(|p| p.ke_methods()).next();
+        let ke = match group.map(|g| KeyExchange::generate(g, self.rng.as_mut())) {
+            Some(Ok(k)) => Some(k),
+            Some(Err(e)) => {
+                self.event(Event::ChildFailed {
+                    ike: sa.id,
+                    name: cfg.name.clone(),
+                    reason: e.to_string(),
+                });
+                return Fate::Keep;
+            }
+            None => None,
+        };
+        if rekey_of.is_none() {
+            self.log(
+                Some(sa.id),
+                LogGroup::Ike,
+                format!("establishing CHILD_SA {}{{{}}}", cfg.name, id.0),
+            );
+        }
+        self.allocate_spi(sa, id);
+        sa.pending_send = Some(Active::CreateChild(Box::new(NewChild {
+            id,
+            config: cfg,
+            spi_in: None,
+            ni,
+            ke,
+            rekey_of,
+        })));
+        Fate::Keep
+    }
+
+    // ===== responses to our requests ==========================================================
+
+    pub(crate) fn on_response(
+        &mut self,
+        now: Timestamp,
+        sa: &mut IkeSa,
+        active: Active,
+        msg: Message,
+    ) -> Fate {
+        match active {
+            Active::SaInit => Fate::Keep,
+            Active::Auth => self.on_auth_response(now, sa, msg),
+            Active::CreateChild(nc) => {
+                let mut nc = *nc;
+                if let Some(n) = msg.notify(notify::INVALID_KE_PAYLOAD) {
+                    let wanted = n.data.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+                    let acceptable = wanted.filter(|w| {
+                        nc.config
+                            .esp_proposals
+                            .iter()
+                            .any(|p| p.ke_methods().contains(w))
+                            && Some(*w) != nc.ke.as_ref().map(|k| k.group())
+                    });
+                    if let Some(group) = acceptable
+                        && let Ok(ke) = KeyExchange::generate(group, self.rng.as_mut())
+                    {
+                        self.log(Some(sa.id), LogGroup::Ike, format!("peer requested key exchange method {group}, retrying CREATE_CHILD_SA"));
+                        nc.ke = Some(ke);
+                        self.send_create_child(now, sa, nc);
+                        return Fate::Keep;
+                    }
+                }
+                let shared = match (&nc.ke, ke_payload(&msg)) {
+                    (Some(ke), Some((group, data))) if group == ke.group() => match ke.shared(data)
+                    {
+                        Ok(s) => Some(s),
+                        Err(e) => {
+                            self.child_negotiation_failed(sa, &nc, e.to_string());
+                            return Fate::Keep;
+                        }
+                    },
+                    (Some(_), _) if msg.error_notify().is_none() => {
+                        self.child_negotiation_failed(
+                            sa,
+                            &nc,
+                            "missing or mismatched KE payload".into(),
+                        );
+                        return Fate::Keep;
+                    }
+                    _ => None,
+                };
+                let Some(nr) = nonce_payload(&msg)
+                    .cloned()
+                    .or_else(|| msg.error_notify().map(|_| Vec::new()))
+                else {
+                    self.child_negotiation_failed(sa, &nc, "missing nonce".into());
+                    return Fate::Keep;
+                };
+                let ni = nc.ni.clone();
+                self.complete_child_initiator(now, sa, nc, &msg, &ni, &nr, shared);
+                Fate::Keep
+            }
+            Active::RekeyIke {
+                ke,
+                ni,
+                new_spi,
+                proposals,
+            } => self.on_ike_rekey_response(now, sa, msg, ke, ni, new_spi, proposals),
+            Active::DeleteChildren(ids) => {
+                for id in ids {
+                    self.remove_child(sa, id, DownReason::Local);
+                }
+                Fate::Keep
+            }
+            // Nothing of the rejected child is left on our side; the peer's answer (its own
+            // Delete payload) needs no action.
+            Active::DeleteRejectedChild => Fate::Keep,
+            Active::DeleteIke => {
+                if matches!(sa.phase, Phase::Rekeyed) {
+                    // Old SA after our rekey: its children already moved on.
+                    Fate::Destroy(DownReason::Rekeyed)
+                } else {
+                    Fate::Destroy(DownReason::Local)
+                }
+            }
+            Active::Dpd => Fate::Keep,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_ike_rekey_response(
+        &mut self,
+        now: Timestamp,
+        sa: &mut IkeSa,
+        msg: Message,
+        ke: KeyExchange,
+        ni: Vec<u8>,
+        new_spi: u64,
+        proposals: Vec<Proposal>,
+    ) -> Fate {
+        let result =
+            (|| -> Result<(Proposal, u64, Vec<u8>, crate::suite::IkeKeys), ProtocolError> {
+                if let Some(n) = msg.error_notify() {
+                    return Err(ProtocolError::PeerNotify(n.kind));
+                }
+                let props = sa_payload(&msg).ok_or(ProtocolError::MissingPayload("SA"))?;
+                let [chosen] = props.as_slice() else {
+                    return Err(ProtocolError::NoProposalChosen);
+                };
+                if !accept_answer(&proposals, chosen) || chosen.spi.len() != 8 {
+                    return Err(ProtocolError::NoProposalChosen);
+                }
+                let peer_spi = u64::from_be_bytes(
+                    chosen
+                        .spi
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| ProtocolError::NoProposalChosen)?,
+                );
+                let (group, data) = ke_payload(&msg).ok_or(ProtocolError::MissingPayload("KE"))?;
+                if group != ke.group() {
+                    return Err(ProtocolError::InvalidKe {
+                        offered: group,
+                        wanted: ke.group(),
+                    });
+                }
+                let nr = nonce_payload(&msg)
+                    .ok_or(ProtocolError::MissingPayload("Nonce"))?
+                    .clone();
+                let shared = ke.shared(data)?;
+                let old = sa.crypto.as_ref().ok_or(ProtocolError::Integrity)?;
+                let sel = chosen.selected().ok_or(ProtocolError::NoProposalChosen)?;
+                let seed = suite::skeyseed_rekey(old.suite.prf, &old.keys.sk_d, &shared, &ni, &nr)?;
+                // We initiated the rekey, so we are the new SA's initiator.
+                let keys = suite::derive_ike_keys(&sel, &seed, &ni, &nr, new_spi, peer_spi)?;
+                Ok((chosen.clone(), peer_spi, nr, keys))
+            })();
+        match result {
+            Ok((proposal, peer_spi, nr, keys)) => {
+                let sel = proposal.selected();
+                let Some(sel) = sel else { return Fate::Keep };
+                let new_id = self.new_ike_id();
+                let new = self.succeed_ike(
+                    now,
+                    sa,
+                    new_id,
+                    true,
+                    new_spi,
+                    peer_spi,
+                    IkeCrypto {
+                        proposal,
+                        suite: sel,
+                        keys,
+                        iv_counter: 0,
+                    },
+                    (ni, nr),
+                );
+                self.by_spi.insert(new_spi, new_id);
+                self.sas.insert(new_id, new);
+                // Tasks queued on the old SA (e.g. deleting a child replaced by a rekey whose
+                // install finished during the IKE rekey) moved over; start them.
+                self.kick(now, new_id);
+                // Delete the old SA, on the old SA.
+                self.send_ike_delete(now, sa);
+                Fate::Keep
+            }
+            Err(e) => {
+                if self.by_spi.get(&new_spi) == Some(&sa.id) {
+                    self.by_spi.remove(&new_spi);
+                }
+                self.log(
+                    Some(sa.id),
+                    LogGroup::Ike,
+                    format!("IKE_SA rekeying failed: {e}"),
+                );
+                if matches!(e, ProtocolError::PeerNotify(notify::TEMPORARY_FAILURE)) {
+                    // RFC 7296 2.25: a colliding or busy peer; retry after a random delay so
+                    // that two colliding initiators do not collide again.
+                    let delay = REKEY_RETRY_MIN + self.random_jitter(REKEY_RETRY_MIN);
+                    self.timers.schedule(TimerKey::IkeRekey(sa.id), now + delay);
+                }
+                Fate::Keep
+            }
+        }
+    }
+
+    /// Builds the successor of a rekeyed IKE SA: it takes over the authentication proof, the
+    /// children and the queued tasks; the old SA is left in `Phase::Rekeyed`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn succeed_ike(
+        &mut self,
+        now: Timestamp,
+        old: &mut IkeSa,
+        id: IkeSaId,
+        initiator: bool,
+        our_spi: u64,
+        peer_spi: u64,
+        crypto: IkeCrypto,
+        _nonces: (Vec<u8>, Vec<u8>),
+    ) -> IkeSa {
+        let phase = std::mem::replace(&mut old.phase, Phase::Rekeyed);
+        let (spi_i, spi_r) = if initiator {
+            (our_spi, peer_spi)
+        } else {
+            (peer_spi, our_spi)
+        };
+        let children = std::mem::take(&mut old.children);
+        for c in &children {
+            self.children.insert(c.id, id);
+        }
+        for key in [TimerKey::IkeRekey(old.id), TimerKey::Dpd(old.id)] {
+            self.timers.cancel(key);
+        }
+        // Kernel answers still outstanding for moved children now belong to the new SA.
+        for (ike, _) in self.kernel_waits.values_mut() {
+            if *ike == old.id {
+                *ike = id;
+            }
+        }
+        let mut new = IkeSa::new(
+            id,
+            old.config.clone(),
+            (spi_i, spi_r),
+            (old.local, old.remote),
+            old.local_id.clone(),
+            now,
+        );
+        new.initiator = initiator;
+        new.phase = phase;
+        new.crypto = Some(crypto);
+        new.remote_id = old.remote_id.clone();
+        new.tasks = std::mem::take(&mut old.tasks);
+        new.children = children;
+        new.tasks
+            .retain(|t| !matches!(t, Task::RekeyIke | Task::Dpd));
+        self.log(
+            Some(id),
+            LogGroup::Ike,
+            format!("IKE_SA {} rekeyed to {}", old.log_name(), new.log_name()),
+        );
+        self.event(Event::IkeRekeyed {
+            old: old.id,
+            new: id,
+        });
+        self.schedule_ike_rekey(now, &new);
+        self.rearm_dpd(now, &new);
+        let _ = &mut new;
+        new
+    }
+
+    // ===== requests from the peer =============================================================
+
+    pub(crate) fn on_request(
+        &mut self,
+        now: Timestamp,
+        sa: &mut IkeSa,
+        msg: Message,
+        _raw: &[u8],
+    ) -> Fate {
+        match msg.header.exchange {
+            exchange::IKE_AUTH if matches!(sa.phase, Phase::ExpectAuthRequest(_)) => {
+                self.respond_auth(now, sa, msg)
+            }
+            exchange::CREATE_CHILD_SA if sa.phase.is_established() => {
+                self.respond_create_child(now, sa, msg)
+            }
+            exchange::INFORMATIONAL
+                if sa.phase.is_established() || matches!(sa.phase, Phase::Rekeyed) =>
+            {
+                self.respond_informational(now, sa, msg)
+            }
+            _ => {
+                self.drop_datagram(
+                    Some(sa.id),
+                    format!("unexpected {} in this state", msg.summary()),
+                );
+                Fate::Keep
+            }
+        }
+    }
+
+    pub(super) fn respond_error(&mut self, sa: &mut IkeSa, mid: u32, ex: u8, e: &ProtocolError) {
+        self.log(
+            Some(sa.id),
+            LogGroup::Ike,
+            format!(
+                "{} request rejected: {e}",
+                if ex == exchange::CREATE_CHILD_SA {
+                    "CREATE_CHILD_SA"
+                } else {
+                    "request"
+                }
+            ),
+        );
+        if let Some((kind, data)) = notify_for(e) {
+            self.send_response(sa, mid, ex, vec![Payload::Notify(Notify::new(kind, data))]);
+        }
+    }
+
+    pub(super) fn respond_create_child(&mut self, now: Timestamp, sa: &mut IkeSa, msg: Message) -> Fate {
+        let mid = msg.header.message_id;
+        let ex = exchange::CREATE_CHILD_SA;
+        if sa_payload(&msg).is_some_and(|p| p.iter().any(|p| p.protocol == protocol::IKE)) {
+            return self.respond_ike_rekey(now, sa, msg);
+        }
+        let rekey_of = match msg.notify(notify::REKEY_SA) {
+            Some(n) => match spi32(&n.spi).and_then(|spi| {
+                sa.children
+                    .iter()
+                    .find(|c| c.spi_out == spi && c.state != ChildState::Deleting)
+            }) {
+                Some(c) => Some(c.id),
+                None => {
+                    self.respond_error(sa, mid, ex, &ProtocolError::ChildNotFound);
+                    return Fate::Keep;
+                }
+            },
+            None => None,
+        };
+        let Some(ni) = nonce_payload(&msg).cloned() else {
+            self.respond_error(sa, mid, ex, &ProtocolError::MissingPayload("Nonce"));
+            return Fate::Keep;
+        };
+        let nr = self.random_bytes(self.settings.nonce_len);
+        let ke = ke_payload(&msg).map(|(g, d)| (g, d.clone()));
+        match self.negotiate_child_responder(
+            sa,
+            &msg,
+            &ni,
+            &nr,
+            ke.as_ref().map(|(g, d)| (*g, d.as_slice())),
+            rekey_of,
+        ) {
+            Ok(pc) => {
+                if let Some(old) = rekey_of.and_then(|o| sa.child_mut(o)) {
+                    // Remember who replaces it; a rekey of ours in flight detects the collision.
+                    old.replaced_by = Some(pc.id);
+                    if old.state == ChildState::Installed {
+                        old.state = ChildState::Rekeyed;
+                    }
+                }
+                self.allocate_spi(sa, pc.id);
+                sa.parked = Some(Parked {
+                    message_id: mid,
+                    kind: ParkedKind::CreateChild(Box::new(pc)),
+                });
+            }
+            Err(e) => self.respond_error(sa, mid, ex, &e),
+        }
+        Fate::Keep
+    }
+
+    pub(super) fn respond_ike_rekey(&mut self, now: Timestamp, sa: &mut IkeSa, msg: Message) -> Fate {
+        let mid = msg.header.message_id;
+        let ex = exchange::CREATE_CHILD_SA;
+        if matches!(
+            sa.outstanding.as_ref().map(|o| &o.active),
+            Some(Active::RekeyIke { .. })
+        ) || sa.parked.is_some()
+        {
+            // Simultaneous IKE rekey: refuse ours-vs-theirs resolution for now; the peer retries.
+            self.respond_error(sa, mid, ex, &ProtocolError::TemporaryFailure);
+            return Fate::Keep;
+        }
+        let result = (|| -> Result<(Proposal, KeyExchange, Secret, Vec<u8>), ProtocolError> {
+            let theirs = sa_payload(&msg).ok_or(ProtocolError::MissingPayload("SA"))?;
+            let (group, data) = ke_payload(&msg).ok_or(ProtocolError::MissingPayload("KE"))?;
+            let chosen = select_with_ke(&sa.config.proposals, theirs, group)?;
+            if chosen.spi.len() != 8 {
+                return Err(ProtocolError::Malformed(
+                    "IKE proposal without 8-octet SPI".into(),
+                ));
+            }
+            let ni = nonce_payload(&msg)
+                .ok_or(ProtocolError::MissingPayload("Nonce"))?
+                .clone();
+            let ke = KeyExchange::generate(group, self.rng.as_mut())?;
+            let shared = ke.shared(data)?;
+            Ok((chosen, ke, shared, ni))
+        })();
+        let (chosen, ke, shared, ni) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                self.respond_error(sa, mid, ex, &e);
+                return Fate::Keep;
+            }
+        };
+        let nr = self.random_bytes(self.settings.nonce_len);
+        let our_spi = self.random_spi();
+        let Ok(peer_spi) = chosen.spi.as_slice().try_into().map(u64::from_be_bytes) else {
+            return Fate::Keep;
+        };
+        let keys = (|| {
+            let old = sa.crypto.as_ref().ok_or(ProtocolError::Integrity)?;
+            let sel = chosen.selected().ok_or(ProtocolError::NoProposalChosen)?;
+            let seed = suite::skeyseed_rekey(old.suite.prf, &old.keys.sk_d, &shared, &ni, &nr)?;
+            Ok::<_, ProtocolError>((
+                sel,
+                suite::derive_ike_keys(&sel, &seed, &ni, &nr, peer_spi, our_spi)?,
+            ))
+        })();
+        let Ok((sel, keys)) = keys else {
+            self.respond_error(sa, mid, ex, &ProtocolError::NoProposalChosen);
+            return Fate::Keep;
+        };
+        let mut answer = chosen.clone();
+        answer.spi = our_spi.to_be_bytes().to_vec();
+        let payloads = vec![
+            Payload::Sa(vec![answer]),
+            Payload::Nonce(nr.clone()),
+            Payload::Ke {
+                group: ke.group(),
+                data: ke.public(),
+            },
+        ];
+        self.send_response(sa, mid, ex, payloads);
+        let new_id = self.new_ike_id();
+        let new = self.succeed_ike(
+            now,
+            sa,
+            new_id,
+            false,
+            our_spi,
+            peer_spi,
+            IkeCrypto {
+                proposal: chosen,
+                suite: sel,
+                keys,
+                iv_counter: 0,
+            },
+            (ni, nr),
+        );
+        self.by_spi.insert(our_spi, new_id);
+        self.sas.insert(new_id, new);
+        // Start the tasks that moved over from the old SA.
+        self.kick(now, new_id);
+        // The peer deletes the old SA; if it never does, clean up ourselves.
+        self.timers
+            .schedule(TimerKey::RekeyedCleanup(sa.id), now + REKEYED_CLEANUP);
+        Fate::Keep
+    }
+
+    pub(super) fn respond_informational(&mut self, _now: Timestamp, sa: &mut IkeSa, msg: Message) -> Fate {
+        let mid = msg.header.message_id;
+        let ex = exchange::INFORMATIONAL;
+        if msg.notify(notify::AUTHENTICATION_FAILED).is_some() {
+            // The initiator refused our AUTH after we completed IKE_AUTH (charon's
+            // informational task destroys the IKE SA without answering).
+            let reason = "peer refused our authentication (AUTHENTICATION_FAILED)".to_string();
+            self.log(
+                Some(sa.id),
+                LogGroup::Ike,
+                format!(
+                    "received AUTHENTICATION_FAILED notify error, deleting {}",
+                    sa.log_name()
+                ),
+            );
+            return Fate::Destroy(DownReason::Failed(reason));
+        }
+        let mut ike_delete = false;
+        let mut esp_spis = Vec::new();
+        for p in &msg.payloads {
+            if let Payload::Delete {
+                protocol: proto,
+                spis,
+            } = p
+            {
+                if *proto == protocol::IKE {
+                    ike_delete = true;
+                } else if *proto == protocol::ESP || *proto == protocol::AH {
+                    esp_spis.extend(spis.iter().filter_map(|s| spi32(s)));
+                }
+            }
+        }
+        if ike_delete {
+            self.log(
+                Some(sa.id),
+                LogGroup::Ike,
+                format!("received DELETE for IKE_SA {}", sa.log_name()),
+            );
+            self.send_response(sa, mid, ex, vec![]);
+            let reason = if matches!(sa.phase, Phase::Rekeyed) {
+                DownReason::Rekeyed
+            } else {
+                DownReason::Peer
+            };
+            return Fate::Destroy(reason);
+        }
+        let mut ours = Vec::new();
+        let mut removed = Vec::new();
+        for spi in esp_spis {
+            let Some(c) = sa.children.iter().find(|c| c.spi_out == spi) else {
+                continue;
+            };
+            self.log(
+                Some(sa.id),
+                LogGroup::Ike,
+                format!("received DELETE for ESP CHILD_SA with SPI {spi:08x}"),
+            );
+            // RFC 7296 1.4.1: a child we are deleting ourselves is not listed again.
+            if c.state != ChildState::Deleting {
+                ours.push(c.spi_in.to_be_bytes().to_vec());
+            }
+            removed.push(c.id);
+        }
+        let payloads = if ours.is_empty() {
+            vec![]
+        } else {
+            vec![Payload::Delete {
+                protocol: protocol::ESP,
+                spis: ours,
+            }]
+        };
+        self.send_response(sa, mid, ex, payloads);
+        for id in removed {
+            self.remove_child(sa, id, DownReason::Peer);
+        }
+        Fate::Keep
+    }
+}
