@@ -360,7 +360,12 @@ impl Engine {
         );
     }
 
-    pub(super) fn child_negotiation_failed(&mut self, sa: &mut IkeSa, nc: &NewChild, reason: String) {
+    pub(super) fn child_negotiation_failed(
+        &mut self,
+        sa: &mut IkeSa,
+        nc: &NewChild,
+        reason: String,
+    ) {
         self.log(
             Some(sa.id),
             LogGroup::Ike,

@@ -120,7 +120,12 @@ impl Engine {
         }
     }
 
-    pub(super) fn on_auth_response(&mut self, now: Timestamp, sa: &mut IkeSa, msg: Message) -> Fate {
+    pub(super) fn on_auth_response(
+        &mut self,
+        now: Timestamp,
+        sa: &mut IkeSa,
+        msg: Message,
+    ) -> Fate {
         let Phase::ExpectAuthResponse(st) = std::mem::replace(&mut sa.phase, Phase::Transition)
         else {
             return Fate::Keep;

@@ -220,7 +220,6 @@ fn min_nonce<'a>(a: &'a [u8], b: &'a [u8]) -> &'a [u8] {
     if a <= b { a } else { b }
 }
 
-
 /// Puts the child that `successor` was about to replace back in service: a CHILD_SA whose
 /// rekey failed (install refused, or the new child deleted) stays up until it expires, as in
 /// charon, and can be rekeyed again.

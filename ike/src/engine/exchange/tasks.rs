@@ -476,7 +476,12 @@ impl Engine {
         }
     }
 
-    pub(super) fn respond_create_child(&mut self, now: Timestamp, sa: &mut IkeSa, msg: Message) -> Fate {
+    pub(super) fn respond_create_child(
+        &mut self,
+        now: Timestamp,
+        sa: &mut IkeSa,
+        msg: Message,
+    ) -> Fate {
         let mid = msg.header.message_id;
         let ex = exchange::CREATE_CHILD_SA;
         if sa_payload(&msg).is_some_and(|p| p.iter().any(|p| p.protocol == protocol::IKE)) {
@@ -529,7 +534,12 @@ impl Engine {
         Fate::Keep
     }
 
-    pub(super) fn respond_ike_rekey(&mut self, now: Timestamp, sa: &mut IkeSa, msg: Message) -> Fate {
+    pub(super) fn respond_ike_rekey(
+        &mut self,
+        now: Timestamp,
+        sa: &mut IkeSa,
+        msg: Message,
+    ) -> Fate {
         let mid = msg.header.message_id;
         let ex = exchange::CREATE_CHILD_SA;
         if matches!(
@@ -619,7 +629,12 @@ impl Engine {
         Fate::Keep
     }
 
-    pub(super) fn respond_informational(&mut self, _now: Timestamp, sa: &mut IkeSa, msg: Message) -> Fate {
+    pub(super) fn respond_informational(
+        &mut self,
+        _now: Timestamp,
+        sa: &mut IkeSa,
+        msg: Message,
+    ) -> Fate {
         let mid = msg.header.message_id;
         let ex = exchange::INFORMATIONAL;
         if msg.notify(notify::AUTHENTICATION_FAILED).is_some() {
