@@ -2,7 +2,8 @@
 # Installs everything the tests and the lab VM need on a fresh Debian 12 (bookworm) machine:
 #   - Debian packages: strongSwan 5.9.8 (charon + swanctl + plugins), tcpdump, tshark, strace, kmod,
 #     busybox-static (virtme-ng builds its initramfs with it), iputils-ping,
-#     python3-venv;
+#     python3-venv, openvswitch-pki (`ovs-pki`: the lab's CA for the certificate rows, as the seed's
+#     OVS section makes it);
 #   - from bookworm-backports: qemu-system-x86 10 (bookworm's 7.2 oopses the guest under TCG), the
 #     6.12 kernel (unpacked under /var/lib/iked-lab, never installed as a host kernel; its modules go
 #     to /lib/modules/<version> because virtme-ng loads them from there) and iproute2 6.15 (unpacked
@@ -66,7 +67,7 @@ fi
 need_pkgs=()
 for p in iproute2 tcpdump tshark strace kmod python3-venv iputils-ping busybox-static \
          strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins \
-         openssl; do
+         openssl openvswitch-pki; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 if (( ${#need_pkgs[@]} )); then

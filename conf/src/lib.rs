@@ -25,6 +25,7 @@ pub mod diag;
 pub mod identity;
 pub mod model;
 pub mod resolve;
+pub mod strongswan;
 mod summary;
 pub mod syntax;
 pub mod values;

@@ -20,10 +20,11 @@ use std::fmt;
 
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::signature::hazmat::PrehashVerifier;
 use rsa::signature::{RandomizedSigner, SignatureEncoding, Signer, Verifier};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{PrivateKeyDer, SubjectPublicKeyInfoDer};
-use sha2::{Sha256, Sha384, Sha512};
+use sha2::{Digest, Sha256, Sha384, Sha512};
 use subtle::ConstantTimeEq;
 
 use crate::error::CryptoError;
@@ -260,7 +261,7 @@ impl fmt::Debug for PrivateKey {
     }
 }
 
-/// A public key for verifying AUTH signatures.
+/// A public key for verifying AUTH signatures. Equality compares the key material.
 #[derive(Clone)]
 pub enum PublicKey {
     /// RSA.
@@ -274,6 +275,23 @@ pub enum PublicKey {
     /// Ed25519.
     Ed25519(ed25519_dalek::VerifyingKey),
 }
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Rsa(a), Self::Rsa(b)) => a == b,
+            (Self::EcdsaP256(a), Self::EcdsaP256(b)) => a == b,
+            (Self::EcdsaP384(a), Self::EcdsaP384(b)) => a == b,
+            (Self::EcdsaP521(a), Self::EcdsaP521(b)) => {
+                a.to_encoded_point(false) == b.to_encoded_point(false)
+            }
+            (Self::Ed25519(a), Self::Ed25519(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for PublicKey {}
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -295,9 +313,64 @@ impl PrivateKey {
     /// Loads a PEM private key: `RSA PRIVATE KEY` (PKCS#1), `EC PRIVATE KEY`
     /// (SEC1) or `PRIVATE KEY` (PKCS#8: RSA, EC P-256/384/521, Ed25519).
     pub fn from_pem(pem: &[u8]) -> Result<Self, CryptoError> {
+        Self::from_pem_with_passphrase(pem, None)
+    }
+
+    /// Loads a PEM private key as [`Self::from_pem`] does, and also `ENCRYPTED PRIVATE KEY`
+    /// (PKCS#8 with PBES2, as `openssl pkcs8 -topk8 -v2 ...` writes) with `passphrase`.
+    /// Errors: [`CryptoError::PassphraseRequired`] for an encrypted key without passphrase,
+    /// [`CryptoError::WrongPassphrase`] when it does not decrypt it.
+    pub fn from_pem_with_passphrase(
+        pem: &[u8],
+        passphrase: Option<&[u8]>,
+    ) -> Result<Self, CryptoError> {
+        if pem.windows(22).any(|w| w == b"Proc-Type: 4,ENCRYPTED") {
+            return Err(invalid_key(
+                "legacy OpenSSL PEM encryption is not supported; convert the key with \
+                 `openssl pkcs8 -topk8 -v2 aes-256-cbc`",
+            ));
+        }
+        const BEGIN: &[u8] = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
+        const END: &[u8] = b"-----END ENCRYPTED PRIVATE KEY-----";
+        let find = |needle: &[u8]| pem.windows(needle.len()).position(|w| w == needle);
+        if let Some(start) = find(BEGIN) {
+            let end = find(END)
+                .filter(|e| *e > start)
+                .ok_or_else(|| invalid_key("PEM: ENCRYPTED PRIVATE KEY without END line"))?;
+            let (_, der) = pkcs8::der::pem::decode_vec(&pem[start..end + END.len()])
+                .map_err(|e| CryptoError::InvalidKey(format!("PEM: {e}")))?;
+            return Self::decrypt_pkcs8(&der, passphrase);
+        }
         let der = PrivateKeyDer::from_pem_slice(pem)
             .map_err(|e| CryptoError::InvalidKey(format!("PEM: {e}")))?;
         Self::from_key_der(&der)
+    }
+
+    /// Loads a DER private key as [`Self::from_der`] does, and also an encrypted PKCS#8
+    /// `EncryptedPrivateKeyInfo` with `passphrase`.
+    pub fn from_der_with_passphrase(
+        der: &[u8],
+        passphrase: Option<&[u8]>,
+    ) -> Result<Self, CryptoError> {
+        if pkcs8::EncryptedPrivateKeyInfo::try_from(der).is_ok() {
+            return Self::decrypt_pkcs8(der, passphrase);
+        }
+        Self::from_der(der)
+    }
+
+    fn decrypt_pkcs8(der: &[u8], passphrase: Option<&[u8]>) -> Result<Self, CryptoError> {
+        let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der)
+            .map_err(|e| CryptoError::InvalidKey(format!("encrypted PKCS#8: {e}")))?;
+        let passphrase = passphrase.ok_or(CryptoError::PassphraseRequired)?;
+        // A wrong passphrase shows as bad CBC padding or, rarely, as garbage that is not a
+        // PrivateKeyInfo; both mean the same to the operator.
+        let plain = info
+            .decrypt(passphrase)
+            .map_err(|_| CryptoError::WrongPassphrase)?;
+        // Borrowed, so the only copy of the plaintext is `plain`, which zeroizes on drop.
+        let borrowed = rustls_pki_types::PrivatePkcs8KeyDer::from(plain.as_bytes());
+        Self::from_key_der(&PrivateKeyDer::Pkcs8(borrowed))
+            .map_err(|_| CryptoError::WrongPassphrase)
     }
 
     /// Loads a DER private key in PKCS#8, PKCS#1 or SEC1 form.
@@ -479,6 +552,28 @@ impl PublicKey {
         Err(invalid_key("unsupported SubjectPublicKeyInfo"))
     }
 
+    /// The DER SubjectPublicKeyInfo of this key.
+    pub fn spki_der(&self) -> Result<Vec<u8>, CryptoError> {
+        use ed25519_dalek::pkcs8::EncodePublicKey;
+        let der = match self {
+            Self::Rsa(k) => k.to_public_key_der(),
+            Self::EcdsaP256(k) => p256::PublicKey::from(k).to_public_key_der(),
+            Self::EcdsaP384(k) => p384::PublicKey::from(k).to_public_key_der(),
+            Self::EcdsaP521(k) => p521::PublicKey::from_affine(*k.as_affine())
+                .map_err(|_| invalid_key("bad P-521 point"))?
+                .to_public_key_der(),
+            Self::Ed25519(k) => k.to_public_key_der(),
+        };
+        der.map(|d| d.as_bytes().to_vec())
+            .map_err(|e| CryptoError::InvalidKey(format!("encoding SubjectPublicKeyInfo: {e}")))
+    }
+
+    /// SHA-1 of the SubjectPublicKeyInfo (strongSwan's `KEYID_PUBKEY_INFO_SHA1`, the key id
+    /// of CERTREQ payloads and `@#` identities).
+    pub fn spki_sha1(&self) -> Result<[u8; 20], CryptoError> {
+        Ok(sha1::Sha1::digest(self.spki_der()?).into())
+    }
+
     /// Verifies a signature (ECDSA in DER form).
     pub fn verify(
         &self,
@@ -530,17 +625,34 @@ impl PublicKey {
                     .verify(message, &sig)
                     .map_err(bad)
             }
-            (Self::EcdsaP256(k), SignatureScheme::EcdsaP256Sha256) => {
-                let sig = p256::ecdsa::Signature::from_der(signature).map_err(bad)?;
-                k.verify(message, &sig).map_err(bad)
-            }
-            (Self::EcdsaP384(k), SignatureScheme::EcdsaP384Sha384) => {
-                let sig = p384::ecdsa::Signature::from_der(signature).map_err(bad)?;
-                k.verify(message, &sig).map_err(bad)
-            }
-            (Self::EcdsaP521(k), SignatureScheme::EcdsaP521Sha512) => {
-                let sig = p521::ecdsa::Signature::from_der(signature).map_err(bad)?;
-                k.verify(message, &sig).map_err(bad)
+            // Any SHA-2 hash with any curve: certificates pair them freely (OpenSSL signs
+            // with SHA-256 whatever the CA's curve) and RFC 7427 allows it.
+            (
+                Self::EcdsaP256(_) | Self::EcdsaP384(_) | Self::EcdsaP521(_),
+                SignatureScheme::EcdsaP256Sha256
+                | SignatureScheme::EcdsaP384Sha384
+                | SignatureScheme::EcdsaP521Sha512,
+            ) => {
+                let digest = match scheme {
+                    SignatureScheme::EcdsaP256Sha256 => Sha256::digest(message).to_vec(),
+                    SignatureScheme::EcdsaP384Sha384 => Sha384::digest(message).to_vec(),
+                    _ => Sha512::digest(message).to_vec(),
+                };
+                match self {
+                    Self::EcdsaP256(k) => {
+                        let sig = p256::ecdsa::Signature::from_der(signature).map_err(bad)?;
+                        k.verify_prehash(&digest, &sig).map_err(bad)
+                    }
+                    Self::EcdsaP384(k) => {
+                        let sig = p384::ecdsa::Signature::from_der(signature).map_err(bad)?;
+                        k.verify_prehash(&digest, &sig).map_err(bad)
+                    }
+                    Self::EcdsaP521(k) => {
+                        let sig = p521::ecdsa::Signature::from_der(signature).map_err(bad)?;
+                        k.verify_prehash(&digest, &sig).map_err(bad)
+                    }
+                    _ => Err(CryptoError::UnsupportedSignatureAlgorithm),
+                }
             }
             (Self::Ed25519(k), SignatureScheme::Ed25519) => {
                 let sig = ed25519_dalek::Signature::from_slice(signature).map_err(bad)?;

@@ -42,6 +42,12 @@ pub enum CryptoError {
     /// A key (PEM/DER) could not be parsed.
     #[error("invalid key: {0}")]
     InvalidKey(String),
+    /// An encrypted private key was given without a passphrase.
+    #[error("private key is encrypted and no passphrase was given")]
+    PassphraseRequired,
+    /// The passphrase does not decrypt the private key.
+    #[error("wrong passphrase for the encrypted private key")]
+    WrongPassphrase,
     /// Signature creation failed.
     #[error("signing failed: {0}")]
     SigningFailed(String),

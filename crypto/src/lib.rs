@@ -9,6 +9,7 @@
 //! - [`kdf`]: `prf+`, SKEYSEED, IKE SA key set, rekeying, CHILD_SA KEYMAT.
 //! - [`sk`]: the Encrypted (SK/SKF) payload body: IV, padding, ICV, AAD.
 //! - [`auth`]: AUTH payload: PSK, signed octets, RFC 7427 digital signatures.
+//! - [`x509`]: certificates: loading, chain validation at a given time, identity matching.
 //! - [`hash`]: NAT detection hash (RFC 7296 2.23).
 //! - [`rng`]: randomness as an input (OS-backed and seeded).
 //! - [`secret`]: zeroizing secret byte strings without `Debug` output.
@@ -23,6 +24,7 @@ pub mod rng;
 pub mod secret;
 pub mod sk;
 pub mod transforms;
+pub mod x509;
 
 pub use error::CryptoError;
 pub use secret::SecretBytes;

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+use iked_crypto::auth::SignatureScheme;
+use iked_crypto::x509::{Certificate, RawPublicKey};
+
 use crate::proposal::Proposal;
 use crate::ts::TrafficSelector;
 
@@ -30,14 +33,26 @@ impl Identity {
     pub const RFC822_ADDR: u8 = 3;
     /// ID_IPV6_ADDR.
     pub const IPV6_ADDR: u8 = 5;
+    /// ID_DER_ASN1_DN (a DER X.501 Name).
+    pub const DER_ASN1_DN: u8 = 9;
     /// ID_KEY_ID.
     pub const KEY_ID: u8 = 11;
 
-    /// Infers the type from text as strongSwan does: an IP address, `user@host` (RFC822),
-    /// `@#hex` / `@@x` forms aside, anything else is an FQDN (a leading `@` is stripped).
+    /// Infers the type from text as strongSwan does: an IP address, a DN when it contains
+    /// `=` and parses as one (`CN=bfr`, `C=CH, O=x, CN=bfr`, `/C=CH/CN=bfr`), `user@host`
+    /// (RFC822), `@#hex` / `@@x` forms aside, anything else is an FQDN (a leading `@` is
+    /// stripped).
     pub fn from_text(text: &str) -> Identity {
         if let Ok(ip) = text.parse::<IpAddr>() {
             return Identity::from_addr(ip);
+        }
+        if text.contains('=')
+            && let Ok(der) = iked_crypto::x509::dn_from_text(text)
+        {
+            return Identity {
+                kind: Self::DER_ASN1_DN,
+                data: der,
+            };
         }
         if let Some(fqdn) = text.strip_prefix('@') {
             return Identity {
@@ -84,6 +99,10 @@ impl std::fmt::Display for Identity {
                 write!(f, "{}", std::net::Ipv6Addr::from(o))
             }
             Self::FQDN | Self::RFC822_ADDR => write!(f, "{}", String::from_utf8_lossy(&self.data)),
+            Self::DER_ASN1_DN => match iked_crypto::x509::dn_to_text(&self.data) {
+                Some(text) => f.write_str(&text),
+                None => write!(f, "{}", hex_string(&self.data)),
+            },
             _ => write!(f, "{}", hex_string(&self.data)),
         }
     }
@@ -94,10 +113,141 @@ fn hex_string(b: &[u8]) -> String {
 }
 
 /// How one side authenticates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthMethod {
     /// Pre-shared key (AUTH method 2).
     Psk,
+    /// Public-key signatures (`auth = pubkey | rsa | ecdsa | ike:...`).
+    Pubkey(Box<PubkeyAuth>),
+}
+
+/// `send_cert`: when we send our certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SendCert {
+    /// Only when the peer sent a CERTREQ (strongSwan's default).
+    #[default]
+    IfAsked,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Public-key authentication of one side. On the local side `certs` is our certificate
+/// (end entity first, then intermediates to send along); on the remote side `certs` are the
+/// peer certificates we pin (trusted as they are, self-signed or not), `cacerts` the CAs this
+/// connection accepts (empty: any trusted CA of the credential set), `pubkeys` pinned raw
+/// public keys.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PubkeyAuth {
+    /// Which signature algorithms are acceptable.
+    pub constraint: PubkeyConstraint,
+    /// Certificates (see the type docs).
+    pub certs: Vec<Certificate>,
+    /// CA certificates (remote side).
+    pub cacerts: Vec<Certificate>,
+    /// Raw public keys (remote side).
+    pub pubkeys: Vec<RawPublicKey>,
+    /// `send_cert` (local side).
+    pub send_cert: SendCert,
+    /// `send_certreq` (remote side; default yes).
+    pub send_certreq: bool,
+}
+
+impl PubkeyAuth {
+    /// Public-key authentication with strongSwan's defaults and the given constraint.
+    pub fn new(constraint: PubkeyConstraint) -> Self {
+        PubkeyAuth {
+            constraint,
+            send_certreq: true,
+            ..PubkeyAuth::default()
+        }
+    }
+}
+
+/// Key type a signature method is restricted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// RSA (PKCS#1 v1.5 or PSS).
+    Rsa,
+    /// ECDSA.
+    Ecdsa,
+    /// Ed25519.
+    Ed25519,
+}
+
+/// The `auth` keyword's constraints, as strongSwan reads `pubkey`, `rsa`, `ecdsa`,
+/// `ed25519`, `rsa/pss`, `ike:...` (`ike:` restricts only the IKE AUTH signature, the
+/// others also the certificate chain in strongSwan; iked applies them to the AUTH signature).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PubkeyConstraint {
+    /// Allowed key types; empty = any.
+    pub key_kinds: Vec<KeyKind>,
+    /// RSA must use PSS (`rsa/pss`).
+    pub rsa_pss: bool,
+    /// The keyword as written (for logs).
+    pub spec: String,
+}
+
+/// An `auth` value iked cannot honour.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported auth constraint '{spec}': {why}")]
+pub struct AuthSpecError {
+    /// The keyword.
+    pub spec: String,
+    /// Why.
+    pub why: String,
+}
+
+impl PubkeyConstraint {
+    /// Parses the `auth` keyword of a public-key round: dash-separated parts
+    /// (`rsa-2048-sha256`, `ecdsa-sha384`, `ike:rsa/pss-sha256`); key sizes and hash names
+    /// are accepted and not enforced (strongSwan enforces them on the chain too).
+    pub fn from_spec(spec: &str) -> Result<Self, AuthSpecError> {
+        let body = spec.strip_prefix("ike:").unwrap_or(spec);
+        let mut c = PubkeyConstraint {
+            spec: spec.to_string(),
+            ..PubkeyConstraint::default()
+        };
+        for part in body.split('-') {
+            match part {
+                "pubkey" => {}
+                "rsa" => c.key_kinds.push(KeyKind::Rsa),
+                "rsa/pss" => {
+                    c.key_kinds.push(KeyKind::Rsa);
+                    c.rsa_pss = true;
+                }
+                "ecdsa" => c.key_kinds.push(KeyKind::Ecdsa),
+                "ed25519" => c.key_kinds.push(KeyKind::Ed25519),
+                "sha1" | "sha256" | "sha384" | "sha512" | "identity" => {}
+                p if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {}
+                p => {
+                    return Err(AuthSpecError {
+                        spec: spec.to_string(),
+                        why: format!("unknown part '{p}'"),
+                    });
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    /// Whether a signature scheme the peer used is acceptable.
+    pub fn allows(&self, scheme: SignatureScheme) -> bool {
+        use SignatureScheme as S;
+        let kind = match scheme {
+            S::RsaPkcs1Sha1 | S::RsaPkcs1Sha256 | S::RsaPkcs1Sha384 | S::RsaPkcs1Sha512 => {
+                if self.rsa_pss {
+                    return false;
+                }
+                KeyKind::Rsa
+            }
+            S::RsaPssSha256 | S::RsaPssSha384 | S::RsaPssSha512 => KeyKind::Rsa,
+            S::EcdsaP256Sha256 | S::EcdsaP384Sha384 | S::EcdsaP521Sha512 => KeyKind::Ecdsa,
+            S::Ed25519 => KeyKind::Ed25519,
+        };
+        self.key_kinds.is_empty() || self.key_kinds.contains(&kind)
+    }
 }
 
 /// One side (`local` or `remote`) of a connection.
@@ -213,6 +363,23 @@ pub struct IkeConfig {
     pub dpd_delay: Duration,
     /// `mobike` (the engine only records it; MOBIKE is not implemented).
     pub mobike: bool,
+    /// `encap`: force UDP encapsulation of ESP by faking a NAT (strongSwan's fake
+    /// NAT_DETECTION_SOURCE_IP hash), so the SAs use ESP-in-UDP on the NAT-T port.
+    pub encap: bool,
+    /// `fragmentation`: whether RFC 7383 fragmentation is announced and used.
+    pub fragmentation: Fragmentation,
+}
+
+/// swanctl's `fragmentation` for IKEv2 (`force` behaves as `yes`, as in strongSwan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fragmentation {
+    /// Announce support; send fragments when the peer supports them too (default).
+    #[default]
+    Yes,
+    /// Announce support and reassemble what the peer sends, but never send fragments.
+    Accept,
+    /// Do not announce support (fragments that still arrive are reassembled).
+    No,
 }
 
 /// A shared secret with the identities it belongs to (a `secrets.ike-*` section).
@@ -289,6 +456,18 @@ pub struct Settings {
     pub cookie_threshold: usize,
     /// Size of our nonces (strongSwan: 32).
     pub nonce_len: usize,
+    /// Our IKE port (charon's `port`, 500): initiations start from it unless told otherwise.
+    pub ike_port: u16,
+    /// Our NAT-T port (charon's `port_nat_t`, 4500): an initiator moves to it from `ike_port`
+    /// when a NAT is detected (RFC 7296 2.23).
+    pub nat_t_port: u16,
+    /// Interval of NAT keepalives while we are behind a NAT (charon's `keep_alive`, 20 s;
+    /// zero disables them).
+    pub keep_alive: Duration,
+    /// Largest IP datagram carrying one IKE fragment (charon's `fragment_size`, 1280): an
+    /// encrypted message that would exceed it is sent as SKF fragments (RFC 7383) when both
+    /// peers announced IKEV2_FRAGMENTATION_SUPPORTED.
+    pub fragment_size: usize,
 }
 
 impl Default for Settings {
@@ -301,6 +480,10 @@ impl Default for Settings {
             half_open_limit: 50_000,
             cookie_threshold: 30,
             nonce_len: 32,
+            ike_port: 500,
+            nat_t_port: 4500,
+            keep_alive: Duration::from_secs(20),
+            fragment_size: 1280,
         }
     }
 }
@@ -318,6 +501,10 @@ mod tests {
             vec![192, 168, 50, 1]
         );
         assert_eq!(Identity::from_text("@x.org").data, b"x.org".to_vec());
+        let dn = Identity::from_text("C=CH, O=iked, CN=bfr");
+        assert_eq!(dn.kind, Identity::DER_ASN1_DN);
+        assert_eq!(dn.to_string(), "C=CH, O=iked, CN=bfr");
+        assert_eq!(Identity::from_text("CN=bfr").to_string(), "CN=bfr");
         assert_eq!(
             Identity::from_text("192.168.50.1").to_string(),
             "192.168.50.1"

@@ -46,6 +46,10 @@ pub enum ProtocolError {
         /// Peer identity.
         remote: String,
     },
+    /// Public-key authentication failed; the text names the precise cause (expired, unknown
+    /// CA, identity mismatch, ...) for logs; the peer only sees AUTHENTICATION_FAILED.
+    #[error("{0}")]
+    PubkeyAuth(String),
     /// The AUTH payload did not verify.
     #[error("AUTH payload verification failed")]
     AuthFailed,
@@ -104,7 +108,7 @@ pub fn notify_for(err: &ProtocolError) -> Option<(u16, Vec<u8>)> {
         E::NoProposalChosen | E::Crypto(_) => (notify::NO_PROPOSAL_CHOSEN, vec![]),
         E::InvalidKe { wanted, .. } => (notify::INVALID_KE_PAYLOAD, wanted.to_be_bytes().to_vec()),
         // Which of these happened is our business only.
-        E::NoPeerConfig(_) | E::NoSharedKey { .. } | E::AuthFailed => {
+        E::NoPeerConfig(_) | E::NoSharedKey { .. } | E::AuthFailed | E::PubkeyAuth(_) => {
             (notify::AUTHENTICATION_FAILED, vec![])
         }
         E::TsUnacceptable => (notify::TS_UNACCEPTABLE, vec![]),
@@ -148,6 +152,7 @@ mod tests {
                 remote: "b".into(),
             },
             ProtocolError::AuthFailed,
+            ProtocolError::PubkeyAuth("certificate expired".into()),
         ];
         for c in &causes {
             assert_eq!(notify_for(c), Some((notify::AUTHENTICATION_FAILED, vec![])));

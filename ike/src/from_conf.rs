@@ -12,8 +12,8 @@ use std::net::IpAddr;
 use iked_conf as conf;
 
 use crate::config::{
-    AuthConfig, AuthMethod, ChildConfig, ChildLifetimes, HwOffload, Identity, IkeConfig, IkeSecret,
-    Mode,
+    AuthConfig, AuthMethod, ChildConfig, ChildLifetimes, Fragmentation, HwOffload, Identity,
+    IkeConfig, IkeSecret, Mode, PubkeyAuth, PubkeyConstraint, SendCert,
 };
 use crate::proposal::{Proposal, Transform, protocol, transform_type};
 use crate::ts::TrafficSelector;
@@ -73,8 +73,8 @@ pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
     };
     let local_addrs = addrs(&c.local_addrs)?;
     let remote_addrs = addrs(&c.remote_addrs)?;
-    let local = auth_round(name, c.local.first())?;
-    let remote = auth_round(name, c.remote.first())?;
+    let local = auth_round(c, c.local.first())?;
+    let remote = auth_round(c, c.remote.first())?;
     if c.local.len() > 1 || c.remote.len() > 1 {
         return Err(err(
             name,
@@ -99,30 +99,56 @@ pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
         rand_time: c.rand_time,
         dpd_delay: c.dpd_delay,
         mobike: c.mobike,
+        encap: c.encap,
+        fragmentation: match c.fragmentation {
+            iked_conf::Fragmentation::Yes | iked_conf::Fragmentation::Force => Fragmentation::Yes,
+            iked_conf::Fragmentation::Accept => Fragmentation::Accept,
+            iked_conf::Fragmentation::No => Fragmentation::No,
+        },
     })
 }
 
-fn auth_round(conn: &str, round: Option<&conf::AuthRound>) -> Result<AuthConfig, ConvertError> {
+/// Converts an authentication round. For `auth = pubkey` (and its constraint forms) the
+/// certificate and key files (`certs`, `cacerts`, `pubkeys`) are not read here (this crate does
+/// no I/O): the lists stay empty and the daemon fills them from the files.
+fn auth_round(
+    c: &conf::Connection,
+    round: Option<&conf::AuthRound>,
+) -> Result<AuthConfig, ConvertError> {
+    let conn = c.name.as_str();
     let Some(round) = round else {
         return Ok(AuthConfig {
             method: AuthMethod::Psk,
             id: None,
         });
     };
-    if round.auth != conf::AuthMethod::Psk {
-        return Err(err(
-            conn,
-            format!("auth = {} is not supported yet (psk only)", round.auth),
-        ));
-    }
+    let method = match &round.auth {
+        conf::AuthMethod::Psk => AuthMethod::Psk,
+        conf::AuthMethod::Pubkey { spec } => {
+            let constraint =
+                PubkeyConstraint::from_spec(spec).map_err(|e| err(conn, e.to_string()))?;
+            AuthMethod::Pubkey(Box::new(PubkeyAuth {
+                send_cert: match c.send_cert {
+                    conf::CertPolicy::IfAsked => SendCert::IfAsked,
+                    conf::CertPolicy::Always => SendCert::Always,
+                    conf::CertPolicy::Never => SendCert::Never,
+                },
+                send_certreq: c.send_certreq,
+                ..PubkeyAuth::new(constraint)
+            }))
+        }
+        other => {
+            return Err(err(
+                conn,
+                format!("auth = {other} is not supported (psk and pubkey only)"),
+            ));
+        }
+    };
     let id = match &round.id {
         Some(i) => identity(conn, i)?,
         None => None,
     };
-    Ok(AuthConfig {
-        method: AuthMethod::Psk,
-        id,
-    })
+    Ok(AuthConfig { method, id })
 }
 
 /// Converts an identity; `None` for `%any`. `context` (the connection or secret name) only
@@ -149,6 +175,16 @@ pub fn identity(
             kind: Identity::KEY_ID,
             data: k.clone(),
         },
+        C::Dn(rdns) => {
+            let pairs: Vec<(&str, &str)> = rdns
+                .iter()
+                .map(|r| (r.attr.as_str(), r.value.as_str()))
+                .collect();
+            Identity {
+                kind: Identity::DER_ASN1_DN,
+                data: iked_crypto::x509::encode_dn(&pairs).map_err(|e| err(conn, e.to_string()))?,
+            }
+        }
         C::Raw { id_type, data } => Identity {
             kind: *id_type,
             data: data.clone(),

@@ -7,6 +7,7 @@
 pub mod wire;
 
 pub mod config;
+pub mod creds;
 pub mod engine;
 pub mod error;
 #[cfg(feature = "conf")]

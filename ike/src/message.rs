@@ -1,22 +1,30 @@
-//! The engine's message model and a minimal codec for it.
+//! The engine's message model, on top of the `wire` codec.
 //!
 //! Contract: [`Message`] is a decoded IKEv2 message with its payloads in order (the contents of
-//! an SK payload are listed as plain payloads after decryption). [`encode`] writes a message,
-//! sealing everything into an SK payload when given keys; [`decode`] parses and, for encrypted
-//! messages, verifies and decrypts. Decoding never panics and never trusts a length field:
-//! every length is checked against the bytes actually present.
-//!
-//! This codec is a local adapter covering what the engine sends and receives; the full codec
-//! (fragments, every payload, charon log summaries) is `crate::wire`, which replaces it.
+//! an SK payload are listed as plain payloads after decryption), in the engine's vocabulary
+//! (plain integers, [`Proposal`], [`TrafficSelector`], [`Identity`]). All byte parsing and
+//! encoding is `crate::wire`'s; this module converts between the two models and runs the
+//! SK/SKF sealing and opening through `crate::suite`:
+//! - [`decode_datagram`] parses a datagram and, for protected messages, verifies and decrypts
+//!   it; an SKF fragment (RFC 7383) comes back as a verified, decrypted [`Fragment`] for the
+//!   engine's reassembly, which then calls [`assemble`]. [`decode`] is the unfragmented case.
+//! - [`encode`] writes a message, sealing its payloads into one SK payload when given keys;
+//!   [`inner_plaintext`] and [`seal`] are the pieces for sending SKF fragments.
+//! - Decoding never panics and never trusts a length field (the `wire` contract); on top of
+//!   `wire` it refuses what the engine cannot represent (non-IP traffic selectors, nonces
+//!   outside 16..=256 octets). Unknown non-critical payloads are kept as [`Payload::Unknown`];
+//!   an unknown critical one is [`DecodeError::UnsupportedCritical`].
 
 use std::net::IpAddr;
 
 use thiserror::Error;
+use zeroize::Zeroizing;
 
 use crate::config::Identity;
 use crate::proposal::{Proposal, Selected, Transform};
 use crate::suite::{self, CryptoError, Secret};
 use crate::ts::TrafficSelector;
+use crate::wire;
 
 /// Exchange types (RFC 7296 3.1).
 pub mod exchange {
@@ -127,38 +135,11 @@ pub mod notify {
     /// SIGNATURE_HASH_ALGORITHMS (RFC 7427).
     pub const SIGNATURE_HASH_ALGORITHMS: u16 = 16431;
 
-    /// strongSwan's short name for a notify, as in its `[ENC]` log lines.
+    /// strongSwan's short name for a notify, as in its `[ENC]` log lines (the number when
+    /// charon has no name for it).
     pub fn short_name(kind: u16) -> String {
-        match kind {
-            UNSUPPORTED_CRITICAL_PAYLOAD => "UNSUPP_CRIT".into(),
-            INVALID_IKE_SPI => "INVAL_IKE_SPI".into(),
-            INVALID_SYNTAX => "INVAL_SYN".into(),
-            INVALID_MESSAGE_ID => "INVAL_MID".into(),
-            INVALID_SPI => "INVAL_SPI".into(),
-            NO_PROPOSAL_CHOSEN => "NO_PROP".into(),
-            INVALID_KE_PAYLOAD => "INVAL_KE".into(),
-            AUTHENTICATION_FAILED => "AUTH_FAILED".into(),
-            NO_ADDITIONAL_SAS => "NO_ADD_SAS".into(),
-            TS_UNACCEPTABLE => "TS_UNACCEPT".into(),
-            TEMPORARY_FAILURE => "TEMP_FAIL".into(),
-            CHILD_SA_NOT_FOUND => "CHILD_SA_NOT_FOUND".into(),
-            INITIAL_CONTACT => "INIT_CONTACT".into(),
-            NAT_DETECTION_SOURCE_IP => "NATD_S_IP".into(),
-            NAT_DETECTION_DESTINATION_IP => "NATD_D_IP".into(),
-            COOKIE => "COOKIE".into(),
-            USE_TRANSPORT_MODE => "USE_TRANSP".into(),
-            REKEY_SA => "REKEY_SA".into(),
-            ESP_TFC_PADDING_NOT_SUPPORTED => "ESP_TFC_PAD_N".into(),
-            AUTH_LIFETIME => "AUTH_LFT".into(),
-            MULTIPLE_AUTH_SUPPORTED => "MULT_AUTH".into(),
-            REDIRECT_SUPPORTED => "REDIR_SUP".into(),
-            EAP_ONLY_AUTHENTICATION => "EAP_ONLY".into(),
-            CHILDLESS_IKEV2_SUPPORTED => "CHDLESS_SUP".into(),
-            MSG_ID_SYNC_SUPPORTED => "MSG_ID_SYN_SUP".into(),
-            FRAGMENTATION_SUPPORTED => "FRAG_SUP".into(),
-            SIGNATURE_HASH_ALGORITHMS => "HASH_ALG".into(),
-            other => format!("{other}"),
-        }
+        crate::wire::notify_short_name(crate::wire::NotifyType(kind))
+            .map_or_else(|| kind.to_string(), str::to_string)
     }
 }
 
@@ -259,56 +240,29 @@ pub enum Payload {
     TsI(Vec<TrafficSelector>),
     /// TSr.
     TsR(Vec<TrafficSelector>),
-    /// Certificate request (kept opaque).
-    CertReq(Vec<u8>),
+    /// Certificate (RFC 7296 3.6).
+    Cert {
+        /// Certificate encoding (4 = X.509 signature).
+        encoding: u8,
+        /// Certificate data (DER for X.509).
+        data: Vec<u8>,
+    },
+    /// Certificate request (RFC 7296 3.7).
+    CertReq {
+        /// Certificate encoding requested.
+        encoding: u8,
+        /// Certification authority data (concatenated SHA-1 hashes of CA public keys).
+        data: Vec<u8>,
+    },
     /// Vendor ID.
     VendorId(Vec<u8>),
-    /// A payload this codec does not interpret (non-critical).
+    /// A payload the engine does not interpret (non-critical; CP and EAP too).
     Unknown {
         /// Payload type.
         kind: u8,
         /// Body.
         body: Vec<u8>,
     },
-}
-
-impl Payload {
-    fn kind(&self) -> u8 {
-        use payload_type as pt;
-        match self {
-            Payload::Sa(_) => pt::SA,
-            Payload::Ke { .. } => pt::KE,
-            Payload::IdI(_) => pt::IDI,
-            Payload::IdR(_) => pt::IDR,
-            Payload::Auth { .. } => pt::AUTH,
-            Payload::Nonce(_) => pt::NONCE,
-            Payload::Notify(_) => pt::NOTIFY,
-            Payload::Delete { .. } => pt::DELETE,
-            Payload::TsI(_) => pt::TSI,
-            Payload::TsR(_) => pt::TSR,
-            Payload::CertReq(_) => pt::CERTREQ,
-            Payload::VendorId(_) => pt::VENDOR_ID,
-            Payload::Unknown { kind, .. } => *kind,
-        }
-    }
-
-    fn short_name(&self) -> String {
-        match self {
-            Payload::Sa(_) => "SA".into(),
-            Payload::Ke { .. } => "KE".into(),
-            Payload::IdI(_) => "IDi".into(),
-            Payload::IdR(_) => "IDr".into(),
-            Payload::Auth { .. } => "AUTH".into(),
-            Payload::Nonce(_) => "No".into(),
-            Payload::Notify(n) => format!("N({})", notify::short_name(n.kind)),
-            Payload::Delete { .. } => "D".into(),
-            Payload::TsI(_) => "TSi".into(),
-            Payload::TsR(_) => "TSr".into(),
-            Payload::CertReq(_) => "CERTREQ".into(),
-            Payload::VendorId(_) => "V".into(),
-            Payload::Unknown { kind, .. } => format!("U({kind})"),
-        }
-    }
 }
 
 /// A decoded message.
@@ -339,35 +293,22 @@ impl Message {
 
     /// charon's `[ENC]` summary: `IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) ]`.
     pub fn summary(&self) -> String {
-        let ex = match self.header.exchange {
-            exchange::IKE_SA_INIT => "IKE_SA_INIT".to_string(),
-            exchange::IKE_AUTH => "IKE_AUTH".to_string(),
-            exchange::CREATE_CHILD_SA => "CREATE_CHILD_SA".to_string(),
-            exchange::INFORMATIONAL => "INFORMATIONAL".to_string(),
-            other => format!("EXCHANGE_{other}"),
-        };
-        let dir = if self.header.is_response() {
-            "response"
-        } else {
-            "request"
-        };
-        let names: Vec<String> = self.payloads.iter().map(Payload::short_name).collect();
-        format!(
-            "{ex} {dir} {} [ {} ]",
-            self.header.message_id,
-            names.join(" ")
-        )
+        let payloads: Vec<wire::Payload> = self.payloads.iter().map(to_wire).collect();
+        wire::summary(&wire_header(&self.header), &payloads)
     }
 }
 
 /// Why a datagram could not be decoded.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum DecodeError {
-    /// Shorter than its headers or lengths claim, or inconsistent lengths.
+    /// The bytes break the IKEv2 format (the `wire` codec says where and why).
+    #[error("malformed message: {0}")]
+    Wire(wire::WireError),
+    /// Well-formed but not representable by the engine (the reason names the field).
     #[error("malformed message: {0}")]
     Malformed(&'static str),
-    /// Not IKEv2.
-    #[error("unsupported IKE version {0:#x}")]
+    /// Not IKEv2: the major version.
+    #[error("unsupported IKE major version {0}")]
     Version(u8),
     /// An unknown payload with the critical bit set.
     #[error("unsupported critical payload {0}")]
@@ -375,18 +316,41 @@ pub enum DecodeError {
     /// An encrypted message arrived but no keys exist yet.
     #[error("encrypted payload without keys")]
     NoKeys,
-    /// The SK payload failed verification or decryption.
+    /// The SK/SKF payload failed verification or decryption.
     #[error("SK payload verification failed")]
     Integrity,
-    /// Fragments (SKF) are not reassembled by this codec.
-    #[error("fragmented message not supported")]
+    /// An SKF fragment where a whole message was expected ([`decode_datagram`] takes them).
+    #[error("fragment where a whole message was expected")]
     Fragmented,
+}
+
+impl From<wire::WireError> for DecodeError {
+    fn from(e: wire::WireError) -> Self {
+        match e.kind {
+            wire::WireErrorKind::UnsupportedCriticalPayload { payload_type } => {
+                DecodeError::UnsupportedCritical(payload_type.0)
+            }
+            wire::WireErrorKind::UnsupportedMajorVersion { major } => DecodeError::Version(major),
+            _ => DecodeError::Wire(e),
+        }
+    }
 }
 
 impl From<CryptoError> for DecodeError {
     fn from(_: CryptoError) -> Self {
         DecodeError::Integrity
     }
+}
+
+/// Why a message could not be encoded.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum EncodeError {
+    /// A value the wire format cannot carry.
+    #[error("cannot encode message: {0}")]
+    Wire(#[from] wire::EncodeError),
+    /// Sealing the SK/SKF payload failed.
+    #[error("cannot seal message: {0}")]
+    Crypto(#[from] CryptoError),
 }
 
 /// Keys protecting one direction of an IKE SA.
@@ -399,466 +363,441 @@ pub struct SkKeys<'a> {
     pub integ: &'a Secret,
 }
 
-const HEADER_LEN: usize = 28;
+/// One verified and decrypted SKF payload (RFC 7383), waiting for its siblings.
+pub struct Fragment {
+    /// The fragment's IKE header (the same for every fragment of a message).
+    pub header: Header,
+    /// Fragment Number, 1-based.
+    pub number: u16,
+    /// Total Fragments.
+    pub total: u16,
+    /// The SKF Next Payload field: the first inner payload type in fragment 1, else 0.
+    pub first_inner: u8,
+    /// Payloads before the SKF payload (normally none).
+    pub unencrypted: Vec<Payload>,
+    /// This fragment's slice of the inner payload chain (padding removed).
+    pub plaintext: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Fragment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fragment")
+            .field("header", &self.header)
+            .field("number", &self.number)
+            .field("total", &self.total)
+            .field("plaintext_len", &self.plaintext.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A decoded datagram: a whole message or one fragment of one.
+#[derive(Debug)]
+pub enum Datagram {
+    /// A complete message (decrypted if it was protected).
+    Message(Message),
+    /// An SKF fragment (verified and decrypted).
+    Fragment(Fragment),
+}
 
 /// Reads only the header of a datagram (for dispatching before any keys are known).
 pub fn peek_header(bytes: &[u8]) -> Result<Header, DecodeError> {
-    if bytes.len() < HEADER_LEN {
-        return Err(DecodeError::Malformed("short header"));
+    let raw = wire::Header::decode(bytes)?;
+    if raw.header.major_version != 2 {
+        return Err(DecodeError::Version(raw.header.major_version));
     }
-    let version = bytes[17];
-    if version >> 4 != 2 {
-        return Err(DecodeError::Version(version));
-    }
-    let length = u32::from_be_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]);
-    if usize::try_from(length).ok() != Some(bytes.len()) {
+    if usize::try_from(raw.length).ok() != Some(bytes.len()) {
         return Err(DecodeError::Malformed(
             "length field disagrees with datagram",
         ));
     }
-    Ok(Header {
-        spi_i: u64::from_be_bytes(
-            bytes[0..8]
-                .try_into()
-                .map_err(|_| DecodeError::Malformed("spi"))?,
-        ),
-        spi_r: u64::from_be_bytes(
-            bytes[8..16]
-                .try_into()
-                .map_err(|_| DecodeError::Malformed("spi"))?,
-        ),
-        exchange: bytes[18],
-        flags: bytes[19],
-        message_id: u32::from_be_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]),
-    })
+    Ok(engine_header(&raw.header))
 }
 
-/// Decodes a datagram; `keys` (the peer's direction) are needed if it carries an SK payload.
+/// Decodes a datagram holding a whole message; `keys` (the peer's direction) are needed if it
+/// carries an SK payload. An SKF fragment is [`DecodeError::Fragmented`].
 pub fn decode(bytes: &[u8], keys: Option<SkKeys<'_>>) -> Result<Message, DecodeError> {
-    let header = peek_header(bytes)?;
-    let first = bytes[16];
-    let mut payloads = Vec::new();
-    let mut next = first;
-    let mut at = HEADER_LEN;
-    while next != payload_type::NONE {
-        let (kind, critical, body, following, end) = generic(bytes, at, next)?;
-        if kind == payload_type::SK {
-            if end != bytes.len() {
-                return Err(DecodeError::Malformed("SK payload is not last"));
-            }
-            let keys = keys.ok_or(DecodeError::NoKeys)?;
-            let plain = suite::open(keys.suite, keys.encr, keys.integ, &bytes[..at + 4], body)?;
-            parse_chain(&plain, 0, following, &mut payloads)?;
-            return Ok(Message { header, payloads });
-        }
-        if kind == payload_type::SKF {
-            return Err(DecodeError::Fragmented);
-        }
-        payloads.push(parse_payload(kind, critical, body)?);
-        next = following;
-        at = end;
+    match decode_datagram(bytes, keys)? {
+        Datagram::Message(m) => Ok(m),
+        Datagram::Fragment(_) => Err(DecodeError::Fragmented),
     }
+}
+
+/// Decodes a datagram: a whole message, or one SKF fragment verified and decrypted.
+pub fn decode_datagram(bytes: &[u8], keys: Option<SkKeys<'_>>) -> Result<Datagram, DecodeError> {
+    let decoded = wire::decode(bytes)?;
+    let header = engine_header(&decoded.message.header);
+    let mut outer = decoded.message.payloads;
+    let Some(sk) = decoded.sk else {
+        let payloads = from_wire_all(outer)?;
+        return Ok(Datagram::Message(Message { header, payloads }));
+    };
+    // The SK/SKF payload is last; its body is opened from the datagram in place.
+    outer.pop();
+    let keys = keys.ok_or(DecodeError::NoKeys)?;
+    let aad = bytes.get(sk.aad()).ok_or(DecodeError::Integrity)?;
+    let body = bytes.get(sk.body.clone()).ok_or(DecodeError::Integrity)?;
+    let plaintext = suite::open(keys.suite, keys.encr, keys.integ, aad, body)?;
+    let mut payloads = from_wire_all(outer)?;
+    match sk.fragment {
+        None => {
+            payloads.extend(from_wire_all(wire::decode_inner(
+                sk.first_inner,
+                &plaintext,
+            )?)?);
+            Ok(Datagram::Message(Message { header, payloads }))
+        }
+        Some((number, total)) => Ok(Datagram::Fragment(Fragment {
+            header,
+            number,
+            total,
+            first_inner: sk.first_inner.0,
+            unencrypted: payloads,
+            plaintext,
+        })),
+    }
+}
+
+/// Builds the message a set of fragments carried: `plaintext` is their inner chain
+/// concatenated in fragment order, `first_inner` the type fragment 1 named.
+pub fn assemble(
+    header: Header,
+    unencrypted: Vec<Payload>,
+    first_inner: u8,
+    plaintext: &[u8],
+) -> Result<Message, DecodeError> {
+    let mut payloads = unencrypted;
+    payloads.extend(from_wire_all(wire::decode_inner(
+        wire::PayloadType(first_inner),
+        plaintext,
+    )?)?);
     Ok(Message { header, payloads })
 }
 
-fn generic(buf: &[u8], at: usize, kind: u8) -> Result<(u8, bool, &[u8], u8, usize), DecodeError> {
-    let hdr = buf
-        .get(at..at + 4)
-        .ok_or(DecodeError::Malformed("short payload header"))?;
-    let len = usize::from(u16::from_be_bytes([hdr[2], hdr[3]]));
-    if len < 4 {
-        return Err(DecodeError::Malformed("payload length below header size"));
-    }
-    let body = buf
-        .get(at + 4..at + len)
-        .ok_or(DecodeError::Malformed("payload overruns message"))?;
-    Ok((kind, hdr[1] & 0x80 != 0, body, hdr[0], at + len))
-}
-
-fn parse_chain(
-    buf: &[u8],
-    mut at: usize,
-    mut next: u8,
-    out: &mut Vec<Payload>,
-) -> Result<(), DecodeError> {
-    while next != payload_type::NONE {
-        let (kind, critical, body, following, end) = generic(buf, at, next)?;
-        if kind == payload_type::SK || kind == payload_type::SKF {
-            return Err(DecodeError::Malformed("nested encrypted payload"));
-        }
-        out.push(parse_payload(kind, critical, body)?);
-        next = following;
-        at = end;
-    }
-    if at != buf.len() {
-        return Err(DecodeError::Malformed("trailing bytes after last payload"));
-    }
-    Ok(())
-}
-
-struct Reader<'a> {
-    buf: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, at: 0 }
-    }
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let end = self
-            .at
-            .checked_add(n)
-            .ok_or(DecodeError::Malformed("length overflow"))?;
-        let s = self
-            .buf
-            .get(self.at..end)
-            .ok_or(DecodeError::Malformed("truncated payload"))?;
-        self.at = end;
-        Ok(s)
-    }
-    fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.take(1)?[0])
-    }
-    fn u16(&mut self) -> Result<u16, DecodeError> {
-        let b = self.take(2)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
-    }
-    fn rest(&mut self) -> &'a [u8] {
-        let s = &self.buf[self.at.min(self.buf.len())..];
-        self.at = self.buf.len();
-        s
-    }
-}
-
-fn parse_payload(kind: u8, critical: bool, body: &[u8]) -> Result<Payload, DecodeError> {
-    use payload_type as pt;
-    let mut r = Reader::new(body);
-    Ok(match kind {
-        pt::SA => Payload::Sa(parse_sa(body)?),
-        pt::KE => {
-            let group = r.u16()?;
-            r.take(2)?;
-            Payload::Ke {
-                group,
-                data: r.rest().to_vec(),
-            }
-        }
-        pt::IDI | pt::IDR => {
-            let id_kind = r.u8()?;
-            r.take(3)?;
-            let id = Identity {
-                kind: id_kind,
-                data: r.rest().to_vec(),
-            };
-            if kind == pt::IDI {
-                Payload::IdI(id)
-            } else {
-                Payload::IdR(id)
-            }
-        }
-        pt::AUTH => {
-            let method = r.u8()?;
-            r.take(3)?;
-            Payload::Auth {
-                method,
-                data: r.rest().to_vec(),
-            }
-        }
-        pt::NONCE => {
-            // RFC 7296 3.9: nonces are 16 to 256 octets.
-            if body.len() < 16 || body.len() > 256 {
-                return Err(DecodeError::Malformed("nonce length"));
-            }
-            Payload::Nonce(body.to_vec())
-        }
-        pt::NOTIFY => {
-            let protocol = r.u8()?;
-            let spi_len = usize::from(r.u8()?);
-            let nkind = r.u16()?;
-            let spi = r.take(spi_len)?.to_vec();
-            Payload::Notify(Notify {
-                protocol,
-                spi,
-                kind: nkind,
-                data: r.rest().to_vec(),
-            })
-        }
-        pt::DELETE => {
-            let protocol = r.u8()?;
-            let spi_len = usize::from(r.u8()?);
-            let count = usize::from(r.u16()?);
-            let mut spis = Vec::new();
-            for _ in 0..count {
-                spis.push(r.take(spi_len)?.to_vec());
-            }
-            Payload::Delete { protocol, spis }
-        }
-        pt::TSI | pt::TSR => {
-            let count = r.u8()?;
-            r.take(3)?;
-            let mut list = Vec::new();
-            for _ in 0..count {
-                let ts_type = r.u8()?;
-                let protocol = r.u8()?;
-                let len = usize::from(r.u16()?);
-                let addr_len = match (ts_type, len) {
-                    (7, 16) => 4,
-                    (8, 40) => 16,
-                    _ => return Err(DecodeError::Malformed("traffic selector type/length")),
-                };
-                let start_port = r.u16()?;
-                let end_port = r.u16()?;
-                let start = ip_from(r.take(addr_len)?)?;
-                let end = ip_from(r.take(addr_len)?)?;
-                list.push(TrafficSelector {
-                    protocol,
-                    start_port,
-                    end_port,
-                    start,
-                    end,
-                });
-            }
-            if kind == pt::TSI {
-                Payload::TsI(list)
-            } else {
-                Payload::TsR(list)
-            }
-        }
-        pt::CERTREQ => Payload::CertReq(body.to_vec()),
-        pt::VENDOR_ID => Payload::VendorId(body.to_vec()),
-        other => {
-            if critical {
-                return Err(DecodeError::UnsupportedCritical(other));
-            }
-            Payload::Unknown {
-                kind: other,
-                body: body.to_vec(),
-            }
-        }
-    })
-}
-
-fn ip_from(b: &[u8]) -> Result<IpAddr, DecodeError> {
-    match b.len() {
-        4 => Ok(IpAddr::from(
-            <[u8; 4]>::try_from(b).map_err(|_| DecodeError::Malformed("ip"))?,
-        )),
-        16 => Ok(IpAddr::from(
-            <[u8; 16]>::try_from(b).map_err(|_| DecodeError::Malformed("ip"))?,
-        )),
-        _ => Err(DecodeError::Malformed("address length")),
-    }
-}
-
-fn parse_sa(body: &[u8]) -> Result<Vec<Proposal>, DecodeError> {
-    let mut proposals = Vec::new();
-    let mut r = Reader::new(body);
-    loop {
-        let last = r.u8()?;
-        r.take(1)?;
-        let len = usize::from(r.u16()?);
-        if len < 8 {
-            return Err(DecodeError::Malformed("proposal length"));
-        }
-        let mut p = Reader::new(r.take(len - 4)?);
-        let number = p.u8()?;
-        let protocol = p.u8()?;
-        let spi_len = usize::from(p.u8()?);
-        let count = p.u8()?;
-        let spi = p.take(spi_len)?.to_vec();
-        let mut transforms = Vec::new();
-        for _ in 0..count {
-            p.take(2)?;
-            let tlen = usize::from(p.u16()?);
-            if tlen < 8 {
-                return Err(DecodeError::Malformed("transform length"));
-            }
-            let mut t = Reader::new(p.take(tlen - 4)?);
-            let kind = t.u8()?;
-            t.take(1)?;
-            let id = t.u16()?;
-            let mut key_len = None;
-            while t.at < t.buf.len() {
-                let at_type = t.u16()?;
-                if at_type & 0x8000 != 0 {
-                    let v = t.u16()?;
-                    if at_type & 0x7fff == 14 {
-                        key_len = Some(v);
-                    }
-                } else {
-                    let l = usize::from(t.u16()?);
-                    t.take(l)?;
-                }
-            }
-            transforms.push(Transform { kind, id, key_len });
-        }
-        proposals.push(Proposal {
-            number,
-            protocol,
-            spi,
-            transforms,
-        });
-        if last == 0 {
-            break;
-        }
-        if last != 2 {
-            return Err(DecodeError::Malformed("proposal substructure type"));
-        }
-    }
-    Ok(proposals)
-}
-
-fn put_u16(out: &mut Vec<u8>, v: u16) {
-    out.extend_from_slice(&v.to_be_bytes());
-}
-
-fn len16(n: usize) -> u16 {
-    // Callers build payloads far below 64 KiB; saturate rather than wrap if one ever isn't.
-    u16::try_from(n).unwrap_or(u16::MAX)
-}
-
-fn encode_body(p: &Payload) -> Vec<u8> {
-    let mut b = Vec::new();
-    match p {
-        Payload::Sa(props) => {
-            for (i, prop) in props.iter().enumerate() {
-                let mut pb = vec![
-                    prop.number,
-                    prop.protocol,
-                    u8::try_from(prop.spi.len()).unwrap_or(0),
-                ];
-                pb.push(u8::try_from(prop.transforms.len()).unwrap_or(u8::MAX));
-                pb.extend_from_slice(&prop.spi);
-                for (j, t) in prop.transforms.iter().enumerate() {
-                    let attr_len = if t.key_len.is_some() { 4 } else { 0 };
-                    pb.push(if j + 1 == prop.transforms.len() { 0 } else { 3 });
-                    pb.push(0);
-                    put_u16(&mut pb, len16(8 + attr_len));
-                    pb.push(t.kind);
-                    pb.push(0);
-                    put_u16(&mut pb, t.id);
-                    if let Some(k) = t.key_len {
-                        put_u16(&mut pb, 0x800e);
-                        put_u16(&mut pb, k);
-                    }
-                }
-                b.push(if i + 1 == props.len() { 0 } else { 2 });
-                b.push(0);
-                put_u16(&mut b, len16(pb.len() + 4));
-                b.extend_from_slice(&pb);
-            }
-        }
-        Payload::Ke { group, data } => {
-            put_u16(&mut b, *group);
-            put_u16(&mut b, 0);
-            b.extend_from_slice(data);
-        }
-        Payload::IdI(id) | Payload::IdR(id) => {
-            b.extend_from_slice(&[id.kind, 0, 0, 0]);
-            b.extend_from_slice(&id.data);
-        }
-        Payload::Auth { method, data } => {
-            b.extend_from_slice(&[*method, 0, 0, 0]);
-            b.extend_from_slice(data);
-        }
-        Payload::Nonce(n) => b.extend_from_slice(n),
-        Payload::Notify(n) => {
-            b.push(n.protocol);
-            b.push(u8::try_from(n.spi.len()).unwrap_or(0));
-            put_u16(&mut b, n.kind);
-            b.extend_from_slice(&n.spi);
-            b.extend_from_slice(&n.data);
-        }
-        Payload::Delete { protocol, spis } => {
-            b.push(*protocol);
-            b.push(
-                spis.first()
-                    .map_or(0, |s| u8::try_from(s.len()).unwrap_or(0)),
-            );
-            put_u16(&mut b, len16(spis.len()));
-            for s in spis {
-                b.extend_from_slice(s);
-            }
-        }
-        Payload::TsI(list) | Payload::TsR(list) => {
-            b.extend_from_slice(&[u8::try_from(list.len()).unwrap_or(u8::MAX), 0, 0, 0]);
-            for ts in list {
-                let v4 = ts.is_v4();
-                b.push(if v4 { 7 } else { 8 });
-                b.push(ts.protocol);
-                put_u16(&mut b, if v4 { 16 } else { 40 });
-                put_u16(&mut b, ts.start_port);
-                put_u16(&mut b, ts.end_port);
-                for a in [ts.start, ts.end] {
-                    match a {
-                        IpAddr::V4(x) => b.extend_from_slice(&x.octets()),
-                        IpAddr::V6(x) => b.extend_from_slice(&x.octets()),
-                    }
-                }
-            }
-        }
-        Payload::CertReq(body) | Payload::VendorId(body) | Payload::Unknown { body, .. } => {
-            b.extend_from_slice(body)
-        }
-    }
-    b
-}
-
-fn encode_chain(payloads: &[Payload]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (i, p) in payloads.iter().enumerate() {
-        let body = encode_body(p);
-        out.push(
-            payloads
-                .get(i + 1)
-                .map_or(payload_type::NONE, Payload::kind),
-        );
-        out.push(0);
-        put_u16(&mut out, len16(body.len() + 4));
-        out.extend_from_slice(&body);
-    }
-    out
-}
-
-fn encode_header(h: &Header, first: u8, total: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(&h.spi_i.to_be_bytes());
-    out.extend_from_slice(&h.spi_r.to_be_bytes());
-    out.push(first);
-    out.push(0x20);
-    out.push(h.exchange);
-    out.push(h.flags);
-    out.extend_from_slice(&h.message_id.to_be_bytes());
-    out.extend_from_slice(&u32::try_from(total).unwrap_or(u32::MAX).to_be_bytes());
-    out
-}
-
-/// Encodes a message; with `keys` (our direction) and `iv`, its payloads go into an SK payload.
-pub fn encode(msg: &Message, keys: Option<(SkKeys<'_>, &[u8])>) -> Result<Vec<u8>, CryptoError> {
-    let first = msg
-        .payloads
-        .first()
-        .map_or(payload_type::NONE, Payload::kind);
-    let chain = encode_chain(&msg.payloads);
+/// Encodes a message; with `keys` (our direction) and an IV source (see [`suite::seal`]), its
+/// payloads go into an SK payload.
+pub fn encode(
+    msg: &Message,
+    keys: Option<(SkKeys<'_>, &mut dyn suite::RandomSource)>,
+) -> Result<Vec<u8>, EncodeError> {
     match keys {
         None => {
-            let mut out = encode_header(&msg.header, first, HEADER_LEN + chain.len());
-            out.extend_from_slice(&chain);
-            Ok(out)
+            let payloads = msg.payloads.iter().map(to_wire).collect();
+            Ok(wire::Message::new(wire_header(&msg.header), payloads).encode()?)
         }
-        Some((k, iv)) => {
-            let sealed_len = suite::sealed_len(k.suite, chain.len())?;
-            let total = HEADER_LEN + 4 + sealed_len;
-            let mut out = encode_header(&msg.header, payload_type::SK, total);
-            out.push(first);
-            out.push(0);
-            put_u16(&mut out, len16(4 + sealed_len));
-            let body = suite::seal(k.suite, k.encr, k.integ, iv, &out, &chain)?;
-            out.extend_from_slice(&body);
-            Ok(out)
+        Some((keys, iv_source)) => {
+            let (first_inner, plaintext) = inner_plaintext(msg)?;
+            seal(&msg.header, first_inner, None, &plaintext, &keys, iv_source)
         }
     }
+}
+
+/// The message's payloads as an SK plaintext chain (before padding) and its first type.
+pub fn inner_plaintext(msg: &Message) -> Result<(u8, Vec<u8>), EncodeError> {
+    let payloads: Vec<wire::Payload> = msg.payloads.iter().map(to_wire).collect();
+    let (first, bytes) = wire::encode_inner(&payloads)?;
+    Ok((first.0, bytes))
+}
+
+/// Length of a datagram carrying `plaintext_len` octets of inner payloads in one SK payload
+/// (or, with `fragment`, one SKF payload).
+pub fn sealed_datagram_len(
+    suite: &Selected,
+    plaintext_len: usize,
+    fragment: bool,
+) -> Result<usize, CryptoError> {
+    let envelope = if fragment { 8 } else { 4 };
+    Ok(wire::HEADER_LEN + envelope + suite::sealed_len(suite, plaintext_len)?)
+}
+
+/// Writes a datagram whose only payload is an SK payload (or, with `fragment` = (number,
+/// total), an SKF payload) sealing `plaintext` under `keys`, the IV drawn from `iv_source`.
+pub fn seal(
+    header: &Header,
+    first_inner: u8,
+    fragment: Option<(u16, u16)>,
+    plaintext: &[u8],
+    keys: &SkKeys<'_>,
+    iv_source: &mut dyn suite::RandomSource,
+) -> Result<Vec<u8>, EncodeError> {
+    let body_len = suite::sealed_len(keys.suite, plaintext.len())?;
+    let (mut bytes, location) = wire::encode_sk_message(
+        &wire_header(header),
+        &[],
+        wire::SkEnvelope {
+            first_inner: wire::PayloadType(first_inner),
+            fragment,
+            body_len,
+        },
+    )?;
+    let aad = &bytes[location.aad()];
+    let body = suite::seal(keys.suite, keys.encr, keys.integ, iv_source, aad, plaintext)?;
+    let slot = bytes
+        .get_mut(location.body.clone())
+        .filter(|slot| slot.len() == body.len())
+        .ok_or(EncodeError::Crypto(CryptoError::KeyLength))?;
+    slot.copy_from_slice(&body);
+    Ok(bytes)
+}
+
+// ----- conversion between the engine's model and `wire` -----------------------------------
+
+fn wire_header(h: &Header) -> wire::Header {
+    wire::Header::new(
+        wire::IkeSpi(h.spi_i),
+        wire::IkeSpi(h.spi_r),
+        wire::ExchangeType(h.exchange),
+        wire::Flags(h.flags),
+        h.message_id,
+    )
+}
+
+fn engine_header(h: &wire::Header) -> Header {
+    Header {
+        spi_i: h.spi_i.0,
+        spi_r: h.spi_r.0,
+        exchange: h.exchange.0,
+        flags: h.flags.0,
+        message_id: h.message_id,
+    }
+}
+
+fn wire_ts(list: &[TrafficSelector]) -> wire::TrafficSelectors {
+    wire::TrafficSelectors::new(
+        list.iter()
+            .map(|ts| {
+                let addresses = match (ts.start, ts.end) {
+                    (IpAddr::V4(start), IpAddr::V4(end)) => wire::AddressRange::V4 { start, end },
+                    (start, end) => wire::AddressRange::V6 {
+                        start: v6(start),
+                        end: v6(end),
+                    },
+                };
+                wire::TrafficSelector::Ip(wire::IpTrafficSelector {
+                    ip_protocol: ts.protocol,
+                    start_port: ts.start_port,
+                    end_port: ts.end_port,
+                    addresses,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// A selector mixing families is not built by `ts.rs`; map it to IPv6 rather than panic.
+fn v6(a: IpAddr) -> std::net::Ipv6Addr {
+    match a {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    }
+}
+
+fn engine_ts(ts: wire::TrafficSelectors) -> Result<Vec<TrafficSelector>, DecodeError> {
+    ts.selectors
+        .into_iter()
+        .map(|s| match s {
+            wire::TrafficSelector::Ip(ip) => {
+                let (start, end) = match ip.addresses {
+                    wire::AddressRange::V4 { start, end } => (start.into(), end.into()),
+                    wire::AddressRange::V6 { start, end } => (start.into(), end.into()),
+                };
+                Ok(TrafficSelector {
+                    protocol: ip.ip_protocol,
+                    start_port: ip.start_port,
+                    end_port: ip.end_port,
+                    start,
+                    end,
+                })
+            }
+            wire::TrafficSelector::Other { .. } => {
+                Err(DecodeError::Malformed("traffic selector type"))
+            }
+        })
+        .collect()
+}
+
+fn to_wire(p: &Payload) -> wire::Payload {
+    use wire::PayloadBody as B;
+    let body = match p {
+        Payload::Sa(proposals) => B::SecurityAssociation(wire::SecurityAssociation {
+            proposals: proposals
+                .iter()
+                .map(|prop| {
+                    let transforms = prop
+                        .transforms
+                        .iter()
+                        .map(|t| {
+                            let (kind, id) = (wire::TransformType(t.kind), wire::TransformId(t.id));
+                            match t.key_len {
+                                Some(bits) => wire::Transform::with_key_length(kind, id, bits),
+                                None => wire::Transform::new(kind, id),
+                            }
+                        })
+                        .collect();
+                    wire::Proposal::new(
+                        prop.number,
+                        wire::ProtocolId(prop.protocol),
+                        prop.spi.clone(),
+                        transforms,
+                    )
+                })
+                .collect(),
+        }),
+        Payload::Ke { group, data } => B::KeyExchange(wire::KeyExchange {
+            group: wire::TransformId(*group),
+            data: data.clone(),
+            reserved: 0,
+        }),
+        Payload::IdI(id) => B::IdInitiator(wire::Identification::new(
+            wire::IdType(id.kind),
+            id.data.clone(),
+        )),
+        Payload::IdR(id) => B::IdResponder(wire::Identification::new(
+            wire::IdType(id.kind),
+            id.data.clone(),
+        )),
+        Payload::Auth { method, data } => B::Auth(wire::Auth {
+            method: wire::AuthMethod(*method),
+            data: data.clone(),
+            reserved: [0; 3],
+        }),
+        Payload::Nonce(n) => B::Nonce(wire::Nonce(n.clone())),
+        Payload::Notify(n) => B::Notify(wire::Notify {
+            protocol: wire::ProtocolId(n.protocol),
+            spi: n.spi.clone(),
+            notify_type: wire::NotifyType(n.kind),
+            data: n.data.clone(),
+        }),
+        Payload::Delete { protocol, spis } => B::Delete(wire::Delete {
+            protocol: wire::ProtocolId(*protocol),
+            spi_size: spis
+                .first()
+                .map_or(0, |s| u8::try_from(s.len()).unwrap_or(u8::MAX)),
+            spis: spis.clone(),
+        }),
+        Payload::TsI(list) => B::TsInitiator(wire_ts(list)),
+        Payload::TsR(list) => B::TsResponder(wire_ts(list)),
+        Payload::Cert { encoding, data } => B::Certificate(wire::Certificate {
+            encoding: wire::CertEncoding(*encoding),
+            data: data.clone(),
+        }),
+        Payload::CertReq { encoding, data } => B::CertificateRequest(wire::CertificateRequest {
+            encoding: wire::CertEncoding(*encoding),
+            data: data.clone(),
+        }),
+        Payload::VendorId(v) => B::VendorId(wire::VendorId(v.clone())),
+        Payload::Unknown { kind, body } => return unknown_to_wire(*kind, body),
+    };
+    wire::Payload::new(body)
+}
+
+/// An opaque payload of a type `wire` knows (CP, EAP) is handed back as that type, so the
+/// summary names it as charon does; anything else stays unknown.
+fn unknown_to_wire(kind: u8, body: &[u8]) -> wire::Payload {
+    let mut chain = Vec::with_capacity(4 + body.len());
+    chain.extend_from_slice(&[0, 0]);
+    chain.extend_from_slice(
+        &u16::try_from(4 + body.len())
+            .unwrap_or(u16::MAX)
+            .to_be_bytes(),
+    );
+    chain.extend_from_slice(body);
+    match wire::decode_inner(wire::PayloadType(kind), &chain) {
+        Ok(mut one) if one.len() == 1 => one.remove(0),
+        _ => wire::Payload::new(wire::PayloadBody::Unknown(wire::UnknownPayload {
+            payload_type: wire::PayloadType(kind),
+            data: body.to_vec(),
+        })),
+    }
+}
+
+fn from_wire_all(payloads: Vec<wire::Payload>) -> Result<Vec<Payload>, DecodeError> {
+    payloads.into_iter().map(from_wire).collect()
+}
+
+fn from_wire(p: wire::Payload) -> Result<Payload, DecodeError> {
+    use wire::PayloadBody as B;
+    Ok(match p.body {
+        B::SecurityAssociation(sa) => Payload::Sa(
+            sa.proposals
+                .into_iter()
+                .map(|prop| Proposal {
+                    number: prop.number,
+                    protocol: prop.protocol.0,
+                    transforms: prop
+                        .transforms
+                        .iter()
+                        .map(|t| Transform {
+                            kind: t.transform_type.0,
+                            id: t.id.0,
+                            key_len: t.key_length(),
+                        })
+                        .collect(),
+                    spi: prop.spi,
+                })
+                .collect(),
+        ),
+        B::KeyExchange(ke) => Payload::Ke {
+            group: ke.group.0,
+            data: ke.data,
+        },
+        B::IdInitiator(id) => Payload::IdI(Identity {
+            kind: id.id_type.0,
+            data: id.data,
+        }),
+        B::IdResponder(id) => Payload::IdR(Identity {
+            kind: id.id_type.0,
+            data: id.data,
+        }),
+        B::Certificate(c) => Payload::Cert {
+            encoding: c.encoding.0,
+            data: c.data,
+        },
+        B::CertificateRequest(c) => Payload::CertReq {
+            encoding: c.encoding.0,
+            data: c.data,
+        },
+        B::Auth(a) => Payload::Auth {
+            method: a.method.0,
+            data: a.data,
+        },
+        B::Nonce(n) => {
+            // RFC 7296 3.9: nonces are 16 to 256 octets.
+            if !(16..=256).contains(&n.0.len()) {
+                return Err(DecodeError::Malformed("nonce length"));
+            }
+            Payload::Nonce(n.0)
+        }
+        B::Notify(n) => Payload::Notify(Notify {
+            protocol: n.protocol.0,
+            spi: n.spi,
+            kind: n.notify_type.0,
+            data: n.data,
+        }),
+        B::Delete(d) => Payload::Delete {
+            protocol: d.protocol.0,
+            spis: d.spis,
+        },
+        B::VendorId(v) => Payload::VendorId(v.0),
+        B::TsInitiator(ts) => Payload::TsI(engine_ts(ts)?),
+        B::TsResponder(ts) => Payload::TsR(engine_ts(ts)?),
+        B::Unknown(u) => Payload::Unknown {
+            kind: u.payload_type.0,
+            body: u.data,
+        },
+        // The engine does not interpret these; keep their bodies opaque.
+        B::Configuration(_) | B::Eap(_) => {
+            let kind = p.body.payload_type().0;
+            let (_, chain) = wire::encode_inner(std::slice::from_ref(&wire::Payload::new(p.body)))
+                .map_err(|_| DecodeError::Malformed("configuration or EAP payload"))?;
+            Payload::Unknown {
+                kind,
+                body: chain.get(4..).unwrap_or_default().to_vec(),
+            }
+        }
+        B::Encrypted(_) | B::EncryptedFragment(_) => {
+            return Err(DecodeError::Malformed("nested encrypted payload"));
+        }
+    })
 }
 
 #[cfg(test)]
@@ -900,6 +839,14 @@ mod tests {
                     group: 31,
                     data: vec![1; 32],
                 },
+                Payload::Cert {
+                    encoding: 4,
+                    data: vec![0x30, 0x82, 1, 2],
+                },
+                Payload::CertReq {
+                    encoding: 4,
+                    data: vec![7; 20],
+                },
             ],
         }
     }
@@ -919,12 +866,18 @@ mod tests {
             encr: &ek,
             integ: &ak,
         };
-        let sealed = encode(&m, Some((k(), &[0u8; 16]))).unwrap();
+        let mut iv = iked_crypto::rng::SeededRandom::from_u64(7);
+        let sealed = encode(&m, Some((k(), &mut iv))).unwrap();
         assert_eq!(decode(&sealed, Some(k())).unwrap(), m);
         assert_eq!(decode(&sealed, None), Err(DecodeError::NoKeys));
         assert!(
             m.summary()
                 .starts_with("IKE_AUTH request 1 [ IDi N(INIT_CONTACT) AUTH SA")
+        );
+        assert!(
+            m.summary().ends_with(" KE CERT CERTREQ ]"),
+            "{}",
+            m.summary()
         );
     }
 

@@ -88,6 +88,15 @@ fn two_thousand_ike_sas_on_one_responder() {
         .count();
     assert_eq!(ups, 2000);
     assert_eq!(assert_kernels_match(&a.kernel, &b.kernel), 4000);
+    // The one-SA snapshot (the daemon's per-event lookup) agrees with the full listing.
+    let all = b.engine.ike_sas();
+    assert_eq!(all.len(), 2000);
+    for info in &all {
+        assert_eq!(b.engine.ike_sa(info.id).as_ref(), Some(info));
+    }
+    let unknown = iked_ike::engine::IkeSaId(u32::MAX);
+    assert!(all.iter().all(|i| i.id != unknown));
+    assert_eq!(b.engine.ike_sa(unknown), None);
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! Contract: protocol code never reads a clock; the daemon reads [`now`] here and passes it in.
 //! [`now`] is CLOCK_BOOTTIME (monotonic and counting time spent in suspend, so SA lifetimes
 //! expire correctly after a host sleeps), as a [`Duration`] since boot. [`wall_clock_secs`] is
-//! the one wall-clock read, used only for human-facing "since" timestamps.
+//! the one wall-clock read: human-facing "since" timestamps, and the time the engine checks
+//! certificate validity against (never timers).
 
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ pub fn now() -> Duration {
     )
 }
 
-/// Seconds since the Unix epoch, for display only (never for timers).
+/// Seconds since the Unix epoch, for display and certificate validity (never for timers).
 #[allow(clippy::disallowed_methods)]
 pub fn wall_clock_secs() -> u64 {
     std::time::SystemTime::now()

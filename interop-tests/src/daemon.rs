@@ -246,10 +246,11 @@ impl Daemon {
 
     fn swanctl(&self, rest: &[&str], secs: u64) -> Result<ControlResult, LabError> {
         // swanctl takes the command first, then its options (`--uri` after the command).
-        let mut a: Vec<String> = vec![format!(
-            "STRONGSWAN_CONF={}",
-            self.strongswan_conf.display()
-        )];
+        // SWANCTL_DIR: credentials (x509/, private/, ...) beside this host's swanctl.conf.
+        let mut a: Vec<String> = vec![
+            format!("STRONGSWAN_CONF={}", self.strongswan_conf.display()),
+            format!("SWANCTL_DIR={}", self.dir.display()),
+        ];
         a.push(SWANCTL.into());
         a.push(rest[0].to_string());
         a.push("--uri".into());

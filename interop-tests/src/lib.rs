@@ -15,6 +15,7 @@
 //!
 //! Nothing here sends traffic outside the namespaces it creates.
 
+pub mod certs;
 pub mod checks;
 pub mod clock;
 pub mod daemon;

@@ -11,8 +11,11 @@
 //! The strongSwan-against-strongSwan rows are baselines that prove the lab and its assertions;
 //! they say nothing about iked, and may never carry a known-failure mark.
 
+mod natt;
+
 use std::path::{Path, PathBuf};
 
+use crate::certs::{self, CertCase};
 use crate::checks::{self, KernelView, SEED_ESP};
 use crate::clock::Stopwatch;
 use crate::daemon::{Daemon, IkedBins, Implementation};
@@ -41,6 +44,13 @@ pub enum Kind {
     /// iked on BFL restarts while the SA is up: it stays up, leaves no stale state, and the
     /// tunnel comes back (the peer drops the old SA on INITIAL_CONTACT).
     RestartIked,
+    /// `encap = yes` on the given side fakes a NAT: IKE moves to port 4500 and every SA is
+    /// ESP-in-UDP (see [`natt`]).
+    NattForced(Side),
+    /// Certificate authentication as in the seed's OVS section (issue 8): the seed tunnel comes
+    /// up, or, for a faulty initiator credential, AUTHENTICATION_FAILED with the cause in the
+    /// responder's log and nothing installed.
+    Cert(CertCase),
 }
 
 /// One row of the lab.
@@ -156,6 +166,41 @@ pub fn all() -> Vec<Scenario> {
             StrongSwan,
             Bfl,
         ),
+        Scenario::new(
+            "baseline-cert-self-signed",
+            Cert(CertCase::SelfSigned),
+            StrongSwan,
+            StrongSwan,
+            Bfl,
+        ),
+        Scenario::new(
+            "baseline-cert-ca",
+            Cert(CertCase::CaSigned),
+            StrongSwan,
+            StrongSwan,
+            Bfl,
+        ),
+        Scenario::new(
+            "baseline-cert-expired",
+            Cert(CertCase::Expired),
+            StrongSwan,
+            StrongSwan,
+            Bfl,
+        ),
+        Scenario::new(
+            "baseline-cert-other-ca",
+            Cert(CertCase::OtherCa),
+            StrongSwan,
+            StrongSwan,
+            Bfl,
+        ),
+        Scenario::new(
+            "baseline-cert-id-mismatch",
+            Cert(CertCase::IdMismatch),
+            StrongSwan,
+            StrongSwan,
+            Bfl,
+        ),
         Scenario::new("iked-initiates-seed", Seed, Iked, StrongSwan, Bfl),
         Scenario::new("iked-responds-seed", Seed, StrongSwan, Iked, Bfl),
         Scenario::new("iked-vs-iked-seed", Seed, Iked, Iked, Bfl),
@@ -184,6 +229,70 @@ pub fn all() -> Vec<Scenario> {
         ),
         Scenario::new("iked-psk-mismatch", PskMismatch, Iked, StrongSwan, Bfl),
         Scenario::new("iked-restart", RestartIked, Iked, StrongSwan, Bfl),
+        Scenario::new("iked-natt-forced", NattForced(Bfr), Iked, StrongSwan, Bfl),
+        Scenario::new(
+            "iked-natt-forced-by-iked",
+            NattForced(Bfl),
+            Iked,
+            StrongSwan,
+            Bfl,
+        ),
+        Scenario::new(
+            "iked-natt-forced-responder",
+            NattForced(Bfl),
+            StrongSwan,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
+            "iked-initiates-cert-self-signed",
+            Cert(CertCase::SelfSigned),
+            Iked,
+            StrongSwan,
+            Bfl,
+        ),
+        Scenario::new(
+            "iked-responds-cert-self-signed",
+            Cert(CertCase::SelfSigned),
+            StrongSwan,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
+            "iked-initiates-cert-ca",
+            Cert(CertCase::CaSigned),
+            Iked,
+            StrongSwan,
+            Bfl,
+        ),
+        Scenario::new(
+            "iked-responds-cert-ca",
+            Cert(CertCase::CaSigned),
+            StrongSwan,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
+            "iked-cert-expired",
+            Cert(CertCase::Expired),
+            StrongSwan,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
+            "iked-cert-other-ca",
+            Cert(CertCase::OtherCa),
+            StrongSwan,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
+            "iked-cert-id-mismatch",
+            Cert(CertCase::IdMismatch),
+            StrongSwan,
+            Iked,
+            Bfl,
+        ),
     ]
 }
 
@@ -304,6 +413,8 @@ pub fn scenario_config(
                 "no secret line in the seed config"
             );
         }
+        Kind::Cert(case) => conf = certs::edit_config(&conf, case, side)?,
+        Kind::NattForced(by) => natt::edit_config(&mut conf, side, by)?,
         _ => {}
     }
     Ok(conf)
@@ -312,6 +423,10 @@ pub fn scenario_config(
 fn start_hosts(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<Hosts, LabError> {
     let start = |side: Side| -> Result<Daemon, LabError> {
         let conf = scenario_config(sc, &ctx.workspace, side)?;
+        if let Kind::Cert(case) = sc.kind {
+            let pki = certs::Pki::ensure(&ctx.out)?;
+            certs::provision(&pki, &dir.join(side.name()), case, side, sc.initiator)?;
+        }
         Daemon::start(
             &ctx.lab,
             side,
@@ -346,6 +461,9 @@ fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
         Kind::RekeyPackets => rekey(sc, ctx, dir, &hosts),
         Kind::PacketOffloadOnVeth => packet_offload(sc, ctx, &hosts),
         Kind::RestartIked => restart(sc, ctx, dir, &mut hosts),
+        Kind::Cert(case) if case.is_negative() => cert_refused(sc, ctx, &hosts, case),
+        Kind::Cert(_) => seed(sc, ctx, dir, &hosts).map(|_| ()),
+        Kind::NattForced(_) => natt::run(sc, ctx, dir, &hosts),
     };
     if result.is_err() {
         dump_state(ctx, dir, &hosts);
@@ -506,6 +624,48 @@ fn negative(
             hosts.get(side).implementation.label()
         );
     }
+    // Give a DELETE or a late install time to show up before asserting nothing is there.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    checks::check_clean(&KernelView::read(&ctx.lab)?)
+}
+
+/// A faulty initiator certificate: the initiator is refused with AUTHENTICATION_FAILED (its log
+/// shows the notify the verifying responder sent), nothing is installed on either host, and the
+/// responder's log says why. For iked the reason must be named (expired, unknown CA, identity);
+/// charon's wording differs, and its baselines only prove that the credentials are faulty.
+fn cert_refused(
+    sc: &Scenario,
+    ctx: &Context,
+    hosts: &Hosts,
+    case: CertCase,
+) -> Result<(), LabError> {
+    let init = hosts.get(sc.initiator).initiate(&SEED_CHILDREN[..1])?;
+    ensure!(
+        !init.ok,
+        "initiate succeeded with a faulty certificate ({case:?})"
+    );
+    let initiator_log = hosts.get(sc.initiator).log_text();
+    ensure!(
+        initiator_log.contains("AUTHENTICATION_FAILED") || initiator_log.contains("AUTH_FAILED"),
+        "{} log ({}) shows no AUTHENTICATION_FAILED from the responder",
+        sc.initiator.name(),
+        hosts.get(sc.initiator).implementation.label()
+    );
+    let verifier = sc.initiator.peer();
+    let log = hosts.get(verifier).log_text();
+    let named = match hosts.get(verifier).implementation {
+        Iked => log
+            .lines()
+            .any(|l| case.cause_words().iter().any(|w| l.contains(w))),
+        StrongSwan => log.contains("AUTH_FAILED"),
+    };
+    ensure!(
+        named,
+        "{} log ({}) does not name the cause (looked for {:?})",
+        verifier.name(),
+        hosts.get(verifier).implementation.label(),
+        case.cause_words()
+    );
     // Give a DELETE or a late install time to show up before asserting nothing is there.
     std::thread::sleep(std::time::Duration::from_secs(1));
     checks::check_clean(&KernelView::read(&ctx.lab)?)

@@ -155,13 +155,14 @@ impl SwanctlConf {
 }
 
 /// strongswan.conf for one charon: only the plugins the seed needs (a short list starts much
-/// faster under TCG than Debian's modular set, and keeps `test-vectors` out), its own vici socket
+/// faster under TCG than Debian's modular set, and keeps `test-vectors` out; `pkcs8` and
+/// `constraints` for the certificate rows: `ovs-pki` and `openssl` write PKCS#8 keys), its own vici socket
 /// and a file log with IKE/CFG/KNL at level 2 (the log lines the scenarios grep for).
 pub fn strongswan_conf(vici_socket: &Path, charon_log: &Path) -> String {
     format!(
         r#"# written by the iked lab (interop-tests/src/swan_conf.rs)
 charon {{
-    load = random nonce aes sha1 sha2 hmac curve25519 kdf pem pkcs1 x509 pubkey gmp kernel-netlink socket-default vici
+    load = random nonce aes sha1 sha2 hmac curve25519 kdf pem pkcs1 pkcs8 x509 pubkey constraints gmp kernel-netlink socket-default vici
     install_routes = no
     # fail fast when the peer is silent: TCG is slow, but the veth never drops
     retransmit_tries = 3
@@ -184,7 +185,7 @@ charon {{
     }}
 }}
 swanctl {{
-    load = random pem pkcs1 x509 pubkey
+    load = random sha1 sha2 pem pkcs1 pkcs8 x509 pubkey gmp
 }}
 "#,
         log = charon_log.display(),

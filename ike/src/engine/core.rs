@@ -9,17 +9,40 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::fragment::{self, Limit, Progress};
 use super::sa::{Active, IkeSa, Outstanding, Phase, Task};
 use super::{
     ChildInfo, ChildSaId, DownReason, Event, IkeInfo, IkeSaId, KernelEvent, KernelRequest,
     KernelRequestId, LogGroup, RandomSource, Stats, Transmit,
 };
 use crate::config::{IkeConfig, IkeSecret, Settings};
+use crate::creds::CredentialSet;
 use crate::error::CommandError;
 use crate::message::{self, Header, Message, Payload, SkKeys, exchange, flags};
 use crate::proposal::protocol;
 use crate::time::Timestamp;
 use crate::timer::TimerQueue;
+
+/// Feeds `suite::seal` its IVs: random for CBC; for AEAD ciphers the SA's message counter,
+/// since an AEAD IV must never repeat under one key.
+struct IvSource<'a> {
+    aead: bool,
+    counter: &'a mut u64,
+    rng: &'a mut (dyn RandomSource + Send),
+}
+
+impl RandomSource for IvSource<'_> {
+    fn fill(&mut self, buf: &mut [u8]) {
+        if self.aead {
+            *self.counter += 1;
+            let counter = self.counter.to_be_bytes();
+            let n = buf.len().min(counter.len());
+            buf[..n].copy_from_slice(&counter[..n]);
+        } else {
+            self.rng.fill(buf);
+        }
+    }
+}
 
 /// The IKE port (RFC 7296 2).
 const IKE_PORT: u16 = 500;
@@ -46,6 +69,8 @@ pub(crate) enum TimerKey {
     RekeyedCleanup(IkeSaId),
     /// Retry a CHILD_SA rekey the peer refused with TEMPORARY_FAILURE.
     RetryChildRekey(ChildSaId),
+    /// Send a NAT keepalive (we are behind a NAT).
+    NatKeepalive(IkeSaId),
 }
 
 /// What a kernel answer continues.
@@ -89,6 +114,10 @@ pub struct Engine {
     kernel_requests: VecDeque<KernelRequest>,
     events: VecDeque<Event>,
     pub(crate) stats: Stats,
+    /// Keys, certificates and CAs for public-key authentication.
+    pub(crate) credentials: Arc<CredentialSet>,
+    /// Wall-clock time (Unix seconds) for certificate validity; set by the caller.
+    pub(crate) wall_clock: Option<i64>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -133,6 +162,8 @@ impl Engine {
             kernel_requests: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            credentials: Arc::default(),
+            wall_clock: None,
         }
     }
 
@@ -140,6 +171,18 @@ impl Engine {
     pub fn reload(&mut self, connections: Vec<IkeConfig>, secrets: Vec<IkeSecret>) {
         self.connections = connections.into_iter().map(Arc::new).collect();
         self.secrets = secrets;
+    }
+
+    /// Replaces the credentials used for public-key authentication (existing SAs are not
+    /// re-authenticated).
+    pub fn set_credentials(&mut self, credentials: Arc<CredentialSet>) {
+        self.credentials = credentials;
+    }
+
+    /// Sets the wall-clock time (Unix seconds) certificates are checked against. Call it
+    /// before handing inputs to the engine; without it certificate authentication fails.
+    pub fn set_wall_clock(&mut self, unix_secs: i64) {
+        self.wall_clock = Some(unix_secs);
     }
 
     // ----- outputs -------------------------------------------------------------------------
@@ -181,34 +224,45 @@ impl Engine {
 
     /// Snapshots of all IKE SAs, ordered by id.
     pub fn ike_sas(&self) -> Vec<IkeInfo> {
-        let mut v: Vec<IkeInfo> = self
-            .sas
-            .values()
-            .map(|sa| IkeInfo {
-                id: sa.id,
-                name: sa.config.name.clone(),
-                spi_i: sa.spi_i,
-                spi_r: sa.spi_r,
-                initiator: sa.initiator,
-                established: sa.phase.is_established(),
-                proposal: sa.crypto.as_ref().map(|c| c.proposal.describe()),
-                children: sa
-                    .children
-                    .iter()
-                    .map(|c| ChildInfo {
-                        id: c.id,
-                        name: c.config.name.clone(),
-                        spi_in: c.spi_in,
-                        spi_out: c.spi_out,
-                        local_ts: c.local_ts.clone(),
-                        remote_ts: c.remote_ts.clone(),
-                        installed: c.state == super::sa::ChildState::Installed,
-                    })
-                    .collect(),
-            })
-            .collect();
+        let mut v: Vec<IkeInfo> = self.sas.values().map(Self::info).collect();
         v.sort_by_key(|i| i.id);
         v
+    }
+
+    /// Snapshot of one IKE SA (cheap: for callers that know the id, unlike [`Engine::ike_sas`]).
+    pub fn ike_sa(&self, id: IkeSaId) -> Option<IkeInfo> {
+        self.sas.get(&id).map(Self::info)
+    }
+
+    fn info(sa: &IkeSa) -> IkeInfo {
+        IkeInfo {
+            id: sa.id,
+            name: sa.config.name.clone(),
+            spi_i: sa.spi_i,
+            spi_r: sa.spi_r,
+            initiator: sa.initiator,
+            established: sa.phase.is_established(),
+            proposal: sa.crypto.as_ref().map(|c| c.proposal.describe()),
+            local: sa.local,
+            remote: sa.remote,
+            nat_local: sa.nat.here,
+            nat_remote: sa.nat.there,
+            nat_fake: sa.nat.fake,
+            children: sa
+                .children
+                .iter()
+                .map(|c| ChildInfo {
+                    id: c.id,
+                    name: c.config.name.clone(),
+                    spi_in: c.spi_in,
+                    spi_out: c.spi_out,
+                    local_ts: c.local_ts.clone(),
+                    remote_ts: c.remote_ts.clone(),
+                    installed: c.state == super::sa::ChildState::Installed,
+                    encap: sa.nat.any(),
+                })
+                .collect(),
+        }
     }
 
     // ----- commands ------------------------------------------------------------------------
@@ -274,7 +328,10 @@ impl Engine {
         Ok(self.start_initiator(
             now,
             config,
-            SocketAddr::new(local_ip, options.local_port.unwrap_or(IKE_PORT)),
+            SocketAddr::new(
+                local_ip,
+                options.local_port.unwrap_or(self.settings.ike_port),
+            ),
             SocketAddr::new(remote_ip, options.remote_port.unwrap_or(IKE_PORT)),
             child_configs,
         ))
@@ -396,7 +453,7 @@ impl Engine {
             return;
         }
         let fate = if header.is_response() {
-            self.on_response_datagram(now, &mut sa, header, bytes)
+            self.on_response_datagram(now, &mut sa, (local, remote), header, bytes)
         } else {
             self.on_request_datagram(now, &mut sa, local, remote, header, bytes)
         };
@@ -407,6 +464,7 @@ impl Engine {
         &mut self,
         now: Timestamp,
         sa: &mut IkeSa,
+        (local, remote): (SocketAddr, SocketAddr),
         header: Header,
         bytes: &[u8],
     ) -> Fate {
@@ -431,9 +489,12 @@ impl Engine {
                 LogGroup::Enc,
                 format!("parsed {}", msg.summary()),
             );
-            return self.on_sa_init_response(now, sa, msg, bytes);
+            sa.fragmentation.peer_supported = msg
+                .notify(message::notify::FRAGMENTATION_SUPPORTED)
+                .is_some();
+            return self.on_sa_init_response(now, sa, (local, remote), msg, bytes);
         }
-        let Some(msg) = self.decrypt(sa, bytes) else {
+        let Some(msg) = self.decrypt(now, sa, bytes) else {
             return Fate::Keep;
         };
         self.log(
@@ -442,6 +503,7 @@ impl Engine {
             format!("parsed {}", msg.summary()),
         );
         sa.last_received = now;
+        self.follow_peer(sa, local, remote, false);
         let Some(out) = sa.outstanding.take() else {
             return Fate::Keep;
         };
@@ -467,19 +529,24 @@ impl Engine {
             && let Some((rmid, resp)) = &sa.last_response
             && *rmid == mid
         {
-            // A retransmitted request: replay our response, do not process again.
+            // A retransmitted request: replay our response, do not process again. A
+            // fragmented request is answered once, on its first fragment (as charon).
+            if fragment::skf_number(bytes).is_some_and(|n| n != 1) {
+                return Fate::Keep;
+            }
             self.stats.replayed_responses += 1;
             self.log(
                 Some(sa.id),
                 LogGroup::Ike,
                 format!("received retransmit of request with ID {mid}, retransmitting response"),
             );
-            let t = Transmit {
-                local,
-                remote,
-                bytes: resp.clone(),
-            };
-            self.transmits.push_back(t);
+            for bytes in resp.clone() {
+                self.transmits.push_back(Transmit {
+                    local,
+                    remote,
+                    bytes,
+                });
+            }
             return Fate::Keep;
         }
         if sa.parked.as_ref().is_some_and(|p| p.message_id == mid) {
@@ -497,7 +564,7 @@ impl Engine {
             self.drop_datagram(Some(sa.id), "encrypted request before keys exist".into());
             return Fate::Keep;
         }
-        let Some(msg) = self.decrypt(sa, bytes) else {
+        let Some(msg) = self.decrypt(now, sa, bytes) else {
             return Fate::Keep;
         };
         self.log(
@@ -506,8 +573,8 @@ impl Engine {
             format!("parsed {}", msg.summary()),
         );
         sa.last_received = now;
-        // A verified request from the peer shows it is alive: the peer may have moved ports.
-        sa.remote = remote;
+        // The IKE_AUTH request comes from the initiator's NAT-T port once it found a NAT.
+        self.follow_peer(sa, local, remote, header.exchange == exchange::IKE_AUTH);
         let fate = self.on_request(now, sa, msg, bytes);
         if fate == Fate::Keep {
             self.rearm_dpd(now, sa);
@@ -515,7 +582,9 @@ impl Engine {
         fate
     }
 
-    fn decrypt(&mut self, sa: &IkeSa, bytes: &[u8]) -> Option<Message> {
+    /// Verifies and decrypts a protected datagram; an SKF fragment goes to the SA's
+    /// reassembly and yields the message once all fragments are in.
+    fn decrypt(&mut self, now: Timestamp, sa: &mut IkeSa, bytes: &[u8]) -> Option<Message> {
         let c = sa.crypto.as_ref()?;
         // Peer's direction: the initiator's keys protect what the initiator sends.
         let (encr, integ) = if sa.initiator {
@@ -523,17 +592,61 @@ impl Engine {
         } else {
             (&c.keys.sk_ei, &c.keys.sk_ai)
         };
-        match message::decode(
-            bytes,
-            Some(SkKeys {
-                suite: &c.suite,
-                encr,
-                integ,
-            }),
-        ) {
-            Ok(m) => Some(m),
+        let keys = SkKeys {
+            suite: &c.suite,
+            encr,
+            integ,
+        };
+        let piece = match message::decode_datagram(bytes, Some(keys)) {
+            Ok(message::Datagram::Message(m)) => return Some(m),
+            Ok(message::Datagram::Fragment(f)) => f,
             Err(e) => {
                 self.drop_datagram(Some(sa.id), format!("could not decrypt/parse message: {e}"));
+                return None;
+            }
+        };
+        let buffer = if piece.header.is_response() {
+            &mut sa.fragmentation.responses
+        } else {
+            &mut sa.fragmentation.requests
+        };
+        match buffer.add(now, piece) {
+            Ok(Progress::Waiting { number, total, .. }) => {
+                self.log(
+                    Some(sa.id),
+                    LogGroup::Enc,
+                    format!(
+                        "received fragment #{number} of {total}, waiting for complete IKE message"
+                    ),
+                );
+                None
+            }
+            Ok(Progress::Ignored { number }) => {
+                self.log(
+                    Some(sa.id),
+                    LogGroup::Enc,
+                    format!("received duplicate fragment #{number}"),
+                );
+                None
+            }
+            Ok(Progress::Complete {
+                message,
+                number,
+                total,
+                len,
+            }) => {
+                self.log(
+                    Some(sa.id),
+                    LogGroup::Enc,
+                    format!(
+                        "received fragment #{number} of {total}, reassembled fragmented IKE \
+                         message ({len} bytes)"
+                    ),
+                );
+                Some(*message)
+            }
+            Err(e) => {
+                self.drop_datagram(Some(sa.id), format!("fragmented message dropped: {e}"));
                 None
             }
         }
@@ -681,6 +794,7 @@ impl Engine {
                         self.kick(now, ike);
                     }
                 }
+                TimerKey::NatKeepalive(id) => self.send_nat_keepalive(now, id),
                 TimerKey::RekeyedCleanup(id) => {
                     if let Some(sa) = self.sas.remove(&id) {
                         self.destroy(sa, DownReason::Rekeyed);
@@ -712,6 +826,7 @@ impl Engine {
                     sa: id,
                     name: sa.config.name.clone(),
                     reason: format!("peer did not respond (gave up after {tries} retransmits)"),
+                    peer_silent: true,
                 });
             }
             self.log(
@@ -725,18 +840,20 @@ impl Engine {
         out.retransmits += 1;
         let n = out.retransmits;
         let mid = out.message_id;
-        let bytes = out.bytes.clone();
+        let datagrams = out.datagrams.clone();
         self.stats.retransmits += 1;
         self.log(
             Some(id),
             LogGroup::Ike,
             format!("retransmit {n} of request with message ID {mid}"),
         );
-        self.transmits.push_back(Transmit {
-            local: sa.local,
-            remote: sa.remote,
-            bytes,
-        });
+        for bytes in datagrams {
+            self.transmits.push_back(Transmit {
+                local: sa.local,
+                remote: sa.remote,
+                bytes,
+            });
+        }
         let at = now + self.retransmit_delay(n);
         self.timers.schedule(TimerKey::Retransmit(id), at);
         self.sas.insert(id, sa);
@@ -773,6 +890,7 @@ impl Engine {
             TimerKey::Dpd(id),
             TimerKey::IkeRekey(id),
             TimerKey::RekeyedCleanup(id),
+            TimerKey::NatKeepalive(id),
         ] {
             self.timers.cancel(key);
         }
@@ -858,13 +976,13 @@ impl Engine {
             message_id: mid,
         };
         let msg = Message { header, payloads };
-        let Some(bytes) = self.encode(sa, &msg) else {
+        let Some(datagrams) = self.encode(sa, &msg) else {
             return;
         };
-        self.emit(sa, &msg, bytes.clone());
+        self.emit(sa, &msg, datagrams.clone());
         sa.outstanding = Some(Outstanding {
             message_id: mid,
-            bytes,
+            datagrams,
             retransmits: 0,
             active,
         });
@@ -890,8 +1008,8 @@ impl Engine {
             message_id: mid,
         };
         let msg = Message { header, payloads };
-        if let Some(bytes) = self.encode(sa, &msg) {
-            self.emit(sa, &msg, bytes);
+        if let Some(datagrams) = self.encode(sa, &msg) {
+            self.emit(sa, &msg, datagrams);
         }
     }
 
@@ -911,47 +1029,60 @@ impl Engine {
             message_id: mid,
         };
         let msg = Message { header, payloads };
-        let Some(bytes) = self.encode(sa, &msg) else {
+        let Some(datagrams) = self.encode(sa, &msg) else {
             return;
         };
-        self.emit(sa, &msg, bytes.clone());
-        sa.last_response = Some((mid, bytes));
+        self.emit(sa, &msg, datagrams.clone());
+        sa.last_response = Some((mid, datagrams));
         sa.expected_request_id = mid.wrapping_add(1);
     }
 
-    fn encode(&mut self, sa: &mut IkeSa, msg: &Message) -> Option<Vec<u8>> {
+    /// Encodes a message for `sa`: protected (and split into SKF fragments when the peer
+    /// supports them and it is too large) once keys exist, plain for IKE_SA_INIT.
+    fn encode(&mut self, sa: &mut IkeSa, msg: &Message) -> Option<Vec<Vec<u8>>> {
+        let limit = (sa.fragmentation.peer_supported
+            && sa.config.fragmentation == crate::config::Fragmentation::Yes)
+            .then(|| Limit::new(self.settings.fragment_size, sa.local, sa.remote));
         let result = match (&mut sa.crypto, msg.header.exchange) {
             (Some(c), ex) if ex != exchange::IKE_SA_INIT => {
-                let sizes = crate::suite::sizes(&c.suite).ok()?;
-                let mut iv = vec![0u8; sizes.iv];
-                if sizes.aead {
-                    // AEAD IVs must never repeat under one key: use a counter.
-                    c.iv_counter += 1;
-                    iv.copy_from_slice(&c.iv_counter.to_be_bytes()[..sizes.iv.min(8)]);
-                } else {
-                    self.rng.fill(&mut iv);
-                }
+                let aead = crate::suite::is_aead(c.suite.encr.id);
                 let (encr, integ) = if sa.initiator {
                     (&c.keys.sk_ei, &c.keys.sk_ai)
                 } else {
                     (&c.keys.sk_er, &c.keys.sk_ar)
                 };
-                message::encode(
-                    msg,
-                    Some((
-                        SkKeys {
-                            suite: &c.suite,
-                            encr,
-                            integ,
-                        },
-                        &iv,
-                    )),
-                )
+                let keys = SkKeys {
+                    suite: &c.suite,
+                    encr,
+                    integ,
+                };
+                let mut iv_source = IvSource {
+                    aead,
+                    counter: &mut c.iv_counter,
+                    rng: self.rng.as_mut(),
+                };
+                fragment::encode_protected(msg, &keys, limit, &mut iv_source)
             }
-            _ => message::encode(msg, None),
+            _ => message::encode(msg, None).map(|bytes| fragment::Sealed {
+                message_len: bytes.len(),
+                datagrams: vec![bytes],
+            }),
         };
         match result {
-            Ok(b) => Some(b),
+            Ok(sealed) => {
+                if sealed.datagrams.len() > 1 {
+                    self.log(
+                        Some(sa.id),
+                        LogGroup::Enc,
+                        format!(
+                            "splitting IKE message ({} bytes) into {} fragments",
+                            sealed.message_len,
+                            sealed.datagrams.len()
+                        ),
+                    );
+                }
+                Some(sealed.datagrams)
+            }
             Err(e) => {
                 self.log(
                     Some(sa.id),
@@ -963,27 +1094,46 @@ impl Engine {
         }
     }
 
-    fn emit(&mut self, sa: &IkeSa, msg: &Message, bytes: Vec<u8>) {
+    fn emit(&mut self, sa: &IkeSa, msg: &Message, datagrams: Vec<Vec<u8>>) {
         self.log(
             Some(sa.id),
             LogGroup::Enc,
             format!("generating {}", msg.summary()),
         );
-        self.log(
-            Some(sa.id),
-            LogGroup::Net,
-            format!(
-                "sending packet: from {} to {} ({} bytes)",
-                fmt_addr(sa.local),
-                fmt_addr(sa.remote),
-                bytes.len()
-            ),
-        );
-        self.transmits.push_back(Transmit {
-            local: sa.local,
-            remote: sa.remote,
-            bytes,
-        });
+        let total = datagrams.len();
+        for (number, bytes) in (1..).zip(datagrams) {
+            if total > 1 {
+                let dir = if msg.header.is_response() {
+                    "response"
+                } else {
+                    "request"
+                };
+                self.log(
+                    Some(sa.id),
+                    LogGroup::Enc,
+                    format!(
+                        "generating {} {dir} {} [ EF({number}/{total}) ]",
+                        crate::wire::ExchangeType(msg.header.exchange),
+                        msg.header.message_id
+                    ),
+                );
+            }
+            self.log(
+                Some(sa.id),
+                LogGroup::Net,
+                format!(
+                    "sending packet: from {} to {} ({} bytes)",
+                    fmt_addr(sa.local),
+                    fmt_addr(sa.remote),
+                    bytes.len()
+                ),
+            );
+            self.transmits.push_back(Transmit {
+                local: sa.local,
+                remote: sa.remote,
+                bytes,
+            });
+        }
     }
 
     /// Sends a datagram not tied to an SA (stateless responses).

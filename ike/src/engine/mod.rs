@@ -28,6 +28,7 @@
 mod auth;
 mod core;
 mod exchange;
+mod fragment;
 mod sa;
 
 use std::net::{IpAddr, SocketAddr};
@@ -53,7 +54,8 @@ pub struct ChildSaId(pub u32);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KernelRequestId(pub u64);
 
-/// A datagram to send.
+/// A datagram to send: an IKE message or, when `bytes` is exactly [`NAT_KEEPALIVE`], an
+/// RFC 3948 NAT keepalive (which goes out without the non-ESP marker).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
     /// Our address (source).
@@ -63,6 +65,9 @@ pub struct Transmit {
     /// The IKE message.
     pub bytes: Vec<u8>,
 }
+
+/// The RFC 3948 NAT-keepalive payload; no IKE message is this short.
+pub const NAT_KEEPALIVE: [u8; 1] = [0xff];
 
 /// Direction of an SA or policy, seen from this host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -129,7 +134,8 @@ pub struct SaInstall {
     pub lifetimes: KernelLifetimes,
     /// Offload as configured.
     pub hw_offload: HwOffload,
-    /// UDP encapsulation ports (NAT-T), if any.
+    /// UDP encapsulation (ESP-in-UDP, RFC 3948) when a NAT was detected or `encap = yes`:
+    /// the outer UDP (source, destination) ports of this SA's packets.
     pub encap: Option<(u16, u16)>,
 }
 
@@ -310,6 +316,9 @@ pub enum Event {
         name: String,
         /// Reason.
         reason: String,
+        /// The peer never answered (retransmissions exhausted while connecting): the only
+        /// failure charon retries under `keyingtries`; a refusal is final.
+        peer_silent: bool,
     },
     /// An established IKE SA went away.
     IkeDown {
@@ -412,6 +421,8 @@ pub struct ChildInfo {
     pub remote_ts: Vec<TrafficSelector>,
     /// Installed in the kernel and usable.
     pub installed: bool,
+    /// Its ESP is UDP-encapsulated (NAT-T).
+    pub encap: bool,
 }
 
 /// A snapshot of one IKE SA.
@@ -431,6 +442,16 @@ pub struct IkeInfo {
     pub established: bool,
     /// Selected IKE proposal, once negotiated (`IKE:AES_CBC_128/...`).
     pub proposal: Option<String>,
+    /// Our IKE endpoint (port 4500 once moved there for NAT-T).
+    pub local: SocketAddr,
+    /// The peer's IKE endpoint as we see it (behind a NAT: its public mapping).
+    pub remote: SocketAddr,
+    /// We are behind a NAT (charon's `nat-local`).
+    pub nat_local: bool,
+    /// The peer is behind a NAT (`nat-remote`).
+    pub nat_remote: bool,
+    /// UDP encapsulation forced by `encap = yes` without a NAT (`nat-fake`).
+    pub nat_fake: bool,
     /// Children.
     pub children: Vec<ChildInfo>,
 }

@@ -190,7 +190,8 @@ pub(crate) enum Active {
 /// An outstanding request.
 pub(crate) struct Outstanding {
     pub message_id: u32,
-    pub bytes: Vec<u8>,
+    /// The request as sent: one datagram, or all its SKF fragments (retransmitted together).
+    pub datagrams: Vec<Vec<u8>>,
     pub retransmits: u32,
     pub active: Active,
 }
@@ -225,6 +226,26 @@ pub(crate) struct ParkedChild {
     pub transport: bool,
 }
 
+/// What NAT detection (RFC 7296 2.23) found in IKE_SA_INIT; strongSwan's `COND_NAT_*`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct NatState {
+    /// We are behind a NAT (the peer's destination hash did not match our address): we send
+    /// keepalives.
+    pub here: bool,
+    /// The peer is behind a NAT (its source hash did not match where its packet came from):
+    /// we follow its address and port changes.
+    pub there: bool,
+    /// No NAT, but `encap = yes` here: UDP encapsulation is forced.
+    pub fake: bool,
+}
+
+impl NatState {
+    /// ESP must be UDP-encapsulated and IKE runs on the NAT-T port.
+    pub fn any(self) -> bool {
+        self.here || self.there || self.fake
+    }
+}
+
 /// One IKE SA.
 pub(crate) struct IkeSa {
     pub id: IkeSaId,
@@ -245,8 +266,11 @@ pub(crate) struct IkeSa {
     pub pending_send: Option<Active>,
     /// Message ID we expect for the peer's next request.
     pub expected_request_id: u32,
-    /// Our last response, replayed if the peer retransmits its request.
-    pub last_response: Option<(u32, Vec<u8>)>,
+    /// Our last response (one datagram or its fragments), replayed if the peer retransmits
+    /// its request.
+    pub last_response: Option<(u32, Vec<Vec<u8>>)>,
+    /// RFC 7383: whether the peer takes fragments, and its fragmented messages in reassembly.
+    pub fragmentation: super::fragment::FragmentState,
     pub parked: Option<Parked>,
     pub tasks: VecDeque<Task>,
     pub children: Vec<Child>,
@@ -255,6 +279,8 @@ pub(crate) struct IkeSa {
     pub queued_children: Vec<ChildConfig>,
     /// Counted in the engine's half-open total (responder before IKE_AUTH completes).
     pub half_open: bool,
+    /// NAT detection result; moves IKE to the NAT-T port and encapsulates ESP when any.
+    pub nat: NatState,
 }
 
 impl IkeSa {
@@ -285,12 +311,14 @@ impl IkeSa {
             pending_send: None,
             expected_request_id: 0,
             last_response: None,
+            fragmentation: Default::default(),
             parked: None,
             tasks: VecDeque::new(),
             children: Vec::new(),
             last_received: now,
             queued_children: Vec::new(),
             half_open: false,
+            nat: NatState::default(),
         }
     }
 

@@ -190,6 +190,36 @@ struct InFlight {
     bytes: Vec<u8>,
 }
 
+/// A port-translating NAT in front of one side (NAPT that keeps the address): datagrams that
+/// side sends leave from the public port mapped to their source port, datagrams to a public
+/// port reach the mapped private port. Enough for NAT detection, which hashes address and port.
+#[derive(Clone, Debug)]
+pub struct PortNat {
+    pub side: Side,
+    /// (private port, public port).
+    pub map: Vec<(u16, u16)>,
+}
+
+impl PortNat {
+    fn outbound(&self, a: SocketAddr) -> SocketAddr {
+        match self.map.iter().find(|(private, _)| *private == a.port()) {
+            Some((_, public)) => SocketAddr::new(a.ip(), *public),
+            None => a,
+        }
+    }
+
+    fn inbound(&self, a: SocketAddr) -> SocketAddr {
+        match self.map.iter().find(|(_, public)| *public == a.port()) {
+            Some((private, _)) => SocketAddr::new(a.ip(), *private),
+            None => a,
+        }
+    }
+}
+
+/// The RFC 3948 NAT keepalive the engine emits (the daemon sends it without the non-ESP marker
+/// and drops received ones before the engine).
+pub const NAT_KEEPALIVE: [u8; 1] = [0xff];
+
 /// Network impairments.
 #[derive(Clone, Debug, Default)]
 pub struct Impairments {
@@ -217,6 +247,12 @@ pub struct Pair {
     pub dropped: usize,
     /// Every datagram sent, in order, for codec cross-checks.
     pub sent: Vec<Vec<u8>>,
+    /// A NAT in front of one side, if any (may be changed between runs: a new mapping).
+    pub nat: Option<PortNat>,
+    /// NAT keepalives sent, with the time and the (pre-NAT) source and destination.
+    pub keepalives: Vec<(Side, Timestamp, SocketAddr, SocketAddr)>,
+    /// IKE datagrams sent, with the (pre-NAT) source and destination, in order.
+    pub routes: Vec<(Side, SocketAddr, SocketAddr)>,
 }
 
 impl Pair {
@@ -247,6 +283,9 @@ impl Pair {
             delivered: 0,
             dropped: 0,
             sent: Vec::new(),
+            nat: None,
+            keepalives: Vec::new(),
+            routes: Vec::new(),
         }
     }
 
@@ -302,6 +341,16 @@ impl Pair {
 
     fn send(&mut self, from: Side, local: SocketAddr, remote: SocketAddr, bytes: Vec<u8>) {
         let to = if from == Side::A { Side::B } else { Side::A };
+        if bytes == NAT_KEEPALIVE {
+            self.keepalives.push((from, self.now, local, remote));
+            return;
+        }
+        self.routes.push((from, local, remote));
+        let (local, remote) = match &self.nat {
+            Some(nat) if nat.side == from => (nat.outbound(local), remote),
+            Some(nat) if nat.side == to => (local, nat.inbound(remote)),
+            _ => (local, remote),
+        };
         self.sent.push(bytes.clone());
         let key = if from == Side::A { "a" } else { "b" };
         if let Some(n) = self.drop_next.get_mut(key)
@@ -444,6 +493,8 @@ pub fn seed_config(left: bool) -> (IkeConfig, Vec<IkeSecret>) {
         rand_time: Duration::from_secs(1440),
         dpd_delay: Duration::ZERO,
         mobike: false,
+        encap: false,
+        fragmentation: Default::default(),
     };
     // The seed's secret is base64 ("0s" prefix): v+NkxY9LLZvwj4qCC2o/gGrWDF2d21jL.
     let secret = vec![

@@ -33,12 +33,17 @@ struct Args {
     /// VICI control socket.
     #[arg(long, default_value = "/var/run/charon.vici")]
     vici_socket: PathBuf,
-    /// IKE port (charon.port).
-    #[arg(long, default_value_t = 500)]
-    port: u16,
-    /// NAT-T port (charon.port_nat_t).
-    #[arg(long, default_value_t = 4500)]
-    port_nat_t: u16,
+    /// strongswan.conf whose `charon { }` tuning iked applies (retransmit_*, cookie_threshold,
+    /// dos_protection, keep_alive, fragment_size, port, ...). A missing file at the default
+    /// path means strongSwan's defaults.
+    #[arg(long, default_value = iked_conf::strongswan::DEFAULT_PATH)]
+    strongswan_conf: PathBuf,
+    /// IKE port [default: charon.port from strongswan.conf, else 500].
+    #[arg(long)]
+    port: Option<u16>,
+    /// NAT-T port [default: charon.port_nat_t from strongswan.conf, else 4500].
+    #[arg(long)]
+    port_nat_t: Option<u16>,
     /// Kernel backend.
     #[arg(long, value_enum, default_value = "xfrm")]
     kernel: Kernel,
@@ -52,6 +57,22 @@ struct Args {
     debug: String,
 }
 
+/// Loads the charon tuning from strongswan.conf; its warnings name what iked does not apply.
+fn charon_settings(
+    path: &std::path::Path,
+) -> anyhow::Result<iked_conf::strongswan::CharonSettings> {
+    if !path.exists() && path == std::path::Path::new(iked_conf::strongswan::DEFAULT_PATH) {
+        return Ok(Default::default());
+    }
+    let loaded = iked_conf::strongswan::load_file(path)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("loading {}", path.display()))?;
+    for w in &loaded.warnings {
+        tracing::warn!(target: "CFG", "{w}");
+    }
+    Ok(loaded.charon)
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut levels = iked::log::Levels::default();
@@ -59,18 +80,20 @@ fn main() -> anyhow::Result<()> {
         .apply(&args.debug)
         .with_context(|| format!("--debug {}", args.debug))?;
     let (_control, records) = iked::log::init(levels, true);
+    let charon = charon_settings(&args.strongswan_conf)?;
     let options = iked::daemon::Options {
         config_file: args.config,
         vici_socket: args.vici_socket,
         ports: iked::daemon::net::Ports {
-            ike: args.port,
-            nat_t: args.port_nat_t,
+            ike: args.port.or(charon.port).unwrap_or(500),
+            nat_t: args.port_nat_t.or(charon.port_nat_t).unwrap_or(4500),
         },
         kernel: match args.kernel {
             Kernel::Xfrm => iked::daemon::KernelMode::Xfrm,
             Kernel::Record => iked::daemon::KernelMode::Record,
         },
         listen: args.listen,
+        charon,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -393,6 +393,107 @@ pub fn list_policy_event(event: &Message) -> String {
     out
 }
 
+/// The heading swanctl prints before a group of `list-cert` events of one kind.
+pub fn list_cert_heading(event: &Message) -> &'static str {
+    match (event.get_str("type"), event.get_str("flag")) {
+        (Some("PUBKEY"), _) => "List of Raw Public Keys",
+        (_, Some("CA")) => "List of X.509 CA Certificates",
+        (_, Some("AA")) => "List of X.509 AA Certificates",
+        (_, Some("OCSP")) => "List of X.509 OCSP Signer Certificates",
+        _ => "List of X.509 End Entity Certificates",
+    }
+}
+
+/// Renders one `list-cert` event as swanctl's `list_certs.c` does (the fields iked can
+/// compute). The certificate is parsed from `data`, so this works against charon as well.
+/// `now` (unix seconds) says whether the validity is `ok` or `expired`.
+pub fn list_cert_event(event: &Message, now: i64) -> String {
+    use crate::daemon::core::format_unix_time;
+    let has_privkey = event.get_str("has_privkey") == Some("yes");
+    let data = match event.get("data") {
+        Some(Item::Value(v)) => v.as_slice(),
+        _ => &[],
+    };
+    let mut out = String::new();
+    if event.get_str("type") == Some("PUBKEY") {
+        let _ = writeln!(
+            out,
+            "\n  pubkey:    {} bytes SubjectPublicKeyInfo{}",
+            data.len(),
+            if has_privkey { ", has private key" } else { "" }
+        );
+        return out;
+    }
+    let cert = match iked_crypto::x509::Certificate::from_der(data) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = writeln!(out, "\n  parsing certificate failed: {e}");
+            return out;
+        }
+    };
+    let (not_before, not_after) = cert.validity();
+    let when = |t: i64| format_unix_time(u64::try_from(t).unwrap_or(0));
+    let _ = writeln!(out, "\n  subject:  \"{}\"", cert.subject());
+    let _ = writeln!(out, "  issuer:   \"{}\"", cert.issuer());
+    let _ = writeln!(
+        out,
+        "  validity:  not before {}, {}",
+        when(not_before),
+        if now < not_before {
+            "not valid yet"
+        } else {
+            "ok"
+        }
+    );
+    let days = (not_after - now) / 86_400;
+    let after = if now > not_after {
+        format!("expired ({} days ago)", -days)
+    } else {
+        format!("ok (expires in {days} days)")
+    };
+    let _ = writeln!(out, "             not after  {}, {after}", when(not_after));
+    let mut flags = Vec::new();
+    if cert.is_ca() {
+        flags.push("CA");
+    }
+    if cert.is_self_signed() {
+        flags.push("self-signed");
+    }
+    if !flags.is_empty() {
+        let _ = writeln!(out, "  flags:     {}", flags.join(" "));
+    }
+    let key_id = cert.spki_sha1();
+    let _ = writeln!(
+        out,
+        "  pubkey:    {}{}",
+        cert.public_key()
+            .map(|k| key_name(&k))
+            .unwrap_or("unsupported key"),
+        if has_privkey { ", has private key" } else { "" }
+    );
+    let _ = writeln!(
+        out,
+        "  keyid:     {}",
+        key_id
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    );
+    out
+}
+
+fn key_name(key: &iked_crypto::auth::PublicKey) -> &'static str {
+    use iked_crypto::auth::PublicKey as K;
+    match key {
+        K::Rsa(_) => "RSA",
+        K::EcdsaP256(_) => "ECDSA 256 bits",
+        K::EcdsaP384(_) => "ECDSA 384 bits",
+        K::EcdsaP521(_) => "ECDSA 521 bits",
+        K::Ed25519(_) => "ED25519",
+    }
+}
+
 /// A VICI message as JSON: sections become objects (key order kept), lists arrays, values
 /// strings (non-UTF-8 values as hex, prefixed `0x`).
 pub fn to_json(message: &Message) -> serde_json::Value {

@@ -61,7 +61,8 @@ pub enum Command {
     LoadAll(LoadArgs),
     /// (Re)load connections only.
     LoadConns(LoadArgs),
-    /// (Re)load credentials (shared secrets) only.
+    /// (Re)load credentials only: certificates and keys from the swanctl directories beside the
+    /// file (x509/, x509ca/, pubkey/, private/, rsa/, ecdsa/, pkcs8/) and shared secrets.
     LoadCreds(LoadArgs),
     /// Initiate CHILD_SAs (or a childless IKE SA with --ike only), streaming the log.
     Initiate(InitiateArgs),
@@ -79,7 +80,7 @@ pub enum Command {
     ListConns,
     /// List installed trap, drop and bypass policies.
     ListPols,
-    /// List loaded certificates.
+    /// List loaded certificates (end entity, CA, raw public keys), as swanctl --list-certs.
     ListCerts,
     /// Show daemon statistics.
     Stats,
@@ -310,15 +311,27 @@ pub fn execute(client: &mut Client, command: &Command, json: bool) -> Result<i32
             format::list_policy_event,
             out,
         ),
-        Command::ListCerts => list(
-            client,
-            "list-certs",
-            Message::new(),
-            "list-cert",
-            json,
-            |_| String::new(),
-            out,
-        ),
+        Command::ListCerts => {
+            // swanctl prints a heading whenever the kind of certificate changes.
+            let now = i64::try_from(crate::clock::wall_clock_secs()).unwrap_or(i64::MAX);
+            let mut heading = "";
+            client.streamed("list-certs", Message::new(), Some("list-cert"), |msg| {
+                let text = if json {
+                    format!("{}\n", format::to_json(msg))
+                } else {
+                    let h = format::list_cert_heading(msg);
+                    let mut t = String::new();
+                    if h != heading {
+                        heading = h;
+                        t.push_str(&format!("\n{h}\n"));
+                    }
+                    t.push_str(&format::list_cert_event(msg, now));
+                    t
+                };
+                let _ = out.write_all(text.as_bytes());
+            })?;
+            Ok(EXIT_OK)
+        }
         Command::Stats => {
             let res = client.request("stats", Message::new())?;
             if json {
@@ -480,7 +493,9 @@ fn load(client: &mut Client, args: &LoadArgs, what: &str, json: bool) -> Result<
         });
     }
     print!("{}", format_load_result(&res, what));
-    Ok(if res.get_bool("success") == Some(true) {
+    // A credential file that cannot be used fails the command, as in swanctl.
+    let cred_failed = what != "conns" && !res.get_list("cred-errors").is_empty();
+    Ok(if res.get_bool("success") == Some(true) && !cred_failed {
         EXIT_OK
     } else {
         EXIT_FAILED
@@ -495,6 +510,13 @@ pub fn format_load_result(res: &Message, what: &str) -> String {
         out.push('\n');
     }
     if what != "conns" {
+        for e in res.get_list("cred-errors") {
+            out.push_str(&format!("loading credential failed: {e}\n"));
+        }
+        for c in res.get_list("creds") {
+            out.push_str(&c);
+            out.push('\n');
+        }
         for s in res.get_list("secrets") {
             out.push_str(&format!("loaded ike secret '{s}'\n"));
         }

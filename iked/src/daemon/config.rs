@@ -44,9 +44,24 @@ pub fn engine_connection(conn: &iked_conf::Connection) -> Result<ec::IkeConfig, 
         }
         let method = match &round.auth {
             iked_conf::AuthMethod::Psk => ec::AuthMethod::Psk,
+            iked_conf::AuthMethod::Pubkey { spec } => {
+                let constraint = ec::PubkeyConstraint::from_spec(spec)
+                    .map_err(|e| format!("connection '{}': {side} {e}", conn.name))?;
+                // Certificate files are read by `creds::conn_credentials`, which knows the
+                // swanctl directories; here only what the configuration says.
+                ec::AuthMethod::Pubkey(Box::new(ec::PubkeyAuth {
+                    send_cert: match conn.send_cert {
+                        iked_conf::CertPolicy::IfAsked => ec::SendCert::IfAsked,
+                        iked_conf::CertPolicy::Always => ec::SendCert::Always,
+                        iked_conf::CertPolicy::Never => ec::SendCert::Never,
+                    },
+                    send_certreq: conn.send_certreq,
+                    ..ec::PubkeyAuth::new(constraint)
+                }))
+            }
             other => {
                 return Err(format!(
-                    "connection '{}': {side} auth '{other}' is not supported yet (psk only)",
+                    "connection '{}': {side} auth '{other}' is not supported (psk and pubkey are)",
                     conn.name
                 ));
             }
@@ -128,6 +143,14 @@ pub fn engine_connection(conn: &iked_conf::Connection) -> Result<ec::IkeConfig, 
         rand_time: conn.rand_time,
         dpd_delay: conn.dpd_delay,
         mobike: conn.mobike,
+        encap: conn.encap,
+        fragmentation: match conn.fragmentation {
+            iked_conf::Fragmentation::Yes | iked_conf::Fragmentation::Force => {
+                iked_ike::config::Fragmentation::Yes
+            }
+            iked_conf::Fragmentation::Accept => iked_ike::config::Fragmentation::Accept,
+            iked_conf::Fragmentation::No => iked_ike::config::Fragmentation::No,
+        },
     })
 }
 
@@ -297,8 +320,17 @@ fn write_section(
             Item::List(items) => {
                 let mut parts = Vec::new();
                 for v in items {
-                    let v = std::str::from_utf8(v)
-                        .map_err(|_| format!("item of '{key}' is not UTF-8"))?;
+                    // swanctl sends `certs`/`cacerts`/`pubkeys` as the files' contents; DER
+                    // ones travel on as PEM text, which `creds` reads like the PEM files.
+                    let pem;
+                    let v = match pem_label(key) {
+                        Some(label) if std::str::from_utf8(v).is_err() => {
+                            pem = der_to_pem(label, v);
+                            pem.as_str()
+                        }
+                        _ => std::str::from_utf8(v)
+                            .map_err(|_| format!("item of '{key}' is not UTF-8"))?,
+                    };
                     parts.push(quote(v));
                 }
                 let _ = writeln!(out, "{indent}  {key} = {}", parts.join(", "));
@@ -307,6 +339,27 @@ fn write_section(
     }
     let _ = writeln!(out, "{indent}}}");
     Ok(())
+}
+
+/// The PEM label of DER credentials a `load-conn` list key carries inline.
+fn pem_label(key: &str) -> Option<&'static str> {
+    match key {
+        "certs" | "cacerts" => Some("CERTIFICATE"),
+        "pubkeys" => Some("PUBLIC KEY"),
+        _ => None,
+    }
+}
+
+fn der_to_pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }
 
 /// charon's `list-conn` event for one connection.

@@ -29,6 +29,7 @@ use iked_ike::engine::{
 use tokio::sync::broadcast;
 
 use super::config;
+use super::creds;
 use super::kernel::{KernelBackend, TrapPolicy};
 use crate::log::{Group, LogRecord};
 use crate::vici::Message;
@@ -113,6 +114,11 @@ pub struct LoadReport {
     pub conns_unloaded: usize,
     pub secrets: Vec<String>,
     pub secrets_unloaded: usize,
+    /// Credentials loaded from the swanctl directories, one line each as swanctl prints them.
+    pub creds: Vec<String>,
+    /// Credential files that could not be used (file and cause). Not fatal at start-up: the
+    /// connections that need them fail instead, as with charon.
+    pub cred_errors: Vec<String>,
     pub errors: Vec<String>,
 }
 
@@ -122,6 +128,7 @@ pub struct Core {
     kernel: Box<dyn KernelBackend>,
     conns: Vec<StoredConn>,
     secrets: Vec<StoredSecret>,
+    creds: creds::CredStore,
     config_file: PathBuf,
     events: broadcast::Sender<BroadcastEvent>,
     pending_initiates: Vec<PendingInitiate>,
@@ -157,6 +164,7 @@ impl Core {
             kernel,
             conns: Vec::new(),
             secrets: Vec::new(),
+            creds: creds::CredStore::default(),
             config_file,
             events,
             pending_initiates: Vec::new(),
@@ -173,8 +181,21 @@ impl Core {
         }
     }
 
+    /// The engine, with its wall clock refreshed: every datagram and timer reaches the engine
+    /// through here, so certificates are checked against the time of the input.
     pub fn engine_mut(&mut self) -> &mut Engine {
+        self.refresh_wall_clock();
         &mut self.engine
+    }
+
+    fn refresh_wall_clock(&mut self) {
+        let wall = i64::try_from(crate::clock::wall_clock_secs()).unwrap_or(i64::MAX);
+        self.engine.set_wall_clock(wall);
+    }
+
+    /// Hands the engine the current credentials (after every credential change).
+    fn push_credentials(&mut self) {
+        self.engine.set_credentials(self.creds.credential_set());
     }
 
     pub fn kernel_mut(&mut self) -> &mut dyn KernelBackend {
@@ -222,6 +243,21 @@ impl Core {
         self.config_file = file.to_owned();
         let config = loaded.config;
         if what != "conns" {
+            let dir = creds::swanctl_dir(file);
+            let cred_report = self
+                .creds
+                .load_dirs(&dir, &config.secrets, &config.authorities);
+            for line in &cred_report.loaded {
+                tracing::info!(target: "CFG", "{line}");
+            }
+            for e in &cred_report.errors {
+                tracing::error!(target: "CFG", "{e}");
+            }
+            report.creds = cred_report.loaded;
+            report.cred_errors = cred_report.errors.iter().map(ToString::to_string).collect();
+            self.push_credentials();
+        }
+        if what != "conns" {
             let before = self.secrets.len();
             self.secrets.retain(|s| s.origin != Origin::File);
             report.secrets_unloaded = before - self.secrets.len();
@@ -242,8 +278,9 @@ impl Core {
             self.conns
                 .retain(|c| c.origin != Origin::File && !file_names.contains(&c.conn.name));
             report.conns_unloaded = before - self.conns.len();
+            let dir = creds::swanctl_dir(file);
             for conn in config.connections {
-                if let Err(e) = config::engine_connection(&conn) {
+                if let Err(e) = creds::engine_connection_with_creds(&conn, &dir) {
                     report.errors.push(e.clone());
                     tracing::error!(target: "CFG", "{e}");
                     continue;
@@ -268,10 +305,11 @@ impl Core {
     }
 
     fn push_config_to_engine(&mut self) {
+        let dir = creds::swanctl_dir(&self.config_file);
         let conns = self
             .conns
             .iter()
-            .filter_map(|c| config::engine_connection(&c.conn).ok())
+            .filter_map(|c| creds::engine_connection_with_creds(&c.conn, &dir).ok())
             .collect();
         let secrets = self
             .secrets
@@ -363,8 +401,20 @@ impl Core {
         conn: &str,
         children: &[&str],
     ) -> Result<IkeSaId, iked_ike::error::CommandError> {
-        let remote_port = self.find_conn(conn).map(|c| c.remote_port);
+        let found = self.find_conn(conn);
+        let remote_port = found.map(|c| c.remote_port);
+        // With `local_addrs = %any` our address (hashed for NAT detection, used by the SAs) is
+        // the source of the kernel's route to the peer; a configured address wins in the engine.
+        let local_addr = found
+            .and_then(|c| {
+                c.remote_addrs.iter().find_map(|a| match a {
+                    iked_conf::addr::AddrSpec::Addr(ip) => Some(*ip),
+                    _ => None,
+                })
+            })
+            .and_then(|ip| super::net::route_source(SocketAddr::new(ip, 500)));
         let options = iked_ike::engine::InitiateOptions {
+            local_addr,
             remote_port,
             ..Default::default()
         };
@@ -506,13 +556,22 @@ impl Core {
                 self.enforce_unique(now, sa, &name);
                 self.complete_initiates(|p| p.ike == sa && p.awaiting == Awaiting::IkeUp, Ok(()));
             }
-            Event::IkeFailed { sa, name, reason } => {
+            Event::IkeFailed {
+                sa,
+                name,
+                reason,
+                peer_silent,
+            } => {
                 tracing::warn!(target: "IKE", ike = name.as_str(), "establishing IKE_SA {name}[{}] failed: {reason}", sa.0);
                 let msg = format!("establishing IKE_SA '{name}' failed: {reason}");
                 self.complete_initiates(|p| p.ike == sa, Err(msg));
                 self.failed_children.remove(&sa);
                 let meta = self.sa_meta.remove(&sa);
-                self.retry_auto(now, meta);
+                // As charon: `keyingtries` retries a peer that never answered; a refusal
+                // (authentication, proposals) would only be refused again.
+                if peer_silent {
+                    self.retry_auto(now, meta);
+                }
             }
             Event::IkeDown { sa, reason } => {
                 let name = self.sa_name(sa).unwrap_or_default();
@@ -631,9 +690,7 @@ impl Core {
 
     fn child_name(&self, ike: IkeSaId, child: ChildSaId) -> Option<String> {
         self.engine
-            .ike_sas()
-            .into_iter()
-            .find(|s| s.id == ike)
+            .ike_sa(ike)
             .and_then(|s| s.children.into_iter().find(|c| c.id == child))
             .map(|c| c.name)
     }
@@ -854,6 +911,13 @@ impl Core {
         let Some(policy) = self.find_conn(name).map(|c| c.unique) else {
             return;
         };
+        // Nothing to enforce under the default policy: skip the walk over every SA.
+        if matches!(
+            policy,
+            iked_conf::UniquePolicy::No | iked_conf::UniquePolicy::Never
+        ) {
+            return;
+        }
         let others: Vec<IkeSaId> = self
             .engine
             .ike_sas()
@@ -909,7 +973,7 @@ impl Core {
     // ----- listings --------------------------------------------------------------------------
 
     fn ike_info(&self, ike: IkeSaId) -> Option<IkeInfo> {
-        self.engine.ike_sas().into_iter().find(|s| s.id == ike)
+        self.engine.ike_sa(ike)
     }
 
     fn ike_sa_message(&self, ike: IkeSaId, with_children: bool, now: Timestamp) -> Message {
@@ -941,11 +1005,15 @@ impl Core {
                 _ => None,
             })
         };
-        let local_ep = meta
-            .and_then(|m| m.local)
+        // The engine's endpoints are the current ones (NAT-T port, a peer's new NAT mapping).
+        let engine_ep = |ep: fn(&IkeInfo) -> SocketAddr| {
+            info.as_ref().map(ep).filter(|a| !a.ip().is_unspecified())
+        };
+        let local_ep = engine_ep(|i| i.local)
+            .or_else(|| meta.and_then(|m| m.local))
             .or_else(|| conn.and_then(|c| first_addr(&c.local_addrs)));
-        let remote_ep = meta
-            .and_then(|m| m.remote)
+        let remote_ep = engine_ep(|i| i.remote)
+            .or_else(|| meta.and_then(|m| m.remote))
             .or_else(|| conn.and_then(|c| first_addr(&c.remote_addrs)));
         if let Some(local) = local_ep {
             m = m
@@ -982,6 +1050,17 @@ impl Core {
                 .kv("initiator", if i.initiator { "yes" } else { "no" })
                 .kv("initiator-spi", format!("{:016x}", i.spi_i))
                 .kv("responder-spi", format!("{:016x}", i.spi_r));
+            // charon's NAT conditions, in its order.
+            for (key, set) in [
+                ("nat-local", i.nat_local),
+                ("nat-remote", i.nat_remote),
+                ("nat-fake", i.nat_fake),
+                ("nat-any", i.nat_local || i.nat_remote || i.nat_fake),
+            ] {
+                if set {
+                    m = m.kv(key, "yes");
+                }
+            }
         }
         if let Some(p) = conn.and_then(|c| c.proposals.first()) {
             if let Some(e) = p.encryption.first() {
@@ -1087,7 +1166,11 @@ impl Core {
                 },
             )
             .kv("mode", mode)
-            .kv("protocol", "ESP")
+            .kv("protocol", "ESP");
+        if c.encap {
+            m = m.kv("encap", "yes");
+        }
+        m = m
             .kv("spi-in", format!("{:08x}", c.spi_in))
             .kv("spi-out", format!("{:08x}", c.spi_out));
         if let Some(p) = child_conf.and_then(|ch| ch.esp_proposals.first()) {
@@ -1192,6 +1275,7 @@ impl Core {
             message,
             responder,
         } = request;
+        self.refresh_wall_clock();
         tracing::debug!(target: "CFG", "vici command '{command}'");
         match command.as_str() {
             "version" => responder.respond(version_message()),
@@ -1228,6 +1312,8 @@ impl Core {
                     .kv("conns-unloaded", report.conns_unloaded.to_string())
                     .list("secrets", &report.secrets)
                     .kv("secrets-unloaded", report.secrets_unloaded.to_string())
+                    .list("creds", &report.creds)
+                    .list("cred-errors", &report.cred_errors)
                     .list("errors", &report.errors);
                 if !report.errors.is_empty() {
                     msg = msg.kv(
@@ -1287,21 +1373,40 @@ impl Core {
             }
             "clear-creds" => {
                 self.secrets.retain(|s| s.origin != Origin::Vici);
+                self.creds.vici_clear();
                 self.push_config_to_engine();
+                self.push_credentials();
                 responder.respond(success_response());
             }
-            "load-cert" | "load-key" | "load-token" | "load-authority" => {
-                responder.respond(error_response(format!(
-                    "{command}: certificates are not supported yet (PSK only)"
-                )))
+            "load-cert" | "load-key" | "unload-key" | "load-authority" | "unload-authority" => {
+                let reply = match command.as_str() {
+                    "load-cert" => self.creds.vici_load_cert(&message),
+                    "load-key" => self.creds.vici_load_key(&message),
+                    "unload-key" => self.creds.vici_unload_key(&message),
+                    "load-authority" => self.creds.vici_load_authority(&message),
+                    _ => self.creds.vici_unload_authority(&message),
+                };
+                self.push_credentials();
+                responder.respond(reply);
             }
-            "unload-authority" => responder.respond(error_response("no authorities loaded")),
-            "get-authorities" => {
-                responder.respond(Message::new().list("authorities", Vec::<String>::new()))
-            }
+            "load-token" => responder.respond(error_response(
+                "load-token: smartcards (PKCS#11) are not supported; load the key with load-key",
+            )),
+            "get-authorities" => responder.respond(self.creds.vici_get_authorities()),
             "get-pools" => responder.respond(Message::new()),
-            "get-keys" => responder.respond(Message::new().list("keys", Vec::<String>::new())),
-            "list-certs" | "list-authorities" => responder.respond(Message::new()),
+            "get-keys" => responder.respond(self.creds.vici_get_keys()),
+            "list-certs" => {
+                for event in self.creds.vici_list_certs(&message) {
+                    responder.event("list-cert", event);
+                }
+                responder.respond(Message::new());
+            }
+            "list-authorities" => {
+                for event in self.creds.vici_list_authorities(&message) {
+                    responder.event("list-authority", event);
+                }
+                responder.respond(Message::new());
+            }
             "list-sas" => {
                 self.counter_cache.clear();
                 for info in self.engine.ike_sas() {
@@ -1418,8 +1523,9 @@ impl Core {
             }
         };
         let mut names = Vec::new();
+        let dir = creds::swanctl_dir(&self.config_file);
         for conn in loaded.config.connections {
-            if let Err(e) = config::engine_connection(&conn) {
+            if let Err(e) = creds::engine_connection_with_creds(&conn, &dir) {
                 return error_response(e);
             }
             names.push(conn.name.clone());

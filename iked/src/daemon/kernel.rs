@@ -109,6 +109,9 @@ fn direction(d: Direction) -> &'static str {
     }
 }
 
+/// How many request lines [`Recording`] keeps for inspection (the log has them all).
+const RECORDS_KEPT: usize = 64;
+
 /// Records requests instead of installing them (hosts without ESP).
 #[derive(Debug, Default)]
 pub struct Recording {
@@ -125,14 +128,17 @@ impl Recording {
         }
     }
 
-    /// Every request seen so far, one line each (no key material).
+    /// The first [`RECORDS_KEPT`] requests seen, one line each (no key material).
     pub fn records(&self) -> &[String] {
         &self.records
     }
 
     fn record(&mut self, line: String) {
         tracing::info!(target: "KNL", "RECORD-ONLY (nothing installed): {line}");
-        self.records.push(line);
+        // Bounded: a daemon holding many SAs in record mode must not grow with every request.
+        if self.records.len() < RECORDS_KEPT {
+            self.records.push(line);
+        }
     }
 }
 
@@ -955,6 +961,25 @@ mod tests {
         assert!(k.records()[3].contains("delete sa"));
     }
 
+    #[test]
+    fn recording_keeps_a_bounded_number_of_lines() {
+        let mut k = Recording::new();
+        let a: IpAddr = "192.168.50.2".parse().unwrap();
+        let b: IpAddr = "192.168.50.1".parse().unwrap();
+        let n = RECORDS_KEPT as u64 + 100;
+        for i in 0..n {
+            let answer = k.handle(KernelRequest::AllocateSpi {
+                id: KernelRequestId(i),
+                child: ChildSaId(1),
+                src: a,
+                dst: b,
+            });
+            assert!(matches!(answer, Some(KernelEvent::SpiAllocated { .. })));
+        }
+        assert_eq!(k.records().len(), RECORDS_KEPT);
+        assert!(k.records()[0].contains("spi 0xc0000001"));
+    }
+
     fn seed_sa(direction: Direction, spi: u32) -> Box<iked_ike::engine::SaInstall> {
         use iked_ike::proposal::{Transform, encr, transform_type};
         let l: IpAddr = "192.168.50.1".parse().unwrap();
@@ -1035,6 +1060,33 @@ mod tests {
             ..batch
         };
         assert!(build_child_install(ChildSaId(7), &partial).is_err());
+    }
+
+    #[test]
+    fn nat_t_child_installs_esp_in_udp_with_each_sas_ports() {
+        // BFR's view of BFL behind a NAT that maps BFL's 4500 to 31001.
+        let mut sa_in = seed_sa(Direction::In, 0xc000_0001);
+        sa_in.encap = Some((31001, 4500));
+        let mut sa_out = seed_sa(Direction::Out, 0xc000_0002);
+        sa_out.encap = Some((4500, 31001));
+        let batch = Batch {
+            ids: vec![],
+            sa_in: Some(sa_in),
+            sa_out: Some(sa_out),
+            policies: vec![],
+        };
+        let spec = build_child_install(ChildSaId(7), &batch).unwrap();
+        assert_eq!(spec.nat_t_ports, Some((4500, 31001)));
+        let (xin, xout) = iked_xfrm::client::child_sa_specs(
+            &spec,
+            iked_xfrm::OffloadMode::None,
+            None,
+            true,
+            true,
+        );
+        let ports = |e: Option<iked_xfrm::NatTEncap>| e.map(|e| (e.sport, e.dport));
+        assert_eq!(ports(xout.encap), Some((4500, 31001)));
+        assert_eq!(ports(xin.encap), Some((31001, 4500)));
     }
 
     /// What `finish_batch` stores for a CHILD_SA `install_child` accepted (no kernel needed).

@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod core;
+pub mod creds;
 pub mod kernel;
 pub mod net;
 
@@ -44,6 +45,47 @@ pub struct Options {
     pub kernel: KernelMode,
     /// Extra local addresses to listen on besides the configured ones.
     pub listen: Vec<std::net::IpAddr>,
+    /// The `charon { }` tuning from strongswan.conf.
+    pub charon: iked_conf::strongswan::CharonSettings,
+}
+
+/// The engine's settings: strongSwan's defaults, the operator's strongswan.conf tuning, and the
+/// ports really bound (NAT detection hashes and the move to NAT-T use them).
+pub fn engine_settings(
+    charon: &iked_conf::strongswan::CharonSettings,
+    ports: net::Ports,
+) -> iked_ike::config::Settings {
+    let default = iked_ike::config::Settings::default();
+    let as_limit = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+    let mut s = iked_ike::config::Settings {
+        retransmit_timeout: charon
+            .retransmit_timeout
+            .unwrap_or(default.retransmit_timeout),
+        retransmit_base: charon.retransmit_base.unwrap_or(default.retransmit_base),
+        retransmit_tries: charon.retransmit_tries.unwrap_or(default.retransmit_tries),
+        half_open_timeout: charon
+            .half_open_timeout
+            .unwrap_or(default.half_open_timeout),
+        cookie_threshold: charon
+            .cookie_threshold
+            .map_or(default.cookie_threshold, as_limit),
+        // charon: 0 = no limit.
+        half_open_limit: match charon.init_limit_half_open {
+            Some(0) => usize::MAX,
+            Some(n) => as_limit(n),
+            None => default.half_open_limit,
+        },
+        keep_alive: charon.keep_alive.unwrap_or(default.keep_alive),
+        fragment_size: charon.fragment_size.map_or(default.fragment_size, as_limit),
+        ike_port: ports.ike,
+        nat_t_port: ports.nat_t,
+        ..default
+    };
+    if charon.dos_protection == Some(false) {
+        s.cookie_threshold = usize::MAX;
+        s.half_open_limit = usize::MAX;
+    }
+    s
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +122,7 @@ pub async fn run(
         }
     };
     let engine = Engine::new(
-        iked_ike::config::Settings::default(),
+        engine_settings(&options.charon, options.ports),
         Vec::new(),
         Vec::new(),
         // getrandom(2) through iked_crypto, not a file opened per call.

@@ -5,8 +5,10 @@
 //!   configured) on both ports; each socket gets a receive task that forwards datagrams as
 //!   [`Received`] into one channel, so the event loop has a single input.
 //! - On the NAT-T port, IKE messages carry the 4-byte non-ESP marker (RFC 3948): it is
-//!   stripped on receive and added on send. One-byte NAT keepalives (0xff) are dropped; other
-//!   traffic there is ESP-in-UDP, which the kernel consumes (`UDP_ENCAP_ESPINUDP`).
+//!   stripped on receive and added on send. One-byte NAT keepalives (0xff) are dropped on
+//!   receive and sent as they are (the engine's keepalive is a [`NAT_KEEPALIVE`] payload, which
+//!   no IKE message can be), as charon's socket-default does; other traffic there is
+//!   ESP-in-UDP, which the kernel consumes (`UDP_ENCAP_ESPINUDP`).
 //! - A datagram received on a wildcard socket is attributed to the source address the kernel
 //!   would use to reach the peer, so the engine always sees a concrete local address.
 
@@ -19,6 +21,9 @@ use tokio::sync::mpsc;
 
 /// The RFC 3948 non-ESP marker.
 pub const NON_ESP_MARKER: [u8; 4] = [0, 0, 0, 0];
+
+/// The RFC 3948 NAT-keepalive payload (a single 0xff octet, never framed with the marker).
+pub const NAT_KEEPALIVE: [u8; 1] = [0xff];
 
 /// A datagram for the engine.
 #[derive(Debug)]
@@ -61,7 +66,7 @@ pub enum NatTPayload<'a> {
 
 /// Classifies a datagram received on the NAT-T port.
 pub fn classify_nat_t(bytes: &[u8]) -> NatTPayload<'_> {
-    if bytes == [0xff] {
+    if bytes == NAT_KEEPALIVE {
         NatTPayload::Keepalive
     } else if bytes.len() >= 4 && bytes[..4] == NON_ESP_MARKER {
         NatTPayload::Ike(&bytes[4..])
@@ -122,7 +127,8 @@ impl Sockets {
         self.sockets.keys().copied().collect()
     }
 
-    /// Sends an IKE message from `local` to `remote`, adding the non-ESP marker on NAT-T.
+    /// Sends an IKE message (or a NAT keepalive) from `local` to `remote`, adding the
+    /// non-ESP marker to IKE messages on NAT-T.
     pub async fn send(
         &self,
         local: SocketAddr,
@@ -153,7 +159,7 @@ impl Sockets {
                     format!("no socket bound to {local}"),
                 )
             })?;
-        if port == self.ports.nat_t {
+        if port == self.ports.nat_t && bytes != NAT_KEEPALIVE {
             let mut framed = Vec::with_capacity(bytes.len() + 4);
             framed.extend_from_slice(&NON_ESP_MARKER);
             framed.extend_from_slice(bytes);
@@ -217,8 +223,10 @@ fn enable_esp_in_udp(socket: &std::net::UdpSocket) {
     }
 }
 
-/// The source address the kernel would use towards `remote` (for wildcard sockets).
-fn route_source(remote: SocketAddr) -> Option<IpAddr> {
+/// The source address the kernel would use towards `remote` (for wildcard sockets, and for
+/// initiating from `local_addrs = %any`): a connected, never used UDP socket asks the routing
+/// table without sending anything.
+pub fn route_source(remote: SocketAddr) -> Option<IpAddr> {
     let any: SocketAddr = if remote.is_ipv4() {
         (Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
@@ -310,6 +318,12 @@ mod tests {
         let mut buf = [0u8; 16];
         let (n, _) = peer.recv_from(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"\0\0\0\0ike");
+        sockets
+            .send(SocketAddr::new(lo, p2), peer_addr, &NAT_KEEPALIVE)
+            .await
+            .unwrap();
+        let (n, _) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], [0xff], "keepalives go out without the marker");
         peer.send_to(b"\0\0\0\0hello", SocketAddr::new(lo, p2))
             .unwrap();
         peer.send_to(&[0xff], SocketAddr::new(lo, p2)).unwrap();

@@ -50,9 +50,17 @@ secrets {{
     )
 }
 
-/// A fresh scratch directory under the system temp dir.
+/// A fresh scratch directory under cargo's per-target scratch dir (so it goes with `target/`),
+/// or the system temp dir when that path is too long for the Unix sockets tests bind there
+/// (108 bytes with the names below them).
 pub fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("iked-test-{tag}-{}", std::process::id()));
+    let target_tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let base = if target_tmp.as_os_str().len() <= 50 {
+        target_tmp.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    let dir = base.join(format!("iked-test-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -66,6 +74,15 @@ pub struct Processes(pub Vec<(String, Child)>);
 impl Processes {
     pub fn add(&mut self, name: &str, child: Child) {
         self.0.push((name.to_owned(), child));
+    }
+
+    /// The pid of the process added as `name`.
+    pub fn pid(&self, name: &str) -> u32 {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| c.id())
+            .unwrap_or_else(|| panic!("no process {name}"))
     }
 }
 
@@ -113,10 +130,15 @@ pub fn free_udp_ports() -> (u16, u16) {
     )
 }
 
-/// Starts `iked` (record-only kernel) with `conf`, VICI socket in `dir`.
+/// Starts `iked` (record-only kernel) with `conf`, VICI socket in `dir`. Its strongswan.conf is
+/// `dir/strongswan.conf` (created empty unless the test wrote one), never the host's.
 pub fn start_iked(dir: &Path, conf: &str, extra: &[&str], prefix: &[&str]) -> (Child, PathBuf) {
     let conf_path = dir.join("swanctl.conf");
     std::fs::write(&conf_path, conf).unwrap();
+    let strongswan_conf = dir.join("strongswan.conf");
+    if !strongswan_conf.exists() {
+        std::fs::write(&strongswan_conf, "").unwrap();
+    }
     let socket = dir.join("iked.vici");
     let log = std::fs::File::create(dir.join("iked.log")).unwrap();
     let mut cmd = if prefix.is_empty() {
@@ -132,6 +154,8 @@ pub fn start_iked(dir: &Path, conf: &str, extra: &[&str], prefix: &[&str]) -> (C
         .arg(&socket)
         .arg("--kernel")
         .arg("record")
+        .arg("--strongswan-conf")
+        .arg(&strongswan_conf)
         .arg("--debug")
         .arg("default=1,ike=2")
         .args(extra)
@@ -176,4 +200,81 @@ pub fn is_root() -> bool {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
+}
+
+/// Two record-only daemons on loopback: BFL (127.0.0.1, the initiator side) and BFR
+/// (127.0.0.2), both on the same unprivileged ports, with the seed's configuration.
+pub struct LoopbackPair {
+    pub procs: Processes,
+    /// BFL's VICI socket.
+    pub bfl: PathBuf,
+    /// BFR's VICI socket.
+    pub bfr: PathBuf,
+    pub dir: PathBuf,
+}
+
+/// How one side of a [`LoopbackPair`] differs from the seed.
+#[derive(Default)]
+pub struct Side<'a> {
+    /// Edits the side's swanctl.conf text.
+    pub edit: Option<&'a dyn Fn(String) -> String>,
+    /// The side's strongswan.conf text.
+    pub strongswan_conf: &'a str,
+}
+
+/// Starts a [`LoopbackPair`] and waits until both VICI sockets answer.
+pub fn loopback_pair(tag: &str, bfl: Side<'_>, bfr: Side<'_>) -> LoopbackPair {
+    let dir = scratch(tag);
+    let (ike, nat_t) = free_udp_ports();
+    let ports = [
+        "--port".to_owned(),
+        ike.to_string(),
+        "--port-nat-t".to_owned(),
+        nat_t.to_string(),
+    ];
+    let ports: Vec<&str> = ports.iter().map(String::as_str).collect();
+    // Both daemons listen on the same unprivileged port, so each must send there.
+    let remote_port = |conf: String| {
+        conf.replace(
+            "    version = 2\n",
+            &format!("    version = 2\n    remote_port = {ike}\n"),
+        )
+    };
+    let mut procs = Processes::default();
+    let mut sockets = Vec::new();
+    for (name, side, (local, remote, local_id, remote_id)) in [
+        ("bfl", &bfl, ("127.0.0.1", "127.0.0.2", "host1", "host2")),
+        ("bfr", &bfr, ("127.0.0.2", "127.0.0.1", "host2", "host1")),
+    ] {
+        let side_dir = dir.join(name);
+        std::fs::create_dir_all(&side_dir).unwrap();
+        std::fs::write(side_dir.join("strongswan.conf"), side.strongswan_conf).unwrap();
+        let conn = if name == "bfl" { "BFL-BFR" } else { "BFR-BFL" };
+        let mut conf = remote_port(seed_conf(conn, local, remote, local_id, remote_id));
+        if let Some(edit) = side.edit {
+            conf = edit(conf);
+        }
+        let (child, socket) = start_iked(&side_dir, &conf, &ports, &[]);
+        procs.add(name, child);
+        assert!(wait_for(&socket, Duration::from_secs(10)), "{name} up");
+        sockets.push(socket);
+    }
+    let bfr_socket = sockets.pop().unwrap();
+    let bfl_socket = sockets.pop().unwrap();
+    LoopbackPair {
+        procs,
+        bfl: bfl_socket,
+        bfr: bfr_socket,
+        dir,
+    }
+}
+
+/// Both daemons' logs, for assertion messages.
+pub fn pair_logs(dir: &Path) -> String {
+    let read = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+    format!(
+        "--- BFL ---\n{}\n--- BFR ---\n{}",
+        read(dir.join("bfl/iked.log")),
+        read(dir.join("bfr/iked.log"))
+    )
 }

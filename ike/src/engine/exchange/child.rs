@@ -594,6 +594,7 @@ impl Engine {
                 .collect();
         }
         child.reqid = reqid;
+        let (encap_in, encap_out) = (Self::encap_ports(sa, false), Self::encap_ports(sa, true));
         let mk = |direction, src, dst, spi, keys: (&Secret, &Secret)| SaInstall {
             child: child.id,
             reqid,
@@ -612,7 +613,11 @@ impl Engine {
             remote_ts: child.remote_ts.clone(),
             lifetimes,
             hw_offload: child.config.hw_offload,
-            encap: None,
+            encap: if direction == Direction::Out {
+                encap_out
+            } else {
+                encap_in
+            },
         };
         let sa_in = mk(Direction::In, remote, local, child.spi_in, in_keys);
         let sa_out = mk(Direction::Out, local, remote, child.spi_out, out_keys);

@@ -4,9 +4,205 @@
 //! Contract: see the parent module.
 
 use super::*;
+use crate::config::{AuthMethod, SendCert};
+use crate::creds;
+use crate::engine::auth;
+use iked_crypto::x509::Certificate;
+
+/// What the peer's IKE_SA_INIT message said that matters to authentication.
+#[derive(Default)]
+struct PeerInit {
+    /// SIGNATURE_HASH_ALGORITHMS (RFC 7427), if announced.
+    hashes: Option<Vec<u16>>,
+    /// A CERTREQ was included.
+    certreq: bool,
+}
+
+impl PeerInit {
+    /// Reads the peer's IKE_SA_INIT message as received (it decoded once already, so a
+    /// failure here only loses the optional information).
+    fn parse(bytes: &[u8]) -> PeerInit {
+        let Ok(msg) = crate::message::decode(bytes, None) else {
+            return PeerInit::default();
+        };
+        PeerInit {
+            hashes: msg.notify(notify::SIGNATURE_HASH_ALGORITHMS).map(|n| {
+                n.data
+                    .chunks_exact(2)
+                    .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                    .collect()
+            }),
+            certreq: has_certreq(&msg),
+        }
+    }
+}
+
+fn has_certreq(msg: &Message) -> bool {
+    msg.payloads
+        .iter()
+        .any(|p| matches!(p, Payload::CertReq { .. }))
+}
+
+/// X.509 certificate (signature) encoding of CERT and CERTREQ payloads (RFC 7296 3.6).
+const CERT_X509_SIGNATURE: u8 = 4;
+
+/// Whether a received identity satisfies a configured one: DNs compare as strongSwan does
+/// (attribute by attribute, wildcards), other types byte for byte.
+fn id_matches(wanted: &Identity, got: &Identity) -> bool {
+    if wanted.kind == Identity::DER_ASN1_DN && got.kind == Identity::DER_ASN1_DN {
+        return iked_crypto::x509::dn_matches(&wanted.data, &got.data);
+    }
+    wanted == got
+}
+
+/// Our identity for a connection: `local.id`, else our certificate's subject, else the address.
+fn local_identity(config: &IkeConfig, addr: IpAddr) -> Identity {
+    if let Some(id) = &config.local.id {
+        return id.clone();
+    }
+    if let AuthMethod::Pubkey(pk) = &config.local.method
+        && let Some(cert) = pk.certs.first()
+    {
+        return creds::identity_from_cert(cert);
+    }
+    Identity::from_addr(addr)
+}
+
+/// Our AUTH payload and what goes before it.
+struct OurAuth {
+    /// CERT payloads (our chain), possibly empty.
+    certs: Vec<Payload>,
+    method: u8,
+    data: Vec<u8>,
+    /// For the log: "pre-shared key" or the signature scheme.
+    how: String,
+}
 
 impl Engine {
     // ===== IKE_AUTH ===========================================================================
+
+    /// Builds our AUTH for `config.local`; `certreq_seen` says whether the peer asked for
+    /// certificates (for `send_cert = ifasked`).
+    fn our_auth(
+        &mut self,
+        config: &IkeConfig,
+        peer_id: &Identity,
+        ctx: &AuthContext<'_>,
+        peer: &PeerInit,
+        certreq_seen: bool,
+    ) -> Result<OurAuth, ProtocolError> {
+        let pk = match &config.local.method {
+            AuthMethod::Psk => {
+                let psk = self.psk_for(ctx.id, peer_id)?;
+                let auth = PskAuthenticator::new(psk.expose());
+                return Ok(OurAuth {
+                    certs: Vec::new(),
+                    method: auth.method(),
+                    data: auth.build(ctx)?,
+                    how: "pre-shared key".into(),
+                });
+            }
+            AuthMethod::Pubkey(pk) => pk,
+        };
+        let signer = creds::our_signer(&self.credentials, pk, ctx.id)
+            .map_err(|e| ProtocolError::PubkeyAuth(e.to_string()))?;
+        let (method, scheme) =
+            auth::choose_signature(&signer.key, &pk.constraint, peer.hashes.as_deref())?;
+        let data = auth::sign(ctx, &signer.key, method, scheme, &mut *self.rng)?;
+        let send = match pk.send_cert {
+            SendCert::Always => true,
+            SendCert::IfAsked => certreq_seen,
+            SendCert::Never => false,
+        };
+        let certs = if send {
+            signer
+                .chain
+                .iter()
+                .map(|c| Payload::Cert {
+                    encoding: CERT_X509_SIGNATURE,
+                    data: c.der().to_vec(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(OurAuth {
+            certs,
+            method,
+            data,
+            how: format!("{scheme:?}"),
+        })
+    }
+
+    /// Verifies the peer's AUTH for `config.remote`; returns the proof and, for the log, how.
+    fn peer_auth(
+        &self,
+        config: &IkeConfig,
+        local_id: &Identity,
+        msg: &Message,
+        ctx: &AuthContext<'_>,
+        method: u8,
+        data: &[u8],
+    ) -> Result<(crate::engine::AuthVerified, String), ProtocolError> {
+        let pk = match &config.remote.method {
+            AuthMethod::Psk => {
+                let psk = self.psk_for(local_id, ctx.id)?;
+                let proof = PskAuthenticator::new(psk.expose()).verify(ctx, method, data)?;
+                return Ok((proof, "pre-shared key".into()));
+            }
+            AuthMethod::Pubkey(pk) => pk,
+        };
+        let mut received = Vec::new();
+        for p in &msg.payloads {
+            if let Payload::Cert { encoding, data } = p {
+                if *encoding != CERT_X509_SIGNATURE {
+                    continue;
+                }
+                let cert = Certificate::from_der(data)
+                    .map_err(|e| ProtocolError::PubkeyAuth(format!("peer's CERT payload: {e}")))?;
+                received.push(cert);
+            }
+        }
+        let now = self.wall_clock.ok_or_else(|| {
+            ProtocolError::PubkeyAuth("wall clock not set, cannot check certificates".into())
+        })?;
+        let keys = creds::trusted_peer_keys(&self.credentials, pk, ctx.id, &received, now)
+            .map_err(|e| ProtocolError::PubkeyAuth(e.to_string()))?;
+        let (proof, scheme, subject) =
+            auth::verify_signature(ctx, &keys, &pk.constraint, method, data)?;
+        Ok((proof, format!("{scheme:?} (\"{subject}\")")))
+    }
+
+    /// Our CERTREQ for a connection whose remote side uses certificates: the SHA-1 hashes of
+    /// the trusted CAs' public keys (RFC 7296 3.7).
+    fn certreq_for(&self, config: &IkeConfig) -> Option<Payload> {
+        let AuthMethod::Pubkey(pk) = &config.remote.method else {
+            return None;
+        };
+        if !pk.send_certreq {
+            return None;
+        }
+        certreq_payload(self.credentials.cas.iter().chain(&pk.cacerts))
+    }
+
+    /// The responder's CERTREQ in its IKE_SA_INIT response (the connection is not known yet):
+    /// every trusted CA, when some connection authenticates its peer by certificate.
+    pub(super) fn init_certreq(&self) -> Option<Payload> {
+        let mut cas: Vec<&Certificate> = Vec::new();
+        let mut wanted = false;
+        for c in &self.connections {
+            if let AuthMethod::Pubkey(pk) = &c.remote.method
+                && pk.send_certreq
+            {
+                wanted = true;
+                cas.extend(&pk.cacerts);
+            }
+        }
+        if !wanted {
+            return None;
+        }
+        certreq_payload(self.credentials.cas.iter().chain(cas))
+    }
 
     pub(super) fn psk_for(&self, me: &Identity, other: &Identity) -> Result<Secret, ProtocolError> {
         find_psk(&self.secrets, me, other)
@@ -18,18 +214,18 @@ impl Engine {
     }
 
     pub(super) fn send_auth(&mut self, now: Timestamp, sa: &mut IkeSa) -> Fate {
+        sa.local_id = local_identity(&sa.config, sa.local.ip());
         let remote_id = sa
             .config
             .remote
             .id
             .clone()
             .unwrap_or_else(|| Identity::from_addr(sa.remote.ip()));
-        let built = (|| -> Result<Vec<Payload>, ProtocolError> {
+        let built = (|| -> Result<(Vec<Payload>, String), ProtocolError> {
             let Phase::ExpectAuthResponse(st) = &sa.phase else {
                 return Err(ProtocolError::Malformed("state".into()));
             };
             let c = sa.crypto.as_ref().ok_or(ProtocolError::Integrity)?;
-            let psk = self.psk_for(&sa.local_id, &remote_id)?;
             let ctx = AuthContext {
                 prf: c.suite.prf,
                 init_message: &st.init.request,
@@ -37,9 +233,11 @@ impl Engine {
                 sk_p: &c.keys.sk_pi,
                 id: &sa.local_id,
             };
-            let auth = PskAuthenticator::new(psk.expose());
-            let data = auth.build(&ctx)?;
+            let peer = PeerInit::parse(&st.init.response);
+            let ours = self.our_auth(&sa.config, &remote_id, &ctx, &peer, peer.certreq)?;
             let mut p = vec![Payload::IdI(sa.local_id.clone())];
+            p.extend(ours.certs);
+            p.extend(self.certreq_for(&sa.config));
             // Like charon: only when we hold no other IKE SA with this peer, since the peer
             // drops every other SA with us on INITIAL_CONTACT.
             let has_contact = self.sas.values().any(|o| {
@@ -58,8 +256,8 @@ impl Engine {
                 p.push(Payload::IdR(r.clone()));
             }
             p.push(Payload::Auth {
-                method: auth.method(),
-                data,
+                method: ours.method,
+                data: ours.data,
             });
             if let Some(nc) = &st.child
                 && let Some(spi) = nc.spi_in
@@ -93,17 +291,14 @@ impl Engine {
                 notify::MSG_ID_SYNC_SUPPORTED,
                 vec![],
             )));
-            Ok(p)
+            Ok((p, ours.how))
         })();
         match built {
-            Ok(payloads) => {
+            Ok((payloads, how)) => {
                 self.log(
                     Some(sa.id),
                     LogGroup::Ike,
-                    format!(
-                        "authentication of '{}' (myself) with pre-shared key",
-                        sa.local_id
-                    ),
+                    format!("authentication of '{}' (myself) with {how}", sa.local_id),
                 );
                 self.send_request(now, sa, exchange::IKE_AUTH, payloads, Active::Auth);
                 Fate::Keep
@@ -114,6 +309,7 @@ impl Engine {
                     sa: sa.id,
                     name: sa.config.name.clone(),
                     reason: e.to_string(),
+                    peer_silent: false,
                 });
                 Fate::Destroy(DownReason::Failed(e.to_string()))
             }
@@ -131,50 +327,51 @@ impl Engine {
             return Fate::Keep;
         };
         let st = *st;
-        let verified = (|| -> Result<(crate::engine::AuthVerified, Identity), ProtocolError> {
-            let (method, data) = find_payload(&msg, |p| {
-                if let Payload::Auth { method, data } = p {
-                    Some((*method, data))
-                } else {
-                    None
+        let verified =
+            (|| -> Result<(crate::engine::AuthVerified, Identity, String), ProtocolError> {
+                let (method, data) = find_payload(&msg, |p| {
+                    if let Payload::Auth { method, data } = p {
+                        Some((*method, data))
+                    } else {
+                        None
+                    }
+                })
+                .ok_or_else(|| {
+                    msg.error_notify()
+                        .map_or(ProtocolError::MissingPayload("AUTH"), |n| {
+                            ProtocolError::PeerNotify(n.kind)
+                        })
+                })?;
+                let idr = find_payload(&msg, |p| {
+                    if let Payload::IdR(i) = p {
+                        Some(i.clone())
+                    } else {
+                        None
+                    }
+                })
+                .ok_or(ProtocolError::MissingPayload("IDr"))?;
+                if sa
+                    .config
+                    .remote
+                    .id
+                    .as_ref()
+                    .is_some_and(|want| !id_matches(want, &idr))
+                {
+                    return Err(ProtocolError::NoPeerConfig(idr.to_string()));
                 }
-            })
-            .ok_or_else(|| {
-                msg.error_notify()
-                    .map_or(ProtocolError::MissingPayload("AUTH"), |n| {
-                        ProtocolError::PeerNotify(n.kind)
-                    })
-            })?;
-            let idr = find_payload(&msg, |p| {
-                if let Payload::IdR(i) = p {
-                    Some(i.clone())
-                } else {
-                    None
-                }
-            })
-            .ok_or(ProtocolError::MissingPayload("IDr"))?;
-            if sa
-                .config
-                .remote
-                .id
-                .as_ref()
-                .is_some_and(|want| *want != idr)
-            {
-                return Err(ProtocolError::NoPeerConfig(idr.to_string()));
-            }
-            let c = sa.crypto.as_ref().ok_or(ProtocolError::Integrity)?;
-            let psk = self.psk_for(&sa.local_id, &idr)?;
-            let ctx = AuthContext {
-                prf: c.suite.prf,
-                init_message: &st.init.response,
-                peer_nonce: &st.init.ni,
-                sk_p: &c.keys.sk_pr,
-                id: &idr,
-            };
-            let proof = PskAuthenticator::new(psk.expose()).verify(&ctx, method, data)?;
-            Ok((proof, idr))
-        })();
-        let (proof, idr) = match verified {
+                let c = sa.crypto.as_ref().ok_or(ProtocolError::Integrity)?;
+                let ctx = AuthContext {
+                    prf: c.suite.prf,
+                    init_message: &st.init.response,
+                    peer_nonce: &st.init.ni,
+                    sk_p: &c.keys.sk_pr,
+                    id: &idr,
+                };
+                let (proof, how) =
+                    self.peer_auth(&sa.config, &sa.local_id, &msg, &ctx, method, data)?;
+                Ok((proof, idr, how))
+            })();
+        let (proof, idr, how) = match verified {
             Ok(v) => v,
             Err(e) => {
                 if let Some(nc) = &st.child
@@ -200,6 +397,7 @@ impl Engine {
                     sa: sa.id,
                     name: sa.config.name.clone(),
                     reason: e.to_string(),
+                    peer_silent: false,
                 });
                 return Fate::Destroy(DownReason::Failed(e.to_string()));
             }
@@ -207,7 +405,7 @@ impl Engine {
         self.log(
             Some(sa.id),
             LogGroup::Ike,
-            format!("authentication of '{idr}' with pre-shared key successful"),
+            format!("authentication of '{idr}' with {how} successful"),
         );
         sa.remote_id = Some(idr);
         sa.phase = Phase::Established(Established::new(proof));
@@ -272,61 +470,75 @@ impl Engine {
             return Fate::Keep;
         };
         let st = *st;
-        let verified =
-            (|| -> Result<(crate::engine::AuthVerified, Identity, Arc<IkeConfig>), ProtocolError> {
-                let idi = find_payload(&msg, |p| {
-                    if let Payload::IdI(i) = p {
-                        Some(i.clone())
-                    } else {
-                        None
-                    }
+        type Verified = (
+            crate::engine::AuthVerified,
+            Identity,
+            Arc<IkeConfig>,
+            String,
+            OurAuth,
+        );
+        let verified = (|| -> Result<Verified, ProtocolError> {
+            let idi = find_payload(&msg, |p| {
+                if let Payload::IdI(i) = p {
+                    Some(i.clone())
+                } else {
+                    None
+                }
+            })
+            .ok_or(ProtocolError::MissingPayload("IDi"))?;
+            let idr = find_payload(&msg, |p| {
+                if let Payload::IdR(i) = p {
+                    Some(i.clone())
+                } else {
+                    None
+                }
+            });
+            let (method, data) = find_payload(&msg, |p| {
+                if let Payload::Auth { method, data } = p {
+                    Some((*method, data))
+                } else {
+                    None
+                }
+            })
+            .ok_or(ProtocolError::MissingPayload("AUTH"))?;
+            let config = self
+                .connections
+                .iter()
+                .find(|c| {
+                    (c.local_addrs.is_empty() || c.local_addrs.contains(&sa.local.ip()))
+                        && (c.remote_addrs.is_empty() || c.remote_addrs.contains(&sa.remote.ip()))
+                        && c.remote.id.as_ref().is_none_or(|r| id_matches(r, &idi))
+                        && match (&idr, &c.local.id) {
+                            (Some(want), Some(ours)) => id_matches(ours, want),
+                            _ => true,
+                        }
                 })
-                .ok_or(ProtocolError::MissingPayload("IDi"))?;
-                let idr = find_payload(&msg, |p| {
-                    if let Payload::IdR(i) = p {
-                        Some(i.clone())
-                    } else {
-                        None
-                    }
-                });
-                let (method, data) = find_payload(&msg, |p| {
-                    if let Payload::Auth { method, data } = p {
-                        Some((*method, data))
-                    } else {
-                        None
-                    }
-                })
-                .ok_or(ProtocolError::MissingPayload("AUTH"))?;
-                let config = self
-                    .connections
-                    .iter()
-                    .find(|c| {
-                        (c.local_addrs.is_empty() || c.local_addrs.contains(&sa.local.ip()))
-                            && (c.remote_addrs.is_empty()
-                                || c.remote_addrs.contains(&sa.remote.ip()))
-                            && c.remote.id.as_ref().is_none_or(|r| *r == idi)
-                            && (idr.is_none() || c.local.id.is_none() || c.local.id == idr)
-                    })
-                    .cloned()
-                    .ok_or_else(|| ProtocolError::NoPeerConfig(idi.to_string()))?;
-                let local_id = config
-                    .local
-                    .id
-                    .clone()
-                    .unwrap_or_else(|| Identity::from_addr(sa.local.ip()));
-                let c = sa.crypto.as_ref().ok_or(ProtocolError::Integrity)?;
-                let psk = self.psk_for(&local_id, &idi)?;
-                let ctx = AuthContext {
-                    prf: c.suite.prf,
-                    init_message: &st.init.request,
-                    peer_nonce: &st.init.nr,
-                    sk_p: &c.keys.sk_pi,
-                    id: &idi,
-                };
-                let proof = PskAuthenticator::new(psk.expose()).verify(&ctx, method, data)?;
-                Ok((proof, idi, config))
-            })();
-        let (proof, idi, config) = match verified {
+                .cloned()
+                .ok_or_else(|| ProtocolError::NoPeerConfig(idi.to_string()))?;
+            let local_id = local_identity(&config, sa.local.ip());
+            let c = sa.crypto.as_ref().ok_or(ProtocolError::Integrity)?;
+            let ctx = AuthContext {
+                prf: c.suite.prf,
+                init_message: &st.init.request,
+                peer_nonce: &st.init.nr,
+                sk_p: &c.keys.sk_pi,
+                id: &idi,
+            };
+            let (proof, how) = self.peer_auth(&config, &local_id, &msg, &ctx, method, data)?;
+            // Our AUTH: RealMessage2 | NonceIData | prf(SK_pr, IDr').
+            let ctx = AuthContext {
+                prf: c.suite.prf,
+                init_message: &st.init.response,
+                peer_nonce: &st.init.ni,
+                sk_p: &c.keys.sk_pr,
+                id: &local_id,
+            };
+            let peer = PeerInit::parse(&st.init.request);
+            let certreq_seen = peer.certreq || has_certreq(&msg);
+            let ours = self.our_auth(&config, &idi, &ctx, &peer, certreq_seen)?;
+            Ok((proof, idi, config, how, ours))
+        })();
+        let (proof, idi, config, how, ours) = match verified {
             Ok(v) => v,
             Err(e) => {
                 self.log(
@@ -335,6 +547,12 @@ impl Engine {
                     format!("IKE_AUTH request rejected: {e}"),
                 );
                 if let Some((kind, data)) = notify_for(&e) {
+                    // The operator reads what the peer was told next to the real cause.
+                    self.log(
+                        Some(sa.id),
+                        LogGroup::Ike,
+                        format!("sending {} notify to the peer", notify::short_name(kind)),
+                    );
                     self.send_response(
                         sa,
                         mid,
@@ -346,6 +564,7 @@ impl Engine {
                     sa: sa.id,
                     name: sa.config.name.clone(),
                     reason: e.to_string(),
+                    peer_silent: false,
                 });
                 return Fate::Destroy(DownReason::Failed(e.to_string()));
             }
@@ -353,15 +572,10 @@ impl Engine {
         self.log(
             Some(sa.id),
             LogGroup::Ike,
-            format!("authentication of '{idi}' with pre-shared key successful"),
+            format!("authentication of '{idi}' with {how} successful"),
         );
         sa.config = config;
-        sa.local_id = sa
-            .config
-            .local
-            .id
-            .clone()
-            .unwrap_or_else(|| Identity::from_addr(sa.local.ip()));
+        sa.local_id = local_identity(&sa.config, sa.local.ip());
         sa.remote_id = Some(idi.clone());
         sa.phase = Phase::Established(Established::new(proof));
         sa.half_open = false;
@@ -370,37 +584,20 @@ impl Engine {
         if msg.notify(notify::INITIAL_CONTACT).is_some() {
             self.initial_contact(sa, &idi);
         }
-        // Our AUTH: RealMessage2 | NonceIData | prf(SK_pr, IDr').
-        let our_auth = (|| -> Result<Vec<u8>, ProtocolError> {
-            let c = sa.crypto.as_ref().ok_or(ProtocolError::Integrity)?;
-            let psk = self.psk_for(&sa.local_id, &idi)?;
-            let ctx = AuthContext {
-                prf: c.suite.prf,
-                init_message: &st.init.response,
-                peer_nonce: &st.init.ni,
-                sk_p: &c.keys.sk_pr,
-                id: &sa.local_id,
-            };
-            PskAuthenticator::new(psk.expose()).build(&ctx)
-        })();
-        let Ok(our_auth) = our_auth else {
-            return Fate::Destroy(DownReason::Failed("building AUTH".into()));
-        };
         self.log(
             Some(sa.id),
             LogGroup::Ike,
             format!(
-                "authentication of '{}' (myself) with pre-shared key",
-                sa.local_id
+                "authentication of '{}' (myself) with {}",
+                sa.local_id, ours.how
             ),
         );
-        let prefix = vec![
-            Payload::IdR(sa.local_id.clone()),
-            Payload::Auth {
-                method: PskAuthenticator::METHOD,
-                data: our_auth,
-            },
-        ];
+        let mut prefix = vec![Payload::IdR(sa.local_id.clone())];
+        prefix.extend(ours.certs);
+        prefix.push(Payload::Auth {
+            method: ours.method,
+            data: ours.data,
+        });
         self.announce_established(now, sa);
         if sa_payload(&msg).is_none() {
             // Childless (RFC 6023).
@@ -477,4 +674,19 @@ impl Engine {
             }
         }
     }
+}
+
+/// A CERTREQ with the distinct CA key hashes, `None` without CAs.
+fn certreq_payload<'a>(cas: impl Iterator<Item = &'a Certificate>) -> Option<Payload> {
+    let mut hashes: Vec<[u8; 20]> = Vec::new();
+    for ca in cas {
+        let h = ca.spki_sha1();
+        if !hashes.contains(&h) {
+            hashes.push(h);
+        }
+    }
+    (!hashes.is_empty()).then(|| Payload::CertReq {
+        encoding: CERT_X509_SIGNATURE,
+        data: hashes.concat(),
+    })
 }

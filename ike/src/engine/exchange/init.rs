@@ -1,9 +1,31 @@
 //! IKE_SA_INIT for both roles: proposal and KE selection, INVALID_KE_PAYLOAD and COOKIE
-//! retries, NAT detection notifies, the half-open limit, and key derivation.
+//! retries, NAT detection, the half-open limit, and key derivation; and the NAT traversal that
+//! follows from it (RFC 7296 2.23, RFC 3948), as strongSwan does it.
 //!
-//! Contract: see the parent module.
+//! Contract: see the parent module. NAT traversal:
+//! - both roles send NAT_DETECTION_SOURCE_IP/DESTINATION_IP hashes of the addresses they use;
+//!   with `encap = yes` the source hash is random (strongSwan's fake NAT), so the peer sees us
+//!   behind a NAT and UDP encapsulation is forced;
+//! - both roles compare the peer's hashes with the addresses the datagram really carried:
+//!   [`NatState`] says who is behind a NAT (only when both kinds of hash were present);
+//! - with any NAT (or the fake), the initiator moves to the NAT-T port for IKE_AUTH and every
+//!   later message (the daemon frames them with the non-ESP marker); the responder adopts the
+//!   addresses of the IKE_AUTH request, and afterwards follows the peer's address only if the
+//!   peer is behind a NAT ([`Engine::follow_peer`]);
+//! - CHILD_SAs of such an IKE SA are installed with ESP-in-UDP ports ([`Engine::encap_ports`]);
+//! - the side behind a NAT sends a keepalive ([`super::super::NAT_KEEPALIVE`]) every
+//!   `keep_alive` to hold the mapping open.
 
+use super::super::core::fmt_addr;
+use super::super::sa::NatState;
 use super::*;
+
+/// The peer's IKE port, and its NAT-T port (RFC 3948), which an initiator moves to.
+const IKE_PORT: u16 = 500;
+const NAT_T_PORT: u16 = 4500;
+
+/// Length of a NAT_DETECTION hash (SHA-1).
+const NAT_HASH_LEN: usize = 20;
 
 impl Engine {
     // ===== IKE_SA_INIT ========================================================================
@@ -52,6 +74,7 @@ impl Engine {
                     sa: id,
                     name: config.name.clone(),
                     reason: e.to_string(),
+                    peer_silent: false,
                 });
                 return id;
             }
@@ -82,18 +105,21 @@ impl Engine {
             data: ke.public(),
         });
         payloads.push(Payload::Nonce(ni.clone()));
+        let source_hash = self.nat_source_hash(sa, 0, sa.local);
         payloads.push(Payload::Notify(Notify::new(
             notify::NAT_DETECTION_SOURCE_IP,
-            nat_hash(sa.spi_i, 0, sa.local),
+            source_hash,
         )));
         payloads.push(Payload::Notify(Notify::new(
             notify::NAT_DETECTION_DESTINATION_IP,
             nat_hash(sa.spi_i, 0, sa.remote),
         )));
-        payloads.push(Payload::Notify(Notify::new(
-            notify::FRAGMENTATION_SUPPORTED,
-            vec![],
-        )));
+        if sa.config.fragmentation != Fragmentation::No {
+            payloads.push(Payload::Notify(Notify::new(
+                notify::FRAGMENTATION_SUPPORTED,
+                vec![],
+            )));
+        }
         payloads.push(Payload::Notify(Notify::new(
             notify::SIGNATURE_HASH_ALGORITHMS,
             HASH_ALGORITHMS.to_vec(),
@@ -108,7 +134,7 @@ impl Engine {
         let request = sa
             .outstanding
             .as_ref()
-            .map(|o| o.bytes.clone())
+            .and_then(|o| o.datagrams.first().cloned())
             .unwrap_or_default();
         sa.phase = Phase::ExpectSaInitResponse(Box::new(ExpectSaInitResponse {
             ke,
@@ -123,6 +149,7 @@ impl Engine {
         &mut self,
         now: Timestamp,
         sa: &mut IkeSa,
+        (local, remote): (SocketAddr, SocketAddr),
         msg: Message,
         bytes: &[u8],
     ) -> Fate {
@@ -140,6 +167,7 @@ impl Engine {
                 sa: sa.id,
                 name: sa.config.name.clone(),
                 reason: reason.clone(),
+                peer_silent: false,
             });
             Fate::Destroy(DownReason::Failed(reason))
         };
@@ -201,6 +229,10 @@ impl Engine {
         match self.complete_sa_init(sa, st, &msg, bytes) {
             Ok(()) => {}
             Err(e) => return fail(self, sa, e.to_string()),
+        }
+        self.detect_nat(now, sa, &msg, local, remote);
+        if sa.nat.any() {
+            self.float_ports(sa);
         }
         // IKE_AUTH next; the first child's inbound SPI must come from the kernel first.
         if sa.queued_children.is_empty() {
@@ -334,13 +366,14 @@ impl Engine {
             if let Some(sa) = self.sas.get(&id)
                 && let Some((0, resp)) = &sa.last_response
             {
-                let t = crate::engine::Transmit {
-                    local,
-                    remote,
-                    bytes: resp.clone(),
-                };
+                for bytes in resp.clone() {
+                    self.push_transmit(crate::engine::Transmit {
+                        local,
+                        remote,
+                        bytes,
+                    });
+                }
                 self.stats.replayed_responses += 1;
-                self.push_transmit(t);
                 return;
             }
             self.drop_datagram(Some(id), "IKE_SA_INIT retransmit while busy".into());
@@ -505,22 +538,24 @@ impl Engine {
         );
         sa.initiator = false;
         sa.half_open = true;
-        let payloads = vec![
+        // RFC 7383 2.1: a responder announces support only to an initiator that did.
+        let announce_fragmentation = msg.notify(notify::FRAGMENTATION_SUPPORTED).is_some()
+            && sa.config.fragmentation != Fragmentation::No;
+        sa.fragmentation.peer_supported = announce_fragmentation;
+        self.detect_nat(now, &mut sa, &msg, local, remote);
+        let source_hash = self.nat_source_hash(&sa, spi_r, local);
+        let mut payloads = vec![
             Payload::Sa(vec![chosen.clone()]),
             Payload::Ke {
                 group,
                 data: ke.public(),
             },
             Payload::Nonce(nr.clone()),
-            Payload::Notify(Notify::new(
-                notify::NAT_DETECTION_SOURCE_IP,
-                nat_hash(sa.spi_i, spi_r, local),
-            )),
+            Payload::Notify(Notify::new(notify::NAT_DETECTION_SOURCE_IP, source_hash)),
             Payload::Notify(Notify::new(
                 notify::NAT_DETECTION_DESTINATION_IP,
                 nat_hash(sa.spi_i, spi_r, remote),
             )),
-            Payload::Notify(Notify::new(notify::FRAGMENTATION_SUPPORTED, vec![])),
             Payload::Notify(Notify::new(
                 notify::SIGNATURE_HASH_ALGORITHMS,
                 HASH_ALGORITHMS.to_vec(),
@@ -528,11 +563,22 @@ impl Engine {
             Payload::Notify(Notify::new(notify::CHILDLESS_IKEV2_SUPPORTED, vec![])),
             Payload::Notify(Notify::new(notify::MULTIPLE_AUTH_SUPPORTED, vec![])),
         ];
+        if announce_fragmentation {
+            // After the NAT detection notifies, where charon puts it.
+            payloads.insert(
+                5,
+                Payload::Notify(Notify::new(notify::FRAGMENTATION_SUPPORTED, vec![])),
+            );
+        }
+        // CERTREQ after the nonce, where charon puts it (SA KE No CERTREQ N...).
+        if let Some(certreq) = self.init_certreq() {
+            payloads.insert(3, certreq);
+        }
         self.send_response(&mut sa, 0, exchange::IKE_SA_INIT, payloads);
         let response = sa
             .last_response
             .as_ref()
-            .map(|(_, b)| b.clone())
+            .and_then(|(_, b)| b.first().cloned())
             .unwrap_or_default();
         sa.crypto = Some(IkeCrypto {
             proposal: chosen,
@@ -556,5 +602,168 @@ impl Engine {
             now + self.settings.half_open_timeout,
         );
         self.sas.insert(id, sa);
+    }
+
+    // ===== NAT traversal ======================================================================
+
+    /// Our NAT_DETECTION_SOURCE_IP data: the hash of `local`, or random bytes with `encap = yes`
+    /// (strongSwan's fake NAT, which forces the peer to encapsulate).
+    fn nat_source_hash(&mut self, sa: &IkeSa, spi_r: u64, local: SocketAddr) -> Vec<u8> {
+        if sa.config.encap {
+            self.random_bytes(NAT_HASH_LEN)
+        } else {
+            nat_hash(sa.spi_i, spi_r, local)
+        }
+    }
+
+    /// RFC 7296 2.23: compares the peer's NAT_DETECTION hashes in an IKE_SA_INIT message with
+    /// the addresses the datagram carried (`local` where it arrived, `remote` where it came
+    /// from), hashed with the SPIs of its header. A peer that sent no hashes of either kind does
+    /// not do NAT-T: nothing changes, not even with `encap = yes` (as strongSwan).
+    fn detect_nat(
+        &mut self,
+        now: Timestamp,
+        sa: &mut IkeSa,
+        msg: &Message,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) {
+        let (spi_i, spi_r) = (msg.header.spi_i, msg.header.spi_r);
+        let hashes = |kind: u16| {
+            msg.payloads.iter().filter_map(move |p| match p {
+                Payload::Notify(n) if n.kind == kind => Some(n.data.as_slice()),
+                _ => None,
+            })
+        };
+        let their_source = nat_hash(spi_i, spi_r, remote);
+        let our_address = nat_hash(spi_i, spi_r, local);
+        let (mut src_seen, mut src_matched, mut dst_seen, mut dst_matched) =
+            (false, false, false, false);
+        for h in hashes(notify::NAT_DETECTION_SOURCE_IP) {
+            src_seen = true;
+            src_matched |= suite::ct_eq(h, &their_source);
+        }
+        for h in hashes(notify::NAT_DETECTION_DESTINATION_IP) {
+            dst_seen = true;
+            dst_matched |= suite::ct_eq(h, &our_address);
+        }
+        if !(src_seen && dst_seen) {
+            return;
+        }
+        sa.nat = NatState {
+            here: !dst_matched,
+            there: !src_matched,
+            fake: dst_matched && src_matched && sa.config.encap,
+        };
+        // charon's words, so logs read the same.
+        if sa.nat.here {
+            self.log(
+                Some(sa.id),
+                LogGroup::Ike,
+                "local host is behind NAT, sending keep alives".into(),
+            );
+            self.schedule_nat_keepalive(now, sa.id);
+        }
+        if sa.nat.there {
+            self.log(
+                Some(sa.id),
+                LogGroup::Ike,
+                "remote host is behind NAT".into(),
+            );
+        }
+        if sa.nat.fake {
+            self.log(
+                Some(sa.id),
+                LogGroup::Ike,
+                "faking NAT situation to enforce UDP encapsulation".into(),
+            );
+        }
+    }
+
+    /// The initiator moves to the NAT-T ports (RFC 7296 2.23, charon's `float_ports`): ours if
+    /// we used the IKE port, the peer's if we or it used 500.
+    fn float_ports(&mut self, sa: &mut IkeSa) {
+        let from_ike_port = sa.local.port() == self.settings.ike_port;
+        if sa.remote.port() == IKE_PORT || from_ike_port {
+            sa.remote.set_port(NAT_T_PORT);
+        }
+        if from_ike_port {
+            sa.local.set_port(self.settings.nat_t_port);
+        }
+    }
+
+    /// On an authenticated message, adopts the addresses it came with (charon's
+    /// `update_hosts`): with `setup` (the IKE_AUTH request, which an initiator behind a NAT
+    /// sends from its NAT-T port) both ends; otherwise only the peer's, and only if the peer is
+    /// behind a NAT (its mapping may change) and we are not an initiator behind one ourselves
+    /// (RFC 7296 2.23: never follow a peer that is not behind a NAT).
+    pub(crate) fn follow_peer(
+        &mut self,
+        sa: &mut IkeSa,
+        local: SocketAddr,
+        remote: SocketAddr,
+        setup: bool,
+    ) {
+        if setup {
+            sa.local = local;
+        }
+        let follow = setup || (sa.nat.there && !(sa.nat.here && sa.initiator));
+        if sa.remote == remote || !follow {
+            return;
+        }
+        if !setup {
+            self.log(
+                Some(sa.id),
+                LogGroup::Ike,
+                format!(
+                    "remote endpoint changed from {} to {}",
+                    fmt_addr(sa.remote),
+                    fmt_addr(remote)
+                ),
+            );
+        }
+        // The responder's IKE_SA_INIT retransmit index is keyed by the peer's address.
+        if !sa.initiator && self.by_initiator.get(&(sa.spi_i, sa.remote)) == Some(&sa.id) {
+            self.by_initiator.remove(&(sa.spi_i, sa.remote));
+            self.by_initiator.insert((sa.spi_i, remote), sa.id);
+        }
+        sa.remote = remote;
+    }
+
+    /// The UDP encapsulation of a CHILD_SA's ESP: (source, destination) ports of the outer
+    /// UDP for the outbound SA (`outbound`) or the inbound one, if NAT-T is in use.
+    pub(crate) fn encap_ports(sa: &IkeSa, outbound: bool) -> Option<(u16, u16)> {
+        let (ours, theirs) = (sa.local.port(), sa.remote.port());
+        sa.nat.any().then_some(if outbound {
+            (ours, theirs)
+        } else {
+            (theirs, ours)
+        })
+    }
+
+    pub(crate) fn schedule_nat_keepalive(&mut self, now: Timestamp, id: IkeSaId) {
+        if !self.settings.keep_alive.is_zero() {
+            self.timers
+                .schedule(TimerKey::NatKeepalive(id), now + self.settings.keep_alive);
+        }
+    }
+
+    /// Sends one NAT keepalive for an IKE SA behind a NAT and schedules the next. (strongSwan
+    /// skips it when other traffic went out meanwhile; the engine does not see ESP traffic, so
+    /// it always sends: one byte every `keep_alive`.)
+    pub(crate) fn send_nat_keepalive(&mut self, now: Timestamp, id: IkeSaId) {
+        let Some(sa) = self.sas.get(&id) else {
+            return;
+        };
+        if !sa.nat.here {
+            return;
+        }
+        let t = super::super::Transmit {
+            local: sa.local,
+            remote: sa.remote,
+            bytes: super::super::NAT_KEEPALIVE.to_vec(),
+        };
+        self.push_transmit(t);
+        self.schedule_nat_keepalive(now, id);
     }
 }

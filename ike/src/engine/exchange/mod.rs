@@ -26,7 +26,7 @@ use super::{
     ChildSaId, Direction, DownReason, Event, IkeSaId, KernelRequest, KernelRequestId, LogGroup,
     PolicyInstall, SaInstall,
 };
-use crate::config::{ChildConfig, Identity, IkeConfig, Mode, find_psk};
+use crate::config::{ChildConfig, Fragmentation, Identity, IkeConfig, Mode, find_psk};
 use crate::error::{ProtocolError, notify_for};
 use crate::message::{Header, Message, Notify, Payload, exchange, flags, notify};
 use crate::proposal::{Proposal, protocol, select, transform_type};
@@ -282,6 +282,8 @@ mod tests {
             rand_time: Duration::ZERO,
             dpd_delay: Duration::ZERO,
             mobike: false,
+            encap: false,
+            fragmentation: Default::default(),
         });
         IkeSa::new(
             engine.new_ike_id(),

@@ -387,7 +387,11 @@ impl Engine {
         for c in &children {
             self.children.insert(c.id, id);
         }
-        for key in [TimerKey::IkeRekey(old.id), TimerKey::Dpd(old.id)] {
+        for key in [
+            TimerKey::IkeRekey(old.id),
+            TimerKey::Dpd(old.id),
+            TimerKey::NatKeepalive(old.id),
+        ] {
             self.timers.cancel(key);
         }
         // Kernel answers still outstanding for moved children now belong to the new SA.
@@ -408,6 +412,8 @@ impl Engine {
         new.phase = phase;
         new.crypto = Some(crypto);
         new.remote_id = old.remote_id.clone();
+        // Same endpoints, same NAT: the new SA keeps NAT-T (ports, encapsulation, keepalives).
+        new.nat = old.nat;
         new.tasks = std::mem::take(&mut old.tasks);
         new.children = children;
         new.tasks
@@ -423,6 +429,9 @@ impl Engine {
         });
         self.schedule_ike_rekey(now, &new);
         self.rearm_dpd(now, &new);
+        if new.nat.here {
+            self.schedule_nat_keepalive(now, id);
+        }
         let _ = &mut new;
         new
     }

@@ -1,0 +1,366 @@
+#!/usr/bin/env bash
+# IKE SA set-up cost and memory: iked against Debian's charon 5.9.8, same load, same host.
+#
+# Not a test (nothing here passes or fails on a number) and not part of `cargo test` or CI.
+# Run as root after scripts/setup-host.sh:  bash scripts/bench.sh
+#
+# Two network namespaces on this host: `ikbench-gen` runs the load generator (iked-bench, built
+# on iked's initiator engine), `ikbench-resp` runs the responder under test. For each responder
+# (iked, charon), each variant and each size N it starts a fresh responder, establishes N IKE
+# SAs, holds them, and reads from /proc the responder's CPU time (user+sys) spent and its RSS
+# growth; each cell is the median of RUNS runs. Variants:
+#   childless  IKE SAs without CHILD_SA (RFC 6023): no kernel involved on either side.
+#   child      IKE SA + one tunnel-mode CHILD_SA (aes128-sha256, no ESN): charon on its
+#              userspace ESP backend (kernel-libipsec), iked with `--kernel record` (the host
+#              kernel has no ESP: iked negotiates and records its kernel requests, installs nothing).
+# Fairness: charon with dos_protection = no (no cookies, no per-IP limit), ikesa_table_size
+# 65536, logging off; iked logging off, cookies at its default threshold (30 half-open) which a
+# concurrency of 16 never reaches. A last step floods iked with spoofed IKE_SA_INIT requests
+# (FLOOD_RATE per second) while measuring the legitimate rate.
+#
+# Environment knobs (defaults in brackets): RUNS [3], SIZES ["1000 10000 50000"],
+# CHILD_SIZES for the child variant ["1000 10000"; charon's libipsec keeps SAs in lists and slows
+# down with every SA held], CONCURRENCY [16], VARIANTS ["childless child"],
+# RESPONDERS ["iked charon"],
+# FLOOD_RATE [3000, 0 = skip], FLOOD_COUNT [10000: legitimate SAs set up during the flood],
+# OUT [bench/RESULTS.md], IKED_BIN and GEN_BIN (prebuilt binaries; default: cargo build
+# --release into CARGO_TARGET_DIR), BUILD_NOTE (what the binaries were built from, for the table;
+# default: the commit plus working tree).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUNS=${RUNS:-3}
+SIZES=${SIZES:-"1000 10000 50000"}
+CHILD_SIZES=${CHILD_SIZES:-"1000 10000"}
+CONCURRENCY=${CONCURRENCY:-16}
+VARIANTS=${VARIANTS:-"childless child"}
+RESPONDERS=${RESPONDERS:-"iked charon"}
+FLOOD_RATE=${FLOOD_RATE:-3000}
+FLOOD_COUNT=${FLOOD_COUNT:-10000}
+OUT=${OUT:-$ROOT/bench/RESULTS.md}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+CHARON=/usr/lib/ipsec/charon
+GEN_NS=ikbench-gen
+RESP_NS=ikbench-resp
+GEN_IP=10.200.0.2
+RESP_IP=10.200.0.1
+FLOOD_SUBNET=10.99.0.0/16
+
+die() { echo "bench.sh: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces, raw socket for the flood)"
+for tool in ip swanctl python3 cargo; do
+    command -v "$tool" >/dev/null || die "$tool missing: run scripts/setup-host.sh"
+done
+[ -x "$CHARON" ] || die "$CHARON missing: run scripts/setup-host.sh"
+[ -e /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so ] ||
+    die "charon's kernel-libipsec plugin missing (libcharon-extra-plugins): run scripts/setup-host.sh"
+
+if [ -n "${IKED_BIN:-}" ] && [ -n "${GEN_BIN:-}" ]; then
+    IKED=$IKED_BIN
+    GEN=$GEN_BIN
+else
+    echo "bench.sh: building iked and iked-bench (release)" >&2
+    (cd "$ROOT" && cargo build --release -q -p iked -p iked-bench)
+    IKED=$CARGO_TARGET_DIR/release/iked
+    GEN=$CARGO_TARGET_DIR/release/iked-bench
+fi
+
+# The generator opens one UDP socket per simulated client (1,000).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 2048 ] ||
+    die "needs at least 2048 open files (ulimit -n is $(ulimit -n))"
+
+WORK=$(mktemp -d /tmp/iked-bench.XXXXXX)
+RESP_PID=
+GEN_PID=
+cleanup() {
+    [ -n "$GEN_PID" ] && kill "$GEN_PID" 2>/dev/null || true
+    [ -n "$RESP_PID" ] && kill "$RESP_PID" 2>/dev/null || true
+    sleep 0.5
+    ip netns del "$GEN_NS" 2>/dev/null || true
+    ip netns del "$RESP_NS" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# --- network namespaces ---------------------------------------------------------------------
+ip netns del "$GEN_NS" 2>/dev/null || true
+ip netns del "$RESP_NS" 2>/dev/null || true
+ip netns add "$GEN_NS"
+ip netns add "$RESP_NS"
+ip link add ikbg0 netns "$GEN_NS" type veth peer name ikbr0 netns "$RESP_NS"
+ip -n "$GEN_NS" addr add "$GEN_IP/24" dev ikbg0
+ip -n "$RESP_NS" addr add "$RESP_IP/24" dev ikbr0
+for ns in "$GEN_NS" "$RESP_NS"; do
+    ip -n "$ns" link set lo up
+done
+ip -n "$GEN_NS" link set ikbg0 up
+ip -n "$RESP_NS" link set ikbr0 up
+# Answers to spoofed flood sources go to the generator's namespace, which drops them.
+ip -n "$RESP_NS" route add "$FLOOD_SUBNET" via "$GEN_IP"
+
+# --- configurations -------------------------------------------------------------------------
+PSK=0sYmVuY2htYXJrLXByZS1zaGFyZWQta2V5LTEyMzQ1Njc4
+CHILD_BLOCK="children {
+      c {
+        mode = tunnel
+        esp_proposals = aes128-sha256
+        local_ts = 10.200.0.0/24
+        remote_ts = 10.200.0.0/24
+      }
+    }"
+cat >"$WORK/gen.conf" <<EOF
+connections {
+  bench {
+    remote_addrs = $RESP_IP
+    proposals = aes128-sha256-x25519
+    local { auth = psk
+      id = client.bench }
+    remote { auth = psk
+      id = responder.bench }
+    $CHILD_BLOCK
+  }
+}
+secrets { ike-bench { secret = $PSK } }
+EOF
+# Any client identity: each simulated client authenticates as client.bench-<n>.
+cat >"$WORK/resp.conf" <<EOF
+connections {
+  bench {
+    local_addrs = $RESP_IP
+    proposals = aes128-sha256-x25519
+    local { auth = psk
+      id = responder.bench }
+    remote { auth = psk }
+    $CHILD_BLOCK
+  }
+}
+secrets { ike-bench { secret = $PSK } }
+EOF
+
+charon_conf() { # $1 = kernel plugins
+    cat <<EOF
+charon {
+  load = random nonce aes sha1 sha2 hmac kdf gmp curve25519 socket-default vici $1
+  ikesa_table_size = 65536
+  ikesa_table_segments = 16
+  dos_protection = no
+  reuse_ikesa = no
+  install_routes = no
+  install_virtual_ip = no
+  syslog { daemon { default = -1 } }
+  filelog { stderr { path = /dev/null
+      default = -1 } }
+  plugins { vici { socket = unix://$WORK/charon.vici } }
+}
+EOF
+}
+
+wait_for_socket() { # $1 = path, $2 = pid
+    for _ in $(seq 1 300); do
+        [ -S "$1" ] && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+start_responder() { # $1 = iked|charon, $2 = variant; sets RESP_PID
+    rm -f "$WORK"/*.vici
+    case "$1" in
+    iked)
+        ip netns exec "$RESP_NS" "$IKED" --config "$WORK/resp.conf" \
+            --vici-socket "$WORK/iked.vici" --kernel record --debug default=-1 \
+            </dev/null >"$WORK/resp.log" 2>&1 &
+        RESP_PID=$!
+        wait_for_socket "$WORK/iked.vici" "$RESP_PID" || die "iked did not start: $(cat "$WORK/resp.log")"
+        ;;
+    charon)
+        # charon needs a kernel-ipsec plugin even for childless SAs.
+        local plugins="kernel-netlink"
+        [ "$2" = child ] && plugins="kernel-libipsec kernel-netlink"
+        charon_conf "$plugins" >"$WORK/strongswan.conf"
+        ip netns exec "$RESP_NS" unshare -m sh -c \
+            "mount -t tmpfs none /run && STRONGSWAN_CONF=$WORK/strongswan.conf exec $CHARON" \
+            </dev/null >"$WORK/resp.log" 2>&1 &
+        RESP_PID=$!
+        wait_for_socket "$WORK/charon.vici" "$RESP_PID" || die "charon did not start: $(cat "$WORK/resp.log")"
+        # The socket file appears a moment before charon accepts on it.
+        local tries=0
+        until swanctl --load-all --noprompt --uri "unix://$WORK/charon.vici" \
+            --file "$WORK/resp.conf" >"$WORK/swanctl.log" 2>&1; do
+            tries=$((tries + 1))
+            [ "$tries" -lt 50 ] || die "swanctl --load-all: $(cat "$WORK/swanctl.log")"
+            sleep 0.2
+        done
+        ;;
+    esac
+}
+
+stop_pid() {
+    local pid=$1
+    kill "$pid" 2>/dev/null || return 0
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+TICK=$(getconf CLK_TCK)
+
+# One measurement: fresh responder, N SAs established and held, /proc before and after.
+# Appends a JSON line to $WORK/raw.jsonl.
+measure() { # $1 responder, $2 variant, $3 N, $4 run, $5 flood rate, $6 section (main|flood)
+    local responder=$1 variant=$2 n=$3 run=$4 flood=$5 section=$6
+    start_responder "$responder" "$variant"
+    sleep 1
+    local cpu0 rss0 cpu1 rss1
+    cpu0=$(cpu_ticks "$RESP_PID")
+    rss0=$(rss_kb "$RESP_PID")
+    local child_arg=()
+    [ "$variant" = child ] && child_arg=(--child c)
+    rm -f "$WORK/hold" "$WORK/gen.json"
+    mkfifo "$WORK/hold"
+    ip netns exec "$GEN_NS" "$GEN" --config "$WORK/gen.conf" "${child_arg[@]}" \
+        --count "$n" --concurrency "$CONCURRENCY" --local "$GEN_IP" --hold \
+        --flood-rate "$flood" --flood-subnet "$FLOOD_SUBNET" --timeout-secs 1800 \
+        <"$WORK/hold" >"$WORK/gen.json" 2>"$WORK/gen.err" &
+    GEN_PID=$!
+    exec 7>"$WORK/hold"
+    while [ ! -s "$WORK/gen.json" ]; do
+        kill -0 "$GEN_PID" 2>/dev/null || die "generator failed: $(cat "$WORK/gen.err")"
+        sleep 0.2
+    done
+    cpu1=$(cpu_ticks "$RESP_PID")
+    rss1=$(rss_kb "$RESP_PID")
+    exec 7>&-
+    wait "$GEN_PID" || true
+    GEN_PID=
+    stop_pid "$RESP_PID"
+    RESP_PID=
+    python3 - "$WORK/gen.json" "$responder" "$variant" "$n" "$run" "$flood" \
+        "$cpu0" "$cpu1" "$rss0" "$rss1" "$TICK" "$section" >>"$WORK/raw.jsonl" <<'EOF'
+import json, sys
+gen = json.loads(open(sys.argv[1]).read().splitlines()[0])
+resp, variant, n, run, flood = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+cpu0, cpu1, rss0, rss1, tick = (float(x) for x in sys.argv[7:12])
+up = max(gen["established"], 1)
+gen.update(responder=resp, variant=variant, n=n, run=run, flood=flood, section=sys.argv[12],
+           cpu_ms_per_sa=(cpu1 - cpu0) / tick * 1e3 / up,
+           rss_kb_per_sa=(rss1 - rss0) / up, rss_kb=rss1, rss0_kb=rss0)
+print(json.dumps(gen))
+EOF
+    tail -n1 "$WORK/raw.jsonl" | python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+print("bench.sh: %(responder)s %(variant)s n=%(n)d run %(run)d: %(established)d up, %(failed)d failed, "
+      "%(cpu_ms_per_sa).3f ms CPU/SA, %(sas_per_s).0f SAs/s, %(rss_kb_per_sa).2f KB/SA, "
+      "p50 %(latency_p50_ms).2f ms, p99 %(latency_p99_ms).2f ms, %(retransmits)d retransmits" % r)' >&2
+}
+
+: >"$WORK/raw.jsonl"
+for variant in $VARIANTS; do
+    for responder in $RESPONDERS; do
+        sizes=$SIZES
+        [ "$variant" = child ] && sizes=$CHILD_SIZES
+        for n in $sizes; do
+            for run in $(seq 1 "$RUNS"); do
+                measure "$responder" "$variant" "$n" "$run" 0 main
+            done
+        done
+    done
+done
+if [ "$FLOOD_RATE" != 0 ]; then
+    for run in $(seq 1 "$RUNS"); do
+        measure iked childless "$FLOOD_COUNT" "$run" 0 flood
+        measure iked childless "$FLOOD_COUNT" "$run" "$FLOOD_RATE" flood
+    done
+fi
+cp "$WORK/raw.jsonl" "$ROOT/bench/last-run.jsonl"
+
+# --- table ----------------------------------------------------------------------------------
+MACHINE="$(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(free -g | awk '/^Mem:/ {print $2}') GB, Linux $(uname -r)"
+CHARON_VERSION=$(dpkg-query -W -f '${Version}' strongswan-charon 2>/dev/null || echo unknown)
+python3 - "$WORK/raw.jsonl" "$OUT" "$MACHINE" "$CHARON_VERSION" "$RUNS" "$CONCURRENCY" \
+    "$FLOOD_RATE" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+    "${BUILD_NOTE:-commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown) plus working tree}" <<'EOF'
+import json, statistics, sys, re
+raw, out, machine, charon_version, runs, conc, flood_rate, date, commit = sys.argv[1:10]
+everything = [json.loads(l) for l in open(raw) if l.strip()]
+rows = [r for r in everything if r["section"] == "main"]
+flood_rows = [r for r in everything if r["section"] == "flood"]
+def med(rs, key):
+    return statistics.median(r[key] for r in rs) if rs else None
+def cell(v, fmt):
+    return "—" if v is None else fmt % v
+lines = []
+lines.append(f"Measured {date} on {machine}; iked {commit}, "
+             f"Debian charon {charon_version}. Medians of {runs} runs, concurrency {conc}, "
+             "one fresh responder per run; CPU = responder user+sys from /proc over the set-up of "
+             "all N SAs, divided by N (/proc counts 10 ms ticks: ±0.01 ms at N = 1,000); RSS = responder VmRSS growth while holding the N SAs, "
+             "divided by N. Wall-clock rates are noisy (other builds shared the 2 cores).")
+lines.append("")
+lines.append("| variant | N | responder | CPU/SA (ms) | SAs/s | p50 / p99 set-up (ms) | RSS/SA (KB) | failed | retransmits |")
+lines.append("|---|---|---|---|---|---|---|---|---|")
+ratios = []
+variants = sorted({r["variant"] for r in rows}, key=lambda v: v != "childless")
+for variant in variants:
+    sizes = sorted({r["n"] for r in rows if r["variant"] == variant})
+    for n in sizes:
+        cpu = {}
+        rss = {}
+        for resp in ("iked", "charon"):
+            rs = [r for r in rows if r["variant"] == variant and r["n"] == n and r["responder"] == resp]
+            if not rs:
+                continue
+            label = resp if resp == "iked" else f"charon {charon_version.split('-')[0]}"
+            if variant == "child":
+                label += " (record-only kernel)" if resp == "iked" else " (kernel-libipsec)"
+            cpu[resp], rss[resp] = med(rs, "cpu_ms_per_sa"), med(rs, "rss_kb_per_sa")
+            lines.append("| %s | %d | %s | %s | %s | %s / %s | %s | %d | %d |" % (
+                variant, n, label, cell(cpu[resp], "%.3f"), cell(med(rs, "sas_per_s"), "%.0f"),
+                cell(med(rs, "latency_p50_ms"), "%.2f"), cell(med(rs, "latency_p99_ms"), "%.2f"),
+                cell(rss[resp], "%.2f"), sum(r["failed"] for r in rs), sum(r["retransmits"] for r in rs)))
+        if "iked" in cpu and "charon" in cpu:
+            ratios.append((variant, n, cpu["iked"] / cpu["charon"], rss["iked"] / rss["charon"] if rss["charon"] > 0 else float("nan")))
+lines.append("")
+if ratios:
+    lines.append("| variant | N | CPU/SA iked ÷ charon | RSS/SA iked ÷ charon |")
+    lines.append("|---|---|---|---|")
+    for variant, n, c, m in ratios:
+        lines.append("| %s | %d | %.3f (1/%.1f) | %.3f (1/%.1f) |" % (variant, n, c, 1 / c, m, 1 / m if m > 0 else float("nan")))
+    lines.append("")
+storm = [r for r in flood_rows if r["flood"] > 0]
+if storm:
+    calm = [r for r in flood_rows if r["flood"] == 0]
+    a, b = med(calm, "sas_per_s"), med(storm, "sas_per_s")
+    lines.append(f"Flood: {storm[0]['n']} legitimate childless IKE SAs against iked, without and with "
+                 f"{flood_rate} spoofed IKE_SA_INIT/s from {len(storm)} runs (flood packets sent, median: "
+                 f"{statistics.median(r['flood_sent'] for r in storm):.0f}).")
+    lines.append("")
+    lines.append("| load | legitimate SAs/s | p50 / p99 set-up (ms) | iked CPU per legitimate SA (ms) | COOKIE challenges answered | failed | retransmits |")
+    lines.append("|---|---|---|---|---|---|---|")
+    for name, rs in (("no flood", calm), (f"{flood_rate} spoofed IKE_SA_INIT/s", storm)):
+        lines.append("| %s | %.0f | %.2f / %.2f | %.3f | %.0f | %d | %d |" % (name, med(rs, "sas_per_s"), med(rs, "latency_p50_ms"),
+                     med(rs, "latency_p99_ms"), med(rs, "cpu_ms_per_sa"), med(rs, "cookies_received"),
+                     sum(r["failed"] for r in rs), sum(r["retransmits"] for r in rs)))
+    lines.append("")
+    lines.append(f"Legitimate rate under flood ÷ unloaded: {b / a:.2f}.")
+    lines.append("")
+table = "\n".join(lines)
+begin, end = "<!-- bench.sh begin -->", "<!-- bench.sh end -->"
+try:
+    doc = open(out).read()
+except FileNotFoundError:
+    doc = f"# Benchmark results\n\n{begin}\n{end}\n"
+if begin not in doc:
+    doc += f"\n{begin}\n{end}\n"
+doc = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{table}\n{end}", doc, flags=re.S)
+open(out, "w").write(doc)
+print(table)
+EOF
+echo "bench.sh: raw results in bench/last-run.jsonl, table in ${OUT#"$ROOT"/}" >&2
