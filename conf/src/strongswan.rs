@@ -157,7 +157,9 @@ fn interpret(section: &RawSection, sink: &mut Sink) -> CharonSettings {
         }
     }
     for (name, sub) in &section.sections {
-        if !IGNORED_SECTIONS.contains(&name.as_str()) {
+        // Debian's stock files list every section with its keys commented out: only a section
+        // that sets something is worth a warning.
+        if !IGNORED_SECTIONS.contains(&name.as_str()) && sets_anything(sub) {
             sink.warning(
                 &sub.span,
                 format!("charon.{name} is not implemented by iked; ignored"),
@@ -182,6 +184,10 @@ fn parsed<T>(
             None
         }
     }
+}
+
+fn sets_anything(section: &RawSection) -> bool {
+    section.keys.values().any(|k| k.value.is_some()) || section.sections.values().any(sets_anything)
 }
 
 fn not_implemented(sink: &mut Sink, key: &RawKey, name: &str) {
@@ -223,7 +229,7 @@ mod tests {
         let text = "charon {\n  retransmit_timeout = 0.5\n  retransmit_base = 1.2\n  \
                     retransmit_tries = 2\n  dos_protection = no\n  ikesa_table_size = 16384\n  \
                     make_before_break = yes\n  plugins {\n    kernel-netlink { fwmark = 1 }\n  }\n  \
-                    filelog { x { default = 1 } }\n}\nswanctl { load = pem }\n";
+                    filelog { x { default = 1 } }\n  tls { suites = x }\n}\nswanctl { load = pem }\n";
         let loaded = load_str("strongswan.conf", text).unwrap();
         assert_eq!(
             loaded.charon,
@@ -238,7 +244,10 @@ mod tests {
         let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
         assert_eq!(
             warnings,
-            ["strongswan.conf:7:3: charon.make_before_break is not implemented by iked; ignored"]
+            [
+                "strongswan.conf:7:3: charon.make_before_break is not implemented by iked; ignored",
+                "strongswan.conf:12:3: charon.tls is not implemented by iked; ignored",
+            ]
         );
     }
 
@@ -280,7 +289,7 @@ mod tests {
         .unwrap();
         std::fs::write(
             dir.join("strongswan.d/charon.conf"),
-            "charon {\n    # retransmit_tries = 5\n    retransmit_tries = 3\n}\n",
+            "charon {\n    # retransmit_tries = 5\n    retransmit_tries = 3\n    crypto_test {\n        # on_add = no\n    }\n}\n",
         )
         .unwrap();
         std::fs::write(
