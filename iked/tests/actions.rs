@@ -34,20 +34,6 @@ fn initiate(socket: &Path) {
     );
 }
 
-/// Polls `check` every 100 ms for up to `limit`; true as soon as it holds.
-fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let step = Duration::from_millis(100);
-    let mut waited = Duration::ZERO;
-    while waited < limit {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(step);
-        waited += step;
-    }
-    check()
-}
-
 fn signal(pid: u32, sig: &str) {
     let ok = Command::new("kill")
         .args([sig, &pid.to_string()])

@@ -227,16 +227,3 @@ fn load_creds_names_a_broken_file_and_fails() {
     // The good file still loaded.
     assert!(text.contains(&format!("\"{BFL_DN}\"")), "{text}");
 }
-
-fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let step = Duration::from_millis(100);
-    let mut waited = Duration::ZERO;
-    while waited < limit {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(step);
-        waited += step;
-    }
-    check()
-}

@@ -278,3 +278,17 @@ pub fn pair_logs(dir: &Path) -> String {
         read(dir.join("bfr/iked.log"))
     )
 }
+
+/// Polls `check` every 100 ms for up to `limit`; true as soon as it holds.
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let step = Duration::from_millis(100);
+    let mut waited = Duration::ZERO;
+    while waited < limit {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(step);
+        waited += step;
+    }
+    check()
+}

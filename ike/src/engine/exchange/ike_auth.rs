@@ -305,13 +305,7 @@ impl Engine {
             }
             Err(e) => {
                 self.log(Some(sa.id), LogGroup::Ike, e.to_string());
-                self.event(Event::IkeFailed {
-                    sa: sa.id,
-                    name: sa.config.name.clone(),
-                    reason: e.to_string(),
-                    peer_silent: false,
-                });
-                Fate::Destroy(DownReason::Failed(e.to_string()))
+                self.ike_failed(sa, e.to_string())
             }
         }
     }
@@ -393,13 +387,7 @@ impl Engine {
                         ))],
                     );
                 }
-                self.event(Event::IkeFailed {
-                    sa: sa.id,
-                    name: sa.config.name.clone(),
-                    reason: e.to_string(),
-                    peer_silent: false,
-                });
-                return Fate::Destroy(DownReason::Failed(e.to_string()));
+                return self.ike_failed(sa, e.to_string());
             }
         };
         self.log(
@@ -560,13 +548,7 @@ impl Engine {
                         vec![Payload::Notify(Notify::new(kind, data))],
                     );
                 }
-                self.event(Event::IkeFailed {
-                    sa: sa.id,
-                    name: sa.config.name.clone(),
-                    reason: e.to_string(),
-                    peer_silent: false,
-                });
-                return Fate::Destroy(DownReason::Failed(e.to_string()));
+                return self.ike_failed(sa, e.to_string());
             }
         };
         self.log(

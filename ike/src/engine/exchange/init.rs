@@ -163,13 +163,7 @@ impl Engine {
         sa.outstanding = None;
         let fail = |e: &mut Engine, sa: &IkeSa, reason: String| {
             e.log(Some(sa.id), LogGroup::Ike, reason.clone());
-            e.event(Event::IkeFailed {
-                sa: sa.id,
-                name: sa.config.name.clone(),
-                reason: reason.clone(),
-                peer_silent: false,
-            });
-            Fate::Destroy(DownReason::Failed(reason))
+            e.ike_failed(sa, reason)
         };
         if st.retries >= 5 {
             return fail(self, sa, "too many IKE_SA_INIT retries".into());
@@ -333,6 +327,17 @@ impl Engine {
         c
     }
 
+    /// Refuses an IKE_SA_INIT request with an error notify, keeping no state.
+    pub(super) fn refuse_sa_init(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        header: Header,
+        kind: u16,
+    ) {
+        self.stateless_reply(local, remote, header, Notify::new(kind, vec![]));
+    }
+
     pub(super) fn stateless_reply(
         &mut self,
         local: SocketAddr,
@@ -403,12 +408,7 @@ impl Engine {
             return;
         }
         let Some(ni) = nonce_payload(&msg).cloned() else {
-            self.stateless_reply(
-                local,
-                remote,
-                header,
-                Notify::new(notify::INVALID_SYNTAX, vec![]),
-            );
+            self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
             return;
         };
         if self.half_open >= self.settings.cookie_threshold {
@@ -442,12 +442,7 @@ impl Engine {
                     remote.ip()
                 ),
             );
-            self.stateless_reply(
-                local,
-                remote,
-                header,
-                Notify::new(notify::NO_PROPOSAL_CHOSEN, vec![]),
-            );
+            self.refuse_sa_init(local, remote, header, notify::NO_PROPOSAL_CHOSEN);
             return;
         };
         self.log(
@@ -456,12 +451,7 @@ impl Engine {
             format!("{} is initiating an IKE_SA", remote.ip()),
         );
         let (Some(theirs), Some((group, ke_data))) = (sa_payload(&msg), ke_payload(&msg)) else {
-            self.stateless_reply(
-                local,
-                remote,
-                header,
-                Notify::new(notify::INVALID_SYNTAX, vec![]),
-            );
+            self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
             return;
         };
         let chosen = match select_with_ke(&config.proposals, theirs, group) {
@@ -477,45 +467,21 @@ impl Engine {
         let Some(suite_sel) = chosen.selected() else {
             return;
         };
-        let ke = match KeyExchange::generate(group, self.rng.as_mut()) {
-            Ok(k) => k,
-            Err(_) => {
-                self.stateless_reply(
-                    local,
-                    remote,
-                    header,
-                    Notify::new(notify::NO_PROPOSAL_CHOSEN, vec![]),
-                );
-                return;
-            }
+        let Ok(ke) = KeyExchange::generate(group, self.rng.as_mut()) else {
+            self.refuse_sa_init(local, remote, header, notify::NO_PROPOSAL_CHOSEN);
+            return;
         };
-        let shared = match ke.shared(ke_data) {
-            Ok(s) => s,
-            Err(_) => {
-                self.stateless_reply(
-                    local,
-                    remote,
-                    header,
-                    Notify::new(notify::INVALID_SYNTAX, vec![]),
-                );
-                return;
-            }
+        let Ok(shared) = ke.shared(ke_data) else {
+            self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
+            return;
         };
         let nr = self.random_bytes(self.settings.nonce_len);
         let spi_r = self.random_spi();
-        let keys = match suite::skeyseed(suite_sel.prf, &ni, &nr, &shared).and_then(|seed| {
+        let Ok(keys) = suite::skeyseed(suite_sel.prf, &ni, &nr, &shared).and_then(|seed| {
             suite::derive_ike_keys(&suite_sel, &seed, &ni, &nr, header.spi_i, spi_r)
-        }) {
-            Ok(k) => k,
-            Err(_) => {
-                self.stateless_reply(
-                    local,
-                    remote,
-                    header,
-                    Notify::new(notify::NO_PROPOSAL_CHOSEN, vec![]),
-                );
-                return;
-            }
+        }) else {
+            self.refuse_sa_init(local, remote, header, notify::NO_PROPOSAL_CHOSEN);
+            return;
         };
         let id = self.new_ike_id();
         self.log(

@@ -220,6 +220,20 @@ fn min_nonce<'a>(a: &'a [u8], b: &'a [u8]) -> &'a [u8] {
     if a <= b { a } else { b }
 }
 
+impl Engine {
+    /// Reports that `sa` failed before it was established (a refusal, not a silent peer) and
+    /// has it destroyed.
+    pub(super) fn ike_failed(&mut self, sa: &IkeSa, reason: String) -> Fate {
+        self.event(Event::IkeFailed {
+            sa: sa.id,
+            name: sa.config.name.clone(),
+            reason: reason.clone(),
+            peer_silent: false,
+        });
+        Fate::Destroy(DownReason::Failed(reason))
+    }
+}
+
 /// Puts the child that `successor` was about to replace back in service: a CHILD_SA whose
 /// rekey failed (install refused, or the new child deleted) stays up until it expires, as in
 /// charon, and can be rekeyed again.
