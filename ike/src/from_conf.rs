@@ -15,7 +15,7 @@ use crate::config::{
     AuthConfig, AuthMethod, ChildConfig, ChildLifetimes, Fragmentation, HwOffload, Identity,
     IkeConfig, IkeSecret, Mode, PubkeyAuth, PubkeyConstraint, SendCert,
 };
-use crate::proposal::{Proposal, Transform, protocol, transform_type};
+use crate::proposal::{Proposal, protocol, transform_type};
 use crate::ts::TrafficSelector;
 
 /// A setting the engine cannot run.
@@ -205,16 +205,8 @@ fn proposals(
 ) -> Result<Vec<Proposal>, ConvertError> {
     let mut out = Vec::new();
     for p in list {
-        let transforms: Vec<Transform> = p
-            .transforms()
-            .into_iter()
-            .map(|t| Transform {
-                kind: t.kind.wire(),
-                id: t.id,
-                key_len: t.key_bits,
-            })
-            .filter(|t| crate::suite::supports(proto, t))
-            .collect();
+        let mut transforms = Proposal::from_registry(p, proto).transforms;
+        transforms.retain(|t| crate::suite::supports(proto, t));
         let has = |k| transforms.iter().any(|t| t.kind == k);
         let aead = transforms
             .iter()

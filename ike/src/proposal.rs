@@ -3,9 +3,10 @@
 //! Contract: [`Proposal`] is an ordered set of transforms per type; [`select`] implements
 //! strongSwan's selection (the first of *our* proposals, in our order unless the peer's order is
 //! preferred, that shares one transform of every type with a peer proposal). Keyword parsing
-//! ([`Proposal::parse`]) is a local adapter covering the algorithms the engine implements until
-//! `iked_crypto`'s registry is wired in; unknown keywords are an error, never ignored.
+//! ([`Proposal::parse`]) is `iked_crypto`'s registry; unknown keywords are an error, never
+//! ignored.
 
+use iked_crypto::registry;
 use thiserror::Error;
 
 /// Transform type numbers (IANA "Transform Type Values").
@@ -114,12 +115,12 @@ pub struct Proposal {
 /// Why a proposal string was rejected.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ProposalError {
-    /// A keyword this engine does not implement.
-    #[error("unsupported algorithm keyword '{0}'")]
-    UnknownKeyword(String),
-    /// A proposal lacks a mandatory transform type.
-    #[error("proposal '{0}' lacks a mandatory algorithm")]
-    Incomplete(String),
+    /// The string is not a valid strongSwan proposal.
+    #[error(transparent)]
+    Parse(#[from] registry::ProposalError),
+    /// Proposals for this protocol id are not negotiated by the engine.
+    #[error("no proposals for protocol {0}")]
+    Protocol(u8),
 }
 
 /// The algorithms a selected proposal stands for, one per type.
@@ -138,70 +139,38 @@ pub struct Selected {
 }
 
 impl Proposal {
-    /// Parses one strongSwan proposal keyword string (`aes128-sha256-x25519`,
-    /// `aes128gcm128-x25519-esn`) for `protocol`.
+    /// Parses one strongSwan proposal string (`aes128-sha256-x25519`,
+    /// `aes128gcm128-x25519-esn`) for `protocol` with `iked_crypto`'s keyword registry, which
+    /// also completes it as strongSwan does (PRF implied by the integrity algorithm, no ESN by
+    /// default). For the keyword `default`, the first of strongSwan's default proposals.
     pub fn parse(protocol: u8, text: &str) -> Result<Proposal, ProposalError> {
-        let mut transforms = Vec::new();
-        for word in text.split('-') {
-            let word = word.trim().to_ascii_lowercase();
-            let mut push = |t: Transform| {
-                if !transforms.contains(&t) {
-                    transforms.push(t)
-                }
-            };
-            use transform_type as tt;
-            match word.as_str() {
-                "aes128" => push(Transform::with_key(tt::ENCR, encr::AES_CBC, 128)),
-                "aes256" => push(Transform::with_key(tt::ENCR, encr::AES_CBC, 256)),
-                "aes128gcm16" | "aes128gcm128" => {
-                    push(Transform::with_key(tt::ENCR, encr::AES_GCM_16, 128))
-                }
-                "aes256gcm16" | "aes256gcm128" => {
-                    push(Transform::with_key(tt::ENCR, encr::AES_GCM_16, 256))
-                }
-                "sha256" | "sha2_256" => {
-                    push(Transform::new(tt::INTEG, integ::HMAC_SHA2_256_128));
-                    // strongSwan derives the PRF from an integrity keyword in IKE proposals.
-                    if protocol == protocol::IKE {
-                        push(Transform::new(tt::PRF, prf::HMAC_SHA2_256));
-                    }
-                }
-                "prfsha256" => push(Transform::new(tt::PRF, prf::HMAC_SHA2_256)),
-                "x25519" | "curve25519" => push(Transform::new(tt::KE, ke::CURVE_25519)),
-                "ecp256" => push(Transform::new(tt::KE, ke::ECP_256)),
-                "esn" => push(Transform::new(tt::ESN, esn::YES)),
-                "noesn" => push(Transform::new(tt::ESN, esn::NO)),
-                other => return Err(ProposalError::UnknownKeyword(other.to_string())),
-            }
-        }
-        let has = |k: u8| transforms.iter().any(|t| t.kind == k);
-        let aead = transforms
-            .iter()
-            .any(|t| t.kind == transform_type::ENCR && t.id == encr::AES_GCM_16);
-        if !has(transform_type::ENCR) || (!aead && !has(transform_type::INTEG)) {
-            return Err(ProposalError::Incomplete(text.to_string()));
-        }
-        let has_prf = has(transform_type::PRF);
-        let has_ke = has(transform_type::KE);
-        let has_esn = has(transform_type::ESN);
-        if protocol == protocol::IKE {
-            if !has_prf {
-                // AEAD IKE proposals without an explicit PRF get strongSwan's default.
-                transforms.push(Transform::new(transform_type::PRF, prf::HMAC_SHA2_256));
-            }
-            if !has_ke {
-                return Err(ProposalError::Incomplete(text.to_string()));
-            }
-        }
-        if protocol == protocol::ESP && !has_esn {
-            transforms.push(Transform::new(transform_type::ESN, esn::NO));
-        }
-        Ok(Proposal {
+        let registry_protocol = match protocol {
+            protocol::IKE => registry::Protocol::Ike,
+            protocol::ESP => registry::Protocol::Esp,
+            other => return Err(ProposalError::Protocol(other)),
+        };
+        let parsed = registry::parse_proposal(text, registry_protocol)?;
+        let first = parsed.first().ok_or(registry::ProposalError::Empty)?;
+        Ok(Self::from_registry(first, protocol))
+    }
+
+    /// The engine's form of a proposal parsed by `iked_crypto`'s registry (transforms in its
+    /// order: encryption, integrity, PRF, key exchange, ESN).
+    pub fn from_registry(p: &registry::Proposal, protocol: u8) -> Proposal {
+        Proposal {
             number: 1,
             protocol,
             spi: Vec::new(),
-            transforms,
-        })
+            transforms: p
+                .transforms()
+                .into_iter()
+                .map(|t| Transform {
+                    kind: t.kind.wire(),
+                    id: t.id,
+                    key_len: t.key_bits,
+                })
+                .collect(),
+        }
     }
 
     /// Transforms of one type, in preference order.
@@ -339,7 +308,10 @@ mod tests {
         );
         let esp = Proposal::parse(protocol::ESP, "aes128gcm128-x25519-esn").unwrap();
         assert_eq!(esp.describe(), "ESP:AES_GCM_16_128/CURVE_25519/EXT_SEQ");
-        assert!(Proposal::parse(protocol::IKE, "aes128-md5-x25519").is_err());
+        assert!(matches!(
+            Proposal::parse(protocol::IKE, "aes128-sha257-x25519"),
+            Err(ProposalError::Parse(registry::ProposalError::UnknownKeyword(k))) if k == "sha257"
+        ));
         assert!(Proposal::parse(protocol::IKE, "aes128-sha256").is_err());
     }
 

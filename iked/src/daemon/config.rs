@@ -15,7 +15,7 @@ use std::net::IpAddr;
 
 use iked_conf::addr::{AddrSpec, Ports, TsAddr};
 use iked_ike::config as ec;
-use iked_ike::proposal::{self as ep, Transform, transform_type as tt};
+use iked_ike::proposal as ep;
 
 use crate::vici::{Item, Message};
 
@@ -78,7 +78,7 @@ pub fn engine_connection(conn: &iked_conf::Connection) -> Result<ec::IkeConfig, 
     let proposals = conn
         .proposals
         .iter()
-        .map(|p| engine_proposal(p, ep::protocol::IKE))
+        .map(|p| ep::Proposal::from_registry(p, ep::protocol::IKE))
         .collect();
     let first_local = local_addrs.first().copied();
     let first_remote = remote_addrs.first().copied();
@@ -109,7 +109,7 @@ pub fn engine_connection(conn: &iked_conf::Connection) -> Result<ec::IkeConfig, 
             esp_proposals: child
                 .esp_proposals
                 .iter()
-                .map(|p| engine_proposal(p, ep::protocol::ESP))
+                .map(|p| ep::Proposal::from_registry(p, ep::protocol::ESP))
                 .collect(),
             mode,
             hw_offload: match child.hw_offload {
@@ -179,35 +179,6 @@ pub fn engine_identity(id: &iked_conf::identity::Identity) -> ec::Identity {
         // DNs, subnets and ranges: the engine compares by type and bytes; the textual form
         // keeps them distinct until the engine grows these types.
         other => ec::Identity::from_text(&other.to_string()),
-    }
-}
-
-fn engine_proposal(p: &iked_crypto::registry::Proposal, protocol: u8) -> ep::Proposal {
-    let mut transforms = Vec::new();
-    for e in &p.encryption {
-        transforms.push(Transform {
-            kind: tt::ENCR,
-            id: e.id.0,
-            key_len: e.key_bits,
-        });
-    }
-    for prf in &p.prf {
-        transforms.push(Transform::new(tt::PRF, prf.0));
-    }
-    for integ in &p.integrity {
-        transforms.push(Transform::new(tt::INTEG, integ.0));
-    }
-    for ke in &p.ke {
-        transforms.push(Transform::new(tt::KE, ke.0));
-    }
-    for esn in &p.esn {
-        transforms.push(Transform::new(tt::ESN, esn.0));
-    }
-    ep::Proposal {
-        number: 1,
-        protocol,
-        spi: Vec::new(),
-        transforms,
     }
 }
 
