@@ -80,10 +80,7 @@ fn ike_auth_is_fragmented_and_reassembled() {
 
 #[test]
 fn default_fragment_size_leaves_the_seed_whole_and_splits_a_large_ike_auth() {
-    let mut p = seed_pair(Settings::default());
-    let now = p.now;
-    p.a.engine.initiate(now, "BFL-BFR", &["bf-in"]).unwrap();
-    p.run();
+    let p = established_seed_pair(&["bf-in"]);
     assert_eq!(children_up(&p.a), 1);
     assert_eq!(
         count_sent(&p).0,

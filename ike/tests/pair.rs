@@ -285,10 +285,7 @@ fn half_open_limit_refuses_new_sas() {
 
 #[test]
 fn child_and_ike_rekey_keep_traffic_keys_in_sync() {
-    let mut p = seed_pair(Settings::default());
-    let now = p.now;
-    p.a.engine.initiate(now, "BFL-BFR", &["bf-in"]).unwrap();
-    p.run();
+    let mut p = established_seed_pair(&["bf-in"]);
     let child = p.a.engine.ike_sas()[0].children[0].id;
     let old_spi = p.a.engine.ike_sas()[0].children[0].spi_in;
     let now = p.now;
@@ -349,10 +346,7 @@ fn child_and_ike_rekey_keep_traffic_keys_in_sync() {
 
 #[test]
 fn simultaneous_child_rekey_leaves_exactly_one_child() {
-    let mut p = seed_pair(Settings::default());
-    let now = p.now;
-    p.a.engine.initiate(now, "BFL-BFR", &["bf-in"]).unwrap();
-    p.run();
+    let mut p = established_seed_pair(&["bf-in"]);
     let a_child = p.a.engine.ike_sas()[0].children[0].id;
     let b_child = p.b.engine.ike_sas()[0].children[0].id;
     let now = p.now;
@@ -517,10 +511,7 @@ fn print_seed_logs() {
 
 #[test]
 fn simultaneous_ike_rekey_is_refused_then_retried_after_a_random_delay() {
-    let mut p = seed_pair(Settings::default());
-    let now = p.now;
-    p.a.engine.initiate(now, "BFL-BFR", &["bf-in"]).unwrap();
-    p.run();
+    let mut p = established_seed_pair(&["bf-in"]);
     let a_ike = p.a.engine.ike_sas()[0].id;
     let b_ike = p.b.engine.ike_sas()[0].id;
     let now = p.now;
@@ -544,10 +535,7 @@ fn simultaneous_ike_rekey_is_refused_then_retried_after_a_random_delay() {
 
 #[test]
 fn kernel_soft_expire_rekeys_and_hard_expire_deletes() {
-    let mut p = seed_pair(Settings::default());
-    let now = p.now;
-    p.a.engine.initiate(now, "BFL-BFR", &["bf-in"]).unwrap();
-    p.run();
+    let mut p = established_seed_pair(&["bf-in"]);
     let first = p.a.engine.ike_sas()[0].children[0].clone();
     let now = p.now;
     let local = ip("192.168.50.1");
@@ -638,10 +626,7 @@ fn create_child_sa_recovers_from_invalid_ke_payload() {
 
 #[test]
 fn requests_outside_the_window_are_dropped() {
-    let mut p = seed_pair(Settings::default());
-    let now = p.now;
-    p.a.engine.initiate(now, "BFL-BFR", &["bf-in"]).unwrap();
-    p.run();
+    let mut p = established_seed_pair(&["bf-in"]);
     // Replay A's IKE_AUTH request (message ID 1) once more: answered from the cache.
     let auth_request = p.sent[2].clone();
     let before = p.b.engine.stats();

@@ -75,10 +75,7 @@ fn random_and_corrupted_datagrams_never_panic_or_allocate_state() {
 
 #[test]
 fn corrupted_copies_of_live_messages_leave_the_sa_working() {
-    let mut p = seed_pair(Settings::default());
-    let now = p.now;
-    p.a.engine.initiate(now, "BFL-BFR", &["bf-in"]).unwrap();
-    p.run();
+    let mut p = established_seed_pair(&["bf-in"]);
     let sent = p.sent.clone();
     let mut rng = TestRng(7);
     let now = p.now;

@@ -17,10 +17,6 @@ use common::*;
 const QUICK_RETRANSMITS: &str =
     "charon {\n  retransmit_timeout = 0.3\n  retransmit_base = 1.0\n  retransmit_tries = 2\n}\n";
 
-fn list_sas(socket: &Path) -> String {
-    String::from_utf8_lossy(&ikectl(socket, &["list-sas"]).stdout).into_owned()
-}
-
 fn initiate(socket: &Path) {
     let out = ikectl(
         socket,

@@ -27,6 +27,20 @@ fn timed_initiate(socket: &Path, child: &str) -> (std::process::Output, Duration
     (out, started.elapsed())
 }
 
+/// `ikectl initiate --child bf-out` exits 1 with `reason` in its error, well before the timeout.
+fn fails_promptly(p: &LoopbackPair, reason: &str) {
+    let (out, took) = timed_initiate(&p.bfl, "bf-out");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stderr}\n{}",
+        pair_logs(&p.dir)
+    );
+    assert!(stderr.contains(reason), "{stderr}");
+    assert!(took < PROMPT, "took {took:?}");
+}
+
 #[test]
 fn initiate_exits_zero_when_the_child_is_up() {
     let p = loopback_pair("init-ok", Side::default(), Side::default());
@@ -43,7 +57,7 @@ fn initiate_exits_zero_when_the_child_is_up() {
         "{stdout}"
     );
     assert!(took < PROMPT, "took {took:?}");
-    let sas = String::from_utf8_lossy(&ikectl(&p.bfl, &["list-sas"]).stdout).into_owned();
+    let sas = list_sas(&p.bfl);
     assert!(sas.contains("bf-out: #"), "{sas}");
     assert!(sas.contains("INSTALLED, TRANSPORT"), "{sas}");
     // The record-only kernel installs nothing, and says so in the offload line.
@@ -62,21 +76,9 @@ fn initiate_fails_promptly_when_the_child_is_refused() {
         ..Side::default()
     };
     let p = loopback_pair("init-child-fails", Side::default(), bfr);
-    let (out, took) = timed_initiate(&p.bfl, "bf-out");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stderr}\n{}",
-        pair_logs(&p.dir)
-    );
-    assert!(
-        stderr.contains("initiate failed: establishing CHILD_SA 'bf-out' failed"),
-        "{stderr}"
-    );
-    assert!(took < PROMPT, "took {took:?}");
+    fails_promptly(&p, "initiate failed: establishing CHILD_SA 'bf-out' failed");
     // The IKE SA lives on, and list-sas keeps showing the failed child with its reason.
-    let sas = String::from_utf8_lossy(&ikectl(&p.bfl, &["list-sas"]).stdout).into_owned();
+    let sas = list_sas(&p.bfl);
     assert!(sas.starts_with("BFL-BFR: #1, ESTABLISHED"), "{sas}");
     assert!(sas.contains("bf-out: #"), "{sas}");
     assert!(sas.contains(", FAILED, TRANSPORT"), "{sas}");
@@ -100,19 +102,7 @@ fn initiate_fails_promptly_when_authentication_fails() {
         ..Side::default()
     };
     let p = loopback_pair("init-psk-fails", Side::default(), bfr);
-    let (out, took) = timed_initiate(&p.bfl, "bf-out");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stderr}\n{}",
-        pair_logs(&p.dir)
-    );
-    assert!(
-        stderr.contains("initiate failed: establishing IKE_SA 'BFL-BFR' failed"),
-        "{stderr}"
-    );
-    assert!(took < PROMPT, "took {took:?}");
-    let sas = String::from_utf8_lossy(&ikectl(&p.bfl, &["list-sas"]).stdout).into_owned();
+    fails_promptly(&p, "initiate failed: establishing IKE_SA 'BFL-BFR' failed");
+    let sas = list_sas(&p.bfl);
     assert!(sas.is_empty(), "a failed IKE SA is gone: {sas}");
 }

@@ -359,9 +359,19 @@ impl Engine {
 
     /// Rekeys a CHILD_SA.
     pub fn rekey_child(&mut self, now: Timestamp, child: ChildSaId) -> Result<(), CommandError> {
+        self.queue_child_task(now, child, Task::RekeyChild(child))
+    }
+
+    /// Queues `task` on the IKE SA that carries `child` and starts it if the window is free.
+    fn queue_child_task(
+        &mut self,
+        now: Timestamp,
+        child: ChildSaId,
+        task: Task,
+    ) -> Result<(), CommandError> {
         let ike = *self.children.get(&child).ok_or(CommandError::UnknownSa)?;
         let sa = self.sas.get_mut(&ike).ok_or(CommandError::UnknownSa)?;
-        sa.tasks.push_back(Task::RekeyChild(child));
+        sa.tasks.push_back(task);
         self.kick(now, ike);
         Ok(())
     }
@@ -383,11 +393,7 @@ impl Engine {
         now: Timestamp,
         child: ChildSaId,
     ) -> Result<(), CommandError> {
-        let ike = *self.children.get(&child).ok_or(CommandError::UnknownSa)?;
-        let sa = self.sas.get_mut(&ike).ok_or(CommandError::UnknownSa)?;
-        sa.tasks.push_back(Task::DeleteChild(child));
-        self.kick(now, ike);
-        Ok(())
+        self.queue_child_task(now, child, Task::DeleteChild(child))
     }
 
     /// Deletes an IKE SA and its children. A half-open SA is dropped silently.

@@ -548,3 +548,13 @@ pub fn assert_kernels_match(a: &FakeKernel, b: &FakeKernel) -> usize {
     }
     a.sas.len()
 }
+
+/// A seed pair (default settings) on which BFL has initiated the IKE SA with `children` and
+/// the exchanges have run to quiescence.
+pub fn established_seed_pair(children: &[&str]) -> Pair {
+    let mut p = seed_pair(Settings::default());
+    let now = p.now;
+    p.a.engine.initiate(now, "BFL-BFR", children).unwrap();
+    p.run();
+    p
+}

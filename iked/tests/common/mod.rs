@@ -166,6 +166,11 @@ pub fn start_iked(dir: &Path, conf: &str, extra: &[&str], prefix: &[&str]) -> (C
     (child, socket)
 }
 
+/// `ikectl list-sas` output as text.
+pub fn list_sas(socket: &Path) -> String {
+    String::from_utf8_lossy(&ikectl(socket, &["list-sas"]).stdout).into_owned()
+}
+
 pub fn ikectl(socket: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_ikectl"))
         .arg("--uri")
