@@ -5,6 +5,7 @@
 //! never parses files. Secrets are zeroized on drop and never printed.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use zeroize::Zeroizing;
@@ -352,7 +353,7 @@ pub struct IkeConfig {
     /// IKE proposals in preference order.
     pub proposals: Vec<Proposal>,
     /// Children in configuration order.
-    pub children: Vec<ChildConfig>,
+    pub children: Vec<Arc<ChildConfig>>,
     /// `rekey_time` of the IKE SA (strongSwan default 4h; 0 = never).
     pub rekey_time: Duration,
     /// `over_time`: hard limit past the rekey/reauth time (default 10% of it).

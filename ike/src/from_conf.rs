@@ -8,6 +8,7 @@
 //! mandatory algorithm is an error).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use iked_conf as conf;
 
@@ -84,7 +85,7 @@ pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
     let proposals = proposals(name, &c.proposals, protocol::IKE)?;
     let mut children = Vec::new();
     for ch in &c.children {
-        children.push(child(name, ch, &local_addrs, &remote_addrs)?);
+        children.push(Arc::new(child(name, ch, &local_addrs, &remote_addrs)?));
     }
     Ok(IkeConfig {
         name: name.to_string(),

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -52,7 +53,7 @@ fn transport_initiator_proposes_host_selectors_and_deletes_a_rejected_child() {
     let mut p = seed_pair_with(Settings::default(), |left, c| {
         if !left {
             for ch in &mut c.children {
-                ch.mode = Mode::Tunnel;
+                Arc::make_mut(ch).mode = Mode::Tunnel;
             }
         }
     });
@@ -92,7 +93,7 @@ fn create_child_sa_proposes_host_selectors_too() {
     let mut p = seed_pair_with(Settings::default(), |left, c| {
         if !left {
             for ch in &mut c.children {
-                ch.mode = Mode::Tunnel;
+                Arc::make_mut(ch).mode = Mode::Tunnel;
             }
         }
     });
@@ -146,7 +147,8 @@ fn no_proposal_chosen_leaves_no_kernel_state() {
     let mut p = seed_pair_with(Settings::default(), |left, c| {
         if !left {
             for ch in &mut c.children {
-                ch.esp_proposals = vec![Proposal::parse(protocol::ESP, "aes256-sha256").unwrap()];
+                Arc::make_mut(ch).esp_proposals =
+                    vec![Proposal::parse(protocol::ESP, "aes256-sha256").unwrap()];
             }
         }
     });
@@ -164,7 +166,7 @@ fn ts_unacceptable_leaves_no_kernel_state() {
     let mut p = seed_pair_with(Settings::default(), |left, c| {
         if !left {
             for ch in &mut c.children {
-                ch.local_ts = vec![ts("10.9.9.0/24")];
+                Arc::make_mut(ch).local_ts = vec![ts("10.9.9.0/24")];
             }
         }
     });

@@ -5,6 +5,7 @@
 mod common;
 
 use std::fs;
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -91,7 +92,7 @@ fn default_fragment_size_leaves_the_seed_whole_and_splits_a_large_ike_auth() {
     // A tunnel child with 48 subnets each way makes IKE_AUTH about 1.9 KB.
     let mut p = seed_pair_with(Settings::default(), |left, c| {
         let (mine, theirs) = if left { (10, 20) } else { (20, 10) };
-        let child = &mut c.children[1];
+        let child = Arc::make_mut(&mut c.children[1]);
         child.mode = Mode::Tunnel;
         child.local_ts = (0..48)
             .map(|i| ts(&format!("10.{mine}.{i}.0/24")))

@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -582,7 +583,7 @@ fn unacceptable_traffic_selectors_fail_the_child_but_not_the_ike_sa() {
     let mut p = seed_pair_with(Settings::default(), |left, c| {
         if !left {
             for ch in &mut c.children {
-                ch.local_ts = vec![ts("10.9.9.0/24")];
+                Arc::make_mut(ch).local_ts = vec![ts("10.9.9.0/24")];
             }
         }
     });
@@ -604,7 +605,7 @@ fn create_child_sa_recovers_from_invalid_ke_payload() {
     let mut p = seed_pair_with(Settings::default(), |left, c| {
         if left {
             for ch in &mut c.children {
-                ch.esp_proposals = vec![
+                Arc::make_mut(ch).esp_proposals = vec![
                     iked_ike::proposal::Proposal::parse(
                         iked_ike::proposal::protocol::ESP,
                         "aes128gcm128-ecp256-x25519-esn",

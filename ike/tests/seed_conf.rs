@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use iked_ike::config::Settings;
 use iked_ike::engine::{Engine, Event};
+use std::sync::Arc;
 
 fn load(
     name: &str,
@@ -61,7 +62,7 @@ fn seed_initiator_proposes_host_selectors() {
     let (l, ls) = load("BFL.swanctl.conf");
     let (mut r, rs) = load("BFR.swanctl.conf");
     for ch in &mut r[0].children {
-        ch.mode = iked_ike::config::Mode::Tunnel;
+        Arc::make_mut(ch).mode = iked_ike::config::Mode::Tunnel;
     }
     let a = Engine::new(Settings::default(), l, ls, Box::new(TestRng(7)));
     let b = Engine::new(Settings::default(), r, rs, Box::new(TestRng(8)));

@@ -93,7 +93,7 @@ pub struct Engine {
     pub(crate) connections: Vec<Arc<IkeConfig>>,
     pub(crate) secrets: Vec<IkeSecret>,
     pub(crate) rng: Box<dyn RandomSource + Send>,
-    pub(crate) sas: HashMap<IkeSaId, IkeSa>,
+    pub(crate) sas: HashMap<IkeSaId, Box<IkeSa>>,
     pub(crate) by_spi: HashMap<u64, IkeSaId>,
     /// Responder: half-open SAs by the initiator's SPI and address (retransmit detection).
     pub(crate) by_initiator: HashMap<(u64, SocketAddr), IkeSaId>,
@@ -224,14 +224,14 @@ impl Engine {
 
     /// Snapshots of all IKE SAs, ordered by id.
     pub fn ike_sas(&self) -> Vec<IkeInfo> {
-        let mut v: Vec<IkeInfo> = self.sas.values().map(Self::info).collect();
+        let mut v: Vec<IkeInfo> = self.sas.values().map(|sa| Self::info(sa)).collect();
         v.sort_by_key(|i| i.id);
         v
     }
 
     /// Snapshot of one IKE SA (cheap: for callers that know the id, unlike [`Engine::ike_sas`]).
     pub fn ike_sa(&self, id: IkeSaId) -> Option<IkeInfo> {
-        self.sas.get(&id).map(Self::info)
+        self.sas.get(&id).map(|sa| Self::info(sa))
     }
 
     fn info(sa: &IkeSa) -> IkeInfo {
@@ -352,7 +352,7 @@ impl Engine {
             .find(|c| c.name == child)
             .cloned()
             .ok_or_else(|| CommandError::UnknownChild(child.to_string(), sa.config.name.clone()))?;
-        sa.tasks.push_back(Task::CreateChild(Box::new(cfg)));
+        sa.tasks.push_back(Task::CreateChild(cfg));
         self.kick(now, ike);
         Ok(())
     }
@@ -876,7 +876,7 @@ impl Engine {
     // ----- shared helpers used by the exchanges ---------------------------------------------
 
     /// Puts an SA back (or destroys it) and starts queued work.
-    pub(crate) fn finish(&mut self, now: Timestamp, sa: IkeSa, fate: Fate) {
+    pub(crate) fn finish(&mut self, now: Timestamp, sa: Box<IkeSa>, fate: Fate) {
         let id = sa.id;
         match fate {
             Fate::Keep => {
@@ -888,7 +888,7 @@ impl Engine {
     }
 
     /// Removes every trace of an SA: timers, indexes, kernel state of its children.
-    pub(crate) fn destroy(&mut self, mut sa: IkeSa, reason: DownReason) {
+    pub(crate) fn destroy(&mut self, mut sa: Box<IkeSa>, reason: DownReason) {
         let id = sa.id;
         for key in [
             TimerKey::Retransmit(id),

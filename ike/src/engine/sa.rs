@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::{AuthVerified, ChildSaId, IkeSaId, KernelLifetimes, KernelRequestId, PolicyInstall};
 use crate::config::{ChildConfig, ChildLifetimes, Identity, IkeConfig};
 use crate::proposal::{Proposal, Selected};
-use crate::suite::{ChildKeys, IkeKeys, KeyExchange, Secret};
+use crate::suite::{IkeKeys, KeyExchange, Secret};
 use crate::time::Timestamp;
 use crate::ts::TrafficSelector;
 
@@ -90,7 +90,7 @@ impl Phase {
 /// A CHILD_SA being negotiated by us (as initiator of the exchange).
 pub(crate) struct NewChild {
     pub id: ChildSaId,
-    pub config: ChildConfig,
+    pub config: Arc<ChildConfig>,
     pub spi_in: Option<u32>,
     pub ni: Vec<u8>,
     pub ke: Option<KeyExchange>,
@@ -129,13 +129,12 @@ pub(crate) enum Installed {
 /// A negotiated CHILD_SA.
 pub(crate) struct Child {
     pub id: ChildSaId,
-    pub config: ChildConfig,
+    pub config: Arc<ChildConfig>,
     pub spi_in: u32,
     pub spi_out: u32,
     pub local_ts: Vec<TrafficSelector>,
     pub remote_ts: Vec<TrafficSelector>,
     pub proposal: Proposal,
-    pub keys: ChildKeys,
     pub state: ChildState,
     /// Install requests outstanding.
     pub pending: Vec<(KernelRequestId, Installed)>,
@@ -156,7 +155,7 @@ pub(crate) struct Child {
 /// A request we want to send once the window is free.
 #[derive(Debug, Clone)]
 pub(crate) enum Task {
-    CreateChild(Box<ChildConfig>),
+    CreateChild(Arc<ChildConfig>),
     RekeyChild(ChildSaId),
     RekeyIke,
     DeleteChild(ChildSaId),
@@ -212,7 +211,7 @@ pub(crate) enum ParkedKind {
 /// Responder side of a child negotiation, waiting for its SPI.
 pub(crate) struct ParkedChild {
     pub id: ChildSaId,
-    pub config: ChildConfig,
+    pub config: Arc<ChildConfig>,
     pub proposal: Proposal,
     pub local_ts: Vec<TrafficSelector>,
     pub remote_ts: Vec<TrafficSelector>,
@@ -276,7 +275,7 @@ pub(crate) struct IkeSa {
     pub children: Vec<Child>,
     pub last_received: Timestamp,
     /// Children to create once established (initiator).
-    pub queued_children: Vec<ChildConfig>,
+    pub queued_children: Vec<Arc<ChildConfig>>,
     /// Counted in the engine's half-open total (responder before IKE_AUTH completes).
     pub half_open: bool,
     /// NAT detection result; moves IKE to the NAT-T port and encapsulates ESP when any.

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use iked_ike::Timestamp;
@@ -487,7 +488,7 @@ pub fn seed_config(left: bool) -> (IkeConfig, Vec<IkeSecret>) {
             id: Some(Identity::from_text(peer_id)),
         },
         proposals: vec![Proposal::parse(protocol::IKE, "aes128-sha256-x25519").unwrap()],
-        children,
+        children: children.into_iter().map(Arc::new).collect(),
         rekey_time: Duration::from_secs(4 * 3600),
         over_time: Duration::from_secs(1440),
         rand_time: Duration::from_secs(1440),

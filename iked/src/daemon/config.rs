@@ -12,6 +12,7 @@
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use iked_conf::addr::{AddrSpec, Ports, TsAddr};
 use iked_ike::config as ec;
@@ -94,7 +95,7 @@ pub fn engine_connection(conn: &iked_conf::Connection) -> Result<ec::IkeConfig, 
                 ));
             }
         };
-        children.push(ec::ChildConfig {
+        children.push(Arc::new(ec::ChildConfig {
             name: child.name.clone(),
             local_ts: child
                 .local_ts
@@ -128,7 +129,7 @@ pub fn engine_connection(conn: &iked_conf::Connection) -> Result<ec::IkeConfig, 
                 rekey_packets: child.lifetime.rekey_packets,
                 life_packets: child.lifetime.life_packets,
             },
-        });
+        }));
     }
     Ok(ec::IkeConfig {
         name: conn.name.clone(),

@@ -43,7 +43,7 @@ impl Engine {
         let theirs = sa_payload(msg).ok_or(ProtocolError::MissingPayload("SA"))?;
         let (tsi, tsr) = ts_payloads(msg).ok_or(ProtocolError::MissingPayload("TS"))?;
         let transport = msg.notify(notify::USE_TRANSPORT_MODE).is_some();
-        let candidates: Vec<ChildConfig> = match rekey_of.and_then(|id| sa.child(id)) {
+        let candidates: Vec<Arc<ChildConfig>> = match rekey_of.and_then(|id| sa.child(id)) {
             Some(old) => vec![old.config.clone()],
             None => sa.config.children.clone(),
         };
@@ -296,7 +296,6 @@ impl Engine {
             local_ts: pc.local_ts,
             remote_ts: pc.remote_ts,
             proposal: pc.proposal,
-            keys,
             state: ChildState::Installing,
             pending: Vec::new(),
             installed: Vec::new(),
@@ -306,7 +305,7 @@ impl Engine {
             peer_knows: true,
             replaced_by: None,
         };
-        self.install_child(now, sa, child, pc.rekey_of);
+        self.install_child(now, sa, child, keys, pc.rekey_of);
     }
 
     pub(super) fn send_create_child(&mut self, now: Timestamp, sa: &mut IkeSa, nc: NewChild) {
@@ -401,7 +400,7 @@ impl Engine {
         nr: &[u8],
         shared: Option<Secret>,
     ) {
-        let result = (|| -> Result<Child, ProtocolError> {
+        let result = (|| -> Result<(Child, ChildKeys), ProtocolError> {
             if let Some(n) = msg.error_notify() {
                 return Err(ProtocolError::PeerNotify(n.kind));
             }
@@ -456,27 +455,29 @@ impl Engine {
                 LogGroup::Cfg,
                 format!("selected proposal: {}", chosen.describe()),
             );
-            Ok(Child {
-                id: nc.id,
-                config: nc.config.clone(),
-                spi_in,
-                spi_out,
-                local_ts,
-                remote_ts,
-                proposal: chosen.clone(),
+            Ok((
+                Child {
+                    id: nc.id,
+                    config: nc.config.clone(),
+                    spi_in,
+                    spi_out,
+                    local_ts,
+                    remote_ts,
+                    proposal: chosen.clone(),
+                    state: ChildState::Installing,
+                    pending: Vec::new(),
+                    installed: Vec::new(),
+                    nonces: (ni.to_vec(), nr.to_vec()),
+                    we_initiated: true,
+                    reqid: nc.id.0,
+                    peer_knows: true,
+                    replaced_by: None,
+                },
                 keys,
-                state: ChildState::Installing,
-                pending: Vec::new(),
-                installed: Vec::new(),
-                nonces: (ni.to_vec(), nr.to_vec()),
-                we_initiated: true,
-                reqid: nc.id.0,
-                peer_knows: true,
-                replaced_by: None,
-            })
+            ))
         })();
         match result {
-            Ok(child) => {
+            Ok((child, keys)) => {
                 let old = nc.rekey_of;
                 let id = child.id;
                 // RFC 7296 2.8.1: if the peer rekeyed the same child meanwhile, the exchange
@@ -486,7 +487,7 @@ impl Engine {
                     .and_then(|o| sa.child(o))
                     .and_then(|o| o.replaced_by)
                     .and_then(|peer_new| sa.child(peer_new).map(|p| (peer_new, p.nonces.clone())));
-                self.install_child(now, sa, child, old);
+                self.install_child(now, sa, child, keys, old);
                 match (old, collision) {
                     (Some(_), Some((peer_new, peer_nonces))) => {
                         let ours_min = min_nonce(ni, nr);
@@ -561,6 +562,7 @@ impl Engine {
         _now: Timestamp,
         sa: &mut IkeSa,
         mut child: Child,
+        keys: ChildKeys,
         rekey_of: Option<ChildSaId>,
     ) {
         let Some(sel) = child.proposal.selected() else {
@@ -570,16 +572,17 @@ impl Engine {
         let lifetimes = kernel_lifetimes(&child.config.lifetimes, jitter);
         let (local, remote) = (sa.local.ip(), sa.remote.ip());
         // KEYMAT's first half protects traffic from the exchange's initiator.
+        // The keys move into the kernel requests; the child does not keep them.
+        let ChildKeys {
+            encr_i,
+            integ_i,
+            encr_r,
+            integ_r,
+        } = keys;
         let (in_keys, out_keys) = if child.we_initiated {
-            (
-                (&child.keys.encr_r, &child.keys.integ_r),
-                (&child.keys.encr_i, &child.keys.integ_i),
-            )
+            ((encr_r, integ_r), (encr_i, integ_i))
         } else {
-            (
-                (&child.keys.encr_i, &child.keys.integ_i),
-                (&child.keys.encr_r, &child.keys.integ_r),
-            )
+            ((encr_i, integ_i), (encr_r, integ_r))
         };
         let mut reqid = child.id.0;
         let mut inherited_policies = Vec::new();
@@ -595,7 +598,7 @@ impl Engine {
         }
         child.reqid = reqid;
         let (encap_in, encap_out) = (Self::encap_ports(sa, false), Self::encap_ports(sa, true));
-        let mk = |direction, src, dst, spi, keys: (&Secret, &Secret)| SaInstall {
+        let mk = |direction, src, dst, spi, keys: (Secret, Secret)| SaInstall {
             child: child.id,
             reqid,
             direction,
@@ -603,9 +606,9 @@ impl Engine {
             dst,
             spi,
             encr: sel.encr,
-            encr_key: keys.0.clone(),
+            encr_key: keys.0,
             integ: sel.integ,
-            integ_key: keys.1.clone(),
+            integ_key: keys.1,
             esn: sel.esn,
             replay_window: 32,
             mode: child.config.mode,
@@ -678,6 +681,10 @@ impl Engine {
         } else {
             child.installed.extend(inherited_policies);
         }
+        // Exact capacities: a child lives as long as its SAs, and amortized growth would
+        // double what it holds (see bench/RESULTS.md).
+        child.installed.reserve_exact(requests.len());
+        child.pending.reserve_exact(requests.len());
         self.by_kernel_spi.insert((local, child.spi_in), child.id);
         self.by_kernel_spi.insert((remote, child.spi_out), child.id);
         self.children.insert(child.id, sa.id);
@@ -696,6 +703,7 @@ impl Engine {
                 );
             child.pending.push((rid, item));
         }
+        sa.children.reserve_exact(1);
         sa.children.push(child);
     }
 
@@ -714,6 +722,9 @@ impl Engine {
             return;
         };
         let (_, item) = c.pending.remove(pos);
+        if c.pending.is_empty() {
+            c.pending = Vec::new();
+        }
         match failure {
             None if c.state == ChildState::Failed => {
                 // Installed after the rollback started: undo it too.
@@ -875,7 +886,7 @@ impl Engine {
 type RankedChild = (
     u32,
     usize,
-    ChildConfig,
+    Arc<ChildConfig>,
     Vec<TrafficSelector>,
     Vec<TrafficSelector>,
 );

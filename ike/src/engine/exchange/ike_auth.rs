@@ -402,7 +402,7 @@ impl Engine {
             self.complete_child_initiator(now, sa, nc, &msg, &st.init.ni, &st.init.nr, None);
         }
         for cfg in std::mem::take(&mut sa.queued_children) {
-            sa.tasks.push_back(Task::CreateChild(Box::new(cfg)));
+            sa.tasks.push_back(Task::CreateChild(cfg));
         }
         Fate::Keep
     }

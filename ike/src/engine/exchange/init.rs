@@ -36,7 +36,7 @@ impl Engine {
         config: Arc<IkeConfig>,
         local: SocketAddr,
         remote: SocketAddr,
-        mut children: Vec<ChildConfig>,
+        mut children: Vec<Arc<ChildConfig>>,
     ) -> IkeSaId {
         let id = self.new_ike_id();
         let spi_i = self.random_spi();
@@ -81,7 +81,7 @@ impl Engine {
         };
         self.send_sa_init(now, &mut sa, ke, ni, None, 0);
         self.by_spi.insert(spi_i, id);
-        self.sas.insert(id, sa);
+        self.sas.insert(id, Box::new(sa));
         id
     }
 
@@ -567,7 +567,7 @@ impl Engine {
             TimerKey::HalfOpen(id),
             now + self.settings.half_open_timeout,
         );
-        self.sas.insert(id, sa);
+        self.sas.insert(id, Box::new(sa));
     }
 
     // ===== NAT traversal ======================================================================

@@ -30,7 +30,7 @@ use crate::config::{ChildConfig, Fragmentation, Identity, IkeConfig, Mode, find_
 use crate::error::{ProtocolError, notify_for};
 use crate::message::{Header, Message, Notify, Payload, exchange, flags, notify};
 use crate::proposal::{Proposal, protocol, select, transform_type};
-use crate::suite::{self, KeyExchange, Secret};
+use crate::suite::{self, ChildKeys, KeyExchange, Secret};
 use crate::time::Timestamp;
 use crate::ts::{TrafficSelector, narrow, narrow_to_host};
 
@@ -290,7 +290,7 @@ mod tests {
                 id: None,
             },
             proposals: vec![Proposal::parse(protocol::IKE, "aes128-sha256-x25519").unwrap()],
-            children: vec![child_config()],
+            children: vec![Arc::new(child_config())],
             rekey_time: Duration::ZERO,
             over_time: Duration::ZERO,
             rand_time: Duration::ZERO,
@@ -322,18 +322,12 @@ mod tests {
             let id = engine.new_child_id();
             let child = Child {
                 id,
-                config: child_config(),
+                config: Arc::new(child_config()),
                 spi_in: 0x100,
                 spi_out: 0x200,
                 local_ts: child_config().local_ts,
                 remote_ts: child_config().remote_ts,
                 proposal: child_config().esp_proposals[0].without_ke(),
-                keys: ChildKeys {
-                    encr_i: Secret::new(vec![0x1; 20]),
-                    integ_i: Secret::default(),
-                    encr_r: Secret::new(vec![0x2; 20]),
-                    integ_r: Secret::default(),
-                },
                 state: ChildState::Installing,
                 pending: Vec::new(),
                 installed: Vec::new(),
@@ -343,7 +337,13 @@ mod tests {
                 peer_knows: true,
                 replaced_by: None,
             };
-            engine.install_child(Timestamp::ZERO, &mut sa, child, None);
+            let keys = ChildKeys {
+                encr_i: Secret::new(vec![0x1; 20]),
+                integ_i: Secret::default(),
+                encr_r: Secret::new(vec![0x2; 20]),
+                integ_r: Secret::default(),
+            };
+            engine.install_child(Timestamp::ZERO, &mut sa, child, keys, None);
             let mut out_key = None;
             let mut in_key = None;
             while let Some(req) = engine.poll_kernel() {

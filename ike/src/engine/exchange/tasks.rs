@@ -11,7 +11,7 @@ impl Engine {
 
     pub(crate) fn start_task(&mut self, now: Timestamp, sa: &mut IkeSa, task: Task) -> Fate {
         match task {
-            Task::CreateChild(cfg) => self.start_new_child(now, sa, *cfg, None),
+            Task::CreateChild(cfg) => self.start_new_child(now, sa, cfg, None),
             Task::RekeyChild(old) => {
                 let Some(c) = sa.child_mut(old) else {
                     return Fate::Keep;
@@ -139,7 +139,7 @@ impl Engine {
         &mut self,
         _now: Timestamp,
         sa: &mut IkeSa,
-        cfg: ChildConfig,
+        cfg: Arc<ChildConfig>,
         rekey_of: Option<ChildSaId>,
     ) -> Fate {
         let id = self.new_child_id();
@@ -335,7 +335,7 @@ impl Engine {
                     (ni, nr),
                 );
                 self.by_spi.insert(new_spi, new_id);
-                self.sas.insert(new_id, new);
+                self.sas.insert(new_id, Box::new(new));
                 // Tasks queued on the old SA (e.g. deleting a child replaced by a rekey whose
                 // install finished during the IKE rekey) moved over; start them.
                 self.kick(now, new_id);
@@ -629,7 +629,7 @@ impl Engine {
             (ni, nr),
         );
         self.by_spi.insert(our_spi, new_id);
-        self.sas.insert(new_id, new);
+        self.sas.insert(new_id, Box::new(new));
         // Start the tasks that moved over from the old SA.
         self.kick(now, new_id);
         // The peer deletes the old SA; if it never does, clean up ourselves.
