@@ -189,11 +189,35 @@ fn bind_one(local: SocketAddr, nat_t: bool) -> std::io::Result<UdpSocket> {
     }
     socket.bind(&local.into())?;
     socket.set_nonblocking(true)?;
+    grow_receive_buffer(&socket);
     let std_socket: std::net::UdpSocket = socket.into();
     if nat_t {
         enable_esp_in_udp(&std_socket);
     }
     UdpSocket::from_std(std_socket)
+}
+
+/// Receive buffer asked for on each IKE socket. The daemon answers from one thread; while it is
+/// busy (a burst of set-ups, an IKE_SA_INIT flood it answers with cookies) datagrams queue here,
+/// and the kernel default (`net.core.rmem_default`, 208 KiB of accounting) holds only a few
+/// hundred. Memory is only used while datagrams wait.
+const RECEIVE_BUFFER: libc::c_int = 4 << 20;
+
+/// `SO_RCVBUF` is capped at `net.core.rmem_max`; `SO_RCVBUFFORCE` is not, and needs the
+/// CAP_NET_ADMIN the daemon holds for XFRM anyway. Without it, take what the cap allows.
+fn grow_receive_buffer(socket: &socket2::Socket) {
+    use std::os::fd::AsRawFd;
+    let forced = set_int_option(
+        socket.as_raw_fd(),
+        libc::SOL_SOCKET,
+        libc::SO_RCVBUFFORCE,
+        RECEIVE_BUFFER,
+    );
+    if forced.is_err()
+        && let Err(e) = socket.set_recv_buffer_size(RECEIVE_BUFFER as usize)
+    {
+        tracing::debug!(target: "NET", "enlarging the IKE socket receive buffer failed: {e}");
+    }
 }
 
 /// Lets the kernel decapsulate ESP-in-UDP arriving on the NAT-T socket, as charon does.
@@ -202,24 +226,41 @@ fn enable_esp_in_udp(socket: &std::net::UdpSocket) {
     // linux/udp.h: UDP_ENCAP = 100 (socket option), UDP_ENCAP_ESPINUDP = 2 (RFC 3948).
     const UDP_ENCAP: libc::c_int = 100;
     const UDP_ENCAP_ESPINUDP: libc::c_int = 2;
-    let value: libc::c_int = UDP_ENCAP_ESPINUDP;
-    // SAFETY: the fd is a valid, open UDP socket owned by `socket` for the whole call; the
+    if let Err(e) = set_int_option(
+        socket.as_raw_fd(),
+        libc::IPPROTO_UDP,
+        UDP_ENCAP,
+        UDP_ENCAP_ESPINUDP,
+    ) {
+        tracing::warn!(
+            target: "NET",
+            "enabling UDP encapsulation on the NAT-T socket failed: {e}"
+        );
+    }
+}
+
+/// `setsockopt` with an `int` value (socket2 has no call for these two options).
+fn set_int_option(
+    fd: std::os::fd::RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> std::io::Result<()> {
+    // SAFETY: callers pass the fd of a socket they own and keep open across the call; the
     // option value points to a c_int that lives across the call and its size is passed.
     let rc = unsafe {
         libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_UDP,
-            UDP_ENCAP,
+            fd,
+            level,
+            name,
             (&value as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
-    if rc != 0 {
-        tracing::warn!(
-            target: "NET",
-            "enabling UDP encapsulation on the NAT-T socket failed: {}",
-            std::io::Error::last_os_error()
-        );
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 
@@ -290,6 +331,28 @@ mod tests {
         );
         assert_eq!(classify_nat_t(&[0xc0, 1, 2, 3, 4]), NatTPayload::Esp);
         assert_eq!(classify_nat_t(&[0, 0]), NatTPayload::Esp);
+    }
+
+    /// With CAP_NET_ADMIN (tests run as root, like the daemon) the buffer exceeds the
+    /// `rmem_max` cap; the kernel reports twice the size asked for (its bookkeeping share).
+    #[tokio::test(flavor = "current_thread")]
+    async fn ike_sockets_get_a_large_receive_buffer() {
+        let socket = bind_one("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let size = socket2::SockRef::from(&socket).recv_buffer_size().unwrap();
+        if runs_as_root() {
+            assert!(size >= RECEIVE_BUFFER as usize, "receive buffer {size}");
+        } else {
+            assert!(size > 0);
+        }
+    }
+
+    fn runs_as_root() -> bool {
+        std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2))
+                == Some("0")
+        })
     }
 
     #[tokio::test(flavor = "current_thread")]
