@@ -23,6 +23,8 @@
 # down with every SA held], CONCURRENCY [16], VARIANTS ["childless child"],
 # RESPONDERS ["iked charon"],
 # FLOOD_RATE [3000, 0 = skip], FLOOD_COUNT [10000: legitimate SAs set up during the flood],
+# FLOOR [1; 0 = skip]: first measure the crypto floor of one responder IKE_SA + CHILD_SA
+# (criterion bench `responder crypto floor` in crypto/benches/crypto.rs) to compare against,
 # OUT [bench/RESULTS.md], IKED_BIN and GEN_BIN (prebuilt binaries; default: cargo build
 # --release into CARGO_TARGET_DIR), BUILD_NOTE (what the binaries were built from, for the table;
 # default: the commit plus working tree).
@@ -37,6 +39,7 @@ VARIANTS=${VARIANTS:-"childless child"}
 RESPONDERS=${RESPONDERS:-"iked charon"}
 FLOOD_RATE=${FLOOD_RATE:-3000}
 FLOOD_COUNT=${FLOOD_COUNT:-10000}
+FLOOR=${FLOOR:-1}
 OUT=${OUT:-$ROOT/bench/RESULTS.md}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 CHARON=/usr/lib/ipsec/charon
@@ -63,6 +66,22 @@ else
     (cd "$ROOT" && cargo build --release -q -p iked -p iked-bench)
     IKED=$CARGO_TARGET_DIR/release/iked
     GEN=$CARGO_TARGET_DIR/release/iked-bench
+fi
+
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- crypto floor: every cryptographic operation of one responder set-up, nothing else --------
+FLOOR_US=
+if [ "$FLOOR" != 0 ]; then
+    echo "bench.sh: measuring the crypto floor (criterion)" >&2
+    FLOOR_US=$(cd "$ROOT" && cargo bench -q -p iked-crypto --bench crypto -- \
+        "responder crypto floor" --warm-up-time 2 --measurement-time 10 2>/dev/null |
+        python3 -c '
+import re, sys
+m = re.search(r"time:\s+\[\S+ \S+ (\S+) (\S+)", sys.stdin.read())
+scale = {"ns": 1e-3, "µs": 1.0, "us": 1.0, "ms": 1e3}
+print("%.1f" % (float(m.group(1)) * scale[m.group(2)]) if m else "")')
+    [ -n "$FLOOR_US" ] || die "crypto floor benchmark gave no result"
 fi
 
 # The generator opens one UDP socket per simulated client (1,000).
@@ -287,9 +306,10 @@ MACHINE="$(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(fr
 CHARON_VERSION=$(dpkg-query -W -f '${Version}' strongswan-charon 2>/dev/null || echo unknown)
 python3 - "$WORK/raw.jsonl" "$OUT" "$MACHINE" "$CHARON_VERSION" "$RUNS" "$CONCURRENCY" \
     "$FLOOD_RATE" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
-    "${BUILD_NOTE:-commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown) plus working tree}" <<'EOF'
+    "${BUILD_NOTE:-commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown) plus working tree}" \
+    "$FLOOR_US" "$LOAD_AT_START" <<'EOF'
 import json, statistics, sys, re
-raw, out, machine, charon_version, runs, conc, flood_rate, date, commit = sys.argv[1:10]
+raw, out, machine, charon_version, runs, conc, flood_rate, date, commit, floor_us, load = sys.argv[1:12]
 everything = [json.loads(l) for l in open(raw) if l.strip()]
 rows = [r for r in everything if r["section"] == "main"]
 flood_rows = [r for r in everything if r["section"] == "flood"]
@@ -302,7 +322,7 @@ lines.append(f"Measured {date} on {machine}; iked {commit}, "
              f"Debian charon {charon_version}. Medians of {runs} runs, concurrency {conc}, "
              "one fresh responder per run; CPU = responder user+sys from /proc over the set-up of "
              "all N SAs, divided by N (/proc counts 10 ms ticks: ±0.01 ms at N = 1,000); RSS = responder VmRSS growth while holding the N SAs, "
-             "divided by N. Wall-clock rates are noisy (other builds shared the 2 cores).")
+             f"divided by N. Load average when the run started: {load}.")
 lines.append("")
 lines.append("| variant | N | responder | CPU/SA (ms) | SAs/s | p50 / p99 set-up (ms) | RSS/SA (KB) | failed | retransmits |")
 lines.append("|---|---|---|---|---|---|---|---|---|")
@@ -326,13 +346,22 @@ for variant in variants:
                 cell(med(rs, "latency_p50_ms"), "%.2f"), cell(med(rs, "latency_p99_ms"), "%.2f"),
                 cell(rss[resp], "%.2f"), sum(r["failed"] for r in rs), sum(r["retransmits"] for r in rs)))
         if "iked" in cpu and "charon" in cpu:
-            ratios.append((variant, n, cpu["iked"] / cpu["charon"], rss["iked"] / rss["charon"] if rss["charon"] > 0 else float("nan")))
+            ratios.append((variant, n, cpu["iked"] / cpu["charon"], rss["iked"] / rss["charon"] if rss["charon"] > 0 else float("nan"), cpu["iked"]))
 lines.append("")
+floor_ms = float(floor_us) / 1e3 if floor_us else None
 if ratios:
-    lines.append("| variant | N | CPU/SA iked ÷ charon | RSS/SA iked ÷ charon |")
-    lines.append("|---|---|---|---|")
-    for variant, n, c, m in ratios:
-        lines.append("| %s | %d | %.3f (1/%.1f) | %.3f (1/%.1f) |" % (variant, n, c, 1 / c, m, 1 / m if m > 0 else float("nan")))
+    floor_head = " CPU/SA iked ÷ crypto floor |" if floor_ms else ""
+    lines.append("| variant | N | CPU/SA iked ÷ charon | RSS/SA iked ÷ charon |" + floor_head)
+    lines.append("|---|---|---|---|" + ("---|" if floor_ms else ""))
+    for variant, n, c, m, ik in ratios:
+        floor_cell = " %.2f |" % (ik / floor_ms) if floor_ms else ""
+        lines.append("| %s | %d | %.3f (1/%.1f) | %.3f (1/%.1f) |" % (variant, n, c, 1 / c, m, 1 / m if m > 0 else float("nan")) + floor_cell)
+    lines.append("")
+if floor_ms:
+    lines.append(f"Crypto floor: {floor_us} µs per responder IKE_SA + CHILD_SA (criterion median of "
+                 "`responder crypto floor` in crypto/benches/crypto.rs, measured at the start of this run: "
+                 "X25519 key generation and shared secret, NAT_DETECTION hashes, SKEYSEED and key set, "
+                 "IKE_AUTH decryption and encryption, both AUTH values, CHILD_SA KEYMAT).")
     lines.append("")
 storm = [r for r in flood_rows if r["flood"] > 0]
 if storm:
