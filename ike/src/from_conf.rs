@@ -1,94 +1,189 @@
 //! Conversion from `iked_conf`'s swanctl.conf model to the engine's configuration
-//! (enabled by the `conf` cargo feature).
+//! (enabled by the `conf` cargo feature). This is the only such conversion: the daemon, the
+//! benchmark tool and the tests all use it.
 //!
-//! Contract: [`convert`] maps every connection the engine can run and reports each setting it
-//! cannot honour as a [`ConvertError`] naming the connection (nothing is silently dropped,
-//! except transforms the engine's crypto suite does not implement, which are filtered out of
-//! proposals as strongSwan does with algorithms no plugin provides; a proposal left without a
-//! mandatory algorithm is an error).
+//! Contract: [`connection`] maps a connection the engine can run, and [`secret`] an IKE shared
+//! secret; every setting the engine cannot honour is a [`ConvertError`] naming the connection
+//! (or secret) and the setting, as swanctl.conf spells it below that section. What is *not*
+//! an error, on purpose:
+//! - `%any`, `%any4`, `%any6` in `local_addrs`/`remote_addrs` are left out of the address lists:
+//!   an empty list means any address to the engine. (Subnets, ranges and DNS names are errors:
+//!   leaving them out would let any peer match.)
+//! - `dynamic` traffic selectors become the host selector of that side's *first* configured
+//!   address; a side without a configured address has its `dynamic` selectors left out, and the
+//!   engine then narrows to what the peer proposes (as the daemon has always done against
+//!   strongSwan).
+//! - Transforms `iked_crypto` does not implement are filtered out of proposals (`iked_conf`
+//!   warns that they "will not be negotiated"); a proposal that loses every transform of a type
+//!   it configured (say its only key exchange group, which would silently drop PFS) or a
+//!   mandatory algorithm is dropped, and a list left empty is an error.
+//! - `%any` identities are `None` (no constraint); among a secret's owners they are left out,
+//!   so a secret owned only by `%any` matches any identities, as in strongSwan.
+//! - Subnet and range identities have no IKEv2 ID type; they are kept as their text (an
+//!   `ID_FQDN`), which keeps them distinct from every other identity.
+//!
+//! Certificates and keys named by `auth = pubkey` rounds are not read here (this crate does no
+//! I/O): their lists stay empty and the daemon fills them from the swanctl directories.
 
+use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use iked_conf as conf;
 
 use crate::config::{
-    AuthConfig, AuthMethod, ChildConfig, ChildLifetimes, Fragmentation, HwOffload, Identity,
-    IkeConfig, IkeSecret, Mode, PubkeyAuth, PubkeyConstraint, SendCert,
+    AuthConfig, AuthMethod, AuthSpecError, ChildConfig, ChildLifetimes, Fragmentation, HwOffload,
+    Identity, IkeConfig, IkeSecret, Mode, PubkeyAuth, PubkeyConstraint, SendCert,
 };
 use crate::proposal::{Proposal, protocol, transform_type};
 use crate::ts::TrafficSelector;
 
-/// A setting the engine cannot run.
+/// A setting the engine cannot run, with where it is.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-#[error("connection '{conn}': {what}")]
+#[error("{section}: {setting}: {problem}")]
 pub struct ConvertError {
-    /// Connection (or secret) name.
-    pub conn: String,
-    /// What is unsupported.
-    pub what: String,
+    /// The connection or secret section.
+    pub section: Section,
+    /// The setting's path below the section, as in swanctl.conf (`remote_addrs`,
+    /// `local.auth`, `children.bf-out.mode`, `id`).
+    pub setting: String,
+    /// What the engine cannot do with it.
+    pub problem: Problem,
 }
 
-fn err(conn: &str, what: impl Into<String>) -> ConvertError {
-    ConvertError {
-        conn: conn.to_string(),
-        what: what.into(),
+/// The swanctl.conf section a [`ConvertError`] is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Section {
+    /// `connections.<name>`.
+    Connection(String),
+    /// `secrets.<name>` (an `ike*` secret).
+    Secret(String),
+}
+
+impl fmt::Display for Section {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Section::Connection(name) => write!(f, "connection '{name}'"),
+            Section::Secret(name) => write!(f, "secret '{name}'"),
+        }
     }
 }
 
-/// Converts connections and IKE secrets.
+/// Why a setting cannot be run.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// An address entry the engine cannot match peers by.
+    #[error(
+        "'{0}' is not supported (addresses and %any are; leaving it out would accept any peer)"
+    )]
+    Address(String),
+    /// The connection has no round for one side (`iked_conf` always adds one; a model built
+    /// by hand may not).
+    #[error("no authentication round")]
+    NoAuthRound,
+    /// More than one round on one side.
+    #[error("multiple authentication rounds are not supported")]
+    MultipleAuthRounds,
+    /// An `auth` method other than psk and pubkey.
+    #[error("'{0}' is not supported (psk and pubkey are)")]
+    AuthMethod(String),
+    /// A public-key `auth` constraint the engine does not know.
+    #[error(transparent)]
+    AuthConstraint(#[from] AuthSpecError),
+    /// A Distinguished Name that cannot be DER-encoded.
+    #[error(transparent)]
+    Dn(#[from] iked_crypto::x509::CertError),
+    /// A child `mode` other than tunnel and transport.
+    #[error("mode {0} is not supported yet (tunnel and transport are)")]
+    Mode(String),
+    /// No proposal left with algorithms the engine implements.
+    #[error("no proposal with algorithms the engine implements")]
+    NoProposal,
+}
+
+/// Converts all connections and IKE secrets; the first error stops the conversion.
 pub fn convert(config: &conf::Config) -> Result<(Vec<IkeConfig>, Vec<IkeSecret>), ConvertError> {
-    let mut conns = Vec::new();
-    for c in &config.connections {
-        conns.push(connection(c)?);
-    }
-    let mut secrets = Vec::new();
-    for s in config.secrets.ike() {
-        let mut ids = Vec::new();
-        for id in &s.ids {
-            if let Some(i) = identity(&s.name, id)? {
-                ids.push(i);
+    let conns = config
+        .connections
+        .iter()
+        .map(connection)
+        .collect::<Result<_, _>>()?;
+    let secrets = config.secrets.ike().map(secret).collect::<Result<_, _>>()?;
+    Ok((conns, secrets))
+}
+
+/// Converts one IKE shared secret (`secrets.ike*`).
+pub fn secret(s: &conf::SharedSecret) -> Result<IkeSecret, ConvertError> {
+    let mut ids = Vec::new();
+    for id in &s.ids {
+        match identity(id) {
+            Ok(Some(id)) => ids.push(id),
+            Ok(None) => {}
+            Err(problem) => {
+                return Err(ConvertError {
+                    section: Section::Secret(s.name.clone()),
+                    setting: "id".into(),
+                    problem,
+                });
             }
         }
-        secrets.push(IkeSecret::new(ids, s.secret.expose().to_vec()));
     }
-    Ok((conns, secrets))
+    Ok(IkeSecret::new(ids, s.secret.expose().to_vec()))
 }
 
 /// Converts one connection (for callers that keep connections from several sources, such as
 /// files and VICI, and convert them one at a time).
 pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
-    let name = c.name.as_str();
-    let addrs = |list: &[conf::addr::AddrSpec]| -> Result<Vec<IpAddr>, ConvertError> {
-        list.iter()
-            .map(|a| match a {
-                conf::addr::AddrSpec::Addr(ip) => Ok(Some(*ip)),
-                conf::addr::AddrSpec::Any => Ok(None),
-                other => Err(err(
-                    name,
-                    format!("address '{other:?}' is not supported yet"),
-                )),
-            })
-            .filter_map(Result::transpose)
-            .collect()
+    let at = |setting: String, problem: Problem| ConvertError {
+        section: Section::Connection(c.name.clone()),
+        setting,
+        problem,
     };
-    let local_addrs = addrs(&c.local_addrs)?;
-    let remote_addrs = addrs(&c.remote_addrs)?;
-    let local = auth_round(c, c.local.first())?;
-    let remote = auth_round(c, c.remote.first())?;
-    if c.local.len() > 1 || c.remote.len() > 1 {
-        return Err(err(
-            name,
-            "multiple authentication rounds are not supported",
-        ));
-    }
-    let proposals = proposals(name, &c.proposals, protocol::IKE)?;
-    let mut children = Vec::new();
+    let local_addrs = addrs(&c.local_addrs).map_err(|p| at("local_addrs".into(), p))?;
+    let remote_addrs = addrs(&c.remote_addrs).map_err(|p| at("remote_addrs".into(), p))?;
+    let local = auth_round(c, &c.local, "local").map_err(|(s, p)| at(s, p))?;
+    let remote = auth_round(c, &c.remote, "remote").map_err(|(s, p)| at(s, p))?;
+    let proposals =
+        engine_proposals(&c.proposals, protocol::IKE).map_err(|p| at("proposals".into(), p))?;
+    let first_local = local_addrs.first().copied();
+    let first_remote = remote_addrs.first().copied();
+    let mut children = Vec::with_capacity(c.children.len());
     for ch in &c.children {
-        children.push(Arc::new(child(name, ch, &local_addrs, &remote_addrs)?));
+        let at_child = |key: &str, p| at(format!("children.{}.{key}", ch.name), p);
+        let mode = match ch.mode {
+            conf::Mode::Tunnel => Mode::Tunnel,
+            conf::Mode::Transport => Mode::Transport,
+            other => return Err(at_child("mode", Problem::Mode(other.to_string()))),
+        };
+        let esp_proposals = engine_proposals(&ch.esp_proposals, protocol::ESP)
+            .map_err(|p| at_child("esp_proposals", p))?;
+        let l = &ch.lifetime;
+        children.push(Arc::new(ChildConfig {
+            name: ch.name.clone(),
+            local_ts: traffic_selectors(&ch.local_ts, first_local),
+            remote_ts: traffic_selectors(&ch.remote_ts, first_remote),
+            esp_proposals,
+            mode,
+            hw_offload: match ch.hw_offload {
+                conf::HwOffload::No => HwOffload::No,
+                conf::HwOffload::Crypto => HwOffload::Crypto,
+                conf::HwOffload::Packet => HwOffload::Packet,
+                conf::HwOffload::Auto => HwOffload::Auto,
+            },
+            policies_fwd_out: ch.policies_fwd_out,
+            lifetimes: ChildLifetimes {
+                rekey_time: l.rekey_time,
+                life_time: l.life_time,
+                rand_time: l.rand_time,
+                rekey_bytes: l.rekey_bytes,
+                life_bytes: l.life_bytes,
+                rekey_packets: l.rekey_packets,
+                life_packets: l.life_packets,
+            },
+        }));
     }
     Ok(IkeConfig {
-        name: name.to_string(),
+        name: c.name.clone(),
         local_addrs,
         remote_addrs,
         local,
@@ -102,32 +197,50 @@ pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
         mobike: c.mobike,
         encap: c.encap,
         fragmentation: match c.fragmentation {
-            iked_conf::Fragmentation::Yes | iked_conf::Fragmentation::Force => Fragmentation::Yes,
-            iked_conf::Fragmentation::Accept => Fragmentation::Accept,
-            iked_conf::Fragmentation::No => Fragmentation::No,
+            conf::Fragmentation::Yes | conf::Fragmentation::Force => Fragmentation::Yes,
+            conf::Fragmentation::Accept => Fragmentation::Accept,
+            conf::Fragmentation::No => Fragmentation::No,
         },
     })
 }
 
-/// Converts an authentication round. For `auth = pubkey` (and its constraint forms) the
-/// certificate and key files (`certs`, `cacerts`, `pubkeys`) are not read here (this crate does
-/// no I/O): the lists stay empty and the daemon fills them from the files.
+/// The concrete addresses of an address list; the wildcards are left out (an empty list
+/// matches any address in the engine).
+fn addrs(list: &[conf::addr::AddrSpec]) -> Result<Vec<IpAddr>, Problem> {
+    use conf::addr::AddrSpec as A;
+    let mut out = Vec::with_capacity(list.len());
+    for a in list {
+        match a {
+            A::Addr(ip) => out.push(*ip),
+            A::Any | A::AnyV4 | A::AnyV6 => {}
+            // The engine matches peers by exact address only: dropping these would widen the
+            // connection to every peer, so they are refused until the engine can match them.
+            other @ (A::Subnet(_) | A::Range(..) | A::Fqdn(_)) => {
+                return Err(Problem::Address(other.to_string()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Converts the single authentication round of one side (`side` is `local` or `remote`);
+/// errors come with the setting's path.
 fn auth_round(
     c: &conf::Connection,
-    round: Option<&conf::AuthRound>,
-) -> Result<AuthConfig, ConvertError> {
-    let conn = c.name.as_str();
-    let Some(round) = round else {
-        return Ok(AuthConfig {
-            method: AuthMethod::Psk,
-            id: None,
-        });
+    rounds: &[conf::AuthRound],
+    side: &str,
+) -> Result<AuthConfig, (String, Problem)> {
+    let round = match rounds {
+        [] => return Err((side.to_string(), Problem::NoAuthRound)),
+        [one] => one,
+        [_, second, ..] => return Err((second.name.clone(), Problem::MultipleAuthRounds)),
     };
+    let setting = |key: &str| format!("{}.{key}", round.name);
     let method = match &round.auth {
         conf::AuthMethod::Psk => AuthMethod::Psk,
         conf::AuthMethod::Pubkey { spec } => {
             let constraint =
-                PubkeyConstraint::from_spec(spec).map_err(|e| err(conn, e.to_string()))?;
+                PubkeyConstraint::from_spec(spec).map_err(|e| (setting("auth"), e.into()))?;
             AuthMethod::Pubkey(Box::new(PubkeyAuth {
                 send_cert: match c.send_cert {
                     conf::CertPolicy::IfAsked => SendCert::IfAsked,
@@ -139,26 +252,18 @@ fn auth_round(
             }))
         }
         other => {
-            return Err(err(
-                conn,
-                format!("auth = {other} is not supported (psk and pubkey only)"),
-            ));
+            return Err((setting("auth"), Problem::AuthMethod(other.to_string())));
         }
     };
     let id = match &round.id {
-        Some(i) => identity(conn, i)?,
+        Some(i) => identity(i).map_err(|p| (setting("id"), p))?,
         None => None,
     };
     Ok(AuthConfig { method, id })
 }
 
-/// Converts an identity; `None` for `%any`. `context` (the connection or secret name) only
-/// labels the error.
-pub fn identity(
-    context: &str,
-    id: &conf::identity::Identity,
-) -> Result<Option<Identity>, ConvertError> {
-    let conn = context;
+/// Converts an identity; `None` for `%any`.
+pub fn identity(id: &conf::identity::Identity) -> Result<Option<Identity>, Problem> {
     use conf::identity::Identity as C;
     Ok(Some(match id {
         C::Any => return Ok(None),
@@ -176,6 +281,8 @@ pub fn identity(
             kind: Identity::KEY_ID,
             data: k.clone(),
         },
+        // Encoded from the parsed RDNs (not re-parsed from text), so a value holding a comma
+        // (`/O=a,b/CN=x`) stays one attribute.
         C::Dn(rdns) => {
             let pairs: Vec<(&str, &str)> = rdns
                 .iter()
@@ -183,39 +290,46 @@ pub fn identity(
                 .collect();
             Identity {
                 kind: Identity::DER_ASN1_DN,
-                data: iked_crypto::x509::encode_dn(&pairs).map_err(|e| err(conn, e.to_string()))?,
+                data: iked_crypto::x509::encode_dn(&pairs)?,
             }
         }
+        // IKEv2 has no subnet or range ID type (those are IKEv1's); the text keeps the
+        // identity distinct from every address and name until the engine can match by them.
+        other @ (C::Subnet(_) | C::Range(..)) => Identity {
+            kind: Identity::FQDN,
+            data: other.to_string().into_bytes(),
+        },
         C::Raw { id_type, data } => Identity {
             kind: *id_type,
             data: data.clone(),
         },
-        other => {
-            return Err(err(
-                conn,
-                format!("identity {other:?} is not supported yet"),
-            ));
-        }
     }))
 }
 
-fn proposals(
-    conn: &str,
+/// The engine's proposals for a configured list: unimplemented transforms filtered out,
+/// proposals left incomplete dropped (see the module contract).
+fn engine_proposals(
     list: &[iked_crypto::registry::Proposal],
     proto: u8,
-) -> Result<Vec<Proposal>, ConvertError> {
-    let mut out = Vec::new();
+) -> Result<Vec<Proposal>, Problem> {
+    let mut out = Vec::with_capacity(list.len());
     for p in list {
-        let mut transforms = Proposal::from_registry(p, proto).transforms;
+        let configured = Proposal::from_registry(p, proto).transforms;
+        let mut transforms = configured.clone();
         transforms.retain(|t| crate::suite::supports(proto, t));
         let has = |k| transforms.iter().any(|t| t.kind == k);
+        // A type the configuration asked for must keep a transform: a proposal that lost its
+        // only KE group would otherwise be negotiated without PFS.
+        let kept_every_type = configured.iter().all(|t| has(t.kind));
         let aead = transforms
             .iter()
             .any(|t| t.kind == transform_type::ENCR && crate::suite::is_aead(t.id));
         let complete = has(transform_type::ENCR)
             && (aead || has(transform_type::INTEG))
             && (proto != protocol::IKE || (has(transform_type::PRF) && has(transform_type::KE)));
-        if complete {
+        if kept_every_type && complete {
+            // The engine renumbers proposals when it sends them; numbered here for callers
+            // that print them.
             let number = u8::try_from(out.len() + 1).unwrap_or(u8::MAX);
             out.push(Proposal {
                 number,
@@ -226,94 +340,352 @@ fn proposals(
         }
     }
     if out.is_empty() {
-        return Err(err(
-            conn,
-            "no proposal with algorithms the engine implements",
-        ));
+        return Err(Problem::NoProposal);
     }
     Ok(out)
 }
 
-fn traffic_selector(
-    conn: &str,
-    ts: &conf::addr::TrafficSelector,
-    dynamic: &[IpAddr],
-) -> Result<TrafficSelector, ConvertError> {
-    let mut out = match &ts.addr {
-        conf::addr::TsAddr::Dynamic => match dynamic {
-            // `dynamic` is the IKE address; resolved from the configured address for now.
-            [one] => TrafficSelector::host(*one),
-            _ => {
-                return Err(err(
-                    conn,
-                    "dynamic traffic selectors need exactly one configured address",
-                ));
-            }
-        },
-        conf::addr::TsAddr::Subnet(net) => TrafficSelector::subnet(net.addr(), net.prefix_len()),
-        conf::addr::TsAddr::Range(a, b) => TrafficSelector {
-            protocol: 0,
-            start_port: 0,
-            end_port: 65535,
-            start: *a,
-            end: *b,
-        },
-    };
-    out.protocol = ts.protocol;
-    (out.start_port, out.end_port) = match ts.ports {
-        conf::addr::Ports::Any => (0, 65535),
-        conf::addr::Ports::Opaque => (65535, 0),
-        conf::addr::Ports::Range(a, b) => (a, b),
-    };
-    Ok(out)
+/// Converts one side's selectors; `dynamic` is the host selector of `side_addr` and is left out
+/// when the side has no configured address.
+fn traffic_selectors(
+    list: &[conf::addr::TrafficSelector],
+    side_addr: Option<IpAddr>,
+) -> Vec<TrafficSelector> {
+    list.iter()
+        .filter_map(|ts| {
+            let mut out = match &ts.addr {
+                conf::addr::TsAddr::Dynamic => TrafficSelector::host(side_addr?),
+                conf::addr::TsAddr::Subnet(net) => {
+                    TrafficSelector::subnet(net.addr(), net.prefix_len())
+                }
+                conf::addr::TsAddr::Range(a, b) => TrafficSelector {
+                    start: *a,
+                    end: *b,
+                    ..TrafficSelector::host(*a)
+                },
+            };
+            out.protocol = ts.protocol;
+            (out.start_port, out.end_port) = match ts.ports {
+                conf::addr::Ports::Any => (0, 65535),
+                conf::addr::Ports::Opaque => (65535, 0),
+                conf::addr::Ports::Range(a, b) => (a, b),
+            };
+            Some(out)
+        })
+        .collect()
 }
 
-fn child(
-    conn: &str,
-    c: &conf::Child,
-    local: &[IpAddr],
-    remote: &[IpAddr],
-) -> Result<ChildConfig, ConvertError> {
-    let mode = match c.mode {
-        conf::Mode::Tunnel => Mode::Tunnel,
-        conf::Mode::Transport => Mode::Transport,
-        other => {
-            return Err(err(
-                conn,
-                format!("child '{}': mode {other} is not supported yet", c.name),
-            ));
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::find_psk;
+
+    /// The seed's BFL side (NVIDIA BlueField IPsec guide, swanctl.conf example).
+    const SEED: &str = r#"
+connections {
+  BFL-BFR {
+    local_addrs = 192.168.50.1
+    remote_addrs = 192.168.50.2
+    local {
+      auth = psk
+      id = host1
+    }
+    remote {
+      auth = psk
+      id = host2
+    }
+    children {
+      bf-out {
+        local_ts = 192.168.50.1/24 [udp]
+        remote_ts = 192.168.50.2/24 [udp/4789]
+        esp_proposals = aes128gcm128-x25519-esn
+        mode = transport
+        policies_fwd_out = yes
+        hw_offload = packet
+      }
+    }
+    version = 2
+    mobike = no
+    reauth_time = 0
+    proposals = aes128-sha256-x25519
+  }
+}
+secrets {
+  ike-BF {
+    id-host1 = host1
+    id-host2 = host2
+    secret = 0sv+NkxY9LLZvwj4qCC2o/gGrWDF2d21jL
+  }
+}
+"#;
+
+    /// A small PSK connection `c1` with one child `ch`; tests edit it with `replace`.
+    const BASE: &str = r#"
+connections {
+  c1 {
+    local_addrs = 192.0.2.1
+    remote_addrs = 192.0.2.2
+    local {
+      auth = psk
+      id = a.example
+    }
+    remote {
+      auth = psk
+      id = b.example
+    }
+    children {
+      ch {
+        local_ts = 10.1.0.0/16
+        remote_ts = 10.2.0.0/16
+        esp_proposals = aes128gcm16-x25519
+      }
+    }
+    proposals = aes128-sha256-x25519
+  }
+}
+"#;
+
+    fn load(text: &str) -> conf::Config {
+        iked_conf::load_str("test.conf", text)
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .config
+    }
+
+    fn base_with(from: &str, to: &str) -> conf::Config {
+        assert!(BASE.contains(from), "{from}");
+        load(&BASE.replace(from, to))
+    }
+
+    fn convert_err(config: &conf::Config) -> ConvertError {
+        connection(&config.connections[0]).unwrap_err()
+    }
+
+    fn ts(text: &str) -> TrafficSelector {
+        TrafficSelector::parse(text).unwrap()
+    }
+
+    #[test]
+    fn seed_converts_for_the_engine() {
+        let (conns, secrets) = convert(&load(SEED)).unwrap();
+        let conn = &conns[0];
+        assert_eq!(conn.name, "BFL-BFR");
+        assert_eq!(
+            conn.local_addrs,
+            vec!["192.168.50.1".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(conn.local.id, Some(Identity::from_text("host1")));
+        assert_eq!(conn.local.method, AuthMethod::Psk);
+        // aes128-sha256-x25519 as the engine parses it itself.
+        let expected = Proposal::parse(protocol::IKE, "aes128-sha256-x25519").unwrap();
+        let mut got = conn.proposals[0].transforms.clone();
+        let mut want = expected.transforms.clone();
+        got.sort_by_key(|t| (t.kind, t.id));
+        want.sort_by_key(|t| (t.kind, t.id));
+        assert_eq!(got, want);
+        let child = &conn.children[0];
+        assert_eq!(child.mode, Mode::Transport);
+        assert_eq!(child.hw_offload, HwOffload::Packet);
+        assert!(child.policies_fwd_out);
+        assert_eq!(child.local_ts, vec![ts("192.168.50.0/24[udp]")]);
+        assert_eq!(child.remote_ts, vec![ts("192.168.50.0/24[udp/4789]")]);
+        assert_eq!(secrets.len(), 1);
+        assert_eq!(secrets[0].ids.len(), 2);
+        let psk = find_psk(
+            &secrets,
+            &Identity::from_text("host1"),
+            &Identity::from_text("host2"),
+        );
+        assert!(psk.is_some_and(|k| !k.is_empty()));
+    }
+
+    #[test]
+    fn dynamic_selectors_take_the_first_address_or_are_left_out() {
+        let config = load(
+            &BASE
+                .replace(
+                    "local_addrs = 192.0.2.1",
+                    "local_addrs = 192.0.2.1, 192.0.2.9",
+                )
+                .replace("remote_addrs = 192.0.2.2", "remote_addrs = %any")
+                .replace("local_ts = 10.1.0.0/16", "local_ts = dynamic[udp]")
+                .replace(
+                    "remote_ts = 10.2.0.0/16",
+                    "remote_ts = dynamic, 10.2.0.0/16",
+                ),
+        );
+        let conn = connection(&config.connections[0]).unwrap();
+        assert!(conn.remote_addrs.is_empty());
+        let child = &conn.children[0];
+        assert_eq!(child.local_ts, vec![ts("192.0.2.1/32[udp]")]);
+        // No remote address: `dynamic` is left to the peer's proposal.
+        assert_eq!(child.remote_ts, vec![ts("10.2.0.0/16")]);
+    }
+
+    #[test]
+    fn address_wildcards_are_left_out_and_subnets_refused() {
+        let any4 = base_with("remote_addrs = 192.0.2.2", "remote_addrs = %any4, %any6");
+        let conn = connection(&any4.connections[0]).unwrap();
+        assert!(conn.remote_addrs.is_empty());
+        assert_eq!(
+            conn.local_addrs,
+            vec!["192.0.2.1".parse::<IpAddr>().unwrap()]
+        );
+
+        for spec in ["10.0.0.0/24", "10.0.0.1-10.0.0.9", "peer.example"] {
+            let config = base_with(
+                "remote_addrs = 192.0.2.2",
+                &format!("remote_addrs = {spec}"),
+            );
+            let e = convert_err(&config);
+            assert_eq!(e.section, Section::Connection("c1".into()));
+            assert_eq!(e.setting, "remote_addrs");
+            assert!(matches!(e.problem, Problem::Address(_)), "{e}");
+            assert!(
+                e.to_string().starts_with("connection 'c1': remote_addrs: "),
+                "{e}"
+            );
         }
-    };
-    let hw_offload = match c.hw_offload {
-        conf::HwOffload::No => HwOffload::No,
-        conf::HwOffload::Crypto => HwOffload::Crypto,
-        conf::HwOffload::Packet => HwOffload::Packet,
-        conf::HwOffload::Auto => HwOffload::Auto,
-    };
-    let ts = |list: &[conf::addr::TrafficSelector],
-              dynamic: &[IpAddr]|
-     -> Result<Vec<TrafficSelector>, ConvertError> {
-        list.iter()
-            .map(|t| traffic_selector(conn, t, dynamic))
-            .collect()
-    };
-    let l = &c.lifetime;
-    Ok(ChildConfig {
-        name: c.name.clone(),
-        local_ts: ts(&c.local_ts, local)?,
-        remote_ts: ts(&c.remote_ts, remote)?,
-        esp_proposals: proposals(conn, &c.esp_proposals, protocol::ESP)?,
-        mode,
-        hw_offload,
-        policies_fwd_out: c.policies_fwd_out,
-        lifetimes: ChildLifetimes {
-            rekey_time: l.rekey_time,
-            life_time: l.life_time,
-            rand_time: l.rand_time,
-            rekey_bytes: l.rekey_bytes,
-            life_bytes: l.life_bytes,
-            rekey_packets: l.rekey_packets,
-            life_packets: l.life_packets,
-        },
-    })
+    }
+
+    #[test]
+    fn dn_identities_are_der_encoded_from_their_attributes() {
+        let config = base_with("id = a.example", "id = \"C=CH, O=iked test, CN=bfl\"");
+        let conn = connection(&config.connections[0]).unwrap();
+        let id = conn.local.id.unwrap();
+        assert_eq!(id.kind, Identity::DER_ASN1_DN);
+        assert_eq!(
+            id.data,
+            iked_crypto::x509::dn_from_text("C=CH, O=iked test, CN=bfl").unwrap()
+        );
+        assert_eq!(id.to_string(), "C=CH, O=iked test, CN=bfl");
+
+        // OpenSSL style with a comma inside a value: still two attributes.
+        let config = base_with("id = b.example", "id = \"/O=a,b/CN=x\"");
+        let conn = connection(&config.connections[0]).unwrap();
+        let id = conn.remote.id.unwrap();
+        assert_eq!(id.kind, Identity::DER_ASN1_DN);
+        assert_eq!(
+            id.data,
+            iked_crypto::x509::encode_dn(&[("O", "a,b"), ("CN", "x")]).unwrap()
+        );
+    }
+
+    #[test]
+    fn subnet_and_range_identities_are_kept_as_text() {
+        for text in ["10.0.0.0/24", "10.0.0.1-10.0.0.9"] {
+            let config = base_with("id = b.example", &format!("id = {text}"));
+            let conn = connection(&config.connections[0]).unwrap();
+            assert_eq!(
+                conn.remote.id,
+                Some(Identity {
+                    kind: Identity::FQDN,
+                    data: text.as_bytes().to_vec(),
+                })
+            );
+        }
+        // `%any` is no constraint.
+        let config = base_with("id = b.example", "id = %any");
+        assert_eq!(connection(&config.connections[0]).unwrap().remote.id, None);
+    }
+
+    #[test]
+    fn secret_owned_by_any_matches_any_identity() {
+        let text =
+            format!("{BASE}secrets {{\n  ike-any {{\n    id = %any\n    secret = abc\n  }}\n}}\n");
+        let (_, secrets) = convert(&load(&text)).unwrap();
+        assert!(secrets[0].ids.is_empty());
+        let psk = find_psk(
+            &secrets,
+            &Identity::from_text("a.example"),
+            &Identity::from_text("anyone.example"),
+        );
+        assert_eq!(psk, Some(&b"abc"[..]));
+    }
+
+    #[test]
+    fn missing_or_extra_auth_rounds_name_the_side() {
+        let mut config = load(BASE);
+        config.connections[0].local.clear();
+        let e = convert_err(&config);
+        assert_eq!(
+            (e.setting.as_str(), &e.problem),
+            ("local", &Problem::NoAuthRound)
+        );
+        assert_eq!(
+            e.to_string(),
+            "connection 'c1': local: no authentication round"
+        );
+
+        let config = base_with(
+            "    children {",
+            "    remote-2 {\n      auth = psk\n    }\n    children {",
+        );
+        let e = convert_err(&config);
+        assert_eq!(
+            (e.setting.as_str(), &e.problem),
+            ("remote-2", &Problem::MultipleAuthRounds)
+        );
+    }
+
+    #[test]
+    fn unsupported_auth_and_mode_name_the_setting() {
+        let eap = base_with(
+            "auth = psk\n      id = b.example",
+            "auth = eap-tls\n      id = b.example",
+        );
+        let e = convert_err(&eap);
+        assert_eq!(e.setting, "remote.auth");
+        assert!(matches!(e.problem, Problem::AuthMethod(_)), "{e}");
+
+        let constraint = base_with(
+            "auth = psk\n      id = a.example",
+            "auth = rsa-foo\n      id = a.example",
+        );
+        let e = convert_err(&constraint);
+        assert_eq!(e.setting, "local.auth");
+        assert!(matches!(e.problem, Problem::AuthConstraint(_)), "{e}");
+
+        let pass = base_with("esp_proposals = aes128gcm16-x25519", "mode = pass");
+        let e = convert_err(&pass);
+        assert_eq!(e.setting, "children.ch.mode");
+        assert_eq!(
+            e.to_string(),
+            "connection 'c1': children.ch.mode: mode pass is not supported yet (tunnel and transport are)"
+        );
+    }
+
+    #[test]
+    fn unimplemented_transforms_are_filtered_without_dropping_pfs() {
+        let config = base_with(
+            "esp_proposals = aes128gcm16-x25519",
+            "esp_proposals = aes128gcm16-ecp521-x25519, aes256gcm16-ecp521, aes128gcm16",
+        );
+        let conn = connection(&config.connections[0]).unwrap();
+        let esp = &conn.children[0].esp_proposals;
+        // The first keeps x25519; the second lost its only group and is dropped rather than
+        // offered without PFS; the third never asked for one.
+        assert_eq!(esp.len(), 2, "{esp:?}");
+        assert_eq!(esp[0].ke_methods(), vec![31]);
+        assert_eq!(esp[1].ke_methods(), Vec::<u16>::new());
+        assert_eq!((esp[0].number, esp[1].number), (1, 2));
+
+        let none = base_with(
+            "esp_proposals = aes128gcm16-x25519",
+            "esp_proposals = aes128gcm16-ecp521",
+        );
+        let e = convert_err(&none);
+        assert_eq!(
+            (e.setting.as_str(), &e.problem),
+            ("children.ch.esp_proposals", &Problem::NoProposal)
+        );
+        let ike = base_with(
+            "proposals = aes128-sha256-x25519",
+            "proposals = aes128-sha256-curve448",
+        );
+        let e = convert_err(&ike);
+        assert_eq!(
+            (e.setting.as_str(), &e.problem),
+            ("proposals", &Problem::NoProposal)
+        );
+    }
 }

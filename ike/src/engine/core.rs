@@ -13,7 +13,7 @@ use super::fragment::{self, Limit, Progress};
 use super::sa::{Active, IkeSa, Outstanding, Phase, Task};
 use super::{
     ChildInfo, ChildSaId, DownReason, Event, IkeInfo, IkeSaId, KernelEvent, KernelRequest,
-    KernelRequestId, LogGroup, RandomSource, Stats, Transmit,
+    KernelRequestId, LogGroup, LogGroups, RandomSource, Stats, Transmit,
 };
 use crate::config::{IkeConfig, IkeSecret, Settings};
 use crate::creds::CredentialSet;
@@ -118,6 +118,8 @@ pub struct Engine {
     pub(crate) credentials: Arc<CredentialSet>,
     /// Wall-clock time (Unix seconds) for certificate validity; set by the caller.
     pub(crate) wall_clock: Option<i64>,
+    /// Groups whose records are built and queued (see [`Engine::set_log_groups`]).
+    pub(crate) log_groups: LogGroups,
 }
 
 impl std::fmt::Debug for Engine {
@@ -164,6 +166,7 @@ impl Engine {
             stats: Stats::default(),
             credentials: Arc::default(),
             wall_clock: None,
+            log_groups: LogGroups::ALL,
         }
     }
 
@@ -183,6 +186,18 @@ impl Engine {
     /// before handing inputs to the engine; without it certificate authentication fails.
     pub fn set_wall_clock(&mut self, unix_secs: i64) {
         self.wall_clock = Some(unix_secs);
+    }
+
+    /// Chooses which log groups produce [`Event::Log`] (default [`LogGroups::ALL`]). Records of
+    /// a group that is off are never formatted, so a daemon that discards them should turn
+    /// them off rather than drop the events.
+    pub fn set_log_groups(&mut self, groups: LogGroups) {
+        self.log_groups = groups;
+    }
+
+    /// The groups currently logged.
+    pub fn log_groups(&self) -> LogGroups {
+        self.log_groups
     }
 
     // ----- outputs -------------------------------------------------------------------------
@@ -422,19 +437,18 @@ impl Engine {
         let header = match message::peek_header(bytes) {
             Ok(h) => h,
             Err(e) => {
-                self.drop_datagram(None, format!("invalid IKE header from {remote}: {e}"));
+                self.drop_datagram(None, || format!("invalid IKE header from {remote}: {e}"));
                 return;
             }
         };
-        self.log(
+        engine_log!(
+            self,
             None,
             LogGroup::Net,
-            format!(
-                "received packet: from {} to {} ({} bytes)",
-                fmt_addr(remote),
-                fmt_addr(local),
-                bytes.len()
-            ),
+            "received packet: from {} to {} ({} bytes)",
+            fmt_addr(remote),
+            fmt_addr(local),
+            bytes.len()
         );
         if header.exchange == exchange::IKE_SA_INIT && !header.is_response() && header.spi_r == 0 {
             self.respond_sa_init(now, local, remote, header, bytes);
@@ -446,7 +460,7 @@ impl Engine {
             header.spi_i
         };
         let Some(id) = self.by_spi.get(&our_spi).copied() else {
-            self.drop_datagram(None, format!("no IKE_SA found for SPI {our_spi:016x}"));
+            self.drop_datagram(None, || format!("no IKE_SA found for SPI {our_spi:016x}"));
             return;
         };
         let Some(mut sa) = self.sas.remove(&id) else {
@@ -455,7 +469,7 @@ impl Engine {
         // The I flag must say the sender holds the other role.
         if sa.initiator == header.from_initiator() || (sa.initiator && header.spi_i != sa.spi_i) {
             self.sas.insert(id, sa);
-            self.drop_datagram(Some(id), "role flags do not match the IKE_SA".into());
+            self.drop_datagram(Some(id), || "role flags do not match the IKE_SA".to_owned());
             return;
         }
         let fate = if header.is_response() {
@@ -476,25 +490,22 @@ impl Engine {
     ) -> Fate {
         let expected = sa.outstanding.as_ref().map(|o| o.message_id);
         if expected != Some(header.message_id) {
-            self.drop_datagram(
-                Some(sa.id),
-                format!("response with unexpected message ID {}", header.message_id),
-            );
+            self.drop_datagram(Some(sa.id), || {
+                format!("response with unexpected message ID {}", header.message_id)
+            });
             return Fate::Keep;
         }
         if header.exchange == exchange::IKE_SA_INIT {
             let msg = match message::decode(bytes, None) {
                 Ok(m) => m,
                 Err(e) => {
-                    self.drop_datagram(Some(sa.id), format!("invalid IKE_SA_INIT response: {e}"));
+                    self.drop_datagram(Some(sa.id), || {
+                        format!("invalid IKE_SA_INIT response: {e}")
+                    });
                     return Fate::Keep;
                 }
             };
-            self.log(
-                Some(sa.id),
-                LogGroup::Enc,
-                format!("parsed {}", msg.summary()),
-            );
+            engine_log!(self, Some(sa.id), LogGroup::Enc, "parsed {}", msg.summary());
             sa.fragmentation.peer_supported = msg
                 .notify(message::notify::FRAGMENTATION_SUPPORTED)
                 .is_some();
@@ -503,11 +514,7 @@ impl Engine {
         let Some(msg) = self.decrypt(now, sa, bytes) else {
             return Fate::Keep;
         };
-        self.log(
-            Some(sa.id),
-            LogGroup::Enc,
-            format!("parsed {}", msg.summary()),
-        );
+        engine_log!(self, Some(sa.id), LogGroup::Enc, "parsed {}", msg.summary());
         sa.last_received = now;
         self.follow_peer(sa, local, remote, false);
         let Some(out) = sa.outstanding.take() else {
@@ -541,10 +548,11 @@ impl Engine {
                 return Fate::Keep;
             }
             self.stats.replayed_responses += 1;
-            self.log(
+            engine_log!(
+                self,
                 Some(sa.id),
                 LogGroup::Ike,
-                format!("received retransmit of request with ID {mid}, retransmitting response"),
+                "received retransmit of request with ID {mid}, retransmitting response"
             );
             for bytes in resp.clone() {
                 self.transmits.push_back(Transmit {
@@ -560,24 +568,21 @@ impl Engine {
             return Fate::Keep;
         }
         if mid != sa.expected_request_id || sa.parked.is_some() {
-            self.drop_datagram(
-                Some(sa.id),
-                format!("request with message ID {mid} outside the window"),
-            );
+            self.drop_datagram(Some(sa.id), || {
+                format!("request with message ID {mid} outside the window")
+            });
             return Fate::Keep;
         }
         if sa.crypto.is_none() {
-            self.drop_datagram(Some(sa.id), "encrypted request before keys exist".into());
+            self.drop_datagram(Some(sa.id), || {
+                "encrypted request before keys exist".to_owned()
+            });
             return Fate::Keep;
         }
         let Some(msg) = self.decrypt(now, sa, bytes) else {
             return Fate::Keep;
         };
-        self.log(
-            Some(sa.id),
-            LogGroup::Enc,
-            format!("parsed {}", msg.summary()),
-        );
+        engine_log!(self, Some(sa.id), LogGroup::Enc, "parsed {}", msg.summary());
         sa.last_received = now;
         // The IKE_AUTH request comes from the initiator's NAT-T port once it found a NAT.
         self.follow_peer(sa, local, remote, header.exchange == exchange::IKE_AUTH);
@@ -607,7 +612,9 @@ impl Engine {
             Ok(message::Datagram::Message(m)) => return Some(m),
             Ok(message::Datagram::Fragment(f)) => f,
             Err(e) => {
-                self.drop_datagram(Some(sa.id), format!("could not decrypt/parse message: {e}"));
+                self.drop_datagram(Some(sa.id), || {
+                    format!("could not decrypt/parse message: {e}")
+                });
                 return None;
             }
         };
@@ -618,20 +625,20 @@ impl Engine {
         };
         match buffer.add(now, piece) {
             Ok(Progress::Waiting { number, total, .. }) => {
-                self.log(
+                engine_log!(
+                    self,
                     Some(sa.id),
                     LogGroup::Enc,
-                    format!(
-                        "received fragment #{number} of {total}, waiting for complete IKE message"
-                    ),
+                    "received fragment #{number} of {total}, waiting for complete IKE message"
                 );
                 None
             }
             Ok(Progress::Ignored { number }) => {
-                self.log(
+                engine_log!(
+                    self,
                     Some(sa.id),
                     LogGroup::Enc,
-                    format!("received duplicate fragment #{number}"),
+                    "received duplicate fragment #{number}"
                 );
                 None
             }
@@ -641,18 +648,17 @@ impl Engine {
                 total,
                 len,
             }) => {
-                self.log(
+                engine_log!(
+                    self,
                     Some(sa.id),
                     LogGroup::Enc,
-                    format!(
-                        "received fragment #{number} of {total}, reassembled fragmented IKE \
+                    "received fragment #{number} of {total}, reassembled fragmented IKE \
                          message ({len} bytes)"
-                    ),
                 );
                 Some(*message)
             }
             Err(e) => {
-                self.drop_datagram(Some(sa.id), format!("fragmented message dropped: {e}"));
+                self.drop_datagram(Some(sa.id), || format!("fragmented message dropped: {e}"));
                 None
             }
         }
@@ -726,13 +732,15 @@ impl Engine {
                 if state != Some(super::sa::ChildState::Installed) && !hard {
                     return;
                 }
-                let name = sa.log_name();
                 if hard {
                     sa.tasks.push_front(Task::DeleteChild(child));
-                    self.log(
+                    engine_log!(
+                        self,
                         Some(ike),
                         LogGroup::Knl,
-                        format!("hard expire of CHILD_SA {{{}}} in {name}", child.0),
+                        "hard expire of CHILD_SA {{{}}} in {}",
+                        child.0,
+                        sa.log_name()
                     );
                 } else {
                     sa.tasks.push_back(Task::RekeyChild(child));
@@ -740,10 +748,11 @@ impl Engine {
                 self.kick(now, ike);
             }
             KernelEvent::Acquire { reqid } => {
-                self.log(
+                engine_log!(
+                    self,
                     None,
                     LogGroup::Knl,
-                    format!("ignoring acquire for reqid {reqid}: trap policies are not supported"),
+                    "ignoring acquire for reqid {reqid}: trap policies are not supported"
                 );
             }
         }
@@ -759,11 +768,12 @@ impl Engine {
                         && !sa.phase.is_established()
                     {
                         let sa = self.sas.remove(&id).expect("checked above");
-                        let name = sa.log_name();
-                        self.log(
+                        engine_log!(
+                            self,
                             Some(id),
                             LogGroup::Ike,
-                            format!("half-open {name} timed out, deleting"),
+                            "half-open {} timed out, deleting",
+                            sa.log_name()
                         );
                         self.destroy(sa, DownReason::Timeout);
                     }
@@ -820,11 +830,11 @@ impl Engine {
         };
         if out.retransmits >= self.settings.retransmit_tries {
             let tries = out.retransmits;
-            let name = sa.log_name();
-            self.log(
+            engine_log!(
+                self,
                 Some(id),
                 LogGroup::Ike,
-                format!("giving up after {tries} retransmits"),
+                "giving up after {tries} retransmits"
             );
             let established = sa.phase.is_established() || matches!(sa.phase, Phase::Rekeyed);
             if !established {
@@ -835,10 +845,12 @@ impl Engine {
                     peer_silent: true,
                 });
             }
-            self.log(
+            engine_log!(
+                self,
                 Some(id),
                 LogGroup::Ike,
-                format!("{name} declared dead, deleting"),
+                "{} declared dead, deleting",
+                sa.log_name()
             );
             self.destroy(sa, DownReason::Timeout);
             return;
@@ -848,10 +860,11 @@ impl Engine {
         let mid = out.message_id;
         let datagrams = out.datagrams.clone();
         self.stats.retransmits += 1;
-        self.log(
+        engine_log!(
+            self,
             Some(id),
             LogGroup::Ike,
-            format!("retransmit {n} of request with message ID {mid}"),
+            "retransmit {n} of request with message ID {mid}"
         );
         for bytes in datagrams {
             self.transmits.push_back(Transmit {
@@ -942,8 +955,13 @@ impl Engine {
         self.kernel_waits.retain(|_, (ike, _)| *ike != id);
         let was_up = sa.phase.is_established();
         if was_up {
-            let name = sa.log_name();
-            self.log(Some(id), LogGroup::Ike, format!("IKE_SA {name} deleted"));
+            engine_log!(
+                self,
+                Some(id),
+                LogGroup::Ike,
+                "IKE_SA {} deleted",
+                sa.log_name()
+            );
             self.events.push_back(Event::IkeDown { sa: id, reason });
         }
     }
@@ -1077,23 +1095,23 @@ impl Engine {
         match result {
             Ok(sealed) => {
                 if sealed.datagrams.len() > 1 {
-                    self.log(
+                    engine_log!(
+                        self,
                         Some(sa.id),
                         LogGroup::Enc,
-                        format!(
-                            "splitting IKE message ({} bytes) into {} fragments",
-                            sealed.message_len,
-                            sealed.datagrams.len()
-                        ),
+                        "splitting IKE message ({} bytes) into {} fragments",
+                        sealed.message_len,
+                        sealed.datagrams.len()
                     );
                 }
                 Some(sealed.datagrams)
             }
             Err(e) => {
-                self.log(
+                engine_log!(
+                    self,
                     Some(sa.id),
                     LogGroup::Enc,
-                    format!("generating message failed: {e}"),
+                    "generating message failed: {e}"
                 );
                 None
             }
@@ -1101,10 +1119,12 @@ impl Engine {
     }
 
     fn emit(&mut self, sa: &IkeSa, msg: &Message, datagrams: Vec<Vec<u8>>) {
-        self.log(
+        engine_log!(
+            self,
             Some(sa.id),
             LogGroup::Enc,
-            format!("generating {}", msg.summary()),
+            "generating {}",
+            msg.summary()
         );
         let total = datagrams.len();
         for (number, bytes) in (1..).zip(datagrams) {
@@ -1114,25 +1134,23 @@ impl Engine {
                 } else {
                     "request"
                 };
-                self.log(
+                engine_log!(
+                    self,
                     Some(sa.id),
                     LogGroup::Enc,
-                    format!(
-                        "generating {} {dir} {} [ EF({number}/{total}) ]",
-                        crate::wire::ExchangeType(msg.header.exchange),
-                        msg.header.message_id
-                    ),
+                    "generating {} {dir} {} [ EF({number}/{total}) ]",
+                    crate::wire::ExchangeType(msg.header.exchange),
+                    msg.header.message_id
                 );
             }
-            self.log(
+            engine_log!(
+                self,
                 Some(sa.id),
                 LogGroup::Net,
-                format!(
-                    "sending packet: from {} to {} ({} bytes)",
-                    fmt_addr(sa.local),
-                    fmt_addr(sa.remote),
-                    bytes.len()
-                ),
+                "sending packet: from {} to {} ({} bytes)",
+                fmt_addr(sa.local),
+                fmt_addr(sa.remote),
+                bytes.len()
             );
             self.transmits.push_back(Transmit {
                 local: sa.local,
@@ -1145,7 +1163,7 @@ impl Engine {
     /// Sends a datagram not tied to an SA (stateless responses).
     pub(crate) fn transmit_raw(&mut self, local: SocketAddr, remote: SocketAddr, msg: &Message) {
         if let Ok(bytes) = message::encode(msg, None) {
-            self.log(None, LogGroup::Enc, format!("generating {}", msg.summary()));
+            engine_log!(self, None, LogGroup::Enc, "generating {}", msg.summary());
             self.transmits.push_back(Transmit {
                 local,
                 remote,
@@ -1211,13 +1229,26 @@ impl Engine {
         self.events.push_back(e);
     }
 
+    /// Whether records of `group` are wanted (`engine_log!` reads the field itself so that its
+    /// arguments may borrow an SA out of `self.sas`).
+    #[inline]
+    pub(crate) fn logs(&self, group: LogGroup) -> bool {
+        self.log_groups.contains(group)
+    }
+
+    /// Queues a record. Call through `engine_log!`, which skips the formatting (and this call)
+    /// when the group is off.
     pub(crate) fn log(&mut self, sa: Option<IkeSaId>, group: LogGroup, message: String) {
         self.events.push_back(Event::Log { sa, group, message });
     }
 
-    pub(crate) fn drop_datagram(&mut self, sa: Option<IkeSaId>, why: String) {
+    /// Counts a dropped datagram and logs why; `why` runs only when `[ENC]` is logged.
+    pub(crate) fn drop_datagram(&mut self, sa: Option<IkeSaId>, why: impl FnOnce() -> String) {
         self.stats.dropped += 1;
-        self.log(sa, LogGroup::Enc, why);
+        if self.logs(LogGroup::Enc) {
+            let why = why();
+            self.log(sa, LogGroup::Enc, why);
+        }
     }
 
     pub(crate) fn new_ike_id(&mut self) -> IkeSaId {

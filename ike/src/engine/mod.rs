@@ -13,7 +13,9 @@
 //! * [`Engine::poll_transmit`] — datagrams to send;
 //! * [`Engine::poll_kernel`] — abstract kernel requests (the daemon maps them to XFRM and
 //!   answers each one carrying a [`KernelRequestId`] with a [`KernelEvent`]);
-//! * [`Engine::poll_event`] — state changes and charon-style log records;
+//! * [`Engine::poll_event`] — state changes and charon-style log records (of the groups
+//!   [`Engine::set_log_groups`] enables, all by default; the text of a disabled group is never
+//!   built);
 //! * [`Engine::poll_timeout`] — the next deadline.
 //!
 //! Kernel bookkeeping: every SPI reserved with [`KernelRequest::AllocateSpi`] ends up either as
@@ -24,6 +26,23 @@
 //! Time ([`Timestamp`]) and randomness ([`RandomSource`]) are inputs: the engine never reads a
 //! clock or the OS. Every IKE SA is identified by a unique [`IkeSaId`] (charon's `[n]`), every
 //! CHILD_SA by a [`ChildSaId`] (charon's `{n}`, also used as the kernel reqid).
+
+/// `engine_log!(engine, sa, group, "format", args...)`: queues an [`Event::Log`] of `group`,
+/// building the text (and evaluating the format arguments, such as `sa.log_name()` or
+/// `msg.summary()`) only when the engine's filter ([`Engine::set_log_groups`]) has the group on.
+/// A macro rather than a closure-taking method so the arguments may borrow what a `&mut self`
+/// call would conflict with. Defined before the submodules so that they can use it.
+macro_rules! engine_log {
+    ($engine:expr, $sa:expr, $group:expr, $($fmt:tt)+) => {{
+        let group: $crate::engine::LogGroup = $group;
+        // The field, not `Engine::logs`: a disjoint borrow, so the arguments may still use an
+        // SA borrowed mutably out of `self.sas`.
+        if $engine.log_groups.contains(group) {
+            let message = ::std::format!($($fmt)+);
+            $engine.log($sa, group, message);
+        }
+    }};
+}
 
 mod auth;
 mod core;
@@ -281,6 +300,21 @@ pub enum LogGroup {
 }
 
 impl LogGroup {
+    /// Every group, in declaration order.
+    pub const ALL: [LogGroup; 6] = [
+        LogGroup::Ike,
+        LogGroup::Enc,
+        LogGroup::Net,
+        LogGroup::Cfg,
+        LogGroup::Chd,
+        LogGroup::Knl,
+    ];
+
+    /// This group's bit in [`LogGroups`].
+    const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+
     /// The three-letter tag.
     pub fn tag(self) -> &'static str {
         match self {
@@ -291,6 +325,72 @@ impl LogGroup {
             LogGroup::Chd => "CHD",
             LogGroup::Knl => "KNL",
         }
+    }
+}
+
+/// A set of [`LogGroup`]s: which groups the engine builds [`Event::Log`] records for (see
+/// [`Engine::set_log_groups`]). A bitset, so the per-record check costs one AND.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LogGroups(u8);
+
+impl LogGroups {
+    /// No group: the engine builds no log text at all.
+    pub const NONE: LogGroups = LogGroups(0);
+    /// Every group (the engine's default).
+    pub const ALL: LogGroups = {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < LogGroup::ALL.len() {
+            bits |= LogGroup::ALL[i].bit();
+            i += 1;
+        }
+        LogGroups(bits)
+    };
+
+    /// Whether `group` is in the set.
+    #[inline]
+    pub const fn contains(self, group: LogGroup) -> bool {
+        self.0 & group.bit() != 0
+    }
+
+    /// The set with `group` added.
+    #[must_use]
+    pub const fn with(self, group: LogGroup) -> LogGroups {
+        LogGroups(self.0 | group.bit())
+    }
+
+    /// The set with `group` removed.
+    #[must_use]
+    pub const fn without(self, group: LogGroup) -> LogGroups {
+        LogGroups(self.0 & !group.bit())
+    }
+
+    /// Adds or removes `group`.
+    pub fn set(&mut self, group: LogGroup, on: bool) {
+        *self = if on {
+            self.with(group)
+        } else {
+            self.without(group)
+        };
+    }
+
+    /// The groups in the set, in [`LogGroup::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = LogGroup> {
+        LogGroup::ALL.into_iter().filter(move |g| self.contains(*g))
+    }
+}
+
+impl FromIterator<LogGroup> for LogGroups {
+    fn from_iter<I: IntoIterator<Item = LogGroup>>(iter: I) -> Self {
+        iter.into_iter().fold(LogGroups::NONE, LogGroups::with)
+    }
+}
+
+impl std::fmt::Debug for LogGroups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set()
+            .entries(self.iter().map(LogGroup::tag))
+            .finish()
     }
 }
 

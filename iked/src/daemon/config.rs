@@ -2,222 +2,26 @@
 //! configuration types and VICI.
 //!
 //! Contract:
-//! - [`engine_connection`] / [`engine_secrets`] translate the validated swanctl model into the
-//!   engine's types. Anything the engine cannot do yet is reported as an error string naming
-//!   the connection, never silently dropped.
+//! - [`engine_connection`] translates a validated swanctl connection into the engine's types
+//!   through `iked_ike::from_conf` (the one conversion, also used for secrets and identities
+//!   by the daemon core); what the engine cannot do is an error string naming the connection
+//!   and the setting.
 //! - [`vici_conn_to_text`] turns a VICI `load-conn` tree (as the stock `swanctl` sends it) back
 //!   into swanctl.conf text, so VICI-loaded connections go through the very same parser and
 //!   validation as file-loaded ones (locations then read `vici:load-conn:line:col`).
 //! - [`list_conn_message`] renders a connection as charon's `list-conn` event.
 
 use std::fmt::Write as _;
-use std::net::IpAddr;
-use std::sync::Arc;
 
-use iked_conf::addr::{AddrSpec, Ports, TsAddr};
+use iked_conf::addr::AddrSpec;
 use iked_ike::config as ec;
-use iked_ike::proposal as ep;
 
 use crate::vici::{Item, Message};
 
-/// Converts one swanctl connection for the engine.
+/// Converts one swanctl connection for the engine ([`iked_ike::from_conf::connection`]); the
+/// error text names the connection and the setting, as `ikectl load-all` prints it.
 pub fn engine_connection(conn: &iked_conf::Connection) -> Result<ec::IkeConfig, String> {
-    let addrs = |specs: &[AddrSpec]| -> Vec<IpAddr> {
-        specs
-            .iter()
-            .filter_map(|a| match a {
-                AddrSpec::Addr(ip) => Some(*ip),
-                _ => None,
-            })
-            .collect()
-    };
-    let local_addrs = addrs(&conn.local_addrs);
-    let remote_addrs = addrs(&conn.remote_addrs);
-    let auth = |rounds: &[iked_conf::AuthRound], side: &str| -> Result<ec::AuthConfig, String> {
-        let round = rounds
-            .first()
-            .ok_or_else(|| format!("connection '{}' has no {side} auth round", conn.name))?;
-        if rounds.len() > 1 {
-            return Err(format!(
-                "connection '{}': multiple {side} authentication rounds are not supported",
-                conn.name
-            ));
-        }
-        let method = match &round.auth {
-            iked_conf::AuthMethod::Psk => ec::AuthMethod::Psk,
-            iked_conf::AuthMethod::Pubkey { spec } => {
-                let constraint = ec::PubkeyConstraint::from_spec(spec)
-                    .map_err(|e| format!("connection '{}': {side} {e}", conn.name))?;
-                // Certificate files are read by `creds::conn_credentials`, which knows the
-                // swanctl directories; here only what the configuration says.
-                ec::AuthMethod::Pubkey(Box::new(ec::PubkeyAuth {
-                    send_cert: match conn.send_cert {
-                        iked_conf::CertPolicy::IfAsked => ec::SendCert::IfAsked,
-                        iked_conf::CertPolicy::Always => ec::SendCert::Always,
-                        iked_conf::CertPolicy::Never => ec::SendCert::Never,
-                    },
-                    send_certreq: conn.send_certreq,
-                    ..ec::PubkeyAuth::new(constraint)
-                }))
-            }
-            other => {
-                return Err(format!(
-                    "connection '{}': {side} auth '{other}' is not supported (psk and pubkey are)",
-                    conn.name
-                ));
-            }
-        };
-        Ok(ec::AuthConfig {
-            method,
-            id: round
-                .id
-                .as_ref()
-                .filter(|id| !id.is_any())
-                .map(engine_identity),
-        })
-    };
-    let proposals = conn
-        .proposals
-        .iter()
-        .map(|p| ep::Proposal::from_registry(p, ep::protocol::IKE))
-        .collect();
-    let first_local = local_addrs.first().copied();
-    let first_remote = remote_addrs.first().copied();
-    let mut children = Vec::new();
-    for child in &conn.children {
-        let mode = match child.mode {
-            iked_conf::Mode::Tunnel => ec::Mode::Tunnel,
-            iked_conf::Mode::Transport => ec::Mode::Transport,
-            other => {
-                return Err(format!(
-                    "child '{}' of '{}': mode {other} is not supported yet",
-                    child.name, conn.name
-                ));
-            }
-        };
-        children.push(Arc::new(ec::ChildConfig {
-            name: child.name.clone(),
-            local_ts: child
-                .local_ts
-                .iter()
-                .filter_map(|ts| engine_ts(ts, first_local))
-                .collect(),
-            remote_ts: child
-                .remote_ts
-                .iter()
-                .filter_map(|ts| engine_ts(ts, first_remote))
-                .collect(),
-            esp_proposals: child
-                .esp_proposals
-                .iter()
-                .map(|p| ep::Proposal::from_registry(p, ep::protocol::ESP))
-                .collect(),
-            mode,
-            hw_offload: match child.hw_offload {
-                iked_conf::HwOffload::No => ec::HwOffload::No,
-                iked_conf::HwOffload::Crypto => ec::HwOffload::Crypto,
-                iked_conf::HwOffload::Packet => ec::HwOffload::Packet,
-                iked_conf::HwOffload::Auto => ec::HwOffload::Auto,
-            },
-            policies_fwd_out: child.policies_fwd_out,
-            lifetimes: ec::ChildLifetimes {
-                rekey_time: child.lifetime.rekey_time,
-                life_time: child.lifetime.life_time,
-                rand_time: child.lifetime.rand_time,
-                rekey_bytes: child.lifetime.rekey_bytes,
-                life_bytes: child.lifetime.life_bytes,
-                rekey_packets: child.lifetime.rekey_packets,
-                life_packets: child.lifetime.life_packets,
-            },
-        }));
-    }
-    Ok(ec::IkeConfig {
-        name: conn.name.clone(),
-        local_addrs,
-        remote_addrs,
-        local: auth(&conn.local, "local")?,
-        remote: auth(&conn.remote, "remote")?,
-        proposals,
-        children,
-        rekey_time: conn.rekey_time,
-        over_time: conn.over_time,
-        rand_time: conn.rand_time,
-        dpd_delay: conn.dpd_delay,
-        mobike: conn.mobike,
-        encap: conn.encap,
-        fragmentation: match conn.fragmentation {
-            iked_conf::Fragmentation::Yes | iked_conf::Fragmentation::Force => {
-                iked_ike::config::Fragmentation::Yes
-            }
-            iked_conf::Fragmentation::Accept => iked_ike::config::Fragmentation::Accept,
-            iked_conf::Fragmentation::No => iked_ike::config::Fragmentation::No,
-        },
-    })
-}
-
-/// An identity as the engine types it.
-pub fn engine_identity(id: &iked_conf::identity::Identity) -> ec::Identity {
-    use iked_conf::identity::Identity as C;
-    match id {
-        C::Ipv4(a) => ec::Identity::from_addr(IpAddr::V4(*a)),
-        C::Ipv6(a) => ec::Identity::from_addr(IpAddr::V6(*a)),
-        C::Fqdn(name) => ec::Identity {
-            kind: ec::Identity::FQDN,
-            data: name.as_bytes().to_vec(),
-        },
-        C::Email(name) => ec::Identity {
-            kind: ec::Identity::RFC822_ADDR,
-            data: name.as_bytes().to_vec(),
-        },
-        C::KeyId(data) => ec::Identity {
-            kind: ec::Identity::KEY_ID,
-            data: data.clone(),
-        },
-        C::Raw { id_type, data } => ec::Identity {
-            kind: *id_type,
-            data: data.clone(),
-        },
-        // DNs, subnets and ranges: the engine compares by type and bytes; the textual form
-        // keeps them distinct until the engine grows these types.
-        other => ec::Identity::from_text(&other.to_string()),
-    }
-}
-
-/// A swanctl selector for the engine; `dynamic` becomes the host address of that side (and
-/// is dropped when the side has no fixed address: the engine narrows to the peer's proposal).
-fn engine_ts(
-    ts: &iked_conf::addr::TrafficSelector,
-    side_addr: Option<IpAddr>,
-) -> Option<iked_ike::ts::TrafficSelector> {
-    let mut out = match &ts.addr {
-        TsAddr::Dynamic => iked_ike::ts::TrafficSelector::host(side_addr?),
-        TsAddr::Subnet(net) => iked_ike::ts::TrafficSelector::subnet(net.addr(), net.prefix_len()),
-        TsAddr::Range(a, b) => {
-            let mut t = iked_ike::ts::TrafficSelector::host(*a);
-            t.end = *b;
-            t
-        }
-    };
-    out.protocol = ts.protocol;
-    (out.start_port, out.end_port) = match ts.ports {
-        Ports::Any => (0, 65535),
-        Ports::Opaque => (65535, 0),
-        Ports::Range(a, b) => (a, b),
-    };
-    Some(out)
-}
-
-/// IKE pre-shared keys for the engine.
-pub fn engine_secrets(secrets: &iked_conf::Secrets) -> Vec<ec::IkeSecret> {
-    secrets
-        .ike()
-        .map(|s| {
-            ec::IkeSecret::new(
-                s.ids.iter().map(engine_identity).collect(),
-                s.secret.expose().to_vec(),
-            )
-        })
-        .collect()
+    iked_ike::from_conf::connection(conn).map_err(|e| e.to_string())
 }
 
 /// Quotes a value for swanctl.conf text: always double-quoted, with `"` and `\` escaped, so
@@ -462,33 +266,23 @@ secrets {
 }
 "#;
 
+    /// The conversion itself is tested in `iked_ike::from_conf`; here that the daemon's entry
+    /// point runs it and keeps the location in the text `ikectl load-all` shows.
     #[test]
-    fn seed_converts_for_the_engine() {
+    fn engine_connection_converts_and_locates_errors() {
         let loaded = iked_conf::load_str("seed", SEED).unwrap();
         let conn = engine_connection(&loaded.config.connections[0]).unwrap();
         assert_eq!(conn.name, "BFL-BFR");
-        assert_eq!(
-            conn.local_addrs,
-            vec!["192.168.50.1".parse::<IpAddr>().unwrap()]
-        );
+        assert_eq!(conn.children[0].mode, ec::Mode::Transport);
         assert_eq!(conn.local.id, Some(ec::Identity::from_text("host1")));
-        // aes128-sha256-x25519 as the engine parses it itself.
-        let expected = ep::Proposal::parse(ep::protocol::IKE, "aes128-sha256-x25519").unwrap();
-        let mut got = conn.proposals[0].transforms.clone();
-        let mut want = expected.transforms.clone();
-        got.sort_by_key(|t| (t.kind, t.id));
-        want.sort_by_key(|t| (t.kind, t.id));
-        assert_eq!(got, want);
-        let child = &conn.children[0];
-        assert_eq!(child.mode, ec::Mode::Transport);
-        assert_eq!(child.hw_offload, ec::HwOffload::Packet);
-        assert_eq!(
-            child.remote_ts,
-            vec![iked_ike::ts::TrafficSelector::parse("192.168.50.0/24[udp/4789]").unwrap()]
+
+        let subnet = SEED.replace("remote_addrs = 192.168.50.2", "remote_addrs = 10.0.0.0/24");
+        let loaded = iked_conf::load_str("seed", &subnet).unwrap();
+        let e = engine_connection(&loaded.config.connections[0]).unwrap_err();
+        assert!(
+            e.starts_with("connection 'BFL-BFR': remote_addrs: '10.0.0.0/24'"),
+            "{e}"
         );
-        let secrets = engine_secrets(&loaded.config.secrets);
-        assert_eq!(secrets.len(), 1);
-        assert_eq!(secrets[0].ids.len(), 2);
     }
 
     #[test]

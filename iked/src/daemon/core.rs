@@ -17,6 +17,11 @@
 //! - Engine events become charon log lines, VICI `ike-updown`/`child-updown`/`*-rekey`
 //!   broadcasts, and the actions `start_action`/`close_action`/`dpd_action`/`unique`/
 //!   `keyingtries` ask for.
+//! - The engine builds log text only for groups someone reads: those the tracing subscriber
+//!   prints at the level `on_engine_log` uses, and every group while a VICI client
+//!   waits on `initiate`/`terminate` (its `control-log` stream ignores levels). The filter is
+//!   re-evaluated after every control request, engine event batch and control timeout, and
+//!   turned fully on before an engine command whose client is going to wait.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -24,7 +29,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use iked_ike::engine::{
-    ChildSaId, DownReason, Engine, Event, IkeInfo, IkeSaId, KernelEvent, LogGroup, Timestamp,
+    ChildSaId, DownReason, Engine, Event, IkeInfo, IkeSaId, KernelEvent, LogGroup, LogGroups,
+    Timestamp,
 };
 use tokio::sync::broadcast;
 
@@ -133,6 +139,8 @@ pub struct Core {
     events: broadcast::Sender<BroadcastEvent>,
     pending_initiates: Vec<PendingInitiate>,
     pending_terminates: Vec<PendingTerminate>,
+    /// Engine log groups the tracing subscriber prints (see [`printed_engine_groups`]).
+    printed_log_groups: LogGroups,
     sa_meta: HashMap<IkeSaId, SaMeta>,
     child_meta: HashMap<ChildSaId, ChildMeta>,
     /// Failed CHILD_SAs per IKE SA, newest last, one per child name.
@@ -159,7 +167,7 @@ impl Core {
         now: Timestamp,
         wall: u64,
     ) -> Self {
-        Self {
+        let mut core = Self {
             engine,
             kernel,
             conns: Vec::new(),
@@ -169,6 +177,7 @@ impl Core {
             events,
             pending_initiates: Vec::new(),
             pending_terminates: Vec::new(),
+            printed_log_groups: printed_engine_groups(),
             sa_meta: HashMap::new(),
             child_meta: HashMap::new(),
             failed_children: HashMap::new(),
@@ -178,6 +187,28 @@ impl Core {
             started_at: now,
             started_wall: wall,
             stopping: false,
+        };
+        core.sync_log_groups();
+        core
+    }
+
+    /// Re-reads which engine log groups the tracing subscriber prints; call after changing
+    /// the log levels at runtime.
+    pub fn refresh_log_levels(&mut self) {
+        self.printed_log_groups = printed_engine_groups();
+        self.sync_log_groups();
+    }
+
+    /// Sets the engine's log filter: the printed groups, or every group while a client waits
+    /// for `control-log` records (the stream ignores log levels).
+    fn sync_log_groups(&mut self) {
+        let wanted = if self.pending_initiates.is_empty() && self.pending_terminates.is_empty() {
+            self.printed_log_groups
+        } else {
+            LogGroups::ALL
+        };
+        if self.engine.log_groups() != wanted {
+            self.engine.set_log_groups(wanted);
         }
     }
 
@@ -262,11 +293,19 @@ impl Core {
             self.secrets.retain(|s| s.origin != Origin::File);
             report.secrets_unloaded = before - self.secrets.len();
             for s in config.secrets.ike() {
+                let secret = match iked_ike::from_conf::secret(s) {
+                    Ok(secret) => secret,
+                    Err(e) => {
+                        report.errors.push(e.to_string());
+                        tracing::error!(target: "CFG", "{e}");
+                        continue;
+                    }
+                };
                 self.secrets.push(StoredSecret {
                     name: s.name.clone(),
                     origin: Origin::File,
-                    ids: s.ids.iter().map(config::engine_identity).collect(),
-                    secret: zeroize::Zeroizing::new(s.secret.expose().to_vec()),
+                    ids: secret.ids,
+                    secret: secret.secret,
                 });
                 report.secrets.push(s.name.clone());
             }
@@ -525,6 +564,8 @@ impl Core {
         while let Some(event) = self.engine.poll_event() {
             self.on_event(now, event);
         }
+        // Events complete pending initiates and terminates.
+        self.sync_log_groups();
     }
 
     fn sa_name(&self, sa: IkeSaId) -> Option<String> {
@@ -700,14 +741,7 @@ impl Core {
         // The subscriber prints these fields as charon's `<conn|id>` prefix.
         let ike = name.as_deref().unwrap_or("");
         let id = sa.map(|s| u64::from(s.0)).unwrap_or(0);
-        match group {
-            LogGroup::Ike => tracing::info!(target: "IKE", ike, ike_id = id, "{message}"),
-            LogGroup::Enc => tracing::debug!(target: "ENC", ike, ike_id = id, "{message}"),
-            LogGroup::Net => tracing::debug!(target: "NET", ike, ike_id = id, "{message}"),
-            LogGroup::Cfg => tracing::info!(target: "CFG", ike, ike_id = id, "{message}"),
-            LogGroup::Chd => tracing::info!(target: "CHD", ike, ike_id = id, "{message}"),
-            LogGroup::Knl => tracing::info!(target: "KNL", ike, ike_id = id, "{message}"),
-        }
+        trace_engine_log(group, ike, id, &message);
         // Stream to clients initiating or terminating this SA.
         if let Some(sa) = sa {
             let tag = group.tag();
@@ -968,6 +1002,7 @@ impl Core {
         for p in done {
             p.responder.respond(error_response("terminate timed out"));
         }
+        self.sync_log_groups();
     }
 
     // ----- listings --------------------------------------------------------------------------
@@ -1064,7 +1099,7 @@ impl Core {
         }
         if let Some(p) = conn.and_then(|c| c.proposals.first()) {
             if let Some(e) = p.encryption.first() {
-                m = m.kv("encr-alg", encr_name(e.id.to_string()));
+                m = m.kv("encr-alg", e.id.to_string());
                 if let Some(bits) = e.key_bits {
                     m = m.kv("encr-keysize", bits.to_string());
                 }
@@ -1175,7 +1210,7 @@ impl Core {
             .kv("spi-out", format!("{:08x}", c.spi_out));
         if let Some(p) = child_conf.and_then(|ch| ch.esp_proposals.first()) {
             if let Some(e) = p.encryption.first() {
-                m = m.kv("encr-alg", encr_name(e.id.to_string()));
+                m = m.kv("encr-alg", e.id.to_string());
                 if let Some(bits) = e.key_bits {
                     m = m.kv("encr-keysize", bits.to_string());
                 }
@@ -1270,6 +1305,12 @@ impl Core {
 
     /// Answers one VICI command.
     pub fn handle_control(&mut self, now: Timestamp, request: ControlRequest) {
+        self.dispatch_control(now, request);
+        // `initiate` and `terminate` may have registered (or given up on) a waiting client.
+        self.sync_log_groups();
+    }
+
+    fn dispatch_control(&mut self, now: Timestamp, request: ControlRequest) {
         let ControlRequest {
             command,
             message,
@@ -1555,8 +1596,11 @@ impl Core {
         };
         let mut ids = Vec::new();
         for owner in message.get_list("owners") {
-            match iked_conf::identity::parse_identity(&owner) {
-                Ok(id) => ids.push(config::engine_identity(&id)),
+            let id = iked_conf::identity::parse_identity(&owner)
+                .and_then(|id| iked_ike::from_conf::identity(&id).map_err(|e| e.to_string()));
+            match id {
+                // `%any` (None) is no constraint: a secret owned only by it matches anyone.
+                Ok(id) => ids.extend(id),
                 Err(e) => return error_response(format!("invalid owner '{owner}': {e}")),
             }
         }
@@ -1598,6 +1642,11 @@ impl Core {
             return responder.respond(error_response(format!(
                 "IKE_SA config '{conn_name}' not found"
             )));
+        }
+        if timeout_ms >= 0 {
+            // The client will wait and read every record of the SA from its first one, which
+            // the command below already builds.
+            self.engine.set_log_groups(LogGroups::ALL);
         }
         // charon reuses an established IKE_SA of the same config for further children.
         let existing = self
@@ -1712,6 +1761,10 @@ impl Core {
             .get_str("timeout")
             .and_then(|t| t.parse().ok())
             .unwrap_or(0);
+        if !(force || timeout_ms < 0) {
+            // The client will wait for the deletes and stream their records (see `initiate`).
+            self.engine.set_log_groups(LogGroups::ALL);
+        }
         for c in &children {
             let _ = self.engine.terminate_child(now, *c);
         }
@@ -1814,9 +1867,31 @@ impl Core {
     }
 }
 
-/// charon names AES-GCM-16 `AES_GCM_16`; the registry's display may carry more detail.
-fn encr_name(name: String) -> String {
-    name
+/// Prints an engine record through tracing: the group's target at its charon level.
+/// [`printed_engine_groups`] asks about the same targets and levels.
+fn trace_engine_log(group: LogGroup, ike: &str, id: u64, message: &str) {
+    match group {
+        LogGroup::Ike => tracing::info!(target: "IKE", ike, ike_id = id, "{message}"),
+        LogGroup::Enc => tracing::debug!(target: "ENC", ike, ike_id = id, "{message}"),
+        LogGroup::Net => tracing::debug!(target: "NET", ike, ike_id = id, "{message}"),
+        LogGroup::Cfg => tracing::info!(target: "CFG", ike, ike_id = id, "{message}"),
+        LogGroup::Chd => tracing::info!(target: "CHD", ike, ike_id = id, "{message}"),
+        LogGroup::Knl => tracing::info!(target: "KNL", ike, ike_id = id, "{message}"),
+    }
+}
+
+/// The engine groups whose records [`trace_engine_log`] would print with the current tracing
+/// subscriber (its per-subsystem levels); none without a subscriber.
+fn printed_engine_groups() -> LogGroups {
+    use tracing::{Level, enabled};
+    let mut groups = LogGroups::NONE;
+    groups.set(LogGroup::Ike, enabled!(target: "IKE", Level::INFO));
+    groups.set(LogGroup::Enc, enabled!(target: "ENC", Level::DEBUG));
+    groups.set(LogGroup::Net, enabled!(target: "NET", Level::DEBUG));
+    groups.set(LogGroup::Cfg, enabled!(target: "CFG", Level::INFO));
+    groups.set(LogGroup::Chd, enabled!(target: "CHD", Level::INFO));
+    groups.set(LogGroup::Knl, enabled!(target: "KNL", Level::INFO));
+    groups
 }
 
 fn read_trimmed(path: &str) -> String {
@@ -1882,6 +1957,46 @@ pub fn format_unix_time(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The filter the daemon gives the engine matches what `trace_engine_log` prints, for
+    /// several level settings (the CharonLayer decides, as in the daemon).
+    #[test]
+    fn engine_log_filter_follows_the_printed_levels() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let cases = [
+            ("", "IKE CFG CHD KNL"),
+            ("ike=2", "IKE CFG CHD KNL"),
+            ("enc=2,ike=-1", "ENC CFG CHD KNL"),
+            ("default=2", "IKE ENC NET CFG CHD KNL"),
+            ("default=0", ""),
+        ];
+        for (spec, expected) in cases {
+            let mut levels = crate::log::Levels::default();
+            levels.apply(spec).unwrap();
+            let control = crate::log::LogControl::default();
+            control.set_levels(levels);
+            let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+            let layer = crate::log::CharonLayer::new(&control, Some(tx));
+            let subscriber = tracing_subscriber::registry().with(layer);
+            let filter = tracing::subscriber::with_default(subscriber, || {
+                for group in LogGroup::ALL {
+                    trace_engine_log(group, "conn", 1, "text");
+                }
+                printed_engine_groups()
+            });
+            let mut printed = Vec::new();
+            while let Ok(record) = rx.try_recv() {
+                printed.push(record.group.tag());
+            }
+            assert_eq!(printed.join(" "), expected, "printed with {spec:?}");
+            let tags: Vec<&str> = filter.iter().map(LogGroup::tag).collect();
+            assert_eq!(tags.join(" "), expected, "filter with {spec:?}");
+        }
+        // No subscriber prints nothing.
+        let no_subscriber = tracing::subscriber::NoSubscriber::default();
+        let none = tracing::subscriber::with_default(no_subscriber, printed_engine_groups);
+        assert_eq!(none, LogGroups::NONE);
+    }
 
     #[test]
     fn time_formats() {

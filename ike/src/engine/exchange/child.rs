@@ -283,10 +283,12 @@ impl Engine {
         payloads.push(Payload::TsI(pc.remote_ts.clone()));
         payloads.push(Payload::TsR(pc.local_ts.clone()));
         self.send_response(sa, mid, ex, payloads);
-        self.log(
+        engine_log!(
+            self,
             Some(sa.id),
             LogGroup::Cfg,
-            format!("selected proposal: {}", pc.proposal.describe()),
+            "selected proposal: {}",
+            pc.proposal.describe()
         );
         let child = Child {
             id: pc.id,
@@ -365,13 +367,13 @@ impl Engine {
         nc: &NewChild,
         reason: String,
     ) {
-        self.log(
+        engine_log!(
+            self,
             Some(sa.id),
             LogGroup::Ike,
-            format!(
-                "failed to establish CHILD_SA {}{{{}}}: {reason}",
-                nc.config.name, nc.id.0
-            ),
+            "failed to establish CHILD_SA {}{{{}}}: {reason}",
+            nc.config.name,
+            nc.id.0
         );
         self.event(Event::ChildFailed {
             ike: sa.id,
@@ -450,10 +452,12 @@ impl Engine {
             }
             let c = sa.crypto.as_ref().ok_or(ProtocolError::Integrity)?;
             let keys = suite::child_keys(c.suite.prf, &c.keys.sk_d, shared.as_ref(), ni, nr, &sel)?;
-            self.log(
+            engine_log!(
+                self,
                 Some(sa.id),
                 LogGroup::Cfg,
-                format!("selected proposal: {}", chosen.describe()),
+                "selected proposal: {}",
+                chosen.describe()
             );
             Ok((
                 Child {
@@ -493,23 +497,23 @@ impl Engine {
                         let ours_min = min_nonce(ni, nr);
                         let theirs_min = min_nonce(&peer_nonces.0, &peer_nonces.1);
                         if ours_min < theirs_min {
-                            self.log(
+                            engine_log!(
+                                self,
                                 Some(sa.id),
                                 LogGroup::Ike,
-                                format!(
-                                    "CHILD_SA rekey collision lost, deleting redundant {{{}}}",
-                                    id.0
-                                ),
+                                "CHILD_SA rekey collision lost, deleting redundant {{{}}}",
+                                id.0
                             );
                             sa.tasks.push_front(Task::DeleteChild(id));
                             if let Some(o) = old.and_then(|o| sa.child_mut(o)) {
                                 o.replaced_by = Some(peer_new);
                             }
                         } else {
-                            self.log(
+                            engine_log!(
+                                self,
                                 Some(sa.id),
                                 LogGroup::Ike,
-                                "CHILD_SA rekey collision won, deleting the old CHILD_SA once the new one is installed".into(),
+                                "CHILD_SA rekey collision won, deleting the old CHILD_SA once the new one is installed"
                             );
                             // The old child is deleted by on_install_result once the new SAs
                             // are in the kernel, so a failed install leaves it in force.
@@ -716,7 +720,6 @@ impl Engine {
         failure: Option<String>,
     ) {
         let ike = sa.id;
-        let log_name = sa.log_name();
         let Some(c) = sa.child_mut(child) else { return };
         let Some(pos) = c.pending.iter().position(|(rid, _)| *rid == id) else {
             return;
@@ -742,10 +745,14 @@ impl Engine {
                         c.local_ts.clone(),
                         c.remote_ts.clone(),
                     );
-                    self.log(
+                    engine_log!(
+                        self,
                         Some(ike),
                         LogGroup::Ike,
-                        format!("CHILD_SA {name}{{{}}} established with SPIs {spi_in:08x}_i {spi_out:08x}_o and TS {} === {}", child.0, fmt_ts_list(&l), fmt_ts_list(&r)),
+                        "CHILD_SA {name}{{{}}} established with SPIs {spi_in:08x}_i {spi_out:08x}_o and TS {} === {}",
+                        child.0,
+                        fmt_ts_list(&l),
+                        fmt_ts_list(&r)
                     );
                     self.event(Event::ChildUp {
                         ike,
@@ -790,7 +797,14 @@ impl Engine {
                 let spi_in_installed = installed
                     .iter()
                     .any(|i| matches!(i, Installed::Sa { spi, .. } if *spi == spi_in));
-                self.log(Some(ike), LogGroup::Knl, format!("unable to install CHILD_SA {name}{{{}}} in {log_name}: {reason}, rolling back", child.0));
+                engine_log!(
+                    self,
+                    Some(ike),
+                    LogGroup::Knl,
+                    "unable to install CHILD_SA {name}{{{}}} in {}: {reason}, rolling back",
+                    child.0,
+                    sa.log_name()
+                );
                 let shared_reqid = sa
                     .children
                     .iter()
@@ -863,10 +877,13 @@ impl Engine {
         self.by_kernel_spi.remove(&(sa.remote.ip(), c.spi_out));
         self.children.remove(&child);
         if c.state != ChildState::Failed {
-            self.log(
+            engine_log!(
+                self,
                 Some(sa.id),
                 LogGroup::Chd,
-                format!("CHILD_SA {}{{{}}} closed", c.config.name, child.0),
+                "CHILD_SA {}{{{}}} closed",
+                c.config.name,
+                child.0
             );
             let reason = if c.replaced_by.is_some() {
                 DownReason::Rekeyed

@@ -295,16 +295,18 @@ impl Engine {
         })();
         match built {
             Ok((payloads, how)) => {
-                self.log(
+                engine_log!(
+                    self,
                     Some(sa.id),
                     LogGroup::Ike,
-                    format!("authentication of '{}' (myself) with {how}", sa.local_id),
+                    "authentication of '{}' (myself) with {how}",
+                    sa.local_id
                 );
                 self.send_request(now, sa, exchange::IKE_AUTH, payloads, Active::Auth);
                 Fate::Keep
             }
             Err(e) => {
-                self.log(Some(sa.id), LogGroup::Ike, e.to_string());
+                engine_log!(self, Some(sa.id), LogGroup::Ike, "{e}");
                 self.ike_failed(sa, e.to_string())
             }
         }
@@ -373,7 +375,7 @@ impl Engine {
                 {
                     self.release_spi(sa, nc.id, spi);
                 }
-                self.log(Some(sa.id), LogGroup::Ike, format!("IKE_AUTH failed: {e}"));
+                engine_log!(self, Some(sa.id), LogGroup::Ike, "IKE_AUTH failed: {e}");
                 // The responder considers the IKE SA established; like charon
                 // (ike_auth.c send_auth_failed_informational), tell it that its AUTH was
                 // refused before dropping the SA. Not when it refused us (it already knows).
@@ -390,10 +392,11 @@ impl Engine {
                 return self.ike_failed(sa, e.to_string());
             }
         };
-        self.log(
+        engine_log!(
+            self,
             Some(sa.id),
             LogGroup::Ike,
-            format!("authentication of '{idr}' with {how} successful"),
+            "authentication of '{idr}' with {how} successful"
         );
         sa.remote_id = Some(idr);
         sa.phase = Phase::Established(Established::new(proof));
@@ -408,22 +411,19 @@ impl Engine {
     }
 
     pub(super) fn announce_established(&mut self, now: Timestamp, sa: &mut IkeSa) {
-        let remote_id = sa
-            .remote_id
-            .as_ref()
-            .map(|i| i.to_string())
-            .unwrap_or_default();
-        self.log(
+        engine_log!(
+            self,
             Some(sa.id),
             LogGroup::Ike,
-            format!(
-                "IKE_SA {} established between {}[{}]...{}[{}]",
-                sa.log_name(),
-                sa.local.ip(),
-                sa.local_id,
-                sa.remote.ip(),
-                remote_id
-            ),
+            "IKE_SA {} established between {}[{}]...{}[{}]",
+            sa.log_name(),
+            sa.local.ip(),
+            sa.local_id,
+            sa.remote.ip(),
+            sa.remote_id
+                .as_ref()
+                .map(|i| i.to_string())
+                .unwrap_or_default()
         );
         self.event(Event::IkeUp {
             sa: sa.id,
@@ -439,13 +439,12 @@ impl Engine {
         if !sa.config.rekey_time.is_zero() {
             let jitter = self.random_jitter(sa.config.rand_time.min(sa.config.rekey_time / 2));
             let at = now + sa.config.rekey_time.saturating_sub(jitter);
-            self.log(
+            engine_log!(
+                self,
                 Some(sa.id),
                 LogGroup::Ike,
-                format!(
-                    "scheduling rekeying in {}s",
-                    sa.config.rekey_time.saturating_sub(jitter).as_secs()
-                ),
+                "scheduling rekeying in {}s",
+                sa.config.rekey_time.saturating_sub(jitter).as_secs()
             );
             self.timers.schedule(TimerKey::IkeRekey(sa.id), at);
         }
@@ -529,17 +528,20 @@ impl Engine {
         let (proof, idi, config, how, ours) = match verified {
             Ok(v) => v,
             Err(e) => {
-                self.log(
+                engine_log!(
+                    self,
                     Some(sa.id),
                     LogGroup::Ike,
-                    format!("IKE_AUTH request rejected: {e}"),
+                    "IKE_AUTH request rejected: {e}"
                 );
                 if let Some((kind, data)) = notify_for(&e) {
                     // The operator reads what the peer was told next to the real cause.
-                    self.log(
+                    engine_log!(
+                        self,
                         Some(sa.id),
                         LogGroup::Ike,
-                        format!("sending {} notify to the peer", notify::short_name(kind)),
+                        "sending {} notify to the peer",
+                        notify::short_name(kind)
                     );
                     self.send_response(
                         sa,
@@ -551,10 +553,11 @@ impl Engine {
                 return self.ike_failed(sa, e.to_string());
             }
         };
-        self.log(
+        engine_log!(
+            self,
             Some(sa.id),
             LogGroup::Ike,
-            format!("authentication of '{idi}' with {how} successful"),
+            "authentication of '{idi}' with {how} successful"
         );
         sa.config = config;
         sa.local_id = local_identity(&sa.config, sa.local.ip());
@@ -566,13 +569,13 @@ impl Engine {
         if msg.notify(notify::INITIAL_CONTACT).is_some() {
             self.initial_contact(sa, &idi);
         }
-        self.log(
+        engine_log!(
+            self,
             Some(sa.id),
             LogGroup::Ike,
-            format!(
-                "authentication of '{}' (myself) with {}",
-                sa.local_id, ours.how
-            ),
+            "authentication of '{}' (myself) with {}",
+            sa.local_id,
+            ours.how
         );
         let mut prefix = vec![Payload::IdR(sa.local_id.clone())];
         prefix.extend(ours.certs);
@@ -589,13 +592,13 @@ impl Engine {
         match self.negotiate_child_responder(sa, &msg, &st.init.ni, &st.init.nr, None, None) {
             Ok(mut parked) => {
                 parked.prefix = prefix;
-                self.log(
+                engine_log!(
+                    self,
                     Some(sa.id),
                     LogGroup::Ike,
-                    format!(
-                        "establishing CHILD_SA {}{{{}}}",
-                        parked.config.name, parked.id.0
-                    ),
+                    "establishing CHILD_SA {}{{{}}}",
+                    parked.config.name,
+                    parked.id.0
                 );
                 self.allocate_spi(sa, parked.id);
                 sa.parked = Some(Parked {
@@ -609,10 +612,11 @@ impl Engine {
                     format!(" for TS {} === {}", fmt_ts_list(tsr), fmt_ts_list(tsi))
                 });
                 let reason = format!("{e}{asked}");
-                self.log(
+                engine_log!(
+                    self,
                     Some(sa.id),
                     LogGroup::Ike,
-                    format!("failed to establish CHILD_SA: {reason}"),
+                    "failed to establish CHILD_SA: {reason}"
                 );
                 self.event(Event::ChildFailed {
                     ike: sa.id,
@@ -644,13 +648,12 @@ impl Engine {
             .collect();
         for id in stale {
             if let Some(old) = self.sas.remove(&id) {
-                self.log(
+                engine_log!(
+                    self,
                     Some(id),
                     LogGroup::Ike,
-                    format!(
-                        "deleting duplicate IKE_SA {} due to INITIAL_CONTACT",
-                        old.log_name()
-                    ),
+                    "deleting duplicate IKE_SA {} due to INITIAL_CONTACT",
+                    old.log_name()
                 );
                 self.destroy(old, DownReason::Peer);
             }

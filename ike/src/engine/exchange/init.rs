@@ -62,10 +62,13 @@ impl Engine {
             now,
         );
         sa.queued_children = first_children;
-        self.log(
+        engine_log!(
+            self,
             Some(id),
             LogGroup::Ike,
-            format!("initiating IKE_SA {} to {}", sa.log_name(), remote.ip()),
+            "initiating IKE_SA {} to {}",
+            sa.log_name(),
+            remote.ip()
         );
         let ke = match ke {
             Ok(ke) => ke,
@@ -155,7 +158,7 @@ impl Engine {
     ) -> Fate {
         let Phase::ExpectSaInitResponse(st) = std::mem::replace(&mut sa.phase, Phase::Transition)
         else {
-            self.drop_datagram(Some(sa.id), "unexpected IKE_SA_INIT response".into());
+            self.drop_datagram(Some(sa.id), || "unexpected IKE_SA_INIT response".to_owned());
             return Fate::Keep;
         };
         let st = *st;
@@ -172,10 +175,11 @@ impl Engine {
             if n.data.is_empty() || n.data.len() > 64 {
                 return fail(self, sa, "invalid COOKIE notify".into());
             }
-            self.log(
+            engine_log!(
+                self,
                 Some(sa.id),
                 LogGroup::Ike,
-                "received COOKIE, retrying IKE_SA_INIT".into(),
+                "received COOKIE, retrying IKE_SA_INIT"
             );
             let cookie = Some(n.data.clone());
             self.send_sa_init(now, sa, st.ke, st.ni, cookie, st.retries + 1);
@@ -188,13 +192,12 @@ impl Engine {
             });
             match wanted {
                 Some(group) if offered && group != st.ke.group() => {
-                    self.log(
+                    engine_log!(
+                        self,
                         Some(sa.id),
                         LogGroup::Ike,
-                        format!(
-                            "peer didn't accept DH group {}, it requested {group}",
-                            st.ke.group()
-                        ),
+                        "peer didn't accept DH group {}, it requested {group}",
+                        st.ke.group()
                     );
                     match KeyExchange::generate(group, self.rng.as_mut()) {
                         Ok(ke) => {
@@ -234,10 +237,13 @@ impl Engine {
         } else {
             let cfg = sa.queued_children.remove(0);
             let child = self.new_child_id();
-            self.log(
+            engine_log!(
+                self,
                 Some(sa.id),
                 LogGroup::Ike,
-                format!("establishing CHILD_SA {}{{{}}}", cfg.name, child.0),
+                "establishing CHILD_SA {}{{{}}}",
+                cfg.name,
+                child.0
             );
             if let Phase::ExpectAuthResponse(st) = &mut sa.phase {
                 st.child = Some(NewChild {
@@ -287,10 +293,12 @@ impl Engine {
         let shared = st.ke.shared(data)?;
         let seed = suite::skeyseed(suite_sel.prf, &st.ni, &nr, &shared)?;
         let keys = suite::derive_ike_keys(&suite_sel, &seed, &st.ni, &nr, sa.spi_i, sa.spi_r)?;
-        self.log(
+        engine_log!(
+            self,
             Some(sa.id),
             LogGroup::Cfg,
-            format!("selected proposal: {}", chosen.describe()),
+            "selected proposal: {}",
+            chosen.describe()
         );
         sa.crypto = Some(IkeCrypto {
             proposal: chosen.clone(),
@@ -381,30 +389,31 @@ impl Engine {
                 self.stats.replayed_responses += 1;
                 return;
             }
-            self.drop_datagram(Some(id), "IKE_SA_INIT retransmit while busy".into());
+            self.drop_datagram(Some(id), || "IKE_SA_INIT retransmit while busy".to_owned());
             return;
         }
         if header.message_id != 0 {
-            self.drop_datagram(None, "IKE_SA_INIT request with non-zero message ID".into());
+            self.drop_datagram(None, || {
+                "IKE_SA_INIT request with non-zero message ID".to_owned()
+            });
             return;
         }
         let msg = match crate::message::decode(bytes, None) {
             Ok(m) => m,
             Err(e) => {
-                self.drop_datagram(None, format!("invalid IKE_SA_INIT request: {e}"));
+                self.drop_datagram(None, || format!("invalid IKE_SA_INIT request: {e}"));
                 return;
             }
         };
-        self.log(None, LogGroup::Enc, format!("parsed {}", msg.summary()));
+        engine_log!(self, None, LogGroup::Enc, "parsed {}", msg.summary());
         if self.half_open >= self.settings.half_open_limit {
             self.stats.half_open_refused += 1;
-            self.drop_datagram(
-                None,
+            self.drop_datagram(None, || {
                 format!(
                     "ignoring IKE_SA_INIT from {}, half-open limit reached",
                     remote.ip()
-                ),
-            );
+                )
+            });
             return;
         }
         let Some(ni) = nonce_payload(&msg).cloned() else {
@@ -433,22 +442,23 @@ impl Engine {
             })
             .cloned()
         else {
-            self.log(
+            engine_log!(
+                self,
                 None,
                 LogGroup::Cfg,
-                format!(
-                    "no IKE config found for {}...{}, sending NO_PROPOSAL_CHOSEN",
-                    local.ip(),
-                    remote.ip()
-                ),
+                "no IKE config found for {}...{}, sending NO_PROPOSAL_CHOSEN",
+                local.ip(),
+                remote.ip()
             );
             self.refuse_sa_init(local, remote, header, notify::NO_PROPOSAL_CHOSEN);
             return;
         };
-        self.log(
+        engine_log!(
+            self,
             None,
             LogGroup::Ike,
-            format!("{} is initiating an IKE_SA", remote.ip()),
+            "{} is initiating an IKE_SA",
+            remote.ip()
         );
         let (Some(theirs), Some((group, ke_data))) = (sa_payload(&msg), ke_payload(&msg)) else {
             self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
@@ -457,7 +467,7 @@ impl Engine {
         let chosen = match select_with_ke(&config.proposals, theirs, group) {
             Ok(p) => p,
             Err(e) => {
-                self.log(None, LogGroup::Ike, format!("{e}"));
+                engine_log!(self, None, LogGroup::Ike, "{e}");
                 if let Some((kind, data)) = notify_for(&e) {
                     self.stateless_reply(local, remote, header, Notify::new(kind, data));
                 }
@@ -484,10 +494,12 @@ impl Engine {
             return;
         };
         let id = self.new_ike_id();
-        self.log(
+        engine_log!(
+            self,
             Some(id),
             LogGroup::Cfg,
-            format!("selected proposal: {}", chosen.describe()),
+            "selected proposal: {}",
+            chosen.describe()
         );
         let local_id = config
             .local
@@ -623,25 +635,28 @@ impl Engine {
         };
         // charon's words, so logs read the same.
         if sa.nat.here {
-            self.log(
+            engine_log!(
+                self,
                 Some(sa.id),
                 LogGroup::Ike,
-                "local host is behind NAT, sending keep alives".into(),
+                "local host is behind NAT, sending keep alives"
             );
             self.schedule_nat_keepalive(now, sa.id);
         }
         if sa.nat.there {
-            self.log(
+            engine_log!(
+                self,
                 Some(sa.id),
                 LogGroup::Ike,
-                "remote host is behind NAT".into(),
+                "remote host is behind NAT"
             );
         }
         if sa.nat.fake {
-            self.log(
+            engine_log!(
+                self,
                 Some(sa.id),
                 LogGroup::Ike,
-                "faking NAT situation to enforce UDP encapsulation".into(),
+                "faking NAT situation to enforce UDP encapsulation"
             );
         }
     }
@@ -678,14 +693,13 @@ impl Engine {
             return;
         }
         if !setup {
-            self.log(
+            engine_log!(
+                self,
                 Some(sa.id),
                 LogGroup::Ike,
-                format!(
-                    "remote endpoint changed from {} to {}",
-                    fmt_addr(sa.remote),
-                    fmt_addr(remote)
-                ),
+                "remote endpoint changed from {} to {}",
+                fmt_addr(sa.remote),
+                fmt_addr(remote)
             );
         }
         // The responder's IKE_SA_INIT retransmit index is keyed by the peer's address.

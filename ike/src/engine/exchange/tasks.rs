@@ -21,10 +21,13 @@ impl Engine {
                 }
                 c.state = ChildState::Rekeying;
                 let cfg = c.config.clone();
-                self.log(
+                engine_log!(
+                    self,
                     Some(sa.id),
                     LogGroup::Ike,
-                    format!("rekeying CHILD_SA {}{{{}}}", cfg.name, old.0),
+                    "rekeying CHILD_SA {}{{{}}}",
+                    cfg.name,
+                    old.0
                 );
                 self.start_new_child(now, sa, cfg, Some(old))
             }
@@ -40,10 +43,12 @@ impl Engine {
                 let ni = self.random_bytes(self.settings.nonce_len);
                 let new_spi = self.random_spi();
                 let proposals = numbered(sa.config.proposals.clone(), &new_spi.to_be_bytes());
-                self.log(
+                engine_log!(
+                    self,
                     Some(sa.id),
                     LogGroup::Ike,
-                    format!("rekeying IKE_SA {}", sa.log_name()),
+                    "rekeying IKE_SA {}",
+                    sa.log_name()
                 );
                 let payloads = vec![
                     Payload::Sa(proposals.clone()),
@@ -80,26 +85,35 @@ impl Engine {
                     c.state = ChildState::Deleting;
                 }
                 let spi = c.spi_in;
-                let what = format!("ESP CHILD_SA with SPI {spi:08x}");
-                self.send_esp_delete(now, sa, spi, what, Active::DeleteChildren(vec![child]));
+                self.send_esp_delete(
+                    now,
+                    sa,
+                    spi,
+                    format_args!("ESP CHILD_SA with SPI {spi:08x}"),
+                    Active::DeleteChildren(vec![child]),
+                );
                 Fate::Keep
             }
             Task::DeleteRejectedChild { name, spi } => {
-                let what = format!("rejected ESP CHILD_SA {name} with SPI {spi:08x}");
-                self.send_esp_delete(now, sa, spi, what, Active::DeleteRejectedChild);
+                self.send_esp_delete(
+                    now,
+                    sa,
+                    spi,
+                    format_args!("rejected ESP CHILD_SA {name} with SPI {spi:08x}"),
+                    Active::DeleteRejectedChild,
+                );
                 Fate::Keep
             }
             Task::DeleteIke => {
-                self.log(
+                engine_log!(
+                    self,
                     Some(sa.id),
                     LogGroup::Ike,
-                    format!(
-                        "deleting IKE_SA {} between {}[{}]...{}",
-                        sa.log_name(),
-                        sa.local.ip(),
-                        sa.local_id,
-                        sa.remote.ip()
-                    ),
+                    "deleting IKE_SA {} between {}[{}]...{}",
+                    sa.log_name(),
+                    sa.local.ip(),
+                    sa.local_id,
+                    sa.remote.ip()
                 );
                 self.send_ike_delete(now, sa);
                 Fate::Keep
@@ -120,13 +134,15 @@ impl Engine {
         now: Timestamp,
         sa: &mut IkeSa,
         spi_in: u32,
-        what: String,
+        // Arguments, not a String: only formatted when `[IKE]` is logged.
+        what: std::fmt::Arguments<'_>,
         active: Active,
     ) {
-        self.log(
+        engine_log!(
+            self,
             Some(sa.id),
             LogGroup::Ike,
-            format!("sending DELETE for {what}"),
+            "sending DELETE for {what}"
         );
         let payloads = vec![Payload::Delete {
             protocol: protocol::ESP,
@@ -159,10 +175,13 @@ impl Engine {
             None => None,
         };
         if rekey_of.is_none() {
-            self.log(
+            engine_log!(
+                self,
                 Some(sa.id),
                 LogGroup::Ike,
-                format!("establishing CHILD_SA {}{{{}}}", cfg.name, id.0),
+                "establishing CHILD_SA {}{{{}}}",
+                cfg.name,
+                id.0
             );
         }
         self.allocate_spi(sa, id);
@@ -203,7 +222,12 @@ impl Engine {
                     if let Some(group) = acceptable
                         && let Ok(ke) = KeyExchange::generate(group, self.rng.as_mut())
                     {
-                        self.log(Some(sa.id), LogGroup::Ike, format!("peer requested key exchange method {group}, retrying CREATE_CHILD_SA"));
+                        engine_log!(
+                            self,
+                            Some(sa.id),
+                            LogGroup::Ike,
+                            "peer requested key exchange method {group}, retrying CREATE_CHILD_SA"
+                        );
                         nc.ke = Some(ke);
                         self.send_create_child(now, sa, nc);
                         return Fate::Keep;
@@ -347,10 +371,11 @@ impl Engine {
                 if self.by_spi.get(&new_spi) == Some(&sa.id) {
                     self.by_spi.remove(&new_spi);
                 }
-                self.log(
+                engine_log!(
+                    self,
                     Some(sa.id),
                     LogGroup::Ike,
-                    format!("IKE_SA rekeying failed: {e}"),
+                    "IKE_SA rekeying failed: {e}"
                 );
                 if matches!(e, ProtocolError::PeerNotify(notify::TEMPORARY_FAILURE)) {
                     // RFC 7296 2.25: a colliding or busy peer; retry after a random delay so
@@ -418,10 +443,13 @@ impl Engine {
         new.children = children;
         new.tasks
             .retain(|t| !matches!(t, Task::RekeyIke | Task::Dpd));
-        self.log(
+        engine_log!(
+            self,
             Some(id),
             LogGroup::Ike,
-            format!("IKE_SA {} rekeyed to {}", old.log_name(), new.log_name()),
+            "IKE_SA {} rekeyed to {}",
+            old.log_name(),
+            new.log_name()
         );
         self.event(Event::IkeRekeyed {
             old: old.id,
@@ -458,27 +486,25 @@ impl Engine {
                 self.respond_informational(now, sa, msg)
             }
             _ => {
-                self.drop_datagram(
-                    Some(sa.id),
-                    format!("unexpected {} in this state", msg.summary()),
-                );
+                self.drop_datagram(Some(sa.id), || {
+                    format!("unexpected {} in this state", msg.summary())
+                });
                 Fate::Keep
             }
         }
     }
 
     pub(super) fn respond_error(&mut self, sa: &mut IkeSa, mid: u32, ex: u8, e: &ProtocolError) {
-        self.log(
+        engine_log!(
+            self,
             Some(sa.id),
             LogGroup::Ike,
-            format!(
-                "{} request rejected: {e}",
-                if ex == exchange::CREATE_CHILD_SA {
-                    "CREATE_CHILD_SA"
-                } else {
-                    "request"
-                }
-            ),
+            "{} request rejected: {e}",
+            if ex == exchange::CREATE_CHILD_SA {
+                "CREATE_CHILD_SA"
+            } else {
+                "request"
+            }
         );
         if let Some((kind, data)) = notify_for(e) {
             self.send_response(sa, mid, ex, vec![Payload::Notify(Notify::new(kind, data))]);
@@ -650,13 +676,12 @@ impl Engine {
             // The initiator refused our AUTH after we completed IKE_AUTH (charon's
             // informational task destroys the IKE SA without answering).
             let reason = "peer refused our authentication (AUTHENTICATION_FAILED)".to_string();
-            self.log(
+            engine_log!(
+                self,
                 Some(sa.id),
                 LogGroup::Ike,
-                format!(
-                    "received AUTHENTICATION_FAILED notify error, deleting {}",
-                    sa.log_name()
-                ),
+                "received AUTHENTICATION_FAILED notify error, deleting {}",
+                sa.log_name()
             );
             return Fate::Destroy(DownReason::Failed(reason));
         }
@@ -676,10 +701,12 @@ impl Engine {
             }
         }
         if ike_delete {
-            self.log(
+            engine_log!(
+                self,
                 Some(sa.id),
                 LogGroup::Ike,
-                format!("received DELETE for IKE_SA {}", sa.log_name()),
+                "received DELETE for IKE_SA {}",
+                sa.log_name()
             );
             self.send_response(sa, mid, ex, vec![]);
             let reason = if matches!(sa.phase, Phase::Rekeyed) {
@@ -695,10 +722,11 @@ impl Engine {
             let Some(c) = sa.children.iter().find(|c| c.spi_out == spi) else {
                 continue;
             };
-            self.log(
+            engine_log!(
+                self,
                 Some(sa.id),
                 LogGroup::Ike,
-                format!("received DELETE for ESP CHILD_SA with SPI {spi:08x}"),
+                "received DELETE for ESP CHILD_SA with SPI {spi:08x}"
             );
             // RFC 7296 1.4.1: a child we are deleting ourselves is not listed again.
             if c.state != ChildState::Deleting {
