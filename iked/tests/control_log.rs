@@ -10,17 +10,7 @@ use common::*;
 #[test]
 fn control_log_streams_groups_the_daemon_does_not_print() {
     let p = loopback_pair("ctl-log", Side::default(), Side::default());
-    let out = ikectl(
-        &p.bfl,
-        &["initiate", "--child", "bf-out", "--timeout", "30"],
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        pair_logs(&p.dir)
-    );
+    let stdout = bfl_ikectl_ok(&p, &["initiate", "--child", "bf-out", "--timeout", "30"]);
     for line in [
         "[IKE] initiating IKE_SA BFL-BFR[1] to 127.0.0.2",
         "[ENC] generating IKE_SA_INIT request 0",
@@ -36,17 +26,7 @@ fn control_log_streams_groups_the_daemon_does_not_print() {
         "{logs}"
     );
 
-    let out = ikectl(
-        &p.bfl,
-        &["terminate", "--ike", "BFL-BFR", "--timeout", "30"],
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        pair_logs(&p.dir)
-    );
+    let stdout = bfl_ikectl_ok(&p, &["terminate", "--ike", "BFL-BFR", "--timeout", "30"]);
     assert!(
         stdout.contains("[ENC] generating INFORMATIONAL request"),
         "{stdout}"

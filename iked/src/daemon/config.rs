@@ -228,43 +228,7 @@ mod tests {
     use super::*;
 
     /// The seed's BFL side (NVIDIA BlueField IPsec guide, swanctl.conf example).
-    pub(crate) const SEED: &str = r#"
-connections {
-  BFL-BFR {
-    local_addrs = 192.168.50.1
-    remote_addrs = 192.168.50.2
-    local {
-      auth = psk
-      id = host1
-    }
-    remote {
-      auth = psk
-      id = host2
-    }
-    children {
-      bf-out {
-        local_ts = 192.168.50.1/24 [udp]
-        remote_ts = 192.168.50.2/24 [udp/4789]
-        esp_proposals = aes128gcm128-x25519-esn
-        mode = transport
-        policies_fwd_out = yes
-        hw_offload = packet
-      }
-    }
-    version = 2
-    mobike = no
-    reauth_time = 0
-    proposals = aes128-sha256-x25519
-  }
-}
-secrets {
-  ike-BF {
-    id-host1 = host1
-    id-host2 = host2
-    secret = 0sv+NkxY9LLZvwj4qCC2o/gGrWDF2d21jL
-  }
-}
-"#;
+    const SEED: &str = include_str!("../../../examples/BFL.swanctl.conf");
 
     /// The conversion itself is tested in `iked_ike::from_conf`; here that the daemon's entry
     /// point runs it and keeps the location in the text `ikectl load-all` shows.

@@ -275,6 +275,21 @@ pub fn loopback_pair(tag: &str, bfl: Side<'_>, bfr: Side<'_>) -> LoopbackPair {
 }
 
 /// Both daemons' logs, for assertion messages.
+/// Runs `ikectl` against the pair's BFL daemon, asserts that it succeeded (showing both
+/// daemons' logs if not) and returns what it printed.
+pub fn bfl_ikectl_ok(p: &LoopbackPair, args: &[&str]) -> String {
+    let out = ikectl(&p.bfl, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "ikectl {args:?}: {stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        pair_logs(&p.dir)
+    );
+    stdout
+}
+
 pub fn pair_logs(dir: &Path) -> String {
     let read = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
     format!(
