@@ -173,7 +173,15 @@ impl Run {
             while let Some(t) = self.clients[i].engine.poll_transmit() {
                 moved = true;
                 let c = &mut self.clients[i];
-                if c.socket.send_to(&t.bytes, t.remote).is_err() {
+                let sent = if t.remote.port() == NAT_T_PORT {
+                    // RFC 3948: IKE on the NAT-T port carries the non-ESP marker. Peers move
+                    // there when they find (or, like charon on kernel-libipsec, fake) a NAT.
+                    c.socket
+                        .send_to(&[&NON_ESP_MARKER[..], &t.bytes].concat(), t.remote)
+                } else {
+                    c.socket.send_to(&t.bytes, t.remote)
+                };
+                if sent.is_err() {
                     c.send_errors += 1;
                 }
             }
@@ -294,6 +302,11 @@ impl Run {
 }
 
 /// Loads the initiator's connection and secrets from swanctl.conf.
+/// The responder's NAT-T port (RFC 3948), where IKE messages carry [`NON_ESP_MARKER`].
+const NAT_T_PORT: u16 = 4500;
+/// RFC 3948 2.2: four zero octets in front of IKE messages on the NAT-T port.
+const NON_ESP_MARKER: [u8; 4] = [0; 4];
+
 fn load_config(path: &PathBuf) -> Result<(Vec<IkeConfig>, Vec<IkeSecret>)> {
     let loaded = iked_conf::load_file(path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (conns, secrets) = iked_ike::from_conf::convert(&loaded.config)
@@ -379,7 +392,16 @@ async fn run(args: Args) -> Result<()> {
         tokio::spawn(async move {
             let mut buf = vec![0u8; 65536];
             while let Ok((len, from)) = reader.recv_from(&mut buf).await {
-                if tx.send((i, from, buf[..len].to_vec())).await.is_err() {
+                let ike = if from.port() == NAT_T_PORT {
+                    // Keepalives and ESP (no marker) are not for the engine.
+                    match buf[..len].strip_prefix(&NON_ESP_MARKER) {
+                        Some(ike) => ike,
+                        None => continue,
+                    }
+                } else {
+                    &buf[..len]
+                };
+                if tx.send((i, from, ike.to_vec())).await.is_err() {
                     break;
                 }
             }
