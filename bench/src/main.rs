@@ -30,6 +30,7 @@ use iked_ike::config::{Identity, IkeConfig, IkeSecret, Settings};
 use iked_ike::engine::{
     DownReason, Engine, Event, IkeSaId, InitiateOptions, KernelEvent, KernelRequest,
 };
+use iked_ike::wire::nat_t;
 use tokio::io::AsyncReadExt;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -174,10 +175,9 @@ impl Run {
                 moved = true;
                 let c = &mut self.clients[i];
                 let sent = if t.remote.port() == NAT_T_PORT {
-                    // RFC 3948: IKE on the NAT-T port carries the non-ESP marker. Peers move
-                    // there when they find (or, like charon on kernel-libipsec, fake) a NAT.
-                    c.socket
-                        .send_to(&[&NON_ESP_MARKER[..], &t.bytes].concat(), t.remote)
+                    // Peers move to the NAT-T port when they find (or, like charon on
+                    // kernel-libipsec, fake) a NAT.
+                    c.socket.send_to(&nat_t::frame(&t.bytes), t.remote)
                 } else {
                     c.socket.send_to(&t.bytes, t.remote)
                 };
@@ -302,10 +302,8 @@ impl Run {
 }
 
 /// Loads the initiator's connection and secrets from swanctl.conf.
-/// The responder's NAT-T port (RFC 3948), where IKE messages carry [`NON_ESP_MARKER`].
+/// The responder's NAT-T port (RFC 3948), where IKE messages carry the non-ESP marker.
 const NAT_T_PORT: u16 = 4500;
-/// RFC 3948 2.2: four zero octets in front of IKE messages on the NAT-T port.
-const NON_ESP_MARKER: [u8; 4] = [0; 4];
 
 fn load_config(path: &PathBuf) -> Result<(Vec<IkeConfig>, Vec<IkeSecret>)> {
     let loaded = iked_conf::load_file(path).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -393,10 +391,9 @@ async fn run(args: Args) -> Result<()> {
             let mut buf = vec![0u8; 65536];
             while let Ok((len, from)) = reader.recv_from(&mut buf).await {
                 let ike = if from.port() == NAT_T_PORT {
-                    // Keepalives and ESP (no marker) are not for the engine.
-                    match buf[..len].strip_prefix(&NON_ESP_MARKER) {
-                        Some(ike) => ike,
-                        None => continue,
+                    match nat_t::classify(&buf[..len]) {
+                        nat_t::NatTPayload::Ike(ike) => ike,
+                        nat_t::NatTPayload::Keepalive | nat_t::NatTPayload::Esp => continue,
                     }
                 } else {
                     &buf[..len]

@@ -17,24 +17,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
-/// IKEv2 ID types (RFC 7296 section 3.5 plus RFC 4595's ID_FC_NAME family
-/// used by strongSwan for subnets and ranges).
-pub mod id_type {
-    /// ID_IPV4_ADDR
-    pub const IPV4_ADDR: u8 = 1;
-    /// ID_FQDN
-    pub const FQDN: u8 = 2;
-    /// ID_RFC822_ADDR
-    pub const RFC822_ADDR: u8 = 3;
-    /// ID_IPV6_ADDR
-    pub const IPV6_ADDR: u8 = 5;
-    /// ID_DER_ASN1_DN
-    pub const DER_ASN1_DN: u8 = 9;
-    /// ID_DER_ASN1_GN
-    pub const DER_ASN1_GN: u8 = 10;
-    /// ID_KEY_ID
-    pub const KEY_ID: u8 = 11;
-}
+/// IKEv2 ID types (RFC 7296 section 3.5).
+pub use iked_crypto::x509::id_type;
 
 /// One relative distinguished name component, e.g. `CN=host1`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -399,7 +399,8 @@ impl Certificate {
     }
 }
 
-/// IKEv2 identification types (RFC 7296 3.5) the matcher knows.
+/// IKEv2 identification types (RFC 7296 3.5): the one table for the workspace (the
+/// swanctl.conf model and the engine use these too).
 pub mod id_type {
     /// ID_IPV4_ADDR.
     pub const IPV4_ADDR: u8 = 1;
@@ -411,6 +412,9 @@ pub mod id_type {
     pub const IPV6_ADDR: u8 = 5;
     /// ID_DER_ASN1_DN.
     pub const DER_ASN1_DN: u8 = 9;
+    /// ID_DER_ASN1_GN (strongSwan also writes subnets and ranges with these numbers' RFC 4595
+    /// ID_FC_NAME family; only the model knows those).
+    pub const DER_ASN1_GN: u8 = 10;
     /// ID_KEY_ID.
     pub const KEY_ID: u8 = 11;
 }

@@ -11,6 +11,8 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use iked_crypto::auth::SignatureScheme;
+/// IKEv2 identification types, for [`Identity::kind`].
+pub use iked_crypto::x509::id_type;
 use iked_crypto::x509::{Certificate, RawPublicKey};
 
 use crate::proposal::Proposal;
@@ -26,19 +28,6 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// ID_IPV4_ADDR.
-    pub const IPV4_ADDR: u8 = 1;
-    /// ID_FQDN.
-    pub const FQDN: u8 = 2;
-    /// ID_RFC822_ADDR.
-    pub const RFC822_ADDR: u8 = 3;
-    /// ID_IPV6_ADDR.
-    pub const IPV6_ADDR: u8 = 5;
-    /// ID_DER_ASN1_DN (a DER X.501 Name).
-    pub const DER_ASN1_DN: u8 = 9;
-    /// ID_KEY_ID.
-    pub const KEY_ID: u8 = 11;
-
     /// Infers the type from text as strongSwan does: an IP address, a DN when it contains
     /// `=` and parses as one (`CN=bfr`, `C=CH, O=x, CN=bfr`, `/C=CH/CN=bfr`), `user@host`
     /// (RFC822), `@#hex` / `@@x` forms aside, anything else is an FQDN (a leading `@` is
@@ -51,24 +40,24 @@ impl Identity {
             && let Ok(der) = iked_crypto::x509::dn_from_text(text)
         {
             return Identity {
-                kind: Self::DER_ASN1_DN,
+                kind: id_type::DER_ASN1_DN,
                 data: der,
             };
         }
         if let Some(fqdn) = text.strip_prefix('@') {
             return Identity {
-                kind: Self::FQDN,
+                kind: id_type::FQDN,
                 data: fqdn.as_bytes().to_vec(),
             };
         }
         if text.contains('@') {
             return Identity {
-                kind: Self::RFC822_ADDR,
+                kind: id_type::RFC822_ADDR,
                 data: text.as_bytes().to_vec(),
             };
         }
         Identity {
-            kind: Self::FQDN,
+            kind: id_type::FQDN,
             data: text.as_bytes().to_vec(),
         }
     }
@@ -77,11 +66,11 @@ impl Identity {
     pub fn from_addr(ip: IpAddr) -> Identity {
         match ip {
             IpAddr::V4(a) => Identity {
-                kind: Self::IPV4_ADDR,
+                kind: id_type::IPV4_ADDR,
                 data: a.octets().to_vec(),
             },
             IpAddr::V6(a) => Identity {
-                kind: Self::IPV6_ADDR,
+                kind: id_type::IPV6_ADDR,
                 data: a.octets().to_vec(),
             },
         }
@@ -91,16 +80,18 @@ impl Identity {
 impl std::fmt::Display for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.kind {
-            Self::IPV4_ADDR if self.data.len() == 4 => {
+            id_type::IPV4_ADDR if self.data.len() == 4 => {
                 let o: [u8; 4] = self.data[..4].try_into().map_err(|_| std::fmt::Error)?;
                 write!(f, "{}", std::net::Ipv4Addr::from(o))
             }
-            Self::IPV6_ADDR if self.data.len() == 16 => {
+            id_type::IPV6_ADDR if self.data.len() == 16 => {
                 let o: [u8; 16] = self.data[..16].try_into().map_err(|_| std::fmt::Error)?;
                 write!(f, "{}", std::net::Ipv6Addr::from(o))
             }
-            Self::FQDN | Self::RFC822_ADDR => write!(f, "{}", String::from_utf8_lossy(&self.data)),
-            Self::DER_ASN1_DN => match iked_crypto::x509::dn_to_text(&self.data) {
+            id_type::FQDN | id_type::RFC822_ADDR => {
+                write!(f, "{}", String::from_utf8_lossy(&self.data))
+            }
+            id_type::DER_ASN1_DN => match iked_crypto::x509::dn_to_text(&self.data) {
                 Some(text) => f.write_str(&text),
                 None => write!(f, "{}", hex_string(&self.data)),
             },
@@ -495,15 +486,15 @@ mod tests {
 
     #[test]
     fn identity_types_follow_strongswan() {
-        assert_eq!(Identity::from_text("host1").kind, Identity::FQDN);
-        assert_eq!(Identity::from_text("a@b").kind, Identity::RFC822_ADDR);
+        assert_eq!(Identity::from_text("host1").kind, id_type::FQDN);
+        assert_eq!(Identity::from_text("a@b").kind, id_type::RFC822_ADDR);
         assert_eq!(
             Identity::from_text("192.168.50.1").data,
             vec![192, 168, 50, 1]
         );
         assert_eq!(Identity::from_text("@x.org").data, b"x.org".to_vec());
         let dn = Identity::from_text("C=CH, O=iked, CN=bfr");
-        assert_eq!(dn.kind, Identity::DER_ASN1_DN);
+        assert_eq!(dn.kind, id_type::DER_ASN1_DN);
         assert_eq!(dn.to_string(), "C=CH, O=iked, CN=bfr");
         assert_eq!(Identity::from_text("CN=bfr").to_string(), "CN=bfr");
         assert_eq!(

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use iked_crypto::auth::{PrivateKey, PublicKey};
 use iked_crypto::x509::{self, CertError, Certificate};
 
-use crate::config::{Identity, PubkeyAuth};
+use crate::config::{Identity, PubkeyAuth, id_type};
 
 /// Private keys, certificates and trust anchors (strongSwan's `private/`, `x509/`, `x509ca/`).
 #[derive(Debug, Default, Clone)]
@@ -104,7 +104,7 @@ pub fn our_signer(
 /// Our identity when `local.id` is not configured: the certificate's subject DN (strongSwan).
 pub fn identity_from_cert(cert: &Certificate) -> Identity {
     Identity {
-        kind: Identity::DER_ASN1_DN,
+        kind: id_type::DER_ASN1_DN,
         data: cert.subject_der().to_vec(),
     }
 }

@@ -33,7 +33,7 @@ use iked_conf as conf;
 
 use crate::config::{
     AuthConfig, AuthMethod, AuthSpecError, ChildConfig, ChildLifetimes, Fragmentation, HwOffload,
-    Identity, IkeConfig, IkeSecret, Mode, PubkeyAuth, PubkeyConstraint, SendCert,
+    Identity, IkeConfig, IkeSecret, Mode, PubkeyAuth, PubkeyConstraint, SendCert, id_type,
 };
 use crate::proposal::{Proposal, protocol, transform_type};
 use crate::ts::TrafficSelector;
@@ -270,15 +270,15 @@ pub fn identity(id: &conf::identity::Identity) -> Result<Option<Identity>, Probl
         C::Ipv4(a) => Identity::from_addr(IpAddr::V4(*a)),
         C::Ipv6(a) => Identity::from_addr(IpAddr::V6(*a)),
         C::Fqdn(s) => Identity {
-            kind: Identity::FQDN,
+            kind: id_type::FQDN,
             data: s.as_bytes().to_vec(),
         },
         C::Email(s) => Identity {
-            kind: Identity::RFC822_ADDR,
+            kind: id_type::RFC822_ADDR,
             data: s.as_bytes().to_vec(),
         },
         C::KeyId(k) => Identity {
-            kind: Identity::KEY_ID,
+            kind: id_type::KEY_ID,
             data: k.clone(),
         },
         // Encoded from the parsed RDNs (not re-parsed from text), so a value holding a comma
@@ -289,14 +289,14 @@ pub fn identity(id: &conf::identity::Identity) -> Result<Option<Identity>, Probl
                 .map(|r| (r.attr.as_str(), r.value.as_str()))
                 .collect();
             Identity {
-                kind: Identity::DER_ASN1_DN,
+                kind: id_type::DER_ASN1_DN,
                 data: iked_crypto::x509::encode_dn(&pairs)?,
             }
         }
         // IKEv2 has no subnet or range ID type (those are IKEv1's); the text keeps the
         // identity distinct from every address and name until the engine can match by them.
         other @ (C::Subnet(_) | C::Range(..)) => Identity {
-            kind: Identity::FQDN,
+            kind: id_type::FQDN,
             data: other.to_string().into_bytes(),
         },
         C::Raw { id_type, data } => Identity {
@@ -516,7 +516,7 @@ connections {
         let config = base_with("id = a.example", "id = \"C=CH, O=iked test, CN=bfl\"");
         let conn = connection(&config.connections[0]).unwrap();
         let id = conn.local.id.unwrap();
-        assert_eq!(id.kind, Identity::DER_ASN1_DN);
+        assert_eq!(id.kind, id_type::DER_ASN1_DN);
         assert_eq!(
             id.data,
             iked_crypto::x509::dn_from_text("C=CH, O=iked test, CN=bfl").unwrap()
@@ -527,7 +527,7 @@ connections {
         let config = base_with("id = b.example", "id = \"/O=a,b/CN=x\"");
         let conn = connection(&config.connections[0]).unwrap();
         let id = conn.remote.id.unwrap();
-        assert_eq!(id.kind, Identity::DER_ASN1_DN);
+        assert_eq!(id.kind, id_type::DER_ASN1_DN);
         assert_eq!(
             id.data,
             iked_crypto::x509::encode_dn(&[("O", "a,b"), ("CN", "x")]).unwrap()
@@ -542,7 +542,7 @@ connections {
             assert_eq!(
                 conn.remote.id,
                 Some(Identity {
-                    kind: Identity::FQDN,
+                    kind: id_type::FQDN,
                     data: text.as_bytes().to_vec(),
                 })
             );

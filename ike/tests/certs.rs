@@ -12,7 +12,7 @@ use common::*;
 use iked_crypto::auth::PrivateKey;
 use iked_crypto::x509::Certificate;
 use iked_ike::config::{
-    AuthMethod, Identity, IkeConfig, PubkeyAuth, PubkeyConstraint, SendCert, Settings,
+    AuthMethod, Identity, IkeConfig, PubkeyAuth, PubkeyConstraint, SendCert, Settings, id_type,
 };
 use iked_ike::creds::CredentialSet;
 use iked_ike::engine::{Engine, Event};
@@ -38,7 +38,7 @@ fn key(name: &str) -> Arc<PrivateKey> {
 
 fn dn(text: &str) -> Identity {
     let id = Identity::from_text(text);
-    assert_eq!(id.kind, Identity::DER_ASN1_DN);
+    assert_eq!(id.kind, id_type::DER_ASN1_DN);
     id
 }
 
@@ -76,6 +76,17 @@ impl Side {
             local_auth: "pubkey",
             remote_auth: "pubkey",
             send_cert: SendCert::IfAsked,
+        }
+    }
+
+    /// OVS `remote_cert` style: our self-signed certificate, the peer's pinned, no CA and no
+    /// CERT payloads.
+    fn pinned_self_signed(cert: &'static str, peer: &'static str) -> Side {
+        Side {
+            pinned: vec![peer],
+            cas: vec![],
+            send_cert: SendCert::Never,
+            ..Side::new(cert)
         }
     }
 
@@ -222,18 +233,8 @@ fn identities_by_subject_alt_name_and_any() {
 fn pinned_self_signed_certificates_without_cert_payloads() {
     // The OVS `remote_cert` case: each side holds the other's self-signed certificate and
     // neither sends one.
-    let a = Side {
-        pinned: vec!["self-rsa"],
-        cas: vec![],
-        send_cert: SendCert::Never,
-        ..Side::new("self")
-    };
-    let b = Side {
-        pinned: vec!["self"],
-        cas: vec![],
-        send_cert: SendCert::Never,
-        ..Side::new("self-rsa")
-    };
+    let a = Side::pinned_self_signed("self", "self-rsa");
+    let b = Side::pinned_self_signed("self-rsa", "self");
     let p = run(a, b);
     assert_up(&p);
     assert!(!p.a.has_log(" CERT "), "{:#?}", p.a.logs());
@@ -244,18 +245,10 @@ fn pinned_self_signed_certificates_without_cert_payloads() {
 fn pinned_self_signed_ca_true_certificate_as_openssl_req_x509_makes() {
     // `openssl req -x509` marks its certificates CA:TRUE; pinned, that is no obstacle.
     let a = Side {
-        pinned: vec!["self-ca"],
         remote_id: Some(dn("CN=host2")),
-        cas: vec![],
-        send_cert: SendCert::Never,
-        ..Side::new("self")
+        ..Side::pinned_self_signed("self", "self-ca")
     };
-    let b = Side {
-        pinned: vec!["self"],
-        cas: vec![],
-        send_cert: SendCert::Never,
-        ..Side::new("self-ca")
-    };
+    let b = Side::pinned_self_signed("self-ca", "self");
     let p = run(a, b);
     assert_up(&p);
     assert!(p.a.has_log("authentication of 'CN=host2' with EcdsaP256Sha256"));
@@ -459,7 +452,7 @@ connections {
     // The DN identity names the test certificate (OpenSSL encodes the values as UTF8String,
     // we as PrintableString; they compare equal as in strongSwan).
     let id = c.local.id.as_ref().unwrap();
-    assert_eq!(id.kind, Identity::DER_ASN1_DN);
+    assert_eq!(id.kind, id_type::DER_ASN1_DN);
     assert!(cert("bfl-rsa").matches_identity(id.kind, &id.data));
     assert!(!cert("bfr-p256").matches_identity(id.kind, &id.data));
     assert_eq!(c.remote.id.as_ref().unwrap().to_string(), "CN=bfr");

@@ -4,24 +4,15 @@
 
 mod common;
 
-use std::fs;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use iked_ike::config::{Fragmentation, Mode, Settings};
-use iked_ike::engine::Event;
 use iked_ike::message::{self, Datagram, SkKeys};
 use iked_ike::proposal::{Proposal, protocol};
 use iked_ike::suite::Secret;
 use iked_ike::wire;
-
-fn children_up(ep: &Endpoint) -> usize {
-    ep.events
-        .iter()
-        .filter(|e| matches!(e, Event::ChildUp { .. }))
-        .count()
-}
 
 /// (fragments, whole protected messages) among the datagrams the pair sent.
 fn count_sent(p: &Pair) -> (usize, usize) {
@@ -113,32 +104,15 @@ fn default_fragment_size_leaves_the_seed_whole_and_splits_a_large_ike_auth() {
 
 #[test]
 fn fragments_survive_loss_duplication_and_reordering() {
-    let mut complete = 0;
-    for seed in 0..30u64 {
-        let mut p = seed_pair(settings(180));
-        p.set_net_seed(seed);
-        p.impair = Impairments {
-            loss: 0.1,
-            duplicate: 0.3,
-            reorder: 0.5,
-            reorder_window: Duration::from_millis(50),
-        };
-        let now = p.now;
-        p.a.engine
-            .initiate(now, "BFL-BFR", &["bf-in", "bf-out"])
-            .unwrap();
-        p.run_for(Duration::from_secs(400));
-        let (up_a, up_b) = (children_up(&p.a), children_up(&p.b));
-        assert_eq!(up_a, up_b, "seed {seed}");
-        assert_eq!(
-            assert_kernels_match(&p.a.kernel, &p.b.kernel),
-            2 * up_a,
-            "seed {seed}"
-        );
-        if up_a == 2 {
-            complete += 1;
-        }
-    }
+    let impair = Impairments {
+        loss: 0.1,
+        duplicate: 0.3,
+        reorder: 0.5,
+        reorder_window: Duration::from_millis(50),
+    };
+    let complete = (0..30u64)
+        .filter(|&seed| impaired_seed_run(settings(180), seed, impair) == 2)
+        .count();
     // Each message is 3-5 fragments, so a 10% loss often costs a retransmission of all of
     // them; with five retransmissions every run still completes.
     assert_eq!(complete, 30);
@@ -170,26 +144,13 @@ fn a_retransmitted_fragmented_request_is_answered_once() {
     );
 }
 
-fn capture(path: &str) -> Vec<u8> {
-    fs::read(format!(
-        "{}/tests/captures/fragmented/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+/// A file of the fragmented capture (charon with `fragment_size = 180`).
+fn fragmented(file: &str) -> Vec<u8> {
+    capture(&format!("fragmented/{file}"))
 }
 
-fn logged_key(name: &str) -> Secret {
-    let text = String::from_utf8(capture("ike-keys.txt")).unwrap();
-    let value = text
-        .lines()
-        .find_map(|l| l.trim_start().strip_prefix(&format!("{name} = ")))
-        .unwrap();
-    Secret::new(
-        (0..value.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&value[i..i + 2], 16).unwrap())
-            .collect(),
-    )
+fn fragmented_key(name: &str) -> Secret {
+    Secret::new(logged_key("fragmented", name))
 }
 
 /// charon's three IKE_AUTH fragments (`fragmentation = force`, `fragment_size = 180`) open
@@ -201,7 +162,7 @@ fn charons_fragments_decrypt_and_reassemble_to_its_ike_auth() {
         .unwrap()
         .selected()
         .unwrap();
-    let (sk_ei, sk_ai) = (logged_key("Sk_ei"), logged_key("Sk_ai"));
+    let (sk_ei, sk_ai) = (fragmented_key("Sk_ei"), fragmented_key("Sk_ai"));
     let files = [
         "03-IKE_AUTH-request-1-frag1of3",
         "04-IKE_AUTH-request-1-frag2of3",
@@ -216,14 +177,14 @@ fn charons_fragments_decrypt_and_reassemble_to_its_ike_auth() {
             integ: &sk_ai,
         };
         let Datagram::Fragment(f) =
-            message::decode_datagram(&capture(&format!("{name}.bin")), Some(keys)).unwrap()
+            message::decode_datagram(&fragmented(&format!("{name}.bin")), Some(keys)).unwrap()
         else {
             panic!("{name} is a fragment");
         };
         assert_eq!((f.number, f.total), (u16::try_from(i).unwrap() + 1, 3));
         assert_eq!(
             *f.plaintext,
-            capture(&format!("{name}.inner.bin")),
+            fragmented(&format!("{name}.inner.bin")),
             "{name}"
         );
         if i == 0 {
@@ -240,13 +201,15 @@ fn charons_fragments_decrypt_and_reassemble_to_its_ike_auth() {
         "IKE_AUTH request 1 [ IDi N(INIT_CONTACT) IDr AUTH N(USE_TRANSP) SA TSi TSr N(MULT_AUTH) N(EAP_ONLY) N(MSG_ID_SYN_SUP) ]"
     );
     // A fragment opened with the wrong direction's keys is refused.
-    let (sk_er, sk_ar) = (logged_key("Sk_er"), logged_key("Sk_ar"));
+    let (sk_er, sk_ar) = (fragmented_key("Sk_er"), fragmented_key("Sk_ar"));
     let wrong = SkKeys {
         suite: &sel,
         encr: &sk_er,
         integ: &sk_ar,
     };
-    assert!(message::decode_datagram(&capture(&format!("{}.bin", files[0])), Some(wrong)).is_err());
+    assert!(
+        message::decode_datagram(&fragmented(&format!("{}.bin", files[0])), Some(wrong)).is_err()
+    );
 }
 
 /// (IKE_SA_INIT request announced FRAGMENTATION_SUPPORTED, response announced it).

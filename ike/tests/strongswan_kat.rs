@@ -7,38 +7,11 @@
 
 mod common;
 
-use std::fs;
-
 use common::*;
 use iked_ike::config::{Identity, Settings};
 use iked_ike::engine::{AuthContext, Authenticator, PskAuthenticator};
 use iked_ike::message::{self, Message, Payload, SkKeys};
 use iked_ike::suite::{self, Secret};
-
-fn capture(path: &str) -> Vec<u8> {
-    fs::read(format!(
-        "{}/tests/captures/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-/// `name = hex` lines of `ike-keys.txt` (first IKE SA only).
-fn logged_key(scenario: &str, name: &str) -> Vec<u8> {
-    let text = String::from_utf8(capture(&format!("{scenario}/ike-keys.txt"))).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.trim_start().starts_with(&format!("{name} =")))
-        .unwrap();
-    unhex(line.split('=').nth(1).unwrap().trim())
-}
 
 fn nonce(m: &Message) -> Vec<u8> {
     m.payloads
@@ -268,17 +241,6 @@ fn invalid_ke_answer_is_byte_identical_to_charons() {
         message::decode(&capture("invalid-ke/04-IKE_SA_INIT-response-0.bin"), None).unwrap();
     assert_eq!(ours.summary(), charons.summary());
     assert_eq!(b.half_open_count(), 1);
-}
-
-/// `name = hex` of the `index`-th IKE SA block of `ike-keys.txt`.
-fn logged_key_of(scenario: &str, index: usize, name: &str) -> Vec<u8> {
-    let text = String::from_utf8(capture(&format!("{scenario}/ike-keys.txt"))).unwrap();
-    let block = text.split("SPIi=").nth(index + 1).unwrap();
-    let line = block
-        .lines()
-        .find(|l| l.trim_start().starts_with(&format!("{name} =")))
-        .unwrap();
-    unhex(line.split('=').nth(1).unwrap().trim())
 }
 
 /// charon's IKE SA rekey (libipsec-tunnel scenario, messages 09/10 protected by the first SA):

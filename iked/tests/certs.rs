@@ -189,22 +189,7 @@ fn load_creds_names_a_broken_file_and_fails() {
     let dir = scratch("certs-broken");
     std::fs::create_dir_all(dir.join("x509")).unwrap();
     std::fs::copy(fixture("bfl-rsa.pem"), dir.join("x509/bfl.pem")).unwrap();
-    let conf = seed_conf("C", "127.0.0.1", "127.0.0.2", "host1", "host2");
-    let (ike, nat_t) = free_udp_ports();
-    let (child, socket) = start_iked(
-        &dir,
-        &conf,
-        &[
-            "--port",
-            &ike.to_string(),
-            "--port-nat-t",
-            &nat_t.to_string(),
-        ],
-        &[],
-    );
-    let mut procs = Processes::default();
-    procs.add("iked", child);
-    assert!(wait_for(&socket, Duration::from_secs(10)));
+    let (_procs, socket) = start_lone_iked(&dir, "C");
     std::fs::write(
         dir.join("x509/broken.pem"),
         "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",

@@ -15,26 +15,7 @@ use iked::vici::codec::{self, Message, Packet};
 
 fn start(tag: &str) -> (Processes, std::path::PathBuf, std::path::PathBuf) {
     let dir = scratch(tag);
-    let (ike, nat_t) = free_udp_ports();
-    let conf = seed_conf("BFL-BFR", "127.0.0.1", "127.0.0.2", "host1", "host2");
-    let (child, socket) = start_iked(
-        &dir,
-        &conf,
-        &[
-            "--port",
-            &ike.to_string(),
-            "--port-nat-t",
-            &nat_t.to_string(),
-        ],
-        &[],
-    );
-    let mut procs = Processes::default();
-    procs.add("iked", child);
-    assert!(
-        wait_for(&socket, Duration::from_secs(10)),
-        "iked did not create its VICI socket; log:\n{}",
-        std::fs::read_to_string(dir.join("iked.log")).unwrap_or_default()
-    );
+    let (procs, socket) = start_lone_iked(&dir, "BFL-BFR");
     (procs, socket, dir)
 }
 

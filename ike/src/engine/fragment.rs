@@ -559,12 +559,7 @@ mod tests {
             .lines()
             .find_map(|l| l.trim_start().strip_prefix(&format!("{name} = ")))
             .unwrap();
-        Secret::new(
-            (0..value.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&value[i..i + 2], 16).unwrap())
-                .collect(),
-        )
+        Secret::new(hex::decode(value).unwrap())
     }
 
     /// charon (`fragment_size = 180`) split its IKE_AUTH request into three SKF datagrams of

@@ -85,8 +85,7 @@ pub struct Transmit {
     pub bytes: Vec<u8>,
 }
 
-/// The RFC 3948 NAT-keepalive payload; no IKE message is this short.
-pub const NAT_KEEPALIVE: [u8; 1] = [0xff];
+pub use crate::wire::nat_t::NAT_KEEPALIVE;
 
 /// Direction of an SA or policy, seen from this host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

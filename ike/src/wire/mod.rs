@@ -20,6 +20,7 @@
 //!   [`encode_inner`] + [`encode_sk_message`] build the plaintext and the envelope around a
 //!   body of known size. Padding, IVs and ICVs are the crypto crate's job.
 //! - [`summary`] renders charon's log line for a message.
+//! - [`nat_t`] frames and classifies datagrams on the NAT-T port (RFC 3948).
 //! - `registry.rs` converts transforms and proposals to and from `iked_crypto::registry`.
 //! - No I/O, no clock, no secrets: the codec sees only public protocol data (key material never
 //!   passes through it; the decrypted plaintext buffer belongs to the caller).
@@ -29,6 +30,7 @@ mod error;
 mod header;
 pub mod id;
 mod message;
+pub mod nat_t;
 pub mod payload;
 mod reader;
 mod registry;

@@ -217,12 +217,8 @@ impl PortNat {
     }
 }
 
-/// The RFC 3948 NAT keepalive the engine emits (the daemon sends it without the non-ESP marker
-/// and drops received ones before the engine).
-pub const NAT_KEEPALIVE: [u8; 1] = [0xff];
-
 /// Network impairments.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Impairments {
     pub loss: f64,
     pub duplicate: f64,
@@ -342,7 +338,7 @@ impl Pair {
 
     fn send(&mut self, from: Side, local: SocketAddr, remote: SocketAddr, bytes: Vec<u8>) {
         let to = if from == Side::A { Side::B } else { Side::A };
-        if bytes == NAT_KEEPALIVE {
+        if bytes == iked_ike::engine::NAT_KEEPALIVE {
             self.keepalives.push((from, self.now, local, remote));
             return;
         }
@@ -558,4 +554,59 @@ pub fn established_seed_pair(children: &[&str]) -> Pair {
     p.a.engine.initiate(now, "BFL-BFR", children).unwrap();
     p.run();
     p
+}
+
+/// How many CHILD_SAs came up at this end (`ChildUp` events).
+pub fn children_up(ep: &Endpoint) -> usize {
+    ep.events
+        .iter()
+        .filter(|e| matches!(e, Event::ChildUp { .. }))
+        .count()
+}
+
+/// One seed pair run with both children under `impair` (network seed `seed`) for 400 s of
+/// simulated time. Whatever the impairments did, both ends must agree on the children that
+/// came up and hold matching kernel state (never half a child); returns how many came up.
+pub fn impaired_seed_run(settings: Settings, seed: u64, impair: Impairments) -> usize {
+    let mut p = seed_pair(settings);
+    p.set_net_seed(seed);
+    p.impair = impair;
+    let now = p.now;
+    p.a.engine
+        .initiate(now, "BFL-BFR", &["bf-in", "bf-out"])
+        .unwrap();
+    p.run_for(Duration::from_secs(400));
+    let (up_a, up_b) = (children_up(&p.a), children_up(&p.b));
+    assert_eq!(up_a, up_b, "seed {seed}");
+    assert_eq!(
+        assert_kernels_match(&p.a.kernel, &p.b.kernel),
+        2 * up_a,
+        "seed {seed}"
+    );
+    up_a
+}
+
+/// A file under `tests/captures/` (strongSwan 5.9.8 datagrams and key logs; see its README).
+pub fn capture(path: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/captures/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// `name = hex` of the first IKE SA in a capture's `ike-keys.txt` (charon's key log).
+pub fn logged_key(scenario: &str, name: &str) -> Vec<u8> {
+    logged_key_of(scenario, 0, name)
+}
+
+/// `name = hex` of the `index`-th IKE SA block (`SPIi=...` line onwards) of `ike-keys.txt`.
+pub fn logged_key_of(scenario: &str, index: usize, name: &str) -> Vec<u8> {
+    let text = String::from_utf8(capture(&format!("{scenario}/ike-keys.txt"))).unwrap();
+    let block = text.split("SPIi=").nth(index + 1).unwrap();
+    let value = block
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix(&format!("{name} = ")))
+        .unwrap();
+    hex::decode(value.trim()).unwrap()
 }

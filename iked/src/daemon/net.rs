@@ -16,14 +16,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
+use iked_ike::wire::nat_t::{self, NatTPayload};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-
-/// The RFC 3948 non-ESP marker.
-pub const NON_ESP_MARKER: [u8; 4] = [0, 0, 0, 0];
-
-/// The RFC 3948 NAT-keepalive payload (a single 0xff octet, never framed with the marker).
-pub const NAT_KEEPALIVE: [u8; 1] = [0xff];
 
 /// A datagram for the engine.
 #[derive(Debug)]
@@ -54,25 +49,6 @@ pub struct Sockets {
     ports: Ports,
     sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-/// What the NAT-T port's payload is.
-#[derive(Debug, PartialEq, Eq)]
-pub enum NatTPayload<'a> {
-    Ike(&'a [u8]),
-    Keepalive,
-    Esp,
-}
-
-/// Classifies a datagram received on the NAT-T port.
-pub fn classify_nat_t(bytes: &[u8]) -> NatTPayload<'_> {
-    if bytes == NAT_KEEPALIVE {
-        NatTPayload::Keepalive
-    } else if bytes.len() >= 4 && bytes[..4] == NON_ESP_MARKER {
-        NatTPayload::Ike(&bytes[4..])
-    } else {
-        NatTPayload::Esp
-    }
 }
 
 impl Sockets {
@@ -159,11 +135,8 @@ impl Sockets {
                     format!("no socket bound to {local}"),
                 )
             })?;
-        if port == self.ports.nat_t && bytes != NAT_KEEPALIVE {
-            let mut framed = Vec::with_capacity(bytes.len() + 4);
-            framed.extend_from_slice(&NON_ESP_MARKER);
-            framed.extend_from_slice(bytes);
-            socket.send_to(&framed, remote).await?;
+        if port == self.ports.nat_t {
+            socket.send_to(&nat_t::frame(bytes), remote).await?;
         } else {
             socket.send_to(bytes, remote).await?;
         }
@@ -295,7 +268,7 @@ async fn receive_loop(
         };
         let data = &buf[..len];
         let ike = if nat_t {
-            match classify_nat_t(data) {
+            match nat_t::classify(data) {
                 NatTPayload::Ike(ike) => ike,
                 NatTPayload::Keepalive | NatTPayload::Esp => continue,
             }
@@ -321,17 +294,6 @@ async fn receive_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nat_t_classification() {
-        assert_eq!(classify_nat_t(&[0xff]), NatTPayload::Keepalive);
-        assert_eq!(
-            classify_nat_t(&[0, 0, 0, 0, 1, 2]),
-            NatTPayload::Ike(&[1, 2])
-        );
-        assert_eq!(classify_nat_t(&[0xc0, 1, 2, 3, 4]), NatTPayload::Esp);
-        assert_eq!(classify_nat_t(&[0, 0]), NatTPayload::Esp);
-    }
 
     /// With CAP_NET_ADMIN (tests run as root, like the daemon) the buffer exceeds the
     /// `rmem_max` cap; the kernel reports twice the size asked for (its bookkeeping share).
@@ -382,7 +344,7 @@ mod tests {
         let (n, _) = peer.recv_from(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"\0\0\0\0ike");
         sockets
-            .send(SocketAddr::new(lo, p2), peer_addr, &NAT_KEEPALIVE)
+            .send(SocketAddr::new(lo, p2), peer_addr, &nat_t::NAT_KEEPALIVE)
             .await
             .unwrap();
         let (n, _) = peer.recv_from(&mut buf).unwrap();

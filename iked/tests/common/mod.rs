@@ -227,6 +227,32 @@ pub struct Side<'a> {
     pub strongswan_conf: &'a str,
 }
 
+/// Starts one record-only iked in `dir` with the seed's BFL side named `conn`, on free ports,
+/// and waits for its VICI socket (showing its log if it never appears).
+pub fn start_lone_iked(dir: &Path, conn: &str) -> (Processes, PathBuf) {
+    let (ike, nat_t) = free_udp_ports();
+    let conf = seed_conf(conn, "127.0.0.1", "127.0.0.2", "host1", "host2");
+    let (child, socket) = start_iked(
+        dir,
+        &conf,
+        &[
+            "--port",
+            &ike.to_string(),
+            "--port-nat-t",
+            &nat_t.to_string(),
+        ],
+        &[],
+    );
+    let mut procs = Processes::default();
+    procs.add("iked", child);
+    assert!(
+        wait_for(&socket, Duration::from_secs(10)),
+        "iked did not create its VICI socket; log:\n{}",
+        std::fs::read_to_string(dir.join("iked.log")).unwrap_or_default()
+    );
+    (procs, socket)
+}
+
 /// Starts a [`LoopbackPair`] and waits until both VICI sockets answer.
 pub fn loopback_pair(tag: &str, bfl: Side<'_>, bfr: Side<'_>) -> LoopbackPair {
     let dir = scratch(tag);

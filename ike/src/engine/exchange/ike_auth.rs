@@ -4,7 +4,7 @@
 //! Contract: see the parent module.
 
 use super::*;
-use crate::config::{AuthMethod, SendCert};
+use crate::config::{AuthMethod, SendCert, id_type};
 use crate::creds;
 use crate::engine::auth;
 use iked_crypto::x509::Certificate;
@@ -49,7 +49,7 @@ const CERT_X509_SIGNATURE: u8 = 4;
 /// Whether a received identity satisfies a configured one: DNs compare as strongSwan does
 /// (attribute by attribute, wildcards), other types byte for byte.
 fn id_matches(wanted: &Identity, got: &Identity) -> bool {
-    if wanted.kind == Identity::DER_ASN1_DN && got.kind == Identity::DER_ASN1_DN {
+    if wanted.kind == id_type::DER_ASN1_DN && got.kind == id_type::DER_ASN1_DN {
         return iked_crypto::x509::dn_matches(&wanted.data, &got.data);
     }
     wanted == got
@@ -325,27 +325,15 @@ impl Engine {
         let st = *st;
         let verified =
             (|| -> Result<(crate::engine::AuthVerified, Identity, String), ProtocolError> {
-                let (method, data) = find_payload(&msg, |p| {
-                    if let Payload::Auth { method, data } = p {
-                        Some((*method, data))
-                    } else {
-                        None
-                    }
-                })
-                .ok_or_else(|| {
+                let (method, data) = auth_payload(&msg).ok_or_else(|| {
                     msg.error_notify()
                         .map_or(ProtocolError::MissingPayload("AUTH"), |n| {
                             ProtocolError::PeerNotify(n.kind)
                         })
                 })?;
-                let idr = find_payload(&msg, |p| {
-                    if let Payload::IdR(i) = p {
-                        Some(i.clone())
-                    } else {
-                        None
-                    }
-                })
-                .ok_or(ProtocolError::MissingPayload("IDr"))?;
+                let idr = id_payload(&msg, false)
+                    .cloned()
+                    .ok_or(ProtocolError::MissingPayload("IDr"))?;
                 if sa
                     .config
                     .remote
@@ -465,29 +453,11 @@ impl Engine {
             OurAuth,
         );
         let verified = (|| -> Result<Verified, ProtocolError> {
-            let idi = find_payload(&msg, |p| {
-                if let Payload::IdI(i) = p {
-                    Some(i.clone())
-                } else {
-                    None
-                }
-            })
-            .ok_or(ProtocolError::MissingPayload("IDi"))?;
-            let idr = find_payload(&msg, |p| {
-                if let Payload::IdR(i) = p {
-                    Some(i.clone())
-                } else {
-                    None
-                }
-            });
-            let (method, data) = find_payload(&msg, |p| {
-                if let Payload::Auth { method, data } = p {
-                    Some((*method, data))
-                } else {
-                    None
-                }
-            })
-            .ok_or(ProtocolError::MissingPayload("AUTH"))?;
+            let idi = id_payload(&msg, true)
+                .cloned()
+                .ok_or(ProtocolError::MissingPayload("IDi"))?;
+            let idr = id_payload(&msg, false).cloned();
+            let (method, data) = auth_payload(&msg).ok_or(ProtocolError::MissingPayload("AUTH"))?;
             let config = self
                 .connections
                 .iter()

@@ -74,6 +74,23 @@ fn ke_payload(msg: &Message) -> Option<(u16, &Vec<u8>)> {
     })
 }
 
+/// IDi (`initiator`) or IDr.
+fn id_payload(msg: &Message, initiator: bool) -> Option<&Identity> {
+    find_payload(msg, |p| match p {
+        Payload::IdI(i) if initiator => Some(i),
+        Payload::IdR(i) if !initiator => Some(i),
+        _ => None,
+    })
+}
+
+/// AUTH: (method, data).
+fn auth_payload(msg: &Message) -> Option<(u8, &Vec<u8>)> {
+    find_payload(msg, |p| match p {
+        Payload::Auth { method, data } => Some((*method, data)),
+        _ => None,
+    })
+}
+
 fn ts_payloads(msg: &Message) -> Option<(&Vec<TrafficSelector>, &Vec<TrafficSelector>)> {
     let i = find_payload(msg, |p| {
         if let Payload::TsI(v) = p {
