@@ -133,6 +133,12 @@ if [ ! -x "$VENV/bin/vng" ]; then
   /usr/bin/python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check virtme-ng
 fi
+# strongSwan's Python VICI client, for the tests that drive iked with it (a missing client fails
+# those tests under CI=true). In the same venv; the tests find it through $LAB/venv/bin/python3.
+if ! "$VENV/bin/python3" -c 'import vici' 2>/dev/null; then
+  log "installing the Python vici package from PyPI into $VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check vici
+fi
 # vng runs its helpers (virtme-run, ...) by name, so the venv's bin must lead PATH: a wrapper, not
 # a symlink.
 wrapper="#!/bin/sh

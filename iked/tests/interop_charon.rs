@@ -5,8 +5,9 @@
 //! are exercised, driven by `ikectl initiate` and by charon's `swanctl --initiate`; then the
 //! stock `swanctl --list-sas` and the Python `vici` package list our SA.
 //!
-//! Needs root (namespaces), `ip`, strongSwan's charon and swanctl; skips with a printed
-//! reason otherwise.
+//! Needs root (namespaces), `ip`, strongSwan's charon and swanctl, and the Python vici package
+//! (`scripts/setup-host.sh` installs them); without one it fails under `CI=true` and otherwise
+//! skips with a printed reason.
 
 mod common;
 
@@ -160,17 +161,17 @@ impl Lab {
 /// Sets the lab up, or returns `None` after printing why it cannot run here.
 fn setup(tag: char, charon_plugins: &str, charon_swanctl: &str, iked_conf: &str) -> Option<Lab> {
     if !is_root() {
-        println!("SKIP: needs root for network namespaces");
+        missing_prerequisite("needs root for network namespaces");
         return None;
     }
     for tool in ["ip", "swanctl"] {
         if !have(tool) {
-            println!("SKIP: {tool} is not installed");
+            missing_prerequisite(&format!("{tool} is not installed"));
             return None;
         }
     }
     if !Path::new(CHARON).exists() {
-        println!("SKIP: {CHARON} is missing (strongswan-charon)");
+        missing_prerequisite(&format!("{CHARON} is missing (strongswan-charon)"));
         return None;
     }
     let pid = std::process::id() % 100_000;
@@ -181,7 +182,7 @@ fn setup(tag: char, charon_plugins: &str, charon_swanctl: &str, iked_conf: &str)
     ) {
         Ok(n) => n,
         Err(e) => {
-            println!("SKIP: cannot create network namespaces: {e}");
+            missing_prerequisite(&format!("cannot create network namespaces: {e}"));
             return None;
         }
     };
@@ -286,14 +287,14 @@ fn seed_ike_sa_against_stock_charon_in_both_roles() {
              assert sas[0]['BFL-BFR']['state']==b'ESTABLISHED', sas\nprint('ok')",
             lab.iked_vici.display().to_string()
         );
-        let out = Command::new("python3")
+        let out = Command::new(python3())
             .arg("-c")
             .arg(&script)
             .output()
             .unwrap();
         assert!(out.status.success(), "python vici: {}", text(&out));
     } else {
-        println!("NOTE: Python vici missing, skipped that client");
+        missing_prerequisite("the Python vici package (scripts/setup-host.sh installs it)");
     }
     let out = ikectl(
         &lab.iked_vici,

@@ -1,7 +1,8 @@
 //! The daemon's VICI server against real clients: our `ikectl`, the stock strongSwan
 //! `swanctl` binary and the Python `vici` package, plus hostile input over a raw socket.
 //! Runs unprivileged on loopback (ephemeral ports, record-only kernel). Tests that need a
-//! third-party tool skip with a printed reason when it is missing.
+//! third-party tool fail under `CI=true` when it is missing, and otherwise skip with a printed
+//! reason.
 
 mod common;
 
@@ -140,7 +141,7 @@ fn load_conn_unload_and_initiate_timeout() {
 #[test]
 fn stock_swanctl_talks_to_iked() {
     if !have("swanctl") {
-        println!("SKIP: strongSwan's swanctl is not installed (strongswan-swanctl)");
+        missing_prerequisite("strongSwan's swanctl is not installed (strongswan-swanctl)");
         return;
     }
     let (_procs, socket, dir) = start("swanctl");
@@ -192,7 +193,7 @@ fn stock_swanctl_talks_to_iked() {
 #[test]
 fn python_vici_talks_to_iked() {
     if !python_has_vici() {
-        println!("SKIP: the Python vici package is not installed (pip install vici)");
+        missing_prerequisite("the Python vici package is not installed (pip install vici)");
         return;
     }
     let (_procs, socket, _dir) = start("python");
@@ -218,7 +219,7 @@ print("ok")
 "#,
         path = socket.display().to_string()
     );
-    let out = Command::new("python3")
+    let out = Command::new(python3())
         .arg("-c")
         .arg(&script)
         .output()

@@ -22,7 +22,7 @@ impl Drop for Ns {
 #[test]
 fn trap_policy_acquire_starts_the_child() {
     if !is_root() || !have("ip") {
-        println!("SKIP: needs root and iproute2 for a network namespace");
+        missing_prerequisite("root and iproute2 for a network namespace");
         return;
     }
     let name = format!("ikedT{}", std::process::id() % 100_000);
@@ -32,7 +32,7 @@ fn trap_policy_acquire_starts_the_child() {
         .unwrap()
         .success()
     {
-        println!("SKIP: cannot create a network namespace");
+        missing_prerequisite("a network namespace (ip netns add failed)");
         return;
     }
     let ns = Ns(name);

@@ -50,6 +50,11 @@ pub struct Cli {
     /// Print listings and results as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Seconds to wait for each answer from the daemon before giving up (exit 3); 0 waits
+    /// forever. `initiate`/`terminate` wait for their own `--timeout` instead, once the daemon
+    /// has answered their first request.
+    #[arg(long, global = true, default_value_t = DEFAULT_REPLY_TIMEOUT_SECS, value_name = "SECS")]
+    pub reply_timeout: u64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -148,6 +153,10 @@ pub struct TerminateArgs {
     pub timeout: u64,
 }
 
+/// How long ikectl waits for any one answer of the daemon by default: a daemon that accepts the
+/// connection and never answers must not hang the scripts that drive it.
+pub const DEFAULT_REPLY_TIMEOUT_SECS: u64 = 30;
+
 /// Exit codes.
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
@@ -162,6 +171,8 @@ pub fn run(cli: Cli) -> i32 {
     if let Command::Version = &cli.command {
         println!("ikectl {}", env!("CARGO_PKG_VERSION"));
         if let Ok(mut c) = connect(&cli.uri)
+            && c.set_read_timeout(Some(Duration::from_secs(cli.reply_timeout.max(1))))
+                .is_ok()
             && let Ok(v) = c.request("version", Message::new())
         {
             println!(
@@ -175,7 +186,11 @@ pub fn run(cli: Cli) -> i32 {
         }
         return EXIT_OK;
     }
-    let mut client = match connect(&cli.uri) {
+    let reply_timeout = (cli.reply_timeout > 0).then(|| Duration::from_secs(cli.reply_timeout));
+    let mut client = match connect(&cli.uri).and_then(|c| {
+        c.set_read_timeout(reply_timeout)?;
+        Ok(c)
+    }) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -184,11 +199,26 @@ pub fn run(cli: Cli) -> i32 {
     };
     match execute(&mut client, &cli.command, cli.json) {
         Ok(code) => code,
+        Err(ClientError::Io(e)) if is_timeout(&e) => {
+            eprintln!(
+                "no answer from the daemon at {} within {}s (--reply-timeout)",
+                cli.uri, cli.reply_timeout
+            );
+            EXIT_UNREACHABLE
+        }
         Err(e) => {
             eprintln!("{e}");
             EXIT_FAILED
         }
     }
+}
+
+/// A read that ran into the socket's timeout (`EAGAIN` on a blocking socket with SO_RCVTIMEO).
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
 }
 
 /// Connects to the daemon named by a `--uri`.
@@ -343,6 +373,8 @@ pub fn execute(client: &mut Client, command: &Command, json: bool) -> Result<i32
         }
         Command::Log => {
             client.register("log")?;
+            // Registered: from now on silence only means nothing happened.
+            client.set_read_timeout(None)?;
             loop {
                 let (_, msg) = client.next_event()?;
                 if json {
@@ -405,10 +437,13 @@ fn streamed_result(
         "initiate" => ("initiate completed successfully", "initiate failed"),
         _ => ("terminate completed successfully", "terminate failed"),
     };
+    // The registration is answered at once by a live daemon (the reply timeout applies); the
+    // command itself may legitimately take up to its own timeout.
+    client.register("control-log")?;
     client.set_read_timeout(
         (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs) + CLIENT_TIMEOUT_GRACE),
     )?;
-    let res = client.streamed(command, req, Some("control-log"), |log| {
+    let res = client.exchange(command, req, Some("control-log"), |log| {
         if json {
             println!("{}", format::to_json(log));
         } else {
@@ -421,13 +456,11 @@ fn streamed_result(
         let _ = std::io::stdout().flush();
     });
     let res = match res {
-        Ok(res) => res,
-        Err(ClientError::Io(e))
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) =>
-        {
+        Ok(res) => {
+            client.unregister("control-log")?;
+            res
+        }
+        Err(ClientError::Io(e)) if is_timeout(&e) => {
             eprintln!("{fail_text}: no answer from the daemon within {timeout_secs}s");
             return Ok(EXIT_FAILED);
         }

@@ -233,6 +233,7 @@ pub fn parse(args: &[String]) -> Result<Cli, UsageError> {
     Ok(Cli {
         uri: get("uri").unwrap_or_else(|| "unix:///var/run/charon.vici".into()),
         json: has("raw") || has("pretty"),
+        reply_timeout: super::DEFAULT_REPLY_TIMEOUT_SECS,
         command: cmd,
     })
 }

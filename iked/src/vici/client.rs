@@ -93,11 +93,27 @@ impl Client {
         command: &str,
         message: Message,
         event: Option<&str>,
-        mut on_event: impl FnMut(&Message),
+        on_event: impl FnMut(&Message),
     ) -> Result<Message, ClientError> {
         if let Some(event) = event {
             self.register(event)?;
         }
+        let response = self.exchange(command, message, event, on_event)?;
+        if let Some(event) = event {
+            self.unregister(event)?;
+        }
+        Ok(response)
+    }
+
+    /// Sends one command and reads until its response, handing events named `event` (already
+    /// registered by the caller) to `on_event`.
+    pub fn exchange(
+        &mut self,
+        command: &str,
+        message: Message,
+        event: Option<&str>,
+        mut on_event: impl FnMut(&Message),
+    ) -> Result<Message, ClientError> {
         self.send(&Packet::CmdRequest {
             command: command.to_owned(),
             message,
@@ -115,9 +131,6 @@ impl Client {
                 other => return Err(ClientError::Unexpected(format!("{other:?}"))),
             }
         };
-        if let Some(event) = event {
-            self.unregister(event)?;
-        }
         Ok(response)
     }
 

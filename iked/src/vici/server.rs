@@ -10,14 +10,22 @@
 //!   connection is closed (the stream cannot be resynchronised); an undecodable packet gets an
 //!   error response and the connection continues; an unknown command gets `CMD_UNKNOWN`.
 //! - Broadcast events (`ike-updown`, `log`, ...) reach only the clients registered for them.
+//! - Memory is bounded per client and in total: at most [`MAX_CLIENTS`] connections at once (more
+//!   are closed on accept, with a warning); a message body is read as it arrives, never
+//!   allocated at its announced size first; and a client that leaves more than
+//!   [`EVENT_BACKLOG`] packets unread while events stream to it (broadcast events, a command's
+//!   `control-log`) is disconnected with a warning, so a subscriber that never reads cannot make
+//!   the daemon grow. A listing's own events (`list-sa`, ...) are a finite snapshot the client
+//!   asked for and are never dropped.
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{Notify, Semaphore, broadcast, mpsc, oneshot};
 
 use super::codec::{self, CodecError, Message, Packet};
 
@@ -45,6 +53,65 @@ pub const KNOWN_EVENTS: &[&str] = &[
     "child-state-destroying",
 ];
 
+/// Concurrent VICI connections; one more is closed as soon as it is accepted. charon serves its
+/// clients from a fixed thread pool; the tools that drive it (swanctl, ikectl, OVS's monitor)
+/// hold one connection each, so this leaves room for many at once.
+pub const MAX_CLIENTS: usize = 64;
+
+/// Packets a client may leave unread while events stream to it; past that it is disconnected.
+/// 1,024 log events are about 300 KB.
+pub const EVENT_BACKLOG: usize = 1024;
+
+/// Listing events: the finite answer to the client's own command, never counted against
+/// [`EVENT_BACKLOG`] (a `list-sas` of 100,000 SAs streams 100,000 of them).
+const LISTING_EVENTS: &[&str] = &[
+    "list-sa",
+    "list-conn",
+    "list-policy",
+    "list-cert",
+    "list-authority",
+];
+
+/// One client's outgoing queue: unbounded for responses and listings, bounded (by
+/// disconnecting the client) for streamed events.
+#[derive(Debug, Clone)]
+struct Outbox {
+    tx: mpsc::UnboundedSender<Packet>,
+    /// Packets queued and not yet written to the socket.
+    queued: Arc<AtomicUsize>,
+    overflow: Arc<Overflow>,
+}
+
+/// Set once when a client fell [`EVENT_BACKLOG`] packets behind; wakes its reader to close it.
+#[derive(Debug, Default)]
+struct Overflow {
+    hit: AtomicBool,
+    wake: Notify,
+}
+
+impl Outbox {
+    /// Queues a response or a listing event: always kept.
+    fn send(&self, packet: Packet) -> bool {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        self.tx.send(packet).is_ok()
+    }
+
+    /// Queues a streamed event, or disconnects the client when it is too far behind.
+    fn send_event(&self, packet: Packet) -> bool {
+        if self.queued.load(Ordering::Relaxed) >= EVENT_BACKLOG {
+            if !self.overflow.hit.swap(true, Ordering::Relaxed) {
+                self.overflow.wake.notify_one();
+            }
+            return false;
+        }
+        self.send(packet)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.tx.is_closed() || self.overflow.hit.load(Ordering::Relaxed)
+    }
+}
+
 /// A broadcast event: its name and message.
 #[derive(Clone, Debug)]
 pub struct BroadcastEvent {
@@ -55,7 +122,7 @@ pub struct BroadcastEvent {
 /// Stream events and the final response for one command.
 #[derive(Debug)]
 pub struct Responder {
-    out: mpsc::UnboundedSender<Packet>,
+    out: Outbox,
     registered: Arc<Mutex<HashSet<String>>>,
     done: oneshot::Sender<Reply>,
 }
@@ -71,10 +138,15 @@ impl Responder {
     /// Streams an event to this client if it registered for `name`.
     pub fn event(&self, name: &str, message: Message) {
         if self.is_registered(name) {
-            let _ = self.out.send(Packet::Event {
+            let packet = Packet::Event {
                 event: name.to_owned(),
                 message,
-            });
+            };
+            if LISTING_EVENTS.contains(&name) {
+                self.out.send(packet);
+            } else {
+                self.out.send_event(packet);
+            }
         }
     }
 
@@ -136,18 +208,39 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-/// Accepts clients forever. Each client gets its own task; none can stall another.
+/// Accepts clients forever. Each client gets its own task; none can stall another. At most
+/// [`MAX_CLIENTS`] are served at once.
 pub async fn serve(
     listener: UnixListener,
     requests: mpsc::Sender<ControlRequest>,
     events: broadcast::Sender<BroadcastEvent>,
 ) {
+    let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let refused = AtomicU64::new(0);
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    // Closing the stream tells the client at once (EOF) rather than leaving it
+                    // to wait; the warning is rate-limited to powers of two so that a client
+                    // looping on connect cannot flood the log.
+                    drop(stream);
+                    let n = refused.fetch_add(1, Ordering::Relaxed) + 1;
+                    if n.is_power_of_two() {
+                        tracing::warn!(
+                            target: "CFG",
+                            "VICI connection refused: {MAX_CLIENTS} clients already connected \
+                             ({n} refused so far)"
+                        );
+                    }
+                    continue;
+                };
                 let requests = requests.clone();
                 let events = events.subscribe();
-                tokio::spawn(handle_client(stream, requests, events));
+                tokio::spawn(async move {
+                    handle_client(stream, requests, events).await;
+                    drop(slot);
+                });
             }
             Err(e) => {
                 tracing::warn!(target: "CFG", "accepting VICI client failed: {e}");
@@ -164,7 +257,14 @@ async fn handle_client(
     mut events: broadcast::Receiver<BroadcastEvent>,
 ) {
     let (mut reader, mut writer) = stream.into_split();
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Packet>();
+    let (tx, mut out_rx) = mpsc::unbounded_channel::<Packet>();
+    let out_tx = Outbox {
+        tx,
+        queued: Arc::default(),
+        overflow: Arc::default(),
+    };
+    let queued = out_tx.queued.clone();
+    let overflow = out_tx.overflow.clone();
     let registered: Arc<Mutex<HashSet<String>>> = Arc::default();
 
     let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
@@ -203,6 +303,7 @@ async fn handle_client(
             if writer.write_all(&bytes).await.is_err() {
                 break;
             }
+            queued.fetch_sub(1, Ordering::Relaxed);
         }
     });
 
@@ -217,12 +318,10 @@ async fn handle_client(
                         .map(|set| set.contains(event.name))
                         .unwrap_or(false);
                     if wanted
-                        && broadcast_out
-                            .send(Packet::Event {
-                                event: event.name.to_owned(),
-                                message: event.message,
-                            })
-                            .is_err()
+                        && !broadcast_out.send_event(Packet::Event {
+                            event: event.name.to_owned(),
+                            message: event.message,
+                        })
                     {
                         break;
                     }
@@ -236,8 +335,9 @@ async fn handle_client(
 
     loop {
         let mut header = [0u8; 4];
-        if reader.read_exact(&mut header).await.is_err() {
-            break;
+        tokio::select! {
+            read = reader.read_exact(&mut header) => if read.is_err() { break },
+            _ = overflow.wake.notified() => break,
         }
         let len = match codec::segment_len(header) {
             Ok(len) => len,
@@ -246,8 +346,15 @@ async fn handle_client(
                 break;
             }
         };
-        let mut body = vec![0u8; len];
-        if reader.read_exact(&mut body).await.is_err() {
+        // Grown as the bytes arrive: a client announcing a large segment and sending nothing
+        // costs nothing.
+        let mut body = Vec::with_capacity(len.min(4096));
+        let mut segment = (&mut reader).take(len as u64);
+        let read = tokio::select! {
+            read = segment.read_to_end(&mut body) => read,
+            _ = overflow.wake.notified() => break,
+        };
+        if read.is_err() || body.len() != len {
             break;
         }
         let packet = match codec::decode_packet(&body) {
@@ -293,10 +400,13 @@ async fn handle_client(
                         out_tx.send(Packet::CmdResponse(error_response("daemon shutting down")));
                     break;
                 }
-                let reply = match done_rx.await {
-                    Ok(Reply::Response(message)) => Packet::CmdResponse(message),
-                    Ok(Reply::UnknownCommand) => Packet::CmdUnknown,
-                    Err(_) => Packet::CmdResponse(error_response("command aborted")),
+                let reply = tokio::select! {
+                    reply = done_rx => match reply {
+                        Ok(Reply::Response(message)) => Packet::CmdResponse(message),
+                        Ok(Reply::UnknownCommand) => Packet::CmdUnknown,
+                        Err(_) => Packet::CmdResponse(error_response("command aborted")),
+                    },
+                    _ = overflow.wake.notified() => break,
                 };
                 let _ = out_tx.send(reply);
             }
@@ -310,6 +420,15 @@ async fn handle_client(
         }
     }
     broadcast_task.abort();
+    if overflow.hit.load(Ordering::Relaxed) {
+        // The client does not read: flushing could block forever, so drop what is queued.
+        tracing::warn!(
+            target: "CFG",
+            "VICI client disconnected: it left {EVENT_BACKLOG} messages unread"
+        );
+        writer_task.abort();
+        return;
+    }
     drop(out_tx);
     // Flush what is queued (e.g. the error for an oversized segment) before closing.
     let _ = stop_tx.send(());
