@@ -102,14 +102,14 @@ macro_rules! open_id {
 open_id!(
     /// Encryption algorithm id (IANA IKEv2 Transform Type 1).
     EncrId, "UNKNOWN_ENCR", {
-    /// DES (RFC 2405), never implemented.
-    DES = 2 => "DES",
+    /// DES (RFC 2405), never implemented. Names as strongSwan's `encryption_algorithm_names`.
+    DES = 2 => "DES_CBC",
     /// 3DES (RFC 2451).
-    DES3 = 3 => "3DES",
+    DES3 = 3 => "3DES_CBC",
     /// CAST.
-    CAST = 6 => "CAST",
+    CAST = 6 => "CAST_CBC",
     /// Blowfish.
-    BLOWFISH = 7 => "BLOWFISH",
+    BLOWFISH = 7 => "BLOWFISH_CBC",
     /// ESP NULL encryption (RFC 2410).
     NULL = 11 => "NULL",
     /// AES-CBC (RFC 3602), key length attribute 128/192/256.
@@ -142,6 +142,10 @@ open_id!(
     CAMELLIA_CCM_16 = 27 => "CAMELLIA_CCM_16",
     /// ChaCha20-Poly1305 (RFC 7634), no key length attribute.
     CHACHA20_POLY1305 = 28 => "CHACHA20_POLY1305",
+    /// Serpent-CBC (strongSwan private use, `ENCR_SERPENT_CBC`).
+    SERPENT_CBC = 1026 => "SERPENT_CBC",
+    /// Twofish-CBC (strongSwan private use, `ENCR_TWOFISH_CBC`).
+    TWOFISH_CBC = 1027 => "TWOFISH_CBC",
 });
 
 open_id!(
@@ -161,6 +165,8 @@ open_id!(
     HMAC_SHA2_512 = 7 => "PRF_HMAC_SHA2_512",
     /// AES-CMAC-PRF-128 (RFC 4615).
     AES128_CMAC = 8 => "PRF_AES128_CMAC",
+    /// Camellia-XCBC-PRF-128 (strongSwan private use, `PRF_CAMELLIA128_XCBC`).
+    CAMELLIA128_XCBC = 1028 => "PRF_CAMELLIA128_XCBC",
 });
 
 open_id!(
@@ -192,6 +198,11 @@ open_id!(
     HMAC_SHA2_384_192 = 13 => "HMAC_SHA2_384_192",
     /// HMAC-SHA2-512-256 (RFC 4868).
     HMAC_SHA2_512_256 = 14 => "HMAC_SHA2_512_256",
+    /// HMAC-SHA2-256 truncated to 96 bits, as early Linux kernels did (strongSwan private use,
+    /// `AUTH_HMAC_SHA2_256_96`; keywords `sha256_96`, `sha2_256_96`).
+    HMAC_SHA2_256_96 = 1026 => "HMAC_SHA2_256_96",
+    /// Camellia-XCBC-96 (strongSwan private use, `AUTH_CAMELLIA_XCBC_96`).
+    CAMELLIA_XCBC_96 = 1029 => "CAMELLIA_XCBC_96",
 });
 
 open_id!(
@@ -243,6 +254,16 @@ open_id!(
     CURVE_25519 = 31 => "CURVE_25519",
     /// Curve448 (RFC 8031).
     CURVE_448 = 32 => "CURVE_448",
+    /// strongSwan's test-only null group (private use, `MODP_NULL`; keyword `modpnull`).
+    MODP_NULL = 1024 => "MODP_NULL",
+    /// NTRU, 112-bit strength (strongSwan private use, `NTRU_112_BIT`).
+    NTRU_112 = 1030 => "NTRU_112",
+    /// NTRU, 128-bit strength (strongSwan private use).
+    NTRU_128 = 1031 => "NTRU_128",
+    /// NTRU, 192-bit strength (strongSwan private use).
+    NTRU_192 = 1032 => "NTRU_192",
+    /// NTRU, 256-bit strength (strongSwan private use).
+    NTRU_256 = 1033 => "NTRU_256",
 });
 
 open_id!(
@@ -281,12 +302,13 @@ impl IntegId {
     pub const fn implied_prf(self) -> Option<PrfId> {
         match self {
             Self::HMAC_SHA1_96 | Self::HMAC_SHA1_160 => Some(PrfId::HMAC_SHA1),
-            Self::HMAC_SHA2_256_128 => Some(PrfId::HMAC_SHA2_256),
+            Self::HMAC_SHA2_256_128 | Self::HMAC_SHA2_256_96 => Some(PrfId::HMAC_SHA2_256),
             Self::HMAC_SHA2_384_192 => Some(PrfId::HMAC_SHA2_384),
             Self::HMAC_SHA2_512_256 => Some(PrfId::HMAC_SHA2_512),
             Self::HMAC_MD5_96 | Self::HMAC_MD5_128 => Some(PrfId::HMAC_MD5),
             Self::AES_XCBC_96 => Some(PrfId::AES128_XCBC),
             Self::AES_CMAC_96 => Some(PrfId::AES128_CMAC),
+            Self::CAMELLIA_XCBC_96 => Some(PrfId::CAMELLIA128_XCBC),
             _ => None,
         }
     }
@@ -572,9 +594,11 @@ const fn kw(kind: TransformType, id: u16, key_bits: u16) -> Keyword {
 }
 
 /// Looks a token up in strongSwan's keyword table
-/// (`src/libstrongswan/crypto/proposal/proposal_keywords_static.txt`). Tokens that
-/// name strongSwan private-use algorithms (serpent, twofish, camellia-XCBC,
-/// sha256_96, NTRU/PQC methods) are not listed and are reported as unknown.
+/// (`src/libstrongswan/crypto/proposal/proposal_keywords_static.txt`), including the
+/// tokens that name strongSwan's private-use algorithms (serpent, twofish, camellia-XCBC,
+/// sha256_96, NTRU): they are recognized, and reported as unsupported like any algorithm
+/// iked does not implement, rather than as unknown words. The post-quantum methods of
+/// strongSwan 6 belong to multiple key exchanges (RFC 9370), which iked does not do.
 pub fn lookup_keyword(token: &str) -> Option<Keyword> {
     use TransformType::{Encryption as E, Esn as N, Integrity as I, KeyExchange as K, Prf as P};
     let e = |id: EncrId, bits| Some(kw(E, id.0, bits));
@@ -596,14 +620,22 @@ pub fn lookup_keyword(token: &str) -> Option<Keyword> {
         "camellia192" => e(EncrId::CAMELLIA_CBC, 192),
         "camellia256" => e(EncrId::CAMELLIA_CBC, 256),
         "cast128" => e(EncrId::CAST, 128),
+        "serpent" | "serpent128" => e(EncrId::SERPENT_CBC, 128),
+        "serpent192" => e(EncrId::SERPENT_CBC, 192),
+        "serpent256" => e(EncrId::SERPENT_CBC, 256),
+        "twofish" | "twofish128" => e(EncrId::TWOFISH_CBC, 128),
+        "twofish192" => e(EncrId::TWOFISH_CBC, 192),
+        "twofish256" => e(EncrId::TWOFISH_CBC, 256),
         "sha" | "sha1" => Some(kw(I, IntegId::HMAC_SHA1_96.0, 0)),
         "sha1_160" => Some(kw(I, IntegId::HMAC_SHA1_160.0, 0)),
         "sha256" | "sha2_256" => Some(kw(I, IntegId::HMAC_SHA2_256_128.0, 0)),
+        "sha256_96" | "sha2_256_96" => Some(kw(I, IntegId::HMAC_SHA2_256_96.0, 0)),
         "sha384" | "sha2_384" => Some(kw(I, IntegId::HMAC_SHA2_384_192.0, 0)),
         "sha512" | "sha2_512" => Some(kw(I, IntegId::HMAC_SHA2_512_256.0, 0)),
         "md5" => Some(kw(I, IntegId::HMAC_MD5_96.0, 0)),
         "md5_128" => Some(kw(I, IntegId::HMAC_MD5_128.0, 0)),
         "aesxcbc" => Some(kw(I, IntegId::AES_XCBC_96.0, 0)),
+        "camelliaxcbc" => Some(kw(I, IntegId::CAMELLIA_XCBC_96.0, 0)),
         "aescmac" => Some(kw(I, IntegId::AES_CMAC_96.0, 0)),
         "prfsha1" => Some(kw(P, PrfId::HMAC_SHA1.0, 0)),
         "prfsha256" => Some(kw(P, PrfId::HMAC_SHA2_256.0, 0)),
@@ -611,8 +643,14 @@ pub fn lookup_keyword(token: &str) -> Option<Keyword> {
         "prfsha512" => Some(kw(P, PrfId::HMAC_SHA2_512.0, 0)),
         "prfmd5" => Some(kw(P, PrfId::HMAC_MD5.0, 0)),
         "prfaesxcbc" => Some(kw(P, PrfId::AES128_XCBC.0, 0)),
+        "prfcamelliaxcbc" => Some(kw(P, PrfId::CAMELLIA128_XCBC.0, 0)),
         "prfaescmac" => Some(kw(P, PrfId::AES128_CMAC.0, 0)),
         "none" | "modpnone" => Some(kw(K, KeId::NONE.0, 0)),
+        "modpnull" => Some(kw(K, KeId::MODP_NULL.0, 0)),
+        "ntru112" => Some(kw(K, KeId::NTRU_112.0, 0)),
+        "ntru128" => Some(kw(K, KeId::NTRU_128.0, 0)),
+        "ntru192" => Some(kw(K, KeId::NTRU_192.0, 0)),
+        "ntru256" => Some(kw(K, KeId::NTRU_256.0, 0)),
         "modp768" => Some(kw(K, KeId::MODP_768.0, 0)),
         "modp1024" => Some(kw(K, KeId::MODP_1024.0, 0)),
         "modp1536" => Some(kw(K, KeId::MODP_1536.0, 0)),
@@ -769,46 +807,77 @@ fn check_proposal(p: &mut Proposal) -> Result<(), ProposalError> {
 }
 
 /// strongSwan's default proposals (`proposal_create_default_aead()` then
-/// `proposal_create_default()`), restricted to the algorithms iked implements —
-/// exactly what strongSwan produces when only those plugins are loaded.
+/// `proposal_create_default()` in `proposal.c`, as `vici_config.c` inserts them for `default`
+/// or an unset `proposals`/`esp_proposals`), restricted to the algorithms iked implements:
+/// exactly what strongSwan produces when only those plugins are loaded. strongSwan adds the
+/// algorithms of each type in rounds (at least 128-bit strength first); within a round its
+/// order is the plugins' registration order, for which this uses the order of its source.
 ///
-/// IKE AEAD: AES_GCM_16 128/192/256, CHACHA20_POLY1305, AES_GCM_12 and _8; classic:
-/// AES_CBC 128/192/256 with HMAC_SHA2_256/384/512; PRFs SHA2_256/384/512; KE
-/// ECP_256, ECP_384, CURVE_25519, CURVE_448 (if built), MODP_3072, MODP_4096,
-/// MODP_2048. ESP: no AEAD default (strongSwan does not know whether the kernel
-/// supports it); classic AES_CBC 128/192/256 with HMAC_SHA2_256/384/512 and
-/// NO_EXT_SEQ (strongSwan also lists SHA1_96 and AES_XCBC_96, which the kernel
-/// supports, so iked keeps them for interoperability).
+/// IKE, AEAD: AES_GCM_16, AES_CCM_16, CAMELLIA_CCM_16 (128/192/256 each), CHACHA20_POLY1305,
+/// then the 12- and 8-byte ICV variants; classic: AES_CBC, AES_CTR, CAMELLIA_CBC,
+/// CAMELLIA_CTR (128/192/256 each), then 3DES, with HMAC_SHA2_256/384/512 then AES_XCBC_96,
+/// AES_CMAC_96, HMAC_SHA1_96. Both: PRF SHA2_256/384/512, AES128_XCBC, AES128_CMAC, then
+/// SHA1; KE ECP_256/384/521, the Brainpool curves, CURVE_25519, CURVE_448, then MODP
+/// 3072/4096/6144/8192, then MODP_2048.
+///
+/// ESP (since strongSwan 5.9.0): AES_GCM_16 128/192/256 first, then AES_CBC 128/192/256 with
+/// HMAC_SHA2_256/384/512, HMAC_SHA1_96 and AES_XCBC_96; both without ESN.
 pub fn default_proposals(protocol: Protocol) -> Vec<Proposal> {
-    let aes = |id| [128, 192, 256].map(|bits| Encr::new(id, bits));
-    let sha2_integ = [
-        IntegId::HMAC_SHA2_256_128,
-        IntegId::HMAC_SHA2_384_192,
-        IntegId::HMAC_SHA2_512_256,
-    ];
-    match protocol {
+    let sizes = |id| [128, 192, 256].map(|bits| Encr::new(id, bits));
+    let proposals = match protocol {
         Protocol::Ike => {
             let prf = vec![
                 PrfId::HMAC_SHA2_256,
                 PrfId::HMAC_SHA2_384,
                 PrfId::HMAC_SHA2_512,
+                PrfId::AES128_XCBC,
+                PrfId::AES128_CMAC,
+                PrfId::HMAC_SHA1,
             ];
-            let ke: Vec<KeId> = [
+            let ke = vec![
                 KeId::ECP_256,
                 KeId::ECP_384,
+                KeId::ECP_521,
+                KeId::ECP_256_BP,
+                KeId::ECP_384_BP,
+                KeId::ECP_512_BP,
                 KeId::CURVE_25519,
                 KeId::CURVE_448,
                 KeId::MODP_3072,
                 KeId::MODP_4096,
+                KeId::MODP_6144,
+                KeId::MODP_8192,
                 KeId::MODP_2048,
-            ]
-            .into_iter()
-            .filter(|k| crate::ke::KeGroup::from_id(*k).is_ok())
-            .collect();
-            let mut aead_encr = aes(EncrId::AES_GCM_16).to_vec();
+            ];
+            let mut aead_encr = Vec::new();
+            for id in [
+                EncrId::AES_GCM_16,
+                EncrId::AES_CCM_16,
+                EncrId::CAMELLIA_CCM_16,
+            ] {
+                aead_encr.extend(sizes(id));
+            }
             aead_encr.push(Encr::without_key_length(EncrId::CHACHA20_POLY1305));
-            aead_encr.extend(aes(EncrId::AES_GCM_12));
-            aead_encr.extend(aes(EncrId::AES_GCM_8));
+            for id in [
+                EncrId::AES_GCM_12,
+                EncrId::AES_GCM_8,
+                EncrId::AES_CCM_12,
+                EncrId::AES_CCM_8,
+                EncrId::CAMELLIA_CCM_12,
+                EncrId::CAMELLIA_CCM_8,
+            ] {
+                aead_encr.extend(sizes(id));
+            }
+            let mut classic_encr = Vec::new();
+            for id in [
+                EncrId::AES_CBC,
+                EncrId::AES_CTR,
+                EncrId::CAMELLIA_CBC,
+                EncrId::CAMELLIA_CTR,
+            ] {
+                classic_encr.extend(sizes(id));
+            }
+            classic_encr.push(Encr::without_key_length(EncrId::DES3));
             let aead = Proposal {
                 encryption: aead_encr,
                 prf: prf.clone(),
@@ -816,25 +885,55 @@ pub fn default_proposals(protocol: Protocol) -> Vec<Proposal> {
                 ..Proposal::empty(Protocol::Ike)
             };
             let classic = Proposal {
-                encryption: aes(EncrId::AES_CBC).to_vec(),
-                integrity: sha2_integ.to_vec(),
+                encryption: classic_encr,
+                integrity: vec![
+                    IntegId::HMAC_SHA2_256_128,
+                    IntegId::HMAC_SHA2_384_192,
+                    IntegId::HMAC_SHA2_512_256,
+                    IntegId::AES_XCBC_96,
+                    IntegId::AES_CMAC_96,
+                    IntegId::HMAC_SHA1_96,
+                ],
                 prf,
                 ke,
                 ..Proposal::empty(Protocol::Ike)
             };
             vec![aead, classic]
         }
-        Protocol::Esp => {
-            let mut integrity = sha2_integ.to_vec();
-            integrity.extend([IntegId::HMAC_SHA1_96, IntegId::AES_XCBC_96]);
-            vec![Proposal {
-                encryption: aes(EncrId::AES_CBC).to_vec(),
-                integrity,
+        Protocol::Esp => vec![
+            Proposal {
+                encryption: sizes(EncrId::AES_GCM_16).to_vec(),
                 esn: vec![EsnId::NO_ESN],
                 ..Proposal::empty(Protocol::Esp)
-            }]
-        }
-    }
+            },
+            Proposal {
+                encryption: sizes(EncrId::AES_CBC).to_vec(),
+                integrity: vec![
+                    IntegId::HMAC_SHA2_256_128,
+                    IntegId::HMAC_SHA2_384_192,
+                    IntegId::HMAC_SHA2_512_256,
+                    IntegId::HMAC_SHA1_96,
+                    IntegId::AES_XCBC_96,
+                ],
+                esn: vec![EsnId::NO_ESN],
+                ..Proposal::empty(Protocol::Esp)
+            },
+        ],
+    };
+    proposals
+        .into_iter()
+        .map(|p| Proposal::from_transforms(protocol, &supported_transforms(&p)))
+        // A proposal left without a cipher (a build without any of its algorithms) is not one.
+        .filter(|p| !p.encryption.is_empty())
+        .collect()
+}
+
+/// The transforms of `p` that iked implements, in order.
+fn supported_transforms(p: &Proposal) -> Vec<Transform> {
+    p.transforms()
+        .into_iter()
+        .filter(|t| t.is_supported(p.protocol))
+        .collect()
 }
 
 #[cfg(test)]
@@ -987,11 +1086,23 @@ mod tests {
         assert_eq!(ike[1].encryption[0], Encr::new(EncrId::AES_CBC, 128));
         assert!(ike[0].ke.contains(&KeId::CURVE_25519));
         assert!(ike.iter().all(|p| p.unsupported().is_empty()));
+        assert_eq!(
+            ike[0].to_string(),
+            "IKE:AES_GCM_16_128/AES_GCM_16_192/AES_GCM_16_256/CHACHA20_POLY1305/\
+             AES_GCM_12_128/AES_GCM_12_192/AES_GCM_12_256/AES_GCM_8_128/AES_GCM_8_192/\
+             AES_GCM_8_256/PRF_HMAC_SHA2_256/PRF_HMAC_SHA2_384/PRF_HMAC_SHA2_512/PRF_HMAC_SHA1/\
+             ECP_256/ECP_384/CURVE_25519/MODP_3072/MODP_4096/MODP_2048"
+        );
+        // strongSwan 5.9+: an AES-GCM proposal before the classic one for ESP too.
         let esp = parse_proposal("default", Protocol::Esp).unwrap();
-        assert_eq!(esp.len(), 1);
-        assert!(esp[0].unsupported().is_empty());
+        assert_eq!(esp.len(), 2);
+        assert!(esp.iter().all(|p| p.unsupported().is_empty()));
         assert_eq!(
             esp[0].to_string(),
+            "ESP:AES_GCM_16_128/AES_GCM_16_192/AES_GCM_16_256/NO_EXT_SEQ"
+        );
+        assert_eq!(
+            esp[1].to_string(),
             "ESP:AES_CBC_128/AES_CBC_192/AES_CBC_256/HMAC_SHA2_256_128/HMAC_SHA2_384_192/\
              HMAC_SHA2_512_256/HMAC_SHA1_96/AES_XCBC_96/NO_EXT_SEQ"
         );
@@ -1028,6 +1139,44 @@ mod tests {
         let ike = one("aes128ctr-sha1-x25519", Protocol::Ike);
         assert_eq!(ike.prf, vec![PrfId::HMAC_SHA1]);
         assert_eq!(ike.unsupported().len(), 2);
+    }
+
+    #[test]
+    fn private_use_keywords_are_recognized_and_named_as_strongswan() {
+        // strongSwan's keyword table lists these; they parse, and only the ones the kernel
+        // can run for ESP are usable.
+        let esp = one("aes128-sha256_96", Protocol::Esp);
+        assert_eq!(esp.integrity, vec![IntegId::HMAC_SHA2_256_96]);
+        assert_eq!(
+            esp.to_string(),
+            "ESP:AES_CBC_128/HMAC_SHA2_256_96/NO_EXT_SEQ"
+        );
+        assert!(esp.unsupported().is_empty());
+        assert_eq!(
+            one("aes128-sha2_256_96", Protocol::Esp).integrity,
+            vec![IntegId::HMAC_SHA2_256_96]
+        );
+        let ike = one("aes128-sha256_96-modp2048", Protocol::Ike);
+        assert_eq!(ike.prf, vec![PrfId::HMAC_SHA2_256]);
+        for token in [
+            "serpent256-sha256-modp2048",
+            "twofish-sha256-modp2048",
+            "aes128-camelliaxcbc-modp2048",
+            "aes128-sha256-prfcamelliaxcbc-modp2048",
+            "aes128-sha256-modpnull",
+            "aes128-sha256-ntru128",
+        ] {
+            let p = one(token, Protocol::Ike);
+            assert!(!p.unsupported().is_empty(), "{token}: {p}");
+        }
+        assert_eq!(
+            one("3des-sha1", Protocol::Esp).to_string(),
+            "ESP:3DES_CBC/HMAC_SHA1_96/NO_EXT_SEQ"
+        );
+        assert_eq!(
+            one("twofish256-sha256", Protocol::Esp).to_string(),
+            "ESP:TWOFISH_CBC_256/HMAC_SHA2_256_128/NO_EXT_SEQ"
+        );
     }
 
     #[test]

@@ -484,6 +484,9 @@ fn esp_auth(integ: IntegId) -> Option<(KernelAlg, u32)> {
         IntegId::HMAC_SHA2_384_192 => ("hmac(sha384)", 384, 192),
         IntegId::HMAC_SHA2_512_256 => ("hmac(sha512)", 512, 256),
         IntegId::HMAC_SHA1_96 => ("hmac(sha1)", 160, 96),
+        // strongSwan's private-use id for the 96-bit truncation old kernels used; only a
+        // strongSwan peer that accepts private algorithms negotiates it.
+        IntegId::HMAC_SHA2_256_96 => ("hmac(sha256)", 256, 96),
         IntegId::AES_XCBC_96 => ("xcbc(aes)", 128, 96),
         IntegId::AES_CMAC_96 => ("cmac(aes)", 128, 96),
         _ => return None,
