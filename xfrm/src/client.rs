@@ -247,6 +247,11 @@ pub struct XfrmClient {
     transport: Box<dyn Transport>,
     devices: Box<dyn DeviceProbe>,
     options: ClientOptions,
+    /// Policies this client added and has not deleted. A policy with the same id that is not
+    /// in this set (left by an instance that crashed, or by another tool) is updated in place
+    /// by [`XfrmClient::add_policy`], as charon's kernel-netlink does; one of ours is not, so
+    /// two of our children never silently share a policy.
+    owned_policies: std::collections::HashSet<PolicyId>,
 }
 
 impl std::fmt::Debug for XfrmClient {
@@ -269,6 +274,7 @@ impl XfrmClient {
             transport: Box::new(NetlinkSocket::xfrm()?),
             devices: Box::new(SystemDevices),
             options,
+            owned_policies: Default::default(),
         })
     }
 
@@ -282,6 +288,7 @@ impl XfrmClient {
             transport,
             devices,
             options,
+            owned_policies: Default::default(),
         }
     }
 
@@ -368,16 +375,45 @@ impl XfrmClient {
         Ok(self.get_sa(id)?.counters)
     }
 
-    /// Add one policy.
+    /// Add one policy. When the kernel already holds a policy with the same selector,
+    /// direction, mark and interface that this client did not add (a crashed instance's), it
+    /// is updated in place (XFRM_MSG_UPDPOLICY) rather than refused: charon does the same
+    /// ("policy already exists, try to update it"), and without it a restart after a crash
+    /// could never re-install its children. A policy this client added itself still refuses
+    /// (`EEXIST`).
     pub fn add_policy(&mut self, spec: &PolicySpec) -> Result<(), XfrmError> {
+        let id = spec.id();
+        match self.add_policy_exclusive(spec) {
+            Err(e) if e.is_exists() && !spec.update && !self.owned_policies.contains(&id) => {
+                warn!(policy = %policy_object(&id), "policy already exists, updating it");
+                let mut again = spec.clone();
+                again.update = true;
+                self.transport
+                    .request_ack(msg::add_policy(&again), again.object())?;
+                self.owned_policies.insert(id);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Add one policy, refusing (`EEXIST`) to touch one that exists.
+    fn add_policy_exclusive(&mut self, spec: &PolicySpec) -> Result<(), XfrmError> {
         self.transport
-            .request_ack(msg::add_policy(spec), spec.object())
+            .request_ack(msg::add_policy(spec), spec.object())?;
+        self.owned_policies.insert(spec.id());
+        Ok(())
     }
 
     /// Delete one policy.
     pub fn delete_policy(&mut self, id: &PolicyId) -> Result<(), XfrmError> {
-        self.transport
-            .request_ack(msg::delete_policy(id), policy_object(id))
+        let result = self
+            .transport
+            .request_ack(msg::delete_policy(id), policy_object(id));
+        if result.is_ok() || result.as_ref().is_err_and(XfrmError::is_not_found) {
+            self.owned_policies.remove(id);
+        }
+        result
     }
 
     /// Read one policy back.
@@ -467,7 +503,9 @@ impl XfrmClient {
                     offload_ifindex: Some(ifindex_i32),
                     update: false,
                 };
-                match self.add_policy(&spec) {
+                // Exclusive: an existing bypass (the operator's, or an earlier instance's)
+                // serves as well and stays theirs.
+                match self.add_policy_exclusive(&spec) {
                     Ok(()) => installed.push(spec.id()),
                     Err(e) if e.is_exists() => {}
                     Err(e) => {

@@ -644,7 +644,7 @@ pub fn add_policy(spec: &PolicySpec) -> Request {
 }
 
 /// Identifies a policy for GETPOLICY/DELPOLICY.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PolicyId {
     /// Selector.
     pub selector: TrafficSelector,

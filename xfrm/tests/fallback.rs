@@ -515,3 +515,71 @@ fn failed_rekey_restores_the_old_child() {
         ]
     );
 }
+
+/// A second client on the same kernel state: a new iked process after one that crashed.
+fn restarted(device: Device, state: &Arc<Mutex<Model>>) -> XfrmClient {
+    XfrmClient::with_parts(
+        Box::new(ModelKernel {
+            device,
+            state: state.clone(),
+        }),
+        Box::new(ModelDevices { esp_active: false }),
+        ClientOptions { sa_dir: true },
+    )
+}
+
+/// The same child renegotiated by a new instance: new SPIs, same selectors.
+fn renegotiated() -> client::ChildInstall {
+    let mut c = child(HwOffload::No);
+    c.spi_in = Spi(0xc0000033);
+    c.spi_out = Spi(0xc0000044);
+    c
+}
+
+#[test]
+fn policies_left_by_a_crashed_instance_are_updated_not_refused() {
+    let (mut crashed, state) = client(Device::Veth, false);
+    crashed.install_child(&child(HwOffload::No)).unwrap();
+    // The instance dies without removing anything; a new one installs the same child.
+    drop(crashed);
+    state.lock().unwrap().ops.clear();
+    let mut c = restarted(Device::Veth, &state);
+    let installed = c.install_child(&renegotiated()).unwrap();
+    let ops = state.lock().unwrap().ops.clone();
+    // Each policy is tried as new, found to exist, and updated in place.
+    assert_eq!(
+        ops.iter().filter(|o| o.starts_with("NEWPOLICY")).count(),
+        2,
+        "{ops:?}"
+    );
+    assert_eq!(
+        ops.iter().filter(|o| o.starts_with("UPDPOLICY")).count(),
+        2,
+        "{ops:?}"
+    );
+    // The policies now belong to the new instance: removing its child removes them.
+    c.remove_child(&installed).unwrap();
+    assert!(state.lock().unwrap().policies.is_empty());
+}
+
+#[test]
+fn a_policy_this_instance_installed_is_never_taken_over() {
+    let (mut c, state) = client(Device::Veth, false);
+    let first = c.install_child(&child(HwOffload::No)).unwrap();
+    // A second child with the same selectors (another negotiation of ours) is refused, and
+    // rolls back only what it added: the first child's policies stay.
+    let err = c.install_child(&renegotiated()).unwrap_err();
+    assert!(err.is_exists(), "{err}");
+    assert_eq!(state.lock().unwrap().policies.len(), 2);
+    assert!(
+        !state
+            .lock()
+            .unwrap()
+            .ops
+            .iter()
+            .any(|o| o.starts_with("UPDPOLICY")),
+        "one of our own policies was overwritten"
+    );
+    c.remove_child(&first).unwrap();
+    assert!(state.lock().unwrap().policies.is_empty());
+}
