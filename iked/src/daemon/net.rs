@@ -9,12 +9,21 @@
 //!   receive and sent as they are (the engine's keepalive is a [`NAT_KEEPALIVE`] payload, which
 //!   no IKE message can be), as charon's socket-default does; other traffic there is
 //!   ESP-in-UDP, which the kernel consumes (`UDP_ENCAP_ESPINUDP`).
-//! - A datagram received on a wildcard socket is attributed to the source address the kernel
-//!   would use to reach the peer, so the engine always sees a concrete local address.
+//! - A datagram received on a wildcard socket is attributed to the address it was sent to
+//!   (IP_PKTINFO / IPV6_RECVPKTINFO), and a reply from that address leaves with it as its
+//!   source (the same control message on send), as charon's socket-default does: on a host
+//!   with several addresses the peer always hears back from the address it talked to.
 
 use std::collections::HashMap;
+use std::io::{IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
+
+use nix::sys::socket::{
+    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrLike, SockaddrStorage, recvmsg, sendmsg,
+};
+use tokio::io::Interest;
 
 use iked_ike::wire::nat_t::{self, NatTPayload};
 use tokio::net::UdpSocket;
@@ -125,20 +134,38 @@ impl Sockets {
             },
             port,
         );
-        let socket = self
-            .sockets
-            .get(&SocketAddr::new(local.ip(), port))
-            .or_else(|| self.sockets.get(&wildcard))
-            .ok_or_else(|| {
-                std::io::Error::new(
-                    std::io::ErrorKind::AddrNotAvailable,
-                    format!("no socket bound to {local}"),
-                )
-            })?;
-        if port == self.ports.nat_t {
-            socket.send_to(&nat_t::frame(bytes), remote).await?;
+        let (socket, from) = match self.sockets.get(&SocketAddr::new(local.ip(), port)) {
+            Some(socket) => (socket, None),
+            // A wildcard socket sends from the engine's local address, not from whatever the
+            // routing table would pick.
+            None => (
+                self.sockets.get(&wildcard).ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::AddrNotAvailable,
+                        format!("no socket bound to {local}"),
+                    )
+                })?,
+                Some(local.ip()).filter(|ip| !ip.is_unspecified()),
+            ),
+        };
+        let framed;
+        let bytes = if port == self.ports.nat_t {
+            framed = nat_t::frame(bytes);
+            &framed[..]
         } else {
-            socket.send_to(bytes, remote).await?;
+            bytes
+        };
+        match from {
+            None => {
+                socket.send_to(bytes, remote).await?;
+            }
+            Some(from) => {
+                socket
+                    .async_io(Interest::WRITABLE, || {
+                        send_from(socket.as_raw_fd(), bytes, from, remote)
+                    })
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -163,6 +190,15 @@ fn bind_one(local: SocketAddr, nat_t: bool) -> std::io::Result<UdpSocket> {
     socket.bind(&local.into())?;
     socket.set_nonblocking(true)?;
     grow_receive_buffer(&socket);
+    if local.ip().is_unspecified() {
+        // Which of the host's addresses each datagram was sent to.
+        let (level, name) = if local.is_ipv6() {
+            (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO)
+        } else {
+            (libc::IPPROTO_IP, libc::IP_PKTINFO)
+        };
+        set_int_option(socket.as_raw_fd(), level, name, 1)?;
+    }
     let std_socket: std::net::UdpSocket = socket.into();
     if nat_t {
         enable_esp_in_udp(&std_socket);
@@ -237,9 +273,9 @@ fn set_int_option(
     }
 }
 
-/// The source address the kernel would use towards `remote` (for wildcard sockets, and for
-/// initiating from `local_addrs = %any`): a connected, never used UDP socket asks the routing
-/// table without sending anything.
+/// The source address the kernel would use towards `remote` (for initiating from
+/// `local_addrs = %any`): a connected, never used UDP socket asks the routing table without
+/// sending anything.
 pub fn route_source(remote: SocketAddr) -> Option<IpAddr> {
     let any: SocketAddr = if remote.is_ipv4() {
         (Ipv4Addr::UNSPECIFIED, 0).into()
@@ -259,14 +295,21 @@ async fn receive_loop(
 ) {
     let mut buf = vec![0u8; 65536];
     loop {
-        let (len, remote) = match socket.recv_from(&mut buf).await {
+        let (len, remote, destination) = match socket
+            .async_io(Interest::READABLE, || {
+                recv_with_destination(socket.as_raw_fd(), &mut buf)
+            })
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(target: "NET", "receiving on {bound} failed: {e}");
                 continue;
             }
         };
-        let data = &buf[..len];
+        let Some(data) = buf.get(..len) else {
+            continue;
+        };
         let ike = if nat_t {
             match nat_t::classify(data) {
                 NatTPayload::Ike(ike) => ike,
@@ -275,10 +318,9 @@ async fn receive_loop(
         } else {
             data
         };
-        let local_ip = if bound.ip().is_unspecified() {
-            route_source(remote).unwrap_or(bound.ip())
-        } else {
-            bound.ip()
+        let local_ip = match destination {
+            Some(ip) if bound.ip().is_unspecified() => ip,
+            _ => bound.ip(),
         };
         let received = Received {
             local: SocketAddr::new(local_ip, bound.port()),
@@ -289,6 +331,92 @@ async fn receive_loop(
             return;
         }
     }
+}
+
+/// Receives one datagram: its length, its source and (on sockets with IP_PKTINFO /
+/// IPV6_RECVPKTINFO) the local address it was sent to.
+fn recv_with_destination(
+    fd: RawFd,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr, Option<IpAddr>)> {
+    let mut control = nix::cmsg_space!(libc::in_pktinfo, libc::in6_pktinfo);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut control), MsgFlags::empty())
+        .map_err(std::io::Error::from)?;
+    let remote = msg
+        .address
+        .as_ref()
+        .and_then(socket_addr)
+        .ok_or_else(|| std::io::Error::other("datagram without an IP source address"))?;
+    let mut destination = None;
+    // A truncated control buffer (ENOBUFS) only loses the destination: the wildcard address
+    // then stands for it, as before this was known.
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for cmsg in cmsgs {
+            match cmsg {
+                ControlMessageOwned::Ipv4PacketInfo(info) => {
+                    destination = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                        info.ipi_addr.s_addr,
+                    ))));
+                }
+                ControlMessageOwned::Ipv6PacketInfo(info) => {
+                    destination = Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok((msg.bytes, remote, destination))
+}
+
+/// Sends `bytes` to `remote` with `from` as the source address (IP_PKTINFO / IPV6_PKTINFO).
+fn send_from(fd: RawFd, bytes: &[u8], from: IpAddr, remote: SocketAddr) -> std::io::Result<usize> {
+    let iov = [IoSlice::new(bytes)];
+    let to = SockaddrStorage::from(remote);
+    let sent = match from {
+        IpAddr::V4(from) => {
+            let info = libc::in_pktinfo {
+                ipi_ifindex: 0,
+                ipi_spec_dst: libc::in_addr {
+                    s_addr: u32::from(from).to_be(),
+                },
+                ipi_addr: libc::in_addr { s_addr: 0 },
+            };
+            sendmsg(
+                fd,
+                &iov,
+                &[ControlMessage::Ipv4PacketInfo(&info)],
+                MsgFlags::empty(),
+                Some(&to),
+            )
+        }
+        IpAddr::V6(from) => {
+            let info = libc::in6_pktinfo {
+                ipi6_addr: libc::in6_addr {
+                    s6_addr: from.octets(),
+                },
+                ipi6_ifindex: 0,
+            };
+            sendmsg(
+                fd,
+                &iov,
+                &[ControlMessage::Ipv6PacketInfo(&info)],
+                MsgFlags::empty(),
+                Some(&to),
+            )
+        }
+    };
+    sent.map_err(std::io::Error::from)
+}
+
+fn socket_addr(address: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = address.as_sockaddr_in() {
+        return Some(SocketAddr::V4((*v4).into()));
+    }
+    address
+        .as_sockaddr_in6()
+        .map(|v6| SocketAddr::V6((*v6).into()))
+        .filter(|_| address.family().is_some())
 }
 
 #[cfg(test)]
@@ -315,6 +443,49 @@ mod tests {
                 .and_then(|l| l.split_whitespace().nth(2))
                 == Some("0")
         })
+    }
+
+    /// On a wildcard socket, a request sent to one of the host's addresses (127.0.0.2 here,
+    /// the second address of `lo`) is attributed to that address, and the reply leaves from
+    /// it; the routing table would have picked 127.0.0.1 towards a peer on 127.0.0.1.
+    #[tokio::test(flavor = "current_thread")]
+    async fn wildcard_sockets_answer_from_the_address_asked() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let free = || {
+            std::net::UdpSocket::bind("0.0.0.0:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let ports = Ports {
+            ike: free(),
+            nat_t: free(),
+        };
+        let sockets = Sockets::bind(&[], ports, tx).await.unwrap();
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let asked: IpAddr = "127.0.0.2".parse().unwrap();
+        peer.send_to(b"request", SocketAddr::new(asked, ports.ike))
+            .unwrap();
+        let got = rx.recv().await.unwrap();
+        assert_eq!(got.local, SocketAddr::new(asked, ports.ike));
+        assert_eq!(got.remote, peer.local_addr().unwrap());
+        sockets.send(got.local, got.remote, b"reply").await.unwrap();
+        let mut buf = [0u8; 16];
+        let (n, from) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"reply");
+        assert_eq!(from, SocketAddr::new(asked, ports.ike));
+        // The NAT-T port too (with its marker).
+        peer.send_to(b"\0\0\0\0request", SocketAddr::new(asked, ports.nat_t))
+            .unwrap();
+        let got = rx.recv().await.unwrap();
+        assert_eq!(got.local, SocketAddr::new(asked, ports.nat_t));
+        sockets.send(got.local, got.remote, b"reply").await.unwrap();
+        let (n, from) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"\0\0\0\0reply");
+        assert_eq!(from, SocketAddr::new(asked, ports.nat_t));
     }
 
     #[tokio::test(flavor = "current_thread")]
