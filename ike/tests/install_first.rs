@@ -196,6 +196,38 @@ fn create_child_install_refused_answers_only_the_notify() {
     assert_ike_up_without_children(&p);
 }
 
+/// charon answers TS_UNACCEPTABLE when the SAs went in but a policy did not; the SAs that
+/// did install are removed again.
+#[test]
+fn policy_refused_answers_ts_unacceptable_and_removes_the_installed_sas() {
+    let mut p = seed_pair(Settings::default());
+    let now = p.now;
+    let ike = p.a.engine.initiate(now, "BFL-BFR", &[]).unwrap();
+    p.run();
+    p.b.kernel
+        .fail_add_policy
+        .push("File exists (policy)".into());
+    let now = p.now;
+    p.a.engine.create_child(now, ike, "bf-out").unwrap();
+    p.run();
+    let sent = responses(&p.b, "CREATE_CHILD_SA");
+    assert_eq!(
+        sent,
+        ["[ENC] generating CREATE_CHILD_SA response 2 [ N(TS_UNACCEPT) ]"]
+    );
+    assert!(
+        p.b.kernel
+            .log
+            .iter()
+            .filter(|r| matches!(r, KernelRequest::DeleteSa { .. }))
+            .count()
+            >= 2,
+        "both installed SAs rolled back"
+    );
+    assert_no_delete(&p);
+    assert_ike_up_without_children(&p);
+}
+
 #[test]
 fn create_child_response_waits_for_every_install_answer() {
     let mut p = seed_pair(Settings::default());

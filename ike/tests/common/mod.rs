@@ -65,6 +65,8 @@ pub struct FakeKernel {
     pub defer_answers: bool,
     /// Answers kept back while `defer_answers` is set, in request order.
     pub deferred: Vec<KernelEvent>,
+    /// Fail the next AddPolicy requests, with these reasons (once per entry).
+    pub fail_add_policy: Vec<String>,
 }
 
 impl FakeKernel {
@@ -116,6 +118,10 @@ impl FakeKernel {
                 }
                 self.sas.insert(key, *sa);
                 Some(KernelEvent::Installed { id })
+            }
+            KernelRequest::AddPolicy { id, .. } if !self.fail_add_policy.is_empty() => {
+                let reason = self.fail_add_policy.remove(0);
+                Some(KernelEvent::InstallFailed { id, reason })
             }
             KernelRequest::AddPolicy { id, policy } => {
                 // Identical policies from several CHILD_SAs are refcounted (as charon's
