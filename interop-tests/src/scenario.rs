@@ -30,7 +30,9 @@ pub enum Kind {
     /// The seed's BFL/BFR tunnel (hw_offload = auto on veth): both children, traffic, clear ICMP.
     Seed,
     /// `hw_offload = packet` on iked's side over veth: the child fails with the kernel's reason,
-    /// nothing is installed, the IKE SA survives, `ikectl list-sas` says why.
+    /// nothing is installed, the IKE SA survives, `ikectl list-sas` says why. With iked as the
+    /// responder it refuses the child in its IKE_AUTH response (NO_PROPOSAL_CHOSEN) instead of
+    /// accepting it and sending a DELETE after, so charon never holds the child either.
     PacketOffloadOnVeth,
     /// `rekey_packets = 1000` on the initiator: traffic crosses it, the CHILD_SA is rekeyed
     /// while traffic flows, no datagram is lost, old SAs are removed.
@@ -209,6 +211,13 @@ pub fn all() -> Vec<Scenario> {
             PacketOffloadOnVeth,
             Iked,
             StrongSwan,
+            Bfl,
+        ),
+        Scenario::new(
+            "iked-responds-packet-offload-on-veth",
+            PacketOffloadOnVeth,
+            StrongSwan,
+            Iked,
             Bfl,
         ),
         Scenario::new("iked-rekey-packets", RekeyPackets, Iked, StrongSwan, Bfl),
@@ -743,6 +752,45 @@ fn packet_offload(sc: &Scenario, ctx: &Context, hosts: &Hosts) -> Result<(), Lab
         "ikectl list-sas does not say why the child failed (no mention of offload): {}",
         tail(&l.output, 10)
     );
+    if sc.initiator != iked_side {
+        responder_refused_child(ctx, hosts, iked_side)?;
+    }
+    Ok(())
+}
+
+/// iked as responder could not install the child: it must have refused it in its answer
+/// (issue 14 §5), so the initiating charon never established it and no DELETE raced it.
+fn responder_refused_child(ctx: &Context, hosts: &Hosts, iked_side: Side) -> Result<(), LabError> {
+    let peer = iked_side.peer();
+    // Give a late DELETE or install time to show up before asserting that none came.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    checks::check_clean(&KernelView::read(&ctx.lab)?)?;
+    ensure_established(hosts, &Side::BOTH)?;
+    let peer_log = hosts.get(peer).log_text();
+    ensure!(
+        peer_log.contains("NO_PROPOSAL_CHOSEN") || peer_log.contains("N(NO_PROP)"),
+        "charon's log shows no NO_PROPOSAL_CHOSEN from iked's IKE_AUTH response"
+    );
+    for line in peer_log.lines() {
+        ensure!(
+            !(line.contains("received DELETE for unknown")
+                || (line.contains("CHILD_SA") && line.contains("established"))),
+            "charon's log shows the child iked refused: {line}"
+        );
+    }
+    let iked_log = hosts.get(iked_side).log_text();
+    ensure!(
+        !iked_log.contains("sending DELETE"),
+        "iked sent a DELETE for a child it refused"
+    );
+    let l = hosts.get(peer).list_sas()?;
+    ensure!(
+        !l.output
+            .lines()
+            .any(|line| line.contains("INSTALLED") || line.trim_start().starts_with("bf-")),
+        "charon lists a child iked refused: {}",
+        tail(&l.output, 10)
+    );
     Ok(())
 }
 
@@ -838,6 +886,20 @@ mod tests {
                 .unwrap()
                 .text()
                 .contains("hw_offload = auto")
+        );
+        let responds = by_id("iked-responds-packet-offload-on-veth");
+        assert_eq!((responds.bfr, responds.initiator), (Iked, Side::Bfl));
+        assert!(
+            scenario_config(&responds, &ws, Side::Bfr)
+                .unwrap()
+                .text()
+                .contains("hw_offload = packet")
+        );
+        assert!(
+            !scenario_config(&responds, &ws, Side::Bfl)
+                .unwrap()
+                .text()
+                .contains("= packet")
         );
         let mis = by_id("iked-proposal-mismatch");
         let bfr = scenario_config(&mis, &ws, Side::Bfr).unwrap();

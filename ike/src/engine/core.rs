@@ -71,6 +71,9 @@ pub(crate) enum TimerKey {
     RetryChildRekey(ChildSaId),
     /// Send a NAT keepalive (we are behind a NAT).
     NatKeepalive(IkeSaId),
+    /// Give up on a kernel answer a held response waits for (SPI or child install), so a
+    /// backend that never answers cannot wedge the IKE SA.
+    KernelAnswer(IkeSaId),
 }
 
 /// What a kernel answer continues.
@@ -811,6 +814,7 @@ impl Engine {
                     }
                 }
                 TimerKey::NatKeepalive(id) => self.send_nat_keepalive(now, id),
+                TimerKey::KernelAnswer(id) => self.on_kernel_answer_timeout(now, id),
                 TimerKey::RekeyedCleanup(id) => {
                     if let Some(sa) = self.sas.remove(&id) {
                         self.destroy(sa, DownReason::Rekeyed);
@@ -910,6 +914,7 @@ impl Engine {
             TimerKey::IkeRekey(id),
             TimerKey::RekeyedCleanup(id),
             TimerKey::NatKeepalive(id),
+            TimerKey::KernelAnswer(id),
         ] {
             self.timers.cancel(key);
         }
@@ -1178,7 +1183,14 @@ impl Engine {
             return;
         };
         let mut fate = Fate::Keep;
-        while sa.outstanding.is_none() && sa.pending_send.is_none() && sa.phase.is_established() {
+        // Nothing of ours starts while we hold a response for the kernel (as charon, which
+        // handles one exchange at a time): an IKE rekey would move the installing child to
+        // the new SA while the response still belongs to this one.
+        while sa.outstanding.is_none()
+            && sa.pending_send.is_none()
+            && sa.parked.is_none()
+            && sa.phase.is_established()
+        {
             let Some(task) = sa.tasks.pop_front() else {
                 break;
             };

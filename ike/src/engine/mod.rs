@@ -23,6 +23,12 @@
 //! source, destination and SPI) — on every failure path, including an SPI that arrives after its
 //! negotiation was abandoned — and everything added is deleted when its SA goes away.
 //!
+//! A responder sends the IKE_AUTH or CREATE_CHILD_SA response accepting a CHILD_SA only once
+//! every install request of that child has been answered; if the kernel refused one, the
+//! response carries NO_PROPOSAL_CHOSEN instead of the child (as charon), so the peer never
+//! holds a child we do not. Answers may come late (in request order); a request left
+//! unanswered for 10 s refuses the child.
+//!
 //! Time ([`Timestamp`]) and randomness ([`RandomSource`]) are inputs: the engine never reads a
 //! clock or the OS. Every IKE SA is identified by a unique [`IkeSaId`] (charon's `[n]`), every
 //! CHILD_SA by a [`ChildSaId`] (charon's `{n}`, also used as the kernel reqid).

@@ -206,6 +206,26 @@ pub(crate) enum ParkedKind {
     Auth(Box<ParkedChild>),
     /// CREATE_CHILD_SA response.
     CreateChild(Box<ParkedChild>),
+    /// A response accepting a child, held until the kernel has answered every install
+    /// request of that child: as charon, we only tell the peer about a child our kernel took.
+    Install(Box<HeldResponse>),
+}
+
+/// A responder's IKE_AUTH or CREATE_CHILD_SA response waiting for its child's install.
+pub(crate) struct HeldResponse {
+    /// IKE_AUTH or CREATE_CHILD_SA.
+    pub exchange: u8,
+    /// The child being installed.
+    pub child: ChildSaId,
+    /// The response as it goes out once the child is installed.
+    pub accept: Vec<crate::message::Payload>,
+    /// How many leading payloads of `accept` stay in the refusal (IDr, CERT, AUTH of
+    /// IKE_AUTH: the IKE SA is established either way); the error notify replaces the rest.
+    pub keep_on_refusal: usize,
+    /// The notify a refusal carries, set by the first failed request: charon answers
+    /// NO_PROPOSAL_CHOSEN when the SAs cannot be installed and TS_UNACCEPTABLE when only
+    /// the policies fail (child_create.c).
+    pub refusal: Option<u16>,
 }
 
 /// Responder side of a child negotiation, waiting for its SPI.

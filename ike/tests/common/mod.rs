@@ -60,6 +60,13 @@ pub struct FakeKernel {
     /// Fail every AddSa whose direction matches, with this reason (once per entry).
     pub fail_add_sa: Vec<(Direction, String)>,
     pub log: Vec<KernelRequest>,
+    /// Carry out requests at once but keep their answers in `deferred` instead of returning
+    /// them (a kernel backend that answers later); `Pair::answer_deferred` delivers them.
+    pub defer_answers: bool,
+    /// Answers kept back while `defer_answers` is set, in request order.
+    pub deferred: Vec<KernelEvent>,
+    /// Fail the next AddPolicy requests, with these reasons (once per entry).
+    pub fail_add_policy: Vec<String>,
 }
 
 impl FakeKernel {
@@ -70,8 +77,18 @@ impl FakeKernel {
         }
     }
 
-    /// Executes one request, returning the answer to feed back, if any.
+    /// Executes one request, returning the answer to feed back, if any (none while
+    /// `defer_answers` is set: the answer is kept in `deferred`).
     pub fn apply(&mut self, req: KernelRequest) -> Option<KernelEvent> {
+        let answer = self.execute(req);
+        if self.defer_answers {
+            self.deferred.extend(answer);
+            return None;
+        }
+        answer
+    }
+
+    fn execute(&mut self, req: KernelRequest) -> Option<KernelEvent> {
         self.log.push(req.clone());
         match req {
             KernelRequest::AllocateSpi { id, dst, .. } => {
@@ -101,6 +118,10 @@ impl FakeKernel {
                 }
                 self.sas.insert(key, *sa);
                 Some(KernelEvent::Installed { id })
+            }
+            KernelRequest::AddPolicy { id, .. } if !self.fail_add_policy.is_empty() => {
+                let reason = self.fail_add_policy.remove(0);
+                Some(KernelEvent::InstallFailed { id, reason })
             }
             KernelRequest::AddPolicy { id, policy } => {
                 // Identical policies from several CHILD_SAs are refcounted (as charon's
@@ -422,6 +443,18 @@ impl Pair {
             }
         }
         self.drain();
+    }
+
+    /// Delivers the answers `s`'s kernel kept back (`FakeKernel::defer_answers`), in order,
+    /// at the current time, and drains both engines. Answers to requests this causes are kept
+    /// back again while deferral is on.
+    pub fn answer_deferred(&mut self, s: Side) {
+        let now = self.now;
+        let answers = std::mem::take(&mut self.side(s).kernel.deferred);
+        for answer in answers {
+            self.side(s).engine.handle_kernel(now, answer);
+            self.drain();
+        }
     }
 
     /// Runs until idle with a default horizon (enough for all retransmissions).

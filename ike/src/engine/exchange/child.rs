@@ -168,7 +168,13 @@ impl Engine {
             }
             other => sa.pending_send = other,
         }
-        let Some(parked) = sa.parked.take() else {
+        // Only a response still waiting for this child's SPI takes it.
+        let waiting = match sa.parked.as_ref().map(|p| &p.kind) {
+            Some(ParkedKind::Auth(pc) | ParkedKind::CreateChild(pc)) => pc.id == child,
+            _ => false,
+        };
+        let parked = if waiting { sa.parked.take() } else { None };
+        let Some(parked) = parked else {
             if let Ok(s) = spi {
                 // The negotiation this SPI was for is gone: do not leave a larval SA behind.
                 self.release_spi(sa, child, s);
@@ -179,30 +185,21 @@ impl Engine {
         let (ex, pc) = match parked.kind {
             ParkedKind::Auth(pc) => (exchange::IKE_AUTH, pc),
             ParkedKind::CreateChild(pc) => (exchange::CREATE_CHILD_SA, pc),
+            // Excluded by `waiting` above.
+            ParkedKind::Install(_) => return Fate::Keep,
         };
-        if pc.id != child {
-            sa.parked = Some(Parked {
-                message_id: mid,
-                kind: if ex == exchange::IKE_AUTH {
-                    ParkedKind::Auth(pc)
-                } else {
-                    ParkedKind::CreateChild(pc)
-                },
-            });
-            if let Ok(s) = spi {
-                self.release_spi(sa, child, s);
-            }
-            return Fate::Keep;
-        }
         let mut pc = *pc;
         let spi_in = match spi {
             Ok(s) => s,
             Err(reason) => {
+                self.timers.cancel(TimerKey::KernelAnswer(sa.id));
                 let mut payloads = std::mem::take(&mut pc.prefix);
                 payloads.push(Payload::Notify(Notify::new(
                     notify::NO_PROPOSAL_CHOSEN,
                     vec![],
                 )));
+                // A refused rekey leaves the old child in force.
+                keep_predecessor(sa, child);
                 self.event(Event::ChildFailed {
                     ike: sa.id,
                     name: pc.config.name.clone(),
@@ -216,6 +213,19 @@ impl Engine {
         Fate::Keep
     }
 
+    /// Parks the response to request `mid` until the kernel answers, bounded by
+    /// [`KERNEL_ANSWER_TIMEOUT`].
+    pub(super) fn park(&mut self, now: Timestamp, sa: &mut IkeSa, mid: u32, kind: ParkedKind) {
+        sa.parked = Some(Parked {
+            message_id: mid,
+            kind,
+        });
+        self.timers
+            .schedule(TimerKey::KernelAnswer(sa.id), now + KERNEL_ANSWER_TIMEOUT);
+    }
+
+    /// Responder: derives the child's keys, starts its installation and holds the response
+    /// until the kernel has answered every install request ([`Engine::settle_held_response`]).
     pub(super) fn finish_responder_child(
         &mut self,
         now: Timestamp,
@@ -242,11 +252,13 @@ impl Engine {
         })();
         let spi_out = spi32(&pc.proposal.spi);
         let (Ok(keys), Some(spi_out)) = (keys, spi_out) else {
+            self.timers.cancel(TimerKey::KernelAnswer(sa.id));
             let mut payloads = std::mem::take(&mut pc.prefix);
             payloads.push(Payload::Notify(Notify::new(
                 notify::NO_PROPOSAL_CHOSEN,
                 vec![],
             )));
+            keep_predecessor(sa, pc.id);
             self.send_response(sa, mid, ex, payloads);
             self.release_spi(sa, pc.id, spi_in);
             return;
@@ -254,6 +266,7 @@ impl Engine {
         let mut answer = pc.proposal.clone();
         answer.spi = spi_in.to_be_bytes().to_vec();
         let mut payloads = std::mem::take(&mut pc.prefix);
+        let keep_on_refusal = payloads.len();
         if ex == exchange::CREATE_CHILD_SA
             && let Some(old) = pc.rekey_of.and_then(|id| sa.child(id))
         {
@@ -282,7 +295,6 @@ impl Engine {
         }
         payloads.push(Payload::TsI(pc.remote_ts.clone()));
         payloads.push(Payload::TsR(pc.local_ts.clone()));
-        self.send_response(sa, mid, ex, payloads);
         engine_log!(
             self,
             Some(sa.id),
@@ -290,6 +302,7 @@ impl Engine {
             "selected proposal: {}",
             pc.proposal.describe()
         );
+        let child_id = pc.id;
         let child = Child {
             id: pc.id,
             config: pc.config,
@@ -304,10 +317,28 @@ impl Engine {
             nonces: (pc.ni, pc.nr),
             we_initiated: false,
             reqid: pc.id.0,
-            peer_knows: true,
+            // Not before the response that accepts it is sent.
+            peer_knows: false,
             replaced_by: None,
         };
         self.install_child(now, sa, child, keys, pc.rekey_of);
+        self.park(
+            now,
+            sa,
+            mid,
+            ParkedKind::Install(Box::new(HeldResponse {
+                exchange: ex,
+                child: child_id,
+                accept: payloads,
+                keep_on_refusal,
+                refusal: None,
+            })),
+        );
+        // install_child queues at least the two SAs; should it ever have refused the child
+        // outright, answer now rather than wait for nothing.
+        if sa.child(child_id).is_none() {
+            self.settle_held_response(sa, child_id);
+        }
     }
 
     pub(super) fn send_create_child(&mut self, now: Timestamp, sa: &mut IkeSa, nc: NewChild) {
@@ -787,10 +818,9 @@ impl Engine {
                     }
                 }
             }
+            // Already rolled back; only the held response may still wait for this answer.
+            Some(_) if c.state == ChildState::Failed => {}
             Some(reason) => {
-                if c.state == ChildState::Failed {
-                    return;
-                }
                 c.state = ChildState::Failed;
                 let installed = std::mem::take(&mut c.installed);
                 let (name, spi_in, peer_knows) = (c.config.name.clone(), c.spi_in, c.peer_knows);
@@ -830,6 +860,136 @@ impl Engine {
                     // The peer installed its half: tell it to delete the child. The IKE SA stays.
                     sa.tasks.push_front(Task::DeleteChild(child));
                 }
+                if let Some(Parked {
+                    kind: ParkedKind::Install(held),
+                    ..
+                }) = &mut sa.parked
+                    && held.child == child
+                    && held.refusal.is_none()
+                {
+                    // charon: SAs refused -> NO_PROPOSAL_CHOSEN, only policies -> TS_UNACCEPTABLE.
+                    held.refusal = Some(match item {
+                        Installed::Sa { .. } => notify::NO_PROPOSAL_CHOSEN,
+                        Installed::Policy(_) => notify::TS_UNACCEPTABLE,
+                    });
+                }
+            }
+        }
+        self.settle_held_response(sa, child);
+    }
+
+    /// Sends the response held for `child` once the kernel has answered: the accepting one
+    /// when the child is installed; when it failed and every request has been answered (so the
+    /// rollback is complete), the refusal, and the child is forgotten, since the peer never
+    /// learnt of it. Nothing happens while answers are outstanding or no response is held.
+    pub(super) fn settle_held_response(&mut self, sa: &mut IkeSa, child: ChildSaId) {
+        let held = matches!(
+            sa.parked.as_ref().map(|p| &p.kind),
+            Some(ParkedKind::Install(h)) if h.child == child
+        );
+        if !held {
+            return;
+        }
+        let accepted = match sa.child(child).map(|c| (c.state, c.pending.is_empty())) {
+            Some((ChildState::Installing, _)) | Some((ChildState::Failed, false)) => return,
+            Some((ChildState::Failed, true)) | None => false,
+            Some(_) => true,
+        };
+        let Some(Parked {
+            message_id,
+            kind: ParkedKind::Install(held),
+        }) = sa.parked.take()
+        else {
+            return;
+        };
+        self.timers.cancel(TimerKey::KernelAnswer(sa.id));
+        let HeldResponse {
+            exchange: ex,
+            accept: mut payloads,
+            keep_on_refusal,
+            refusal,
+            ..
+        } = *held;
+        if accepted {
+            if let Some(c) = sa.child_mut(child) {
+                c.peer_knows = true;
+            }
+            self.send_response(sa, message_id, ex, payloads);
+            return;
+        }
+        let kind = refusal.unwrap_or(notify::NO_PROPOSAL_CHOSEN);
+        payloads.truncate(keep_on_refusal);
+        payloads.push(Payload::Notify(Notify::new(kind, vec![])));
+        engine_log!(
+            self,
+            Some(sa.id),
+            LogGroup::Ike,
+            "failed to establish CHILD_SA, keeping IKE_SA; sending {} notify to the peer",
+            notify::short_name(kind)
+        );
+        self.send_response(sa, message_id, ex, payloads);
+        self.remove_child(
+            sa,
+            child,
+            DownReason::Failed("kernel refused the CHILD_SA".into()),
+        );
+    }
+
+    /// The kernel did not answer what a held response waits for within
+    /// [`KERNEL_ANSWER_TIMEOUT`]: refuse the child as if the kernel had, so that the IKE SA is
+    /// not wedged. Requests still outstanding are undone after them (the kernel keeps the
+    /// order), and their late answers, if any, are ignored (a late SPI is released).
+    pub(crate) fn on_kernel_answer_timeout(&mut self, now: Timestamp, id: IkeSaId) {
+        let Some(mut sa) = self.sas.remove(&id) else {
+            return;
+        };
+        let secs = KERNEL_ANSWER_TIMEOUT.as_secs();
+        match sa.parked.as_ref().map(|p| &p.kind) {
+            Some(ParkedKind::Auth(pc) | ParkedKind::CreateChild(pc)) => {
+                let child = pc.id;
+                // The SPI's allocation stays recorded, so a late one is released.
+                self.kernel_waits.retain(|_, (ike, w)| {
+                    !(*ike == id && matches!(w, KernelWait::Spi(c) if *c == child))
+                });
+                engine_log!(
+                    self,
+                    Some(id),
+                    LogGroup::Knl,
+                    "no SPI from the kernel for CHILD_SA {{{}}} within {secs}s",
+                    child.0
+                );
+                let fate = self.on_spi(
+                    now,
+                    &mut sa,
+                    child,
+                    Err(format!("no answer from the kernel within {secs}s")),
+                );
+                self.finish(now, sa, fate);
+            }
+            Some(ParkedKind::Install(held)) => {
+                let child = held.child;
+                let pending: Vec<(KernelRequestId, Installed)> = sa
+                    .child(child)
+                    .map(|c| c.pending.clone())
+                    .unwrap_or_default();
+                let reason = format!("no answer from the kernel within {secs}s");
+                for (rid, item) in pending {
+                    self.kernel_waits.remove(&rid);
+                    // It may still be carried out: this delete follows it in the kernel.
+                    self.undo(child, &item);
+                    self.on_install_result(now, &mut sa, child, rid, Some(reason.clone()));
+                }
+                // Whatever remains (nothing was pending) is settled now.
+                if let Some(c) = sa.child_mut(child)
+                    && c.state == ChildState::Installing
+                {
+                    c.state = ChildState::Failed;
+                }
+                self.settle_held_response(&mut sa, child);
+                self.finish(now, sa, Fate::Keep);
+            }
+            None => {
+                self.sas.insert(id, sa);
             }
         }
     }

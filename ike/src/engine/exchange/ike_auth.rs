@@ -571,10 +571,7 @@ impl Engine {
                     parked.id.0
                 );
                 self.allocate_spi(sa, parked.id);
-                sa.parked = Some(Parked {
-                    message_id: mid,
-                    kind: ParkedKind::Auth(Box::new(parked)),
-                });
+                self.park(now, sa, mid, ParkedKind::Auth(Box::new(parked)));
             }
             Err(e) => {
                 // No child config was chosen, so name what the peer asked for instead.

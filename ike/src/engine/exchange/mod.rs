@@ -19,8 +19,8 @@ use super::auth::{AuthContext, Authenticator, PskAuthenticator};
 use super::core::{Engine, Fate, KernelWait, TimerKey};
 use super::sa::{
     Active, Child, ChildState, Established, ExpectAuthRequest, ExpectAuthResponse,
-    ExpectSaInitResponse, IkeCrypto, IkeSa, InitMaterial, Installed, NewChild, Parked, ParkedChild,
-    ParkedKind, Phase, Task, kernel_lifetimes,
+    ExpectSaInitResponse, HeldResponse, IkeCrypto, IkeSa, InitMaterial, Installed, NewChild,
+    Parked, ParkedChild, ParkedKind, Phase, Task, kernel_lifetimes,
 };
 use super::{
     ChildSaId, Direction, DownReason, Event, IkeSaId, KernelRequest, KernelRequestId, LogGroup,
@@ -39,6 +39,12 @@ const REKEY_RETRY_MIN: Duration = Duration::from_secs(5);
 
 /// How long a responder keeps an IKE SA replaced by a rekey if the peer never deletes it.
 const REKEYED_CLEANUP: Duration = Duration::from_secs(30);
+
+/// How long a held response waits for the kernel (an SPI, or the answers to a child's
+/// install requests) before the child is refused anyway. The daemon answers within the same
+/// input today; this only bounds a backend that never does, well before the peer gives up
+/// retransmitting its request (charon: about 165 s).
+pub(crate) const KERNEL_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn find_payload<'a, T>(msg: &'a Message, f: impl Fn(&'a Payload) -> Option<T>) -> Option<T> {
     msg.payloads.iter().find_map(f)

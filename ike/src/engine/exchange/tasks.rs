@@ -559,10 +559,7 @@ impl Engine {
                     }
                 }
                 self.allocate_spi(sa, pc.id);
-                sa.parked = Some(Parked {
-                    message_id: mid,
-                    kind: ParkedKind::CreateChild(Box::new(pc)),
-                });
+                self.park(now, sa, mid, ParkedKind::CreateChild(Box::new(pc)));
             }
             Err(e) => self.respond_error(sa, mid, ex, &e),
         }
