@@ -57,8 +57,11 @@ impl Engine {
             } else {
                 (None, None)
             };
-            let local_ts = narrow(tsr, &cfg.local_ts, host_l);
-            let remote_ts = narrow(tsi, &cfg.remote_ts, host_r);
+            // `dynamic` is the addresses this IKE SA uses (charon's get_dynamic_hosts).
+            let cfg_l = resolve(&cfg.local_ts, sa.local.ip());
+            let cfg_r = resolve(&cfg.remote_ts, sa.remote.ip());
+            let local_ts = narrow(tsr, &cfg_l, host_l);
+            let remote_ts = narrow(tsi, &cfg_r, host_r);
             if local_ts.is_empty() || remote_ts.is_empty() {
                 continue;
             }
@@ -66,7 +69,7 @@ impl Engine {
                 error = ProtocolError::ModeMismatch;
                 continue;
             }
-            let score = ts_match_score(tsr, &cfg.local_ts) + ts_match_score(tsi, &cfg.remote_ts);
+            let score = ts_match_score(tsr, &cfg_l) + ts_match_score(tsi, &cfg_r);
             ranked.push((score, order, cfg, local_ts, remote_ts));
         }
         ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -438,7 +441,10 @@ impl Engine {
             };
             let (cfg_l, cfg_r) = match nc.rekey_of.and_then(|id| sa.child(id)) {
                 Some(old) => (old.local_ts.clone(), old.remote_ts.clone()),
-                None => (nc.config.local_ts.clone(), nc.config.remote_ts.clone()),
+                None => (
+                    resolve(&nc.config.local_ts, sa.local.ip()),
+                    resolve(&nc.config.remote_ts, sa.remote.ip()),
+                ),
             };
             let local_ts = narrow(tsi, &cfg_l, host_l);
             let remote_ts = narrow(tsr, &cfg_r, host_r);
