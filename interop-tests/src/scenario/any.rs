@@ -3,7 +3,7 @@
 //!
 //! Contract: [`edit_config`] gives BFR `remote_addrs = %any` and, on the initiator when iked
 //! runs there, `local_addrs = %any`; every side so edited has its selectors rewritten from the
-//! seed's `192.168.50.x/24 [proto/port]` to `dynamic [proto/port]`, which charon and iked
+//! seed's `192.168.50.x/24 [proto/port]` to `dynamic[proto/port]`, which charon and iked
 //! must resolve per IKE SA to the addresses in use. The run is the seed's: both children
 //! installed on both hosts (transport mode, host selectors), traffic only as ESP.
 
@@ -56,7 +56,9 @@ fn dynamic_selectors(text: &str) -> (String, usize) {
             (Some(key), Some(bracket)) => {
                 let indent = &line[..line.len() - trimmed.len()];
                 let ports = line[bracket..].trim_end();
-                out.push_str(&format!("{indent}{key} = dynamic {ports}\n"));
+                // No space before the bracket: charon compares the part before `[` with
+                // `dynamic` verbatim (vici_config.c parse_ts) and refuses `dynamic [udp]`.
+                out.push_str(&format!("{indent}{key} = dynamic{ports}\n"));
                 count += 1;
             }
             _ => out.push_str(line),
@@ -76,7 +78,7 @@ mod tests {
         assert_eq!(n, 2);
         assert_eq!(
             out,
-            "bf-out {\n  local_ts = dynamic [udp]\n  remote_ts = dynamic [udp/4789]\n  mode = transport\n}\n"
+            "bf-out {\n  local_ts = dynamic[udp]\n  remote_ts = dynamic[udp/4789]\n  mode = transport\n}\n"
         );
     }
 }
