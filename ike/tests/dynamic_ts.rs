@@ -346,3 +346,131 @@ fn rekey_of_a_dynamic_child_keeps_its_selectors() {
         assert!(failures(&p.a).is_empty() && failures(&p.b).is_empty());
     }
 }
+
+/// Runs `p` with a NAT that rewrites A's address `private` to `public` (ports kept), which the
+/// harness's port-only NAT cannot do: datagrams are delivered at once, timers fire when due.
+fn run_behind_address_nat(p: &mut Pair, private: std::net::IpAddr, public: std::net::IpAddr) {
+    let translate = |a: SocketAddr, from: std::net::IpAddr, to: std::net::IpAddr| {
+        if a.ip() == from {
+            SocketAddr::new(to, a.port())
+        } else {
+            a
+        }
+    };
+    for _ in 0..10_000 {
+        let mut progress = false;
+        for side in [Side::A, Side::B] {
+            let now = p.now;
+            let ep = p.side(side);
+            while let Some(req) = ep.engine.poll_kernel() {
+                progress = true;
+                if let Some(ans) = ep.kernel.apply(req) {
+                    ep.engine.handle_kernel(now, ans);
+                }
+            }
+            while let Some(ev) = ep.engine.poll_event() {
+                ep.events.push(ev);
+            }
+            let mut out = Vec::new();
+            while let Some(t) = ep.engine.poll_transmit() {
+                out.push(t);
+            }
+            for t in out {
+                progress = true;
+                if t.bytes == iked_ike::engine::NAT_KEEPALIVE {
+                    continue;
+                }
+                let (to, from, dst) = match side {
+                    Side::A => (Side::B, translate(t.local, private, public), t.remote),
+                    Side::B => (Side::A, t.local, translate(t.remote, public, private)),
+                };
+                p.side(to).engine.handle_datagram(now, dst, from, &t.bytes);
+            }
+        }
+        if !progress {
+            let next = [p.a.engine.poll_timeout(), p.b.engine.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            match next {
+                Some(t) if t <= p.now + std::time::Duration::from_secs(5) => {
+                    p.now = t.max(p.now);
+                    let now = p.now;
+                    p.a.engine.handle_timeout(now);
+                    p.b.engine.handle_timeout(now);
+                }
+                _ => return,
+            }
+        }
+    }
+}
+
+/// Transport mode through a NAT that changes BFL's address (charon's get_transport_nat_ts):
+/// BFL proposes its private address, BFR (`remote_addrs = %any`, `dynamic`) sees the public
+/// one; each side substitutes the addresses its IKE SA uses, so the child comes up with
+/// BFL's policies on its private address and BFR's on the public one.
+#[test]
+fn transport_mode_through_an_address_nat() {
+    let (private, public) = (ip("10.0.0.1"), ip("203.0.113.5"));
+    let mut p = dynamic_pair("10.0.0.1:500", BFR, Mode::Transport, |left, c| {
+        if !left {
+            c.remote_addrs.clear();
+        }
+    });
+    let now = p.now;
+    p.a.engine
+        .initiate(now, "BFL-BFR", &["bf-in", "bf-out"])
+        .unwrap();
+    run_behind_address_nat(&mut p, private, public);
+    let up_a = children_up_ts(&p.a);
+    let up_b = children_up_ts(&p.b);
+    assert_eq!(
+        up_a,
+        [
+            (
+                "bf-in".to_string(),
+                "10.0.0.1/32[udp/4789]".to_string(),
+                "192.168.50.2/32[udp]".to_string()
+            ),
+            (
+                "bf-out".to_string(),
+                "10.0.0.1/32[udp]".to_string(),
+                "192.168.50.2/32[udp/4789]".to_string()
+            ),
+        ],
+        "{:?} {:?}",
+        failures(&p.a),
+        p.a.logs()
+    );
+    assert_eq!(
+        up_b,
+        [
+            (
+                "bf-out".to_string(),
+                "192.168.50.2/32[udp]".to_string(),
+                "203.0.113.5/32[udp/4789]".to_string()
+            ),
+            (
+                "bf-in".to_string(),
+                "192.168.50.2/32[udp/4789]".to_string(),
+                "203.0.113.5/32[udp]".to_string()
+            ),
+        ],
+        "{:?} {:?}",
+        failures(&p.b),
+        p.b.logs()
+    );
+    // ESP-in-UDP on both ends, each kernel with the addresses its side uses.
+    assert!(
+        p.a.kernel
+            .sas
+            .values()
+            .all(|sa| sa.encap.is_some() && (sa.src == private || sa.dst == private))
+    );
+    assert!(
+        p.b.kernel
+            .sas
+            .values()
+            .all(|sa| sa.encap.is_some() && (sa.src == public || sa.dst == public))
+    );
+}
