@@ -16,7 +16,7 @@ pub use iked_crypto::x509::id_type;
 use iked_crypto::x509::{Certificate, RawPublicKey};
 
 use crate::proposal::Proposal;
-use crate::ts::TrafficSelector;
+use crate::ts::TsSpec;
 
 /// An IKE identity (RFC 7296 3.5), typed as strongSwan infers it from a string.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -312,10 +312,10 @@ impl Default for ChildLifetimes {
 pub struct ChildConfig {
     /// Name (`bf-out`).
     pub name: String,
-    /// Local traffic selectors.
-    pub local_ts: Vec<TrafficSelector>,
-    /// Remote traffic selectors.
-    pub remote_ts: Vec<TrafficSelector>,
+    /// Local traffic selectors (`dynamic` is resolved per IKE SA).
+    pub local_ts: Vec<TsSpec>,
+    /// Remote traffic selectors (`dynamic` is resolved per IKE SA).
+    pub remote_ts: Vec<TsSpec>,
     /// ESP proposals; key exchange methods in them are the PFS groups for CREATE_CHILD_SA.
     pub esp_proposals: Vec<Proposal>,
     /// IPsec mode.
@@ -333,10 +333,15 @@ pub struct ChildConfig {
 pub struct IkeConfig {
     /// Name (`BFL-BFR`).
     pub name: String,
-    /// Local addresses (empty = any).
+    /// Local single addresses (with `local_ranges` empty too: any address).
     pub local_addrs: Vec<IpAddr>,
-    /// Remote addresses (empty = any).
+    /// Remote single addresses; the first is the one an initiator sends to (with
+    /// `remote_ranges` empty too: any address).
     pub remote_addrs: Vec<IpAddr>,
+    /// Local subnets and ranges (`0.0.0.0/0`, `10.0.0.1-10.0.0.9`; `%any4` is `0.0.0.0/0`).
+    pub local_ranges: Vec<AddrRange>,
+    /// Remote subnets and ranges, matched against a responder's peer.
+    pub remote_ranges: Vec<AddrRange>,
     /// Local authentication round.
     pub local: AuthConfig,
     /// Remote authentication round.
@@ -360,6 +365,104 @@ pub struct IkeConfig {
     pub encap: bool,
     /// `fragmentation`: whether RFC 7383 fragmentation is announced and used.
     pub fragmentation: Fragmentation,
+}
+
+/// An inclusive address range of `local_addrs`/`remote_addrs` (a subnet or `a-b`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AddrRange {
+    /// First address.
+    pub start: IpAddr,
+    /// Last address (same family as `start`).
+    pub end: IpAddr,
+}
+
+impl AddrRange {
+    /// A subnet (`10.0.0.0/8`; host bits of `addr` are ignored).
+    pub fn subnet(addr: IpAddr, prefix: u8) -> Self {
+        let ts = crate::ts::TrafficSelector::subnet(addr, prefix);
+        AddrRange {
+            start: ts.start,
+            end: ts.end,
+        }
+    }
+
+    /// The whole address family of `v4`/IPv6 (`%any4`, `%any6`).
+    pub fn family(v4: bool) -> Self {
+        let any = if v4 {
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+        };
+        AddrRange::subnet(any, 0)
+    }
+
+    /// charon's match quality of `addr` in this range (`ike_cfg.c` `match`): the prefix length
+    /// plus one for a subnet, 1 for another range, 0 outside.
+    fn quality(&self, addr: IpAddr) -> u32 {
+        let ts = crate::ts::TrafficSelector {
+            start: self.start,
+            end: self.end,
+            ..crate::ts::TrafficSelector::host(self.start)
+        };
+        if !ts.contains_addr(addr) {
+            return 0;
+        }
+        ts.prefix_len().map_or(1, |p| u32::from(p) + 1)
+    }
+}
+
+impl std::fmt::Display for AddrRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ts = crate::ts::TrafficSelector {
+            start: self.start,
+            end: self.end,
+            ..crate::ts::TrafficSelector::host(self.start)
+        };
+        write!(f, "{ts}")
+    }
+}
+
+/// charon's quality of `addr` against one side's addresses (`ike_cfg.c` `match`): 129 for a
+/// configured single address, prefix length + 1 for a subnet holding it, 1 for another range
+/// or when the side has no address configured at all (`%any`), 0 for no match.
+fn addr_quality(hosts: &[IpAddr], ranges: &[AddrRange], addr: IpAddr) -> u32 {
+    if hosts.is_empty() && ranges.is_empty() {
+        return 1;
+    }
+    let host = if hosts.contains(&addr) { 129 } else { 0 };
+    ranges.iter().map(|r| r.quality(addr)).fold(host, u32::max)
+}
+
+impl IkeConfig {
+    /// How well this connection's addresses match an IKE SA between `local` and `remote`
+    /// (the sum of both sides' qualities, as charon's backend manager ranks ike_cfgs), or
+    /// `None` when either side does not match.
+    pub fn addr_match(&self, local: IpAddr, remote: IpAddr) -> Option<u32> {
+        let l = addr_quality(&self.local_addrs, &self.local_ranges, local);
+        let r = addr_quality(&self.remote_addrs, &self.remote_ranges, remote);
+        (l > 0 && r > 0).then_some(l + r)
+    }
+}
+
+/// The connection among `conns` matching `local`/`remote` best (and `also`), the first one
+/// on ties, as charon picks configs.
+pub fn best_addr_match<'a>(
+    conns: impl IntoIterator<Item = &'a Arc<IkeConfig>>,
+    local: IpAddr,
+    remote: IpAddr,
+    also: impl Fn(&IkeConfig) -> bool,
+) -> Option<&'a Arc<IkeConfig>> {
+    let mut best: Option<(u32, &'a Arc<IkeConfig>)> = None;
+    for c in conns {
+        let Some(q) = c.addr_match(local, remote) else {
+            continue;
+        };
+        if best.is_some_and(|(b, _)| b >= q) || !also(c) {
+            continue;
+        }
+        best = Some((q, c));
+    }
+    best.map(|(_, c)| c)
 }
 
 /// swanctl's `fragmentation` for IKEv2 (`force` behaves as `yes`, as in strongSwan).

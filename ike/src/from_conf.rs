@@ -6,13 +6,13 @@
 //! secret; every setting the engine cannot honour is a [`ConvertError`] naming the connection
 //! (or secret) and the setting, as swanctl.conf spells it below that section. What is *not*
 //! an error, on purpose:
-//! - `%any`, `%any4`, `%any6` in `local_addrs`/`remote_addrs` are left out of the address lists:
-//!   an empty list means any address to the engine. (Subnets, ranges and DNS names are errors:
-//!   leaving them out would let any peer match.)
-//! - `dynamic` traffic selectors become the host selector of that side's *first* configured
-//!   address; a side without a configured address has its `dynamic` selectors left out, and the
-//!   engine then narrows to what the peer proposes (as the daemon has always done against
-//!   strongSwan).
+//! - `local_addrs`/`remote_addrs` split as charon's `ike_cfg` splits them: single addresses
+//!   (which an initiator can use) and subnets/ranges (which only match). `%any4`/`%any6` (and
+//!   `0.0.0.0`/`::`) are the whole family as a range, `%any` alone leaves both lists empty
+//!   (any address) and next to other entries adds both families. DNS names are an error:
+//!   leaving them out would let any peer match.
+//! - `dynamic` traffic selectors stay `dynamic` ([`TsSpec::Dynamic`]): the engine resolves them
+//!   per IKE SA to the addresses it actually uses, as charon does.
 //! - Transforms `iked_crypto` does not implement are filtered out of proposals (`iked_conf`
 //!   warns that they "will not be negotiated"); a proposal that loses every transform of a type
 //!   it configured (say its only key exchange group, which would silently drop PFS) or a
@@ -32,11 +32,12 @@ use std::sync::Arc;
 use iked_conf as conf;
 
 use crate::config::{
-    AuthConfig, AuthMethod, AuthSpecError, ChildConfig, ChildLifetimes, Fragmentation, HwOffload,
-    Identity, IkeConfig, IkeSecret, Mode, PubkeyAuth, PubkeyConstraint, SendCert, id_type,
+    AddrRange, AuthConfig, AuthMethod, AuthSpecError, ChildConfig, ChildLifetimes, Fragmentation,
+    HwOffload, Identity, IkeConfig, IkeSecret, Mode, PubkeyAuth, PubkeyConstraint, SendCert,
+    id_type,
 };
 use crate::proposal::{Proposal, protocol, transform_type};
-use crate::ts::TrafficSelector;
+use crate::ts::{TrafficSelector, TsSpec};
 
 /// A setting the engine cannot run, with where it is.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -72,9 +73,9 @@ impl fmt::Display for Section {
 /// Why a setting cannot be run.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum Problem {
-    /// An address entry the engine cannot match peers by.
+    /// An address entry the engine cannot match peers by (a DNS name).
     #[error(
-        "'{0}' is not supported (addresses and %any are; leaving it out would accept any peer)"
+        "'{0}' is not supported (addresses, subnets, ranges and %any are; leaving it out would accept any peer)"
     )]
     Address(String),
     /// The connection has no round for one side (`iked_conf` always adds one; a model built
@@ -139,14 +140,14 @@ pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
         setting,
         problem,
     };
-    let local_addrs = addrs(&c.local_addrs).map_err(|p| at("local_addrs".into(), p))?;
-    let remote_addrs = addrs(&c.remote_addrs).map_err(|p| at("remote_addrs".into(), p))?;
+    let (local_addrs, local_ranges) =
+        addrs(&c.local_addrs).map_err(|p| at("local_addrs".into(), p))?;
+    let (remote_addrs, remote_ranges) =
+        addrs(&c.remote_addrs).map_err(|p| at("remote_addrs".into(), p))?;
     let local = auth_round(c, &c.local, "local").map_err(|(s, p)| at(s, p))?;
     let remote = auth_round(c, &c.remote, "remote").map_err(|(s, p)| at(s, p))?;
     let proposals =
         engine_proposals(&c.proposals, protocol::IKE).map_err(|p| at("proposals".into(), p))?;
-    let first_local = local_addrs.first().copied();
-    let first_remote = remote_addrs.first().copied();
     let mut children = Vec::with_capacity(c.children.len());
     for ch in &c.children {
         let at_child = |key: &str, p| at(format!("children.{}.{key}", ch.name), p);
@@ -160,8 +161,8 @@ pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
         let l = &ch.lifetime;
         children.push(Arc::new(ChildConfig {
             name: ch.name.clone(),
-            local_ts: traffic_selectors(&ch.local_ts, first_local),
-            remote_ts: traffic_selectors(&ch.remote_ts, first_remote),
+            local_ts: traffic_selectors(&ch.local_ts),
+            remote_ts: traffic_selectors(&ch.remote_ts),
             esp_proposals,
             mode,
             hw_offload: match ch.hw_offload {
@@ -186,6 +187,8 @@ pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
         name: c.name.clone(),
         local_addrs,
         remote_addrs,
+        local_ranges,
+        remote_ranges,
         local,
         remote,
         proposals,
@@ -204,23 +207,39 @@ pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
     })
 }
 
-/// The concrete addresses of an address list; the wildcards are left out (an empty list
-/// matches any address in the engine).
-fn addrs(list: &[conf::addr::AddrSpec]) -> Result<Vec<IpAddr>, Problem> {
+/// Splits an address list into single addresses and ranges (see the module contract).
+fn addrs(list: &[conf::addr::AddrSpec]) -> Result<(Vec<IpAddr>, Vec<AddrRange>), Problem> {
     use conf::addr::AddrSpec as A;
-    let mut out = Vec::with_capacity(list.len());
+    let mut hosts = Vec::with_capacity(list.len());
+    let mut ranges = Vec::new();
+    let mut any = false;
     for a in list {
         match a {
-            A::Addr(ip) => out.push(*ip),
-            A::Any | A::AnyV4 | A::AnyV6 => {}
-            // The engine matches peers by exact address only: dropping these would widen the
-            // connection to every peer, so they are refused until the engine can match them.
-            other @ (A::Subnet(_) | A::Range(..) | A::Fqdn(_)) => {
+            // charon reads `0.0.0.0` and `::` as `%any4`/`%any6`.
+            A::Addr(ip) if ip.is_unspecified() => ranges.push(AddrRange::family(ip.is_ipv4())),
+            A::Addr(ip) => hosts.push(*ip),
+            A::Any => any = true,
+            A::AnyV4 => ranges.push(AddrRange::family(true)),
+            A::AnyV6 => ranges.push(AddrRange::family(false)),
+            A::Subnet(net) => ranges.push(AddrRange::subnet(net.addr(), net.prefix_len())),
+            A::Range(from, to) => ranges.push(AddrRange {
+                start: *from,
+                end: *to,
+            }),
+            // The engine does not resolve names: dropping them would widen the connection to
+            // every peer, so they are refused until the daemon resolves them.
+            other @ A::Fqdn(_) => {
                 return Err(Problem::Address(other.to_string()));
             }
         }
     }
-    Ok(out)
+    // `%any` next to other entries still matches any address of both families; alone it is
+    // the engine's empty lists.
+    if any && !(hosts.is_empty() && ranges.is_empty()) {
+        ranges.push(AddrRange::family(true));
+        ranges.push(AddrRange::family(false));
+    }
+    Ok((hosts, ranges))
 }
 
 /// Converts the single authentication round of one side (`side` is `local` or `remote`);
@@ -345,16 +364,24 @@ fn engine_proposals(
     Ok(out)
 }
 
-/// Converts one side's selectors; `dynamic` is the host selector of `side_addr` and is left out
-/// when the side has no configured address.
-fn traffic_selectors(
-    list: &[conf::addr::TrafficSelector],
-    side_addr: Option<IpAddr>,
-) -> Vec<TrafficSelector> {
+/// Converts one side's selectors; `dynamic` stays symbolic, for the engine to resolve per IKE
+/// SA.
+fn traffic_selectors(list: &[conf::addr::TrafficSelector]) -> Vec<TsSpec> {
     list.iter()
-        .filter_map(|ts| {
-            let mut out = match &ts.addr {
-                conf::addr::TsAddr::Dynamic => TrafficSelector::host(side_addr?),
+        .map(|ts| {
+            let (start_port, end_port) = match ts.ports {
+                conf::addr::Ports::Any => (0, 65535),
+                conf::addr::Ports::Opaque => (65535, 0),
+                conf::addr::Ports::Range(a, b) => (a, b),
+            };
+            let addrs = match &ts.addr {
+                conf::addr::TsAddr::Dynamic => {
+                    return TsSpec::Dynamic {
+                        protocol: ts.protocol,
+                        start_port,
+                        end_port,
+                    };
+                }
                 conf::addr::TsAddr::Subnet(net) => {
                     TrafficSelector::subnet(net.addr(), net.prefix_len())
                 }
@@ -364,13 +391,12 @@ fn traffic_selectors(
                     ..TrafficSelector::host(*a)
                 },
             };
-            out.protocol = ts.protocol;
-            (out.start_port, out.end_port) = match ts.ports {
-                conf::addr::Ports::Any => (0, 65535),
-                conf::addr::Ports::Opaque => (65535, 0),
-                conf::addr::Ports::Range(a, b) => (a, b),
-            };
-            Some(out)
+            TsSpec::Fixed(TrafficSelector {
+                protocol: ts.protocol,
+                start_port,
+                end_port,
+                ..addrs
+            })
         })
         .collect()
 }
@@ -424,8 +450,8 @@ connections {
         connection(&config.connections[0]).unwrap_err()
     }
 
-    fn ts(text: &str) -> TrafficSelector {
-        TrafficSelector::parse(text).unwrap()
+    fn ts(text: &str) -> TsSpec {
+        TsSpec::parse(text).unwrap()
     }
 
     #[test]
@@ -463,7 +489,7 @@ connections {
     }
 
     #[test]
-    fn dynamic_selectors_take_the_first_address_or_are_left_out() {
+    fn dynamic_selectors_stay_dynamic_for_the_engine() {
         let config = load(
             &BASE
                 .replace(
@@ -471,44 +497,96 @@ connections {
                     "local_addrs = 192.0.2.1, 192.0.2.9",
                 )
                 .replace("remote_addrs = 192.0.2.2", "remote_addrs = %any")
-                .replace("local_ts = 10.1.0.0/16", "local_ts = dynamic[udp]")
+                .replace("local_ts = 10.1.0.0/16", "local_ts = dynamic[udp/4789]")
                 .replace(
                     "remote_ts = 10.2.0.0/16",
                     "remote_ts = dynamic, 10.2.0.0/16",
                 ),
         );
         let conn = connection(&config.connections[0]).unwrap();
-        assert!(conn.remote_addrs.is_empty());
+        assert!(conn.remote_addrs.is_empty() && conn.remote_ranges.is_empty());
         let child = &conn.children[0];
-        assert_eq!(child.local_ts, vec![ts("192.0.2.1/32[udp]")]);
-        // No remote address: `dynamic` is left to the peer's proposal.
-        assert_eq!(child.remote_ts, vec![ts("10.2.0.0/16")]);
+        // Not the first local address: the engine resolves `dynamic` per IKE SA.
+        assert_eq!(
+            child.local_ts,
+            vec![TsSpec::Dynamic {
+                protocol: 17,
+                start_port: 4789,
+                end_port: 4789
+            }]
+        );
+        assert_eq!(child.local_ts[0].to_string(), "dynamic[udp/4789]");
+        assert_eq!(child.remote_ts, vec![TsSpec::DYNAMIC, ts("10.2.0.0/16")]);
     }
 
     #[test]
-    fn address_wildcards_are_left_out_and_subnets_refused() {
-        let any4 = base_with("remote_addrs = 192.0.2.2", "remote_addrs = %any4, %any6");
-        let conn = connection(&any4.connections[0]).unwrap();
-        assert!(conn.remote_addrs.is_empty());
-        assert_eq!(
-            conn.local_addrs,
-            vec!["192.0.2.1".parse::<IpAddr>().unwrap()]
-        );
-
-        for spec in ["10.0.0.0/24", "10.0.0.1-10.0.0.9", "peer.example"] {
+    fn address_lists_split_into_hosts_and_ranges() {
+        let addr = |s: &str| s.parse::<IpAddr>().unwrap();
+        let range = |a: &str, b: &str| AddrRange {
+            start: addr(a),
+            end: addr(b),
+        };
+        let cases: &[(&str, Vec<IpAddr>, Vec<AddrRange>)] = &[
+            ("%any", vec![], vec![]),
+            (
+                "%any4, %any6",
+                vec![],
+                vec![AddrRange::family(true), AddrRange::family(false)],
+            ),
+            ("0.0.0.0/0", vec![], vec![AddrRange::family(true)]),
+            ("::/0", vec![], vec![AddrRange::family(false)]),
+            ("0.0.0.0", vec![], vec![AddrRange::family(true)]),
+            (
+                "10.0.0.0/8, 192.0.2.7",
+                vec![addr("192.0.2.7")],
+                vec![range("10.0.0.0", "10.255.255.255")],
+            ),
+            (
+                "10.0.0.1-10.0.0.9",
+                vec![],
+                vec![range("10.0.0.1", "10.0.0.9")],
+            ),
+            (
+                "192.0.2.7, %any",
+                vec![addr("192.0.2.7")],
+                vec![AddrRange::family(true), AddrRange::family(false)],
+            ),
+        ];
+        for (spec, hosts, ranges) in cases {
             let config = base_with(
                 "remote_addrs = 192.0.2.2",
                 &format!("remote_addrs = {spec}"),
             );
-            let e = convert_err(&config);
-            assert_eq!(e.section, Section::Connection("c1".into()));
-            assert_eq!(e.setting, "remote_addrs");
-            assert!(matches!(e.problem, Problem::Address(_)), "{e}");
-            assert!(
-                e.to_string().starts_with("connection 'c1': remote_addrs: "),
-                "{e}"
-            );
+            let conn = connection(&config.connections[0]).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(&conn.remote_addrs, hosts, "{spec}");
+            assert_eq!(&conn.remote_ranges, ranges, "{spec}");
         }
+        // Matched as charon's ike_cfg matches: exact beats subnet beats any; a family range
+        // does not match the other family.
+        let config = base_with(
+            "remote_addrs = 192.0.2.2",
+            "remote_addrs = 10.0.0.0/8, 192.0.2.7, %any6",
+        );
+        let conn = connection(&config.connections[0]).unwrap();
+        let me = addr("192.0.2.1");
+        assert_eq!(conn.addr_match(me, addr("192.0.2.7")), Some(129 + 129));
+        assert_eq!(conn.addr_match(me, addr("10.1.2.3")), Some(129 + 9));
+        assert_eq!(conn.addr_match(me, addr("2001:db8::1")), Some(129 + 1));
+        assert_eq!(conn.addr_match(me, addr("192.0.2.8")), None);
+        assert_eq!(conn.addr_match(addr("192.0.2.99"), addr("192.0.2.7")), None);
+    }
+
+    #[test]
+    fn dns_names_in_address_lists_are_refused() {
+        let config = base_with("remote_addrs = 192.0.2.2", "remote_addrs = peer.example");
+        let e = convert_err(&config);
+        assert_eq!(e.section, Section::Connection("c1".into()));
+        assert_eq!(e.setting, "remote_addrs");
+        assert!(matches!(e.problem, Problem::Address(_)), "{e}");
+        assert!(
+            e.to_string().starts_with("connection 'c1': remote_addrs: "),
+            "{e}"
+        );
     }
 
     #[test]

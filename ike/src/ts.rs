@@ -139,6 +139,25 @@ impl TrafficSelector {
         v4 == sv4 && s <= a && a <= e
     }
 
+    /// The prefix length when the address range is exactly one subnet.
+    pub fn prefix_len(&self) -> Option<u8> {
+        let (v4, s) = to_u128(self.start);
+        let (_, e) = to_u128(self.end);
+        let width: u32 = if v4 { 32 } else { 128 };
+        if s > e {
+            return None;
+        }
+        let span = e - s;
+        if span == u128::MAX {
+            return Some(0);
+        }
+        let size = span + 1;
+        if !size.is_power_of_two() || s % size != 0 {
+            return None;
+        }
+        u8::try_from(width - size.trailing_zeros()).ok()
+    }
+
     /// The intersection of two selectors, if not empty.
     pub fn intersect(&self, other: &TrafficSelector) -> Option<TrafficSelector> {
         if self.is_v4() != other.is_v4() {
@@ -215,6 +234,136 @@ pub fn narrow_to_host(configured: &[TrafficSelector], host: IpAddr) -> Vec<Traff
         }
     }
     out
+}
+
+/// A configured traffic selector: a fixed one, or strongSwan's `dynamic`, which stands for the
+/// IKE SA's own address on that side and is resolved per IKE SA ([`TsSpec::resolve`]), since a
+/// connection with `%any`, several addresses or subnets in `local_addrs`/`remote_addrs` only
+/// learns which address is in use when an IKE SA exists (and after NAT-T moved it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TsSpec {
+    /// A fixed selector.
+    Fixed(TrafficSelector),
+    /// `dynamic[proto/port]`: the side's IKE address with this protocol and port range.
+    Dynamic {
+        /// IP protocol number, 0 for any.
+        protocol: u8,
+        /// First port (inclusive).
+        start_port: u16,
+        /// Last port (inclusive).
+        end_port: u16,
+    },
+}
+
+impl From<TrafficSelector> for TsSpec {
+    fn from(ts: TrafficSelector) -> Self {
+        TsSpec::Fixed(ts)
+    }
+}
+
+impl TsSpec {
+    /// `dynamic` with any protocol and port.
+    pub const DYNAMIC: TsSpec = TsSpec::Dynamic {
+        protocol: 0,
+        start_port: 0,
+        end_port: 65535,
+    };
+
+    /// Parses [`TrafficSelector::parse`]'s notation, with `dynamic` allowed as the address
+    /// (`dynamic [udp/4789]`).
+    pub fn parse(text: &str) -> Result<Self, TsError> {
+        let trimmed = text.trim_start();
+        match trimmed.strip_prefix("dynamic") {
+            Some(rest) => {
+                // Parse the protocol/port part against a placeholder address.
+                let ts = TrafficSelector::parse(&format!("0.0.0.0{rest}"))
+                    .map_err(|_| TsError::Invalid(text.to_string()))?;
+                Ok(TsSpec::Dynamic {
+                    protocol: ts.protocol,
+                    start_port: ts.start_port,
+                    end_port: ts.end_port,
+                })
+            }
+            None => TrafficSelector::parse(text).map(TsSpec::Fixed),
+        }
+    }
+
+    /// Whether this is `dynamic`.
+    pub fn is_dynamic(&self) -> bool {
+        matches!(self, TsSpec::Dynamic { .. })
+    }
+
+    /// The selector for an IKE SA whose address on this side is `host`: `dynamic` becomes that
+    /// single address (the whole address family when `host` is unspecified, as charon's
+    /// `set_address` does for `%any`), a fixed selector stays as it is.
+    pub fn resolve(&self, host: IpAddr) -> TrafficSelector {
+        match *self {
+            TsSpec::Fixed(ts) => ts,
+            TsSpec::Dynamic {
+                protocol,
+                start_port,
+                end_port,
+            } => {
+                let addrs = if host.is_unspecified() {
+                    TrafficSelector::subnet(host, 0)
+                } else {
+                    TrafficSelector::host(host)
+                };
+                TrafficSelector {
+                    protocol,
+                    start_port,
+                    end_port,
+                    ..addrs
+                }
+            }
+        }
+    }
+
+    /// The fixed selector, if this is one.
+    pub fn fixed(&self) -> Option<TrafficSelector> {
+        match self {
+            TsSpec::Fixed(ts) => Some(*ts),
+            TsSpec::Dynamic { .. } => None,
+        }
+    }
+}
+
+/// Resolves a configured list against the IKE SA's address on that side (see
+/// [`TsSpec::resolve`]), dropping duplicates.
+pub fn resolve(list: &[TsSpec], host: IpAddr) -> Vec<TrafficSelector> {
+    let mut out: Vec<TrafficSelector> = Vec::with_capacity(list.len());
+    for spec in list {
+        let ts = spec.resolve(host);
+        if !out.contains(&ts) {
+            out.push(ts);
+        }
+    }
+    out
+}
+
+impl fmt::Display for TsSpec {
+    /// As charon lists configured selectors: `dynamic[udp/4789]` or the fixed selector.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            TsSpec::Fixed(ts) => ts.fmt(f),
+            TsSpec::Dynamic {
+                protocol,
+                start_port,
+                end_port,
+            } => {
+                // The fixed selector's notation without its address part.
+                let shape = TrafficSelector {
+                    protocol,
+                    start_port,
+                    end_port,
+                    ..TrafficSelector::subnet(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0)
+                };
+                let text = shape.to_string();
+                let suffix = text.strip_prefix("0.0.0.0/0").unwrap_or("");
+                write!(f, "dynamic{suffix}")
+            }
+        }
+    }
 }
 
 impl fmt::Display for TrafficSelector {
@@ -308,5 +457,43 @@ mod tests {
         // IPv6 host against an IPv4 selector: unchanged too.
         let v6: IpAddr = "2001:db8::1".parse().unwrap();
         assert_eq!(narrow_to_host(&local, v6), local.to_vec());
+    }
+
+    #[test]
+    fn dynamic_resolves_to_the_ike_address_per_side() {
+        let spec = TsSpec::parse("dynamic [udp/4789]").unwrap();
+        assert!(spec.is_dynamic());
+        assert_eq!(spec.to_string(), "dynamic[udp/4789]");
+        assert_eq!(TsSpec::parse("dynamic").unwrap(), TsSpec::DYNAMIC);
+        assert_eq!(TsSpec::DYNAMIC.to_string(), "dynamic");
+        let v4: IpAddr = "10.99.0.2".parse().unwrap();
+        assert_eq!(spec.resolve(v4).to_string(), "10.99.0.2/32[udp/4789]");
+        let v6: IpAddr = "2001:db8::2".parse().unwrap();
+        assert_eq!(spec.resolve(v6).to_string(), "2001:db8::2/128[udp/4789]");
+        // An unspecified address (no IKE address known) is the whole family, as charon's
+        // set_address does with %any.
+        let any: IpAddr = "0.0.0.0".parse().unwrap();
+        assert_eq!(TsSpec::DYNAMIC.resolve(any).to_string(), "0.0.0.0/0");
+        // Fixed selectors are not touched; duplicates go.
+        let fixed = TsSpec::parse("10.0.0.0/8").unwrap();
+        assert_eq!(fixed.resolve(v4).to_string(), "10.0.0.0/8");
+        let list = [TsSpec::DYNAMIC, fixed, TsSpec::DYNAMIC];
+        let got: Vec<String> = resolve(&list, v4).iter().map(|t| t.to_string()).collect();
+        assert_eq!(got, ["10.99.0.2/32", "10.0.0.0/8"]);
+        assert!(TsSpec::parse("dynamic [udp/x]").is_err());
+    }
+
+    #[test]
+    fn prefix_lengths_of_ranges() {
+        let ts = |s: &str| TrafficSelector::parse(s).unwrap();
+        assert_eq!(ts("10.0.0.0/8").prefix_len(), Some(8));
+        assert_eq!(ts("0.0.0.0/0").prefix_len(), Some(0));
+        assert_eq!(ts("::/0").prefix_len(), Some(0));
+        assert_eq!(ts("2001:db8::1").prefix_len(), Some(128));
+        let range = TrafficSelector {
+            end: "10.0.0.9".parse().unwrap(),
+            ..ts("10.0.0.1")
+        };
+        assert_eq!(range.prefix_len(), None);
     }
 }

@@ -166,7 +166,7 @@ fn ts_unacceptable_leaves_no_kernel_state() {
     let mut p = seed_pair_with(Settings::default(), |left, c| {
         if !left {
             for ch in &mut c.children {
-                Arc::make_mut(ch).local_ts = vec![ts("10.9.9.0/24")];
+                Arc::make_mut(ch).local_ts = vec![ts("10.9.9.0/24").into()];
             }
         }
     });

@@ -86,10 +86,10 @@ fn default_fragment_size_leaves_the_seed_whole_and_splits_a_large_ike_auth() {
         let child = Arc::make_mut(&mut c.children[1]);
         child.mode = Mode::Tunnel;
         child.local_ts = (0..48)
-            .map(|i| ts(&format!("10.{mine}.{i}.0/24")))
+            .map(|i| ts(&format!("10.{mine}.{i}.0/24")).into())
             .collect();
         child.remote_ts = (0..48)
-            .map(|i| ts(&format!("10.{theirs}.{i}.0/24")))
+            .map(|i| ts(&format!("10.{theirs}.{i}.0/24")).into())
             .collect();
     });
     let now = p.now;

@@ -564,7 +564,7 @@ fn unacceptable_traffic_selectors_fail_the_child_but_not_the_ike_sa() {
     let mut p = seed_pair_with(Settings::default(), |left, c| {
         if !left {
             for ch in &mut c.children {
-                Arc::make_mut(ch).local_ts = vec![ts("10.9.9.0/24")];
+                Arc::make_mut(ch).local_ts = vec![ts("10.9.9.0/24").into()];
             }
         }
     });

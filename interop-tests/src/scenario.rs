@@ -11,6 +11,7 @@
 //! The strongSwan-against-strongSwan rows are baselines that prove the lab and its assertions;
 //! they say nothing about iked, and may never carry a known-failure mark.
 
+mod any;
 mod natt;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +54,9 @@ pub enum Kind {
     /// up, or, for a faulty initiator credential, AUTHENTICATION_FAILED with the cause in the
     /// responder's log and nothing installed.
     Cert(CertCase),
+    /// The seed with `remote_addrs = %any` on BFR (and `local_addrs = %any` on an iked
+    /// initiator) and `dynamic` selectors on the edited sides (see [`any`]).
+    SeedAny,
 }
 
 /// One row of the lab.
@@ -206,6 +210,8 @@ pub fn all() -> Vec<Scenario> {
         Scenario::new("iked-initiates-seed", Seed, Iked, StrongSwan, Bfl),
         Scenario::new("iked-responds-seed", Seed, StrongSwan, Iked, Bfl),
         Scenario::new("iked-vs-iked-seed", Seed, Iked, Iked, Bfl),
+        Scenario::new("iked-responds-seed-any", SeedAny, StrongSwan, Iked, Bfl),
+        Scenario::new("iked-initiates-seed-any", SeedAny, Iked, StrongSwan, Bfl),
         Scenario::new(
             "iked-packet-offload-on-veth",
             PacketOffloadOnVeth,
@@ -424,6 +430,7 @@ pub fn scenario_config(
         }
         Kind::Cert(case) => conf = certs::edit_config(&conf, case, side)?,
         Kind::NattForced(by) => natt::edit_config(&mut conf, side, by)?,
+        Kind::SeedAny => any::edit_config(&mut conf, sc, side)?,
         _ => {}
     }
     Ok(conf)
@@ -457,7 +464,7 @@ fn start_hosts(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<Hosts, LabErr
 fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
     let mut hosts = start_hosts(sc, ctx, dir)?;
     let result = match sc.kind {
-        Kind::Seed => seed(sc, ctx, dir, &hosts).map(|_| ()),
+        Kind::Seed | Kind::SeedAny => seed(sc, ctx, dir, &hosts).map(|_| ()),
         Kind::Delete(from) => delete(sc, ctx, dir, &hosts, from),
         Kind::ProposalMismatch => negative(sc, ctx, &hosts, &["NO_PROP"], "NO_PROPOSAL_CHOSEN"),
         Kind::PskMismatch => negative(

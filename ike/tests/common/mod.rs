@@ -22,7 +22,7 @@ use iked_ike::engine::{
     Direction, Engine, Event, KernelEvent, KernelRequest, PolicyInstall, RandomSource, SaInstall,
 };
 use iked_ike::proposal::{Proposal, protocol};
-use iked_ike::ts::TrafficSelector;
+use iked_ike::ts::{TrafficSelector, TsSpec};
 
 /// splitmix64: deterministic, good enough to drive simulations (not for real keys).
 pub struct TestRng(pub u64);
@@ -471,11 +471,12 @@ pub fn ts(s: &str) -> TrafficSelector {
     TrafficSelector::parse(s).unwrap()
 }
 
+/// A transport-mode child; `local`/`remote` are selectors or `dynamic[...]`.
 pub fn child(name: &str, local: &str, remote: &str) -> ChildConfig {
     ChildConfig {
         name: name.into(),
-        local_ts: vec![ts(local)],
-        remote_ts: vec![ts(remote)],
+        local_ts: vec![TsSpec::parse(local).unwrap()],
+        remote_ts: vec![TsSpec::parse(remote).unwrap()],
         esp_proposals: vec![Proposal::parse(protocol::ESP, "aes128gcm128-x25519-esn").unwrap()],
         mode: Mode::Transport,
         hw_offload: HwOffload::Packet,
@@ -508,6 +509,8 @@ pub fn seed_config(left: bool) -> (IkeConfig, Vec<IkeSecret>) {
         name: "BFL-BFR".into(),
         local_addrs: vec![ip(me)],
         remote_addrs: vec![ip(peer)],
+        local_ranges: vec![],
+        remote_ranges: vec![],
         local: AuthConfig {
             method: AuthMethod::Psk,
             id: Some(Identity::from_text(my_id)),

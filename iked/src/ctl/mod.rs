@@ -4,8 +4,9 @@
 //! - Every command except `check` and `version` talks VICI to the daemon's socket (`--uri`,
 //!   default `unix:///var/run/charon.vici`); listings print swanctl's text (see [`format`]) or,
 //!   with `--json`, one JSON document per listed object.
-//! - `check` is offline: it loads the configuration with `iked_conf` and prints its summary
-//!   (exit 0) or every error as `file:line:column: message` (exit 1).
+//! - `check` is offline: it loads the configuration with `iked_conf`, runs the daemon's
+//!   conversion for the engine, and prints its summary (exit 0) or every error, located as
+//!   `file:line:column: message` or naming the connection and setting (exit 1).
 //! - Invoked as `swanctl` (argv[0], e.g. through a symlink) the tool accepts swanctl's command
 //!   line instead (`--load-all`, `-i --child NAME`, `--list-sas`, `--uri`, `--file`, ...) and
 //!   behaves the same; see [`swanctl`].
@@ -226,12 +227,21 @@ pub fn connect(uri: &str) -> Result<Client, ClientError> {
     Client::connect(&client::socket_path_from_uri(uri)?)
 }
 
-/// `ikectl check`: prints the summary or the located errors.
+/// `ikectl check`: prints the summary or the located errors. After the parser's validation it
+/// runs the conversion the daemon's `load-all` runs (connections with their certificate files,
+/// IKE secrets), so a configuration the daemon would refuse never passes.
 pub fn check(file: &std::path::Path) -> i32 {
     match iked_conf::load_file(file) {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 eprintln!("{}: warning: {}", w.span, w.message);
+            }
+            let errors = daemon_load_errors(file, &loaded.config);
+            if !errors.is_empty() {
+                for e in &errors {
+                    println!("{e}");
+                }
+                return EXIT_FAILED;
             }
             print!("{}", iked_conf::summary(&loaded.config));
             EXIT_OK
@@ -246,6 +256,24 @@ pub fn check(file: &std::path::Path) -> i32 {
             EXIT_FAILED
         }
     }
+}
+
+/// What the daemon's load of `config` (read from `file`) would refuse, in its words.
+fn daemon_load_errors(file: &std::path::Path, config: &iked_conf::Config) -> Vec<String> {
+    let dir = crate::daemon::creds::swanctl_dir(file);
+    let mut errors: Vec<String> = config
+        .connections
+        .iter()
+        .filter_map(|c| crate::daemon::creds::engine_connection_with_creds(c, &dir).err())
+        .collect();
+    errors.extend(
+        config
+            .secrets
+            .ike()
+            .filter_map(|s| iked_ike::from_conf::secret(s).err())
+            .map(|e| e.to_string()),
+    );
+    errors
 }
 
 /// Runs one daemon command over an open connection.

@@ -240,11 +240,11 @@ mod tests {
         assert_eq!(conn.children[0].mode, ec::Mode::Transport);
         assert_eq!(conn.local.id, Some(ec::Identity::from_text("host1")));
 
-        let subnet = SEED.replace("remote_addrs = 192.168.50.2", "remote_addrs = 10.0.0.0/24");
-        let loaded = iked_conf::load_str("seed", &subnet).unwrap();
+        let named = SEED.replace("remote_addrs = 192.168.50.2", "remote_addrs = bfr.example");
+        let loaded = iked_conf::load_str("seed", &named).unwrap();
         let e = engine_connection(&loaded.config.connections[0]).unwrap_err();
         assert!(
-            e.starts_with("connection 'BFL-BFR': remote_addrs: '10.0.0.0/24'"),
+            e.starts_with("connection 'BFL-BFR': remote_addrs: 'bfr.example'"),
             "{e}"
         );
     }

@@ -237,9 +237,20 @@ impl Core {
         &self.config_file
     }
 
-    /// Concrete local addresses of all loaded connections (for binding sockets).
+    /// Concrete local addresses of all loaded connections (for binding sockets); empty (the
+    /// wildcards) when any connection accepts more than its single addresses (`%any`, a subnet
+    /// such as `0.0.0.0/0`, a range), so that it is reachable on every local address.
     pub fn local_addresses(&self) -> Vec<std::net::IpAddr> {
         let mut out = Vec::new();
+        let wide = self.conns.iter().any(|c| {
+            c.conn.local_addrs.is_empty()
+                || c.conn.local_addrs.iter().any(
+                    |a| !matches!(a, iked_conf::addr::AddrSpec::Addr(ip) if !ip.is_unspecified()),
+                )
+        });
+        if wide {
+            return out;
+        }
         for c in &self.conns {
             for a in &c.conn.local_addrs {
                 if let iked_conf::addr::AddrSpec::Addr(ip) = a
@@ -491,8 +502,9 @@ impl Core {
             child: child_name.to_owned(),
             local,
             remote,
-            local_ts: child.local_ts.clone(),
-            remote_ts: child.remote_ts.clone(),
+            // As charon's trap manager: `dynamic` is the connection's own addresses.
+            local_ts: iked_ike::ts::resolve(&child.local_ts, local),
+            remote_ts: iked_ike::ts::resolve(&child.remote_ts, remote),
             transport: child.mode == iked_ike::config::Mode::Transport,
         };
         self.kernel.install_trap(&trap)?;

@@ -234,7 +234,10 @@ pub async fn run(
                 wanted.push(*a);
             }
         }
-        if wanted.iter().any(|a| !bound_addrs.contains(a)) {
+        // An empty list is the wildcards, wider than any concrete list bound before.
+        if wanted.iter().any(|a| !bound_addrs.contains(a))
+            || (wanted.is_empty() && !bound_addrs.is_empty())
+        {
             match net::Sockets::bind(&wanted, options.ports, dgram_tx.clone()).await {
                 Ok(new) => {
                     drop(sockets);

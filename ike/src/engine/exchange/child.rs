@@ -43,6 +43,13 @@ impl Engine {
         let theirs = sa_payload(msg).ok_or(ProtocolError::MissingPayload("SA"))?;
         let (tsi, tsr) = ts_payloads(msg).ok_or(ProtocolError::MissingPayload("TS"))?;
         let transport = msg.notify(notify::USE_TRANSPORT_MODE).is_some();
+        // Transport mode through a NAT: the peer proposed its private address, which `dynamic`
+        // (our view of its address) can never match (charon's narrow_ts).
+        let (tsi, tsr) = (
+            transport_nat_ts(tsi, transport && sa.nat.there, sa.remote.ip()),
+            transport_nat_ts(tsr, transport && sa.nat.here, sa.local.ip()),
+        );
+        let (tsi, tsr) = (tsi.as_slice(), tsr.as_slice());
         let candidates: Vec<Arc<ChildConfig>> = match rekey_of.and_then(|id| sa.child(id)) {
             Some(old) => vec![old.config.clone()],
             None => sa.config.children.clone(),
@@ -57,8 +64,11 @@ impl Engine {
             } else {
                 (None, None)
             };
-            let local_ts = narrow(tsr, &cfg.local_ts, host_l);
-            let remote_ts = narrow(tsi, &cfg.remote_ts, host_r);
+            // `dynamic` is the addresses this IKE SA uses (charon's get_dynamic_hosts).
+            let cfg_l = resolve(&cfg.local_ts, sa.local.ip());
+            let cfg_r = resolve(&cfg.remote_ts, sa.remote.ip());
+            let local_ts = narrow(tsr, &cfg_l, host_l);
+            let remote_ts = narrow(tsi, &cfg_r, host_r);
             if local_ts.is_empty() || remote_ts.is_empty() {
                 continue;
             }
@@ -66,7 +76,7 @@ impl Engine {
                 error = ProtocolError::ModeMismatch;
                 continue;
             }
-            let score = ts_match_score(tsr, &cfg.local_ts) + ts_match_score(tsi, &cfg.remote_ts);
+            let score = ts_match_score(tsr, &cfg_l) + ts_match_score(tsi, &cfg_r);
             ranked.push((score, order, cfg, local_ts, remote_ts));
         }
         ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -462,6 +472,13 @@ impl Engine {
             if transport && msg.notify(notify::USE_TRANSPORT_MODE).is_none() {
                 return Err(ProtocolError::ModeMismatch);
             }
+            // Through a NAT the responder answers with the addresses it sees (see the
+            // responder's side); ours are the ones we use.
+            let (tsi, tsr) = (
+                transport_nat_ts(tsi, transport && sa.nat.here, sa.local.ip()),
+                transport_nat_ts(tsr, transport && sa.nat.there, sa.remote.ip()),
+            );
+            let (tsi, tsr) = (tsi.as_slice(), tsr.as_slice());
             let (host_l, host_r) = if transport {
                 (Some(sa.local.ip()), Some(sa.remote.ip()))
             } else {
@@ -469,7 +486,10 @@ impl Engine {
             };
             let (cfg_l, cfg_r) = match nc.rekey_of.and_then(|id| sa.child(id)) {
                 Some(old) => (old.local_ts.clone(), old.remote_ts.clone()),
-                None => (nc.config.local_ts.clone(), nc.config.remote_ts.clone()),
+                None => (
+                    resolve(&nc.config.local_ts, sa.local.ip()),
+                    resolve(&nc.config.remote_ts, sa.remote.ip()),
+                ),
             };
             let local_ts = narrow(tsi, &cfg_l, host_l);
             let remote_ts = narrow(tsr, &cfg_r, host_r);
@@ -1057,6 +1077,30 @@ impl Engine {
             });
         }
     }
+}
+
+/// charon's `get_transport_nat_ts`: with `nat` (a transport-mode child and a NAT on this
+/// side of the IKE SA), the received host selectors take the IKE address `ike` of that side,
+/// keeping protocol and ports; only selectors for the same single host as the first one are
+/// kept, as a transport-mode SA protects that host alone. Without `nat`, the list as it is.
+fn transport_nat_ts(list: &[TrafficSelector], nat: bool, ike: IpAddr) -> Vec<TrafficSelector> {
+    if !nat {
+        return list.to_vec();
+    }
+    let mut first = None;
+    let mut out = Vec::with_capacity(list.len());
+    for ts in list {
+        if ts.start != ts.end || first.is_some_and(|f| f != ts.start) {
+            continue;
+        }
+        first = Some(ts.start);
+        out.push(TrafficSelector {
+            start: ike,
+            end: ike,
+            ..*ts
+        });
+    }
+    out
 }
 
 /// A candidate child config with its match score, config order and narrowed selectors.

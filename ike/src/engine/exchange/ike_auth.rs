@@ -458,20 +458,22 @@ impl Engine {
                 .ok_or(ProtocolError::MissingPayload("IDi"))?;
             let idr = id_payload(&msg, false).cloned();
             let (method, data) = auth_payload(&msg).ok_or(ProtocolError::MissingPayload("AUTH"))?;
-            let config = self
-                .connections
-                .iter()
-                .find(|c| {
-                    (c.local_addrs.is_empty() || c.local_addrs.contains(&sa.local.ip()))
-                        && (c.remote_addrs.is_empty() || c.remote_addrs.contains(&sa.remote.ip()))
-                        && c.remote.id.as_ref().is_none_or(|r| id_matches(r, &idi))
+            // The best address match among the configs whose identities fit, as charon
+            // ranks peer configs (an exact address beats a subnet beats %any).
+            let config = crate::config::best_addr_match(
+                &self.connections,
+                sa.local.ip(),
+                sa.remote.ip(),
+                |c| {
+                    c.remote.id.as_ref().is_none_or(|r| id_matches(r, &idi))
                         && match (&idr, &c.local.id) {
                             (Some(want), Some(ours)) => id_matches(ours, want),
                             _ => true,
                         }
-                })
-                .cloned()
-                .ok_or_else(|| ProtocolError::NoPeerConfig(idi.to_string()))?;
+                },
+            )
+            .cloned()
+            .ok_or_else(|| ProtocolError::NoPeerConfig(idi.to_string()))?;
             let local_id = local_identity(&config, sa.local.ip());
             let c = sa.crypto.as_ref().ok_or(ProtocolError::Integrity)?;
             let ctx = AuthContext {

@@ -433,14 +433,9 @@ impl Engine {
                 return;
             }
         }
-        let Some(config) = self
-            .connections
-            .iter()
-            .find(|c| {
-                (c.local_addrs.is_empty() || c.local_addrs.contains(&local.ip()))
-                    && (c.remote_addrs.is_empty() || c.remote_addrs.contains(&remote.ip()))
-            })
-            .cloned()
+        let Some(config) =
+            crate::config::best_addr_match(&self.connections, local.ip(), remote.ip(), |_| true)
+                .cloned()
         else {
             engine_log!(
                 self,

@@ -32,7 +32,7 @@ use crate::message::{Header, Message, Notify, Payload, exchange, flags, notify};
 use crate::proposal::{Proposal, protocol, select, transform_type};
 use crate::suite::{self, ChildKeys, KeyExchange, Secret};
 use crate::time::Timestamp;
-use crate::ts::{TrafficSelector, narrow, narrow_to_host};
+use crate::ts::{TrafficSelector, narrow, narrow_to_host, resolve};
 
 /// Minimum delay before retrying a rekey refused with TEMPORARY_FAILURE (up to twice this).
 const REKEY_RETRY_MIN: Duration = Duration::from_secs(5);
@@ -215,19 +215,21 @@ fn ts_match_score(proposed: &[TrafficSelector], configured: &[TrafficSelector]) 
     score
 }
 
-/// The TSi/TSr an initiator proposes for a new child: the configured selectors, narrowed to
-/// the IKE hosts in transport mode (see [`narrow_to_host`]).
+/// The TSi/TSr an initiator proposes for a new child: the configured selectors with `dynamic`
+/// resolved to the IKE SA's current addresses (charon's `get_dynamic_hosts`), narrowed to the
+/// IKE hosts in transport mode (see [`narrow_to_host`]).
 fn proposed_ts(
     cfg: &ChildConfig,
     local: IpAddr,
     remote: IpAddr,
 ) -> (Vec<TrafficSelector>, Vec<TrafficSelector>) {
+    let (l, r) = (
+        resolve(&cfg.local_ts, local),
+        resolve(&cfg.remote_ts, remote),
+    );
     match cfg.mode {
-        Mode::Transport => (
-            narrow_to_host(&cfg.local_ts, local),
-            narrow_to_host(&cfg.remote_ts, remote),
-        ),
-        Mode::Tunnel => (cfg.local_ts.clone(), cfg.remote_ts.clone()),
+        Mode::Transport => (narrow_to_host(&l, local), narrow_to_host(&r, remote)),
+        Mode::Tunnel => (l, r),
     }
 }
 
@@ -289,8 +291,8 @@ mod tests {
     fn child_config() -> ChildConfig {
         ChildConfig {
             name: "c".into(),
-            local_ts: vec![TrafficSelector::host("10.0.0.1".parse().unwrap())],
-            remote_ts: vec![TrafficSelector::host("10.0.0.2".parse().unwrap())],
+            local_ts: vec![TrafficSelector::host("10.0.0.1".parse().unwrap()).into()],
+            remote_ts: vec![TrafficSelector::host("10.0.0.2".parse().unwrap()).into()],
             esp_proposals: vec![Proposal::parse(protocol::ESP, "aes128gcm128").unwrap()],
             mode: Mode::Transport,
             hw_offload: HwOffload::No,
@@ -304,6 +306,8 @@ mod tests {
             name: "t".into(),
             local_addrs: vec![],
             remote_addrs: vec![],
+            local_ranges: vec![],
+            remote_ranges: vec![],
             local: AuthConfig {
                 method: crate::config::AuthMethod::Psk,
                 id: None,
@@ -348,8 +352,8 @@ mod tests {
                 config: Arc::new(child_config()),
                 spi_in: 0x100,
                 spi_out: 0x200,
-                local_ts: child_config().local_ts,
-                remote_ts: child_config().remote_ts,
+                local_ts: vec![TrafficSelector::host("10.0.0.1".parse().unwrap())],
+                remote_ts: vec![TrafficSelector::host("10.0.0.2".parse().unwrap())],
                 proposal: child_config().esp_proposals[0].without_ke(),
                 state: ChildState::Installing,
                 pending: Vec::new(),
