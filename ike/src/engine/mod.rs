@@ -46,6 +46,7 @@ macro_rules! engine_log {
 
 mod auth;
 mod core;
+mod dos;
 mod exchange;
 mod fragment;
 mod sa;
