@@ -444,7 +444,7 @@ impl Engine {
         if bytes.len() > self.settings.max_packet {
             // charon reads into a `max_packet` buffer and discards what does not fit.
             let (len, max) = (bytes.len(), self.settings.max_packet);
-            self.drop_datagram(None, || {
+            self.drop_logged(|| {
                 format!(
                     "received packet from {} ({len} bytes) exceeds max_packet of {max} bytes, \
                      packet discarded",

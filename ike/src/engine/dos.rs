@@ -264,7 +264,7 @@ impl Engine {
         let block = self.settings.block_threshold;
         if block != 0 && from_ip >= block {
             self.stats.half_open_refused += 1;
-            self.drop_datagram(None, || {
+            self.drop_logged(|| {
                 format!(
                     "ignoring IKE_SA setup from {ip}, per-IP half-open IKE_SA limit of {block} \
                      reached"
@@ -275,7 +275,7 @@ impl Engine {
         let limit = self.settings.half_open_limit;
         if self.half_open >= limit {
             self.stats.half_open_refused += 1;
-            self.drop_datagram(None, || {
+            self.drop_logged(|| {
                 format!(
                     "ignoring IKE_SA setup from {ip}, half-open IKE_SA limit of {limit} reached"
                 )
@@ -283,6 +283,16 @@ impl Engine {
             return false;
         }
         true
+    }
+
+    /// Counts a datagram dropped because a limit was hit, and logs it where an operator sees it
+    /// at the default level (charon logs these at level 1, unlike parse failures).
+    pub(crate) fn drop_logged(&mut self, why: impl FnOnce() -> String) {
+        self.stats.dropped += 1;
+        if self.logs(LogGroup::Ike) {
+            let why = why();
+            self.log(None, LogGroup::Ike, why);
+        }
     }
 
     /// Counts `sa` (a responder SA just created from `remote`) as half-open.
