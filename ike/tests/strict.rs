@@ -681,3 +681,62 @@ fn settings_calm() -> Settings {
         ..Settings::default()
     }
 }
+
+/// The seed pair with fragments of 152 octets and bf-in carrying 40 extra selectors each way,
+/// so IKE_AUTH is large and split in many fragments while IKE_SA_INIT stays small;
+/// `b_max_packet` is the responder's max_packet.
+fn fragmented_pair(b_max_packet: usize) -> Pair {
+    let extra: Vec<_> = (1..=40u8).map(|i| ts(&format!("10.9.{i}.0/24"))).collect();
+    let widen = |left: bool, c: &mut iked_ike::config::IkeConfig| {
+        for child in &mut c.children {
+            let child = std::sync::Arc::make_mut(child);
+            let side = if left == (child.name == "bf-in") {
+                &mut child.local_ts
+            } else {
+                &mut child.remote_ts
+            };
+            side.extend(extra.iter().cloned());
+        }
+    };
+    let (mut l, ls) = seed_config(true);
+    let (mut r, rs) = seed_config(false);
+    widen(true, &mut l);
+    widen(false, &mut r);
+    let settings = Settings {
+        fragment_size: 180,
+        ..Settings::default()
+    };
+    let a = Engine::new(settings.clone(), vec![l], ls, Box::new(TestRng(1)));
+    let b = Engine::new(
+        Settings {
+            max_packet: b_max_packet,
+            ..settings
+        },
+        vec![r],
+        rs,
+        Box::new(TestRng(2)),
+    );
+    Pair::new(a, BFL.parse().unwrap(), b, BFR.parse().unwrap())
+}
+
+#[test]
+fn reassembled_messages_are_bounded_by_max_packet() {
+    let mut p = fragmented_pair(10_000);
+    let now = p.now;
+    p.a.engine.initiate(now, "BFL-BFR", &["bf-in"]).unwrap();
+    p.run();
+    assert_eq!(children_up(&p.b), 1, "fits the default max_packet");
+    assert!(p.b.has_log("reassembled fragmented IKE message"));
+
+    // IKE_SA_INIT (240 octets) still fits; IKE_AUTH (862 octets in 11 fragments) does not.
+    let mut p = fragmented_pair(600);
+    let now = p.now;
+    p.a.engine.initiate(now, "BFL-BFR", &["bf-in"]).unwrap();
+    p.run();
+    assert_eq!(children_up(&p.b), 0);
+    assert!(
+        p.b.has_log("fragmented IKE message is larger than max_packet of 600 bytes"),
+        "{:#?}",
+        p.b.logs()
+    );
+}

@@ -672,7 +672,7 @@ impl Engine {
         } else {
             &mut sa.fragmentation.requests
         };
-        match buffer.add(now, piece) {
+        match buffer.add_bounded(now, piece, self.settings.max_packet) {
             Ok(Progress::Waiting { number, total, .. }) => {
                 engine_log!(
                     self,
