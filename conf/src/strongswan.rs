@@ -30,8 +30,18 @@ pub struct CharonSettings {
     pub retransmit_tries: Option<u32>,
     /// `half_open_timeout` (seconds; default 30).
     pub half_open_timeout: Option<Duration>,
-    /// `cookie_threshold`: half-open IKE SAs above which COOKIEs are demanded (default 30).
+    /// `cookie_threshold`: half-open IKE SAs from which COOKIEs are demanded (default 30;
+    /// 0 = never).
     pub cookie_threshold: Option<u32>,
+    /// `cookie_threshold_ip`: half-open IKE SAs from one source address from which that
+    /// address must present COOKIEs (strongSwan 6; default 3; 0 = never).
+    pub cookie_threshold_ip: Option<u32>,
+    /// `block_threshold`: half-open IKE SAs from one source address from which its
+    /// IKE_SA_INIT requests are ignored (default 5; 0 = no limit).
+    pub block_threshold: Option<u32>,
+    /// `max_packet`: largest IKE message received, in bytes (default 10000); larger datagrams
+    /// are discarded.
+    pub max_packet: Option<u32>,
     /// `init_limit_half_open`: half-open IKE SAs above which IKE_SA_INIT is dropped (0 = no
     /// limit, the default).
     pub init_limit_half_open: Option<u32>,
@@ -140,6 +150,13 @@ fn interpret(section: &RawSection, sink: &mut Sink) -> CharonSettings {
             "cookie_threshold" => {
                 out.cookie_threshold = parsed(sink, name, key, value, values::parse_u32)
             }
+            "cookie_threshold_ip" => {
+                out.cookie_threshold_ip = parsed(sink, name, key, value, values::parse_u32)
+            }
+            "block_threshold" => {
+                out.block_threshold = parsed(sink, name, key, value, values::parse_u32)
+            }
+            "max_packet" => out.max_packet = parsed(sink, name, key, value, values::parse_u32),
             "init_limit_half_open" => {
                 out.init_limit_half_open = parsed(sink, name, key, value, values::parse_u32)
             }
@@ -267,6 +284,32 @@ mod tests {
         assert!(
             errors[1].starts_with("s.conf:3:10: invalid charon.port"),
             "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn reads_the_dos_keys_and_max_packet() {
+        let text = "charon {\n  cookie_threshold = 0\n  cookie_threshold_ip = 7\n  \
+                    block_threshold = 0\n  max_packet = 65535\n}\n";
+        let loaded = load_str("strongswan.conf", text).unwrap();
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert_eq!(
+            loaded.charon,
+            CharonSettings {
+                cookie_threshold: Some(0),
+                cookie_threshold_ip: Some(7),
+                block_threshold: Some(0),
+                max_packet: Some(65535),
+                ..CharonSettings::default()
+            }
+        );
+        let err = load_str("s.conf", "charon {\n  max_packet = big\n}\n").unwrap_err();
+        assert!(
+            err.errors[0]
+                .to_string()
+                .starts_with("s.conf:2:16: invalid charon.max_packet"),
+            "{:?}",
+            err.errors
         );
     }
 

@@ -545,10 +545,20 @@ pub struct Settings {
     pub retransmit_tries: u32,
     /// `half_open_timeout` (30 s): a responder drops a half-open SA after this.
     pub half_open_timeout: Duration,
-    /// `block_threshold`-like cap on half-open SAs; above it IKE_SA_INIT is dropped.
+    /// charon's `init_limit_half_open`: at this many half-open SAs IKE_SA_INIT is dropped.
     pub half_open_limit: usize,
-    /// `cookie_threshold` (30): above this many half-open SAs, demand cookies.
+    /// `cookie_threshold` (30): at this many half-open SAs, demand cookies from everyone
+    /// (0 = never, as in strongSwan).
     pub cookie_threshold: usize,
+    /// `cookie_threshold_ip` (3, strongSwan 6): at this many half-open SAs from one source
+    /// address, demand cookies from that address (0 = never).
+    pub cookie_threshold_ip: usize,
+    /// `block_threshold` (5): at this many half-open SAs from one source address, its
+    /// IKE_SA_INIT requests are dropped (0 = no limit).
+    pub block_threshold: usize,
+    /// charon's `max_packet` (10000): received IKE datagrams (and reassembled fragmented
+    /// messages) larger than this are dropped, as charon's socket drops them.
+    pub max_packet: usize,
     /// Size of our nonces (strongSwan: 32).
     pub nonce_len: usize,
     /// Our IKE port (charon's `port`, 500): initiations start from it unless told otherwise.
@@ -574,6 +584,9 @@ impl Default for Settings {
             half_open_timeout: Duration::from_secs(30),
             half_open_limit: 50_000,
             cookie_threshold: 30,
+            cookie_threshold_ip: 3,
+            block_threshold: 5,
+            max_packet: 10_000,
             nonce_len: 32,
             ike_port: 500,
             nat_t_port: 4500,

@@ -81,6 +81,8 @@ impl From<DecodeError> for ProtocolError {
         match e {
             DecodeError::UnsupportedCritical(t) => ProtocolError::UnsupportedCritical(t),
             DecodeError::Integrity | DecodeError::NoKeys => ProtocolError::Integrity,
+            // Authentic but malformed: the same answer as for an unprotected message.
+            DecodeError::Verified(inner) => ProtocolError::from(*inner),
             other => ProtocolError::Malformed(other.to_string()),
         }
     }

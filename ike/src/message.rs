@@ -322,6 +322,20 @@ pub enum DecodeError {
     /// An SKF fragment where a whole message was expected ([`decode_datagram`] takes them).
     #[error("fragment where a whole message was expected")]
     Fragmented,
+    /// The SK/SKF payload verified, but the message it completes is malformed (the inner
+    /// error says how). Unlike a forgery this came from the peer, so a request is answered
+    /// (RFC 7296 2.21.3: INVALID_SYNTAX, or UNSUPPORTED_CRITICAL_PAYLOAD).
+    #[error("{0} (in a verified message)")]
+    Verified(Box<DecodeError>),
+}
+
+impl DecodeError {
+    fn verified(self) -> DecodeError {
+        match self {
+            DecodeError::Verified(_) => self,
+            other => DecodeError::Verified(Box::new(other)),
+        }
+    }
 }
 
 impl From<wire::WireError> for DecodeError {
@@ -437,13 +451,13 @@ pub fn decode_datagram(bytes: &[u8], keys: Option<SkKeys<'_>>) -> Result<Datagra
     let aad = bytes.get(sk.aad()).ok_or(DecodeError::Integrity)?;
     let body = bytes.get(sk.body.clone()).ok_or(DecodeError::Integrity)?;
     let plaintext = suite::open(keys.suite, keys.encr, keys.integ, aad, body)?;
-    let mut payloads = from_wire_all(outer)?;
+    // From here on the bytes are authentic: what fails is the peer's doing, not a forgery.
+    let mut payloads = from_wire_all(outer).map_err(DecodeError::verified)?;
     match sk.fragment {
         None => {
-            payloads.extend(from_wire_all(wire::decode_inner(
-                sk.first_inner,
-                &plaintext,
-            )?)?);
+            let inner = wire::decode_inner(sk.first_inner, &plaintext)
+                .map_err(|e| DecodeError::from(e).verified())?;
+            payloads.extend(from_wire_all(inner).map_err(DecodeError::verified)?);
             Ok(Datagram::Message(Message { header, payloads }))
         }
         Some((number, total)) => Ok(Datagram::Fragment(Fragment {
@@ -466,10 +480,10 @@ pub fn assemble(
     plaintext: &[u8],
 ) -> Result<Message, DecodeError> {
     let mut payloads = unencrypted;
-    payloads.extend(from_wire_all(wire::decode_inner(
-        wire::PayloadType(first_inner),
-        plaintext,
-    )?)?);
+    // Fragments are verified one by one before they are assembled.
+    let inner = wire::decode_inner(wire::PayloadType(first_inner), plaintext)
+        .map_err(|e| DecodeError::from(e).verified())?;
+    payloads.extend(from_wire_all(inner).map_err(DecodeError::verified)?);
     Ok(Message { header, payloads })
 }
 

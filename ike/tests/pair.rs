@@ -227,18 +227,25 @@ fn invalid_ke_payload_is_recovered_with_the_requested_group() {
 
 #[test]
 fn cookie_challenge_is_stateless_and_answered() {
+    // cookie_threshold = 0 means "never" (as in strongSwan): reach a threshold of 1 with one
+    // half-open SA from another initiator instead.
     let settings = Settings {
-        cookie_threshold: 0,
+        cookie_threshold: 1,
         ..Settings::default()
     };
     let mut p = seed_pair(settings);
     let now = p.now;
+    let stray = seed_sa_init_request(99);
+    p.b.engine
+        .handle_datagram(now, BFR.parse().unwrap(), BFL.parse().unwrap(), &stray);
+    while p.b.engine.poll_transmit().is_some() {}
+    assert_eq!(p.b.engine.half_open_count(), 1);
     p.a.engine.initiate(now, "BFL-BFR", &["bf-in"]).unwrap();
     p.drain();
     // Deliver only the first request and check the responder allocated nothing.
     p.run_for(Duration::from_millis(15));
     assert_eq!(p.b.engine.stats().cookies_sent, 1);
-    assert_eq!(p.b.engine.ike_sa_count(), 0);
+    assert_eq!(p.b.engine.ike_sa_count(), 1, "only the stray half-open SA");
     p.run();
     assert!(p.a.has_log("[ENC] parsed IKE_SA_INIT response 0 [ N(COOKIE) ]"));
     assert!(p.a.has_log("[ENC] generating IKE_SA_INIT request 0 [ N(COOKIE) SA KE No"));

@@ -35,6 +35,10 @@ fn pump(from: &mut Endpoint, to: &mut Endpoint, now: Timestamp) -> bool {
 fn establish(n: usize, batch: usize) -> (Endpoint, Endpoint, Timestamp) {
     let settings = Settings {
         cookie_threshold: batch + 1,
+        // All load comes from one address: no per-address cookies or blocking (charon needs
+        // the same, dos_protection = no, for such a load).
+        cookie_threshold_ip: 0,
+        block_threshold: 0,
         ..Settings::default()
     };
     let (l, ls) = seed_config(true);

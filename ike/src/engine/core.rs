@@ -17,7 +17,7 @@ use super::{
 };
 use crate::config::{IkeConfig, IkeSecret, Settings};
 use crate::creds::CredentialSet;
-use crate::error::CommandError;
+use crate::error::{CommandError, ProtocolError};
 use crate::message::{self, Header, Message, Payload, SkKeys, exchange, flags};
 use crate::proposal::protocol;
 use crate::time::Timestamp;
@@ -109,7 +109,8 @@ pub struct Engine {
     /// Outstanding ALLOCSPI requests with the SA's (source, destination), so an SPI that
     /// arrives after its negotiation was abandoned is released instead of leaking a larval SA.
     pub(crate) spi_allocations: HashMap<KernelRequestId, (ChildSaId, IpAddr, IpAddr)>,
-    pub(crate) cookie_secret: [u8; 32],
+    /// Cookie secrets and the half-open limits' state (see `dos.rs`).
+    pub(crate) dos: super::dos::DosState,
     next_ike_id: u32,
     next_child_id: u32,
     next_kernel_id: u64,
@@ -143,8 +144,7 @@ impl Engine {
         secrets: Vec<IkeSecret>,
         mut rng: Box<dyn RandomSource + Send>,
     ) -> Engine {
-        let mut cookie_secret = [0u8; 32];
-        rng.fill(&mut cookie_secret);
+        let dos = super::dos::DosState::new(rng.as_mut());
         Engine {
             settings,
             connections: connections.into_iter().map(Arc::new).collect(),
@@ -159,7 +159,7 @@ impl Engine {
             timers: TimerQueue::default(),
             kernel_waits: HashMap::new(),
             spi_allocations: HashMap::new(),
-            cookie_secret,
+            dos,
             next_ike_id: 1,
             next_child_id: 1,
             next_kernel_id: 1,
@@ -238,6 +238,13 @@ impl Engine {
     /// Number of responder SAs that have not completed IKE_AUTH.
     pub fn half_open_count(&self) -> usize {
         self.half_open
+    }
+
+    /// Number of responder SAs from `ip` that have not completed IKE_AUTH (the count that
+    /// `cookie_threshold_ip` and `block_threshold` compare), and the number of addresses
+    /// tracked for it.
+    pub fn half_open_from(&self, ip: IpAddr) -> (usize, usize) {
+        (self.dos.half_open_from(ip), self.dos.tracked_addresses())
     }
 
     /// Snapshots of all IKE SAs, ordered by id.
@@ -437,6 +444,18 @@ impl Engine {
         remote: SocketAddr,
         bytes: &[u8],
     ) {
+        if bytes.len() > self.settings.max_packet {
+            // charon reads into a `max_packet` buffer and discards what does not fit.
+            let (len, max) = (bytes.len(), self.settings.max_packet);
+            self.drop_logged(|| {
+                format!(
+                    "received packet from {} ({len} bytes) exceeds max_packet of {max} bytes, \
+                     packet discarded",
+                    fmt_addr(remote)
+                )
+            });
+            return;
+        }
         let header = match message::peek_header(bytes) {
             Ok(h) => h,
             Err(e) => {
@@ -514,8 +533,14 @@ impl Engine {
                 .is_some();
             return self.on_sa_init_response(now, sa, (local, remote), msg, bytes);
         }
-        let Some(msg) = self.decrypt(now, sa, bytes) else {
-            return Fate::Keep;
+        // A malformed response is never answered (RFC 7296 2.21); it is dropped like a forgery.
+        let msg = match self.decrypt(now, sa, bytes) {
+            Ok(Some(msg)) => msg,
+            Ok(None) => return Fate::Keep,
+            Err(e) => {
+                self.drop_datagram(Some(sa.id), || format!("invalid response: {e}"));
+                return Fate::Keep;
+            }
         };
         engine_log!(self, Some(sa.id), LogGroup::Enc, "parsed {}", msg.summary());
         sa.last_received = now;
@@ -582,8 +607,22 @@ impl Engine {
             });
             return Fate::Keep;
         }
-        let Some(msg) = self.decrypt(now, sa, bytes) else {
-            return Fate::Keep;
+        let msg = match self.decrypt(now, sa, bytes) {
+            Ok(Some(msg)) => msg,
+            Ok(None) => return Fate::Keep,
+            Err(e) => {
+                // Authentic but malformed: answered in a protected response with the request's
+                // message ID (RFC 7296 2.21.3), which consumes it, as charon's parse_message.
+                engine_log!(
+                    self,
+                    Some(sa.id),
+                    LogGroup::Enc,
+                    "{} request {mid} processing failed: {e}",
+                    crate::wire::ExchangeType(header.exchange)
+                );
+                self.respond_error(sa, mid, header.exchange, &e);
+                return Fate::Keep;
+            }
         };
         engine_log!(self, Some(sa.id), LogGroup::Enc, "parsed {}", msg.summary());
         sa.last_received = now;
@@ -597,9 +636,18 @@ impl Engine {
     }
 
     /// Verifies and decrypts a protected datagram; an SKF fragment goes to the SA's
-    /// reassembly and yields the message once all fragments are in.
-    fn decrypt(&mut self, now: Timestamp, sa: &mut IkeSa, bytes: &[u8]) -> Option<Message> {
-        let c = sa.crypto.as_ref()?;
+    /// reassembly and yields the message once all fragments are in. `Ok(None)`: nothing to
+    /// process yet, or dropped (logged); `Err`: the message verified but is malformed, which
+    /// the caller answers if it is a request.
+    fn decrypt(
+        &mut self,
+        now: Timestamp,
+        sa: &mut IkeSa,
+        bytes: &[u8],
+    ) -> Result<Option<Message>, ProtocolError> {
+        let Some(c) = sa.crypto.as_ref() else {
+            return Ok(None);
+        };
         // Peer's direction: the initiator's keys protect what the initiator sends.
         let (encr, integ) = if sa.initiator {
             (&c.keys.sk_er, &c.keys.sk_ar)
@@ -612,13 +660,14 @@ impl Engine {
             integ,
         };
         let piece = match message::decode_datagram(bytes, Some(keys)) {
-            Ok(message::Datagram::Message(m)) => return Some(m),
+            Ok(message::Datagram::Message(m)) => return Ok(Some(m)),
             Ok(message::Datagram::Fragment(f)) => f,
+            Err(e @ message::DecodeError::Verified(_)) => return Err(e.into()),
             Err(e) => {
                 self.drop_datagram(Some(sa.id), || {
                     format!("could not decrypt/parse message: {e}")
                 });
-                return None;
+                return Ok(None);
             }
         };
         let buffer = if piece.header.is_response() {
@@ -626,7 +675,7 @@ impl Engine {
         } else {
             &mut sa.fragmentation.requests
         };
-        match buffer.add(now, piece) {
+        match buffer.add_bounded(now, piece, self.settings.max_packet) {
             Ok(Progress::Waiting { number, total, .. }) => {
                 engine_log!(
                     self,
@@ -634,7 +683,7 @@ impl Engine {
                     LogGroup::Enc,
                     "received fragment #{number} of {total}, waiting for complete IKE message"
                 );
-                None
+                Ok(None)
             }
             Ok(Progress::Ignored { number }) => {
                 engine_log!(
@@ -643,7 +692,7 @@ impl Engine {
                     LogGroup::Enc,
                     "received duplicate fragment #{number}"
                 );
-                None
+                Ok(None)
             }
             Ok(Progress::Complete {
                 message,
@@ -658,11 +707,12 @@ impl Engine {
                     "received fragment #{number} of {total}, reassembled fragmented IKE \
                          message ({len} bytes)"
                 );
-                Some(*message)
+                Ok(Some(*message))
             }
+            Err(fragment::ReassemblyError::Decode(e)) => Err(e.into()),
             Err(e) => {
                 self.drop_datagram(Some(sa.id), || format!("fragmented message dropped: {e}"));
-                None
+                Ok(None)
             }
         }
     }
@@ -925,9 +975,7 @@ impl Engine {
             if self.by_initiator.get(&(sa.spi_i, sa.remote)) == Some(&id) {
                 self.by_initiator.remove(&(sa.spi_i, sa.remote));
             }
-            if sa.half_open {
-                self.half_open = self.half_open.saturating_sub(1);
-            }
+            self.release_half_open(&mut sa);
         }
         // SPIs reserved for children still being negotiated by our requests.
         let mut reserved: Vec<(ChildSaId, u32)> = Vec::new();

@@ -7,8 +7,8 @@
 //!   Like charon (`message.c`, `add_fragment_v2`): duplicates are ignored; a fragment of
 //!   another message ID, or one announcing more fragments than the buffer expects, starts over;
 //!   one announcing fewer is ignored (RFC 7383 2.6.3). Memory is bounded: at most
-//!   [`MAX_FRAGMENTS`] fragments and [`MAX_REASSEMBLED_LEN`] octets of plaintext (charon's
-//!   `max_packet` default); exceeding either drops the message. A partial message older than
+//!   [`MAX_FRAGMENTS`] fragments and `max_packet` octets of plaintext (charon bounds
+//!   reassembly with its `max_packet` too); exceeding either drops the message. A partial message older than
 //!   [`REASSEMBLY_TIMEOUT`] is discarded when the next fragment arrives, and with its SA. When
 //!   the last fragment arrives, the plaintexts are concatenated in fragment order and decoded
 //!   with `message::assemble`.
@@ -32,7 +32,9 @@ use crate::time::Timestamp;
 
 /// Most fragments accepted (or sent) for one message.
 pub(crate) const MAX_FRAGMENTS: u16 = 255;
-/// Most plaintext octets accepted for one reassembled message (charon's `max_packet`).
+/// Most plaintext octets accepted for one reassembled message in tests (charon's default
+/// `max_packet`); the engine passes its configured `max_packet`.
+#[cfg(test)]
 pub(crate) const MAX_REASSEMBLED_LEN: usize = 10_000;
 /// How long an incomplete message is kept waiting for its other fragments.
 pub(crate) const REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -93,17 +95,29 @@ pub(crate) enum ReassemblyError {
     /// More fragments than [`MAX_FRAGMENTS`].
     #[error("fragmented message announces {total} fragments, at most {MAX_FRAGMENTS} accepted")]
     TooManyFragments { total: u16 },
-    /// More plaintext than [`MAX_REASSEMBLED_LEN`].
-    #[error("fragmented message is larger than {MAX_REASSEMBLED_LEN} bytes")]
-    TooLarge,
+    /// More plaintext than the bound (`max_packet`).
+    #[error("fragmented IKE message is larger than max_packet of {max} bytes")]
+    TooLarge { max: usize },
     /// The reassembled payload chain does not decode.
     #[error("reassembled message: {0}")]
     Decode(#[from] DecodeError),
 }
 
 impl Reassembly {
-    /// Adds a verified, decrypted fragment received at `now`.
+    /// Adds a verified, decrypted fragment received at `now`, with the default bound.
+    #[cfg(test)]
     pub fn add(&mut self, now: Timestamp, f: Fragment) -> Result<Progress, ReassemblyError> {
+        self.add_bounded(now, f, MAX_REASSEMBLED_LEN)
+    }
+
+    /// Adds a verified, decrypted fragment received at `now`; the message's plaintext may not
+    /// exceed `max_len` octets (the engine's `max_packet`).
+    pub fn add_bounded(
+        &mut self,
+        now: Timestamp,
+        f: Fragment,
+        max_len: usize,
+    ) -> Result<Progress, ReassemblyError> {
         let (number, total) = (f.number, f.total);
         if number == 0 || number > total {
             return Err(ReassemblyError::BadNumber { number, total });
@@ -137,9 +151,9 @@ impl Reassembly {
             return Ok(Progress::Ignored { number });
         }
         p.plaintext_len += f.plaintext.len();
-        if p.plaintext_len > MAX_REASSEMBLED_LEN {
+        if p.plaintext_len > max_len {
             self.partial = None;
-            return Err(ReassemblyError::TooLarge);
+            return Err(ReassemblyError::TooLarge { max: max_len });
         }
         if number == 1 {
             p.first = Some((f.first_inner, f.unencrypted));
@@ -520,7 +534,9 @@ mod tests {
         }
         assert_eq!(
             r.add(t0, frag(10, 20, 1001)).unwrap_err(),
-            ReassemblyError::TooLarge
+            ReassemblyError::TooLarge {
+                max: MAX_REASSEMBLED_LEN
+            }
         );
         assert!(!r.is_pending(), "an oversized message is dropped");
         // A fragment of an older, smaller split is ignored.

@@ -52,6 +52,7 @@ macro_rules! engine_log {
 
 mod auth;
 mod core;
+mod dos;
 mod exchange;
 mod fragment;
 mod sa;

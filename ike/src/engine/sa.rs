@@ -298,6 +298,8 @@ pub(crate) struct IkeSa {
     pub queued_children: Vec<Arc<ChildConfig>>,
     /// Counted in the engine's half-open total (responder before IKE_AUTH completes).
     pub half_open: bool,
+    /// The source address `half_open` is counted against (per-address limits).
+    pub half_open_from: Option<std::net::IpAddr>,
     /// NAT detection result; moves IKE to the NAT-T port and encapsulates ESP when any.
     pub nat: NatState,
 }
@@ -337,6 +339,7 @@ impl IkeSa {
             last_received: now,
             queued_children: Vec::new(),
             half_open: false,
+            half_open_from: None,
             nat: NatState::default(),
         }
     }

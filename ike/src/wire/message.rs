@@ -24,8 +24,9 @@ use super::header::{HEADER_LEN, Header};
 use super::payload::{Payload, PayloadBody, UnknownPayload};
 use super::reader::Reader;
 
-/// Most payloads accepted in one chain (outer or inner).
-pub const MAX_PAYLOADS: usize = 128;
+/// Most payloads accepted in one chain (outer or inner): as many 4-octet generic headers as
+/// the largest IKE message holds, so the format, not a cap, is the limit.
+pub const MAX_PAYLOADS: usize = (MAX_MESSAGE_LEN - HEADER_LEN) / 4;
 
 /// A decoded or to-be-encoded IKE message.
 #[derive(Debug, Clone, PartialEq, Eq)]

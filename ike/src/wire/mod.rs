@@ -3,9 +3,12 @@
 //!
 //! Contract, for the engine and everyone else:
 //! - **Decoding never panics and never trusts a length field.** Every failure is a
-//!   [`WireError`] with the byte offset and a [`WireErrorKind`]. Limits bound the work a crafted
-//!   message can cause ([`MAX_PAYLOADS`], [`sa::MAX_PROPOSALS`], [`sa::MAX_TRANSFORMS`],
-//!   [`sa::MAX_ATTRIBUTES`], [`ts::MAX_SELECTORS`], [`payload::MAX_CONFIG_ATTRIBUTES`]).
+//!   [`WireError`] with the byte offset and a [`WireErrorKind`]. The count limits
+//!   ([`MAX_PAYLOADS`], [`sa::MAX_PROPOSALS`], [`sa::MAX_TRANSFORMS`], [`sa::MAX_ATTRIBUTES`],
+//!   [`ts::MAX_SELECTORS`], [`payload::MAX_CONFIG_ATTRIBUTES`]) are what the format itself can
+//!   carry (a one-octet count field, or the 16-bit lengths), so no legal message is refused;
+//!   the work a message can cause is bounded by its size, which the engine bounds with
+//!   charon's `max_packet` before decoding.
 //! - **Owned representation**: [`Message`] = [`Header`] + `Vec<`[`Payload`]`>`; code points are
 //!   open newtypes ([`codes`]) so unknown values round-trip. Unknown payload types are kept
 //!   whole; an unknown payload with the critical bit set fails decoding with

@@ -20,8 +20,9 @@ use super::ts::TrafficSelectors;
 /// Nonce length bounds (RFC 7296 section 2.10).
 pub const NONCE_MIN_LEN: usize = 16;
 pub const NONCE_MAX_LEN: usize = 256;
-/// Most attributes accepted in one CP payload.
-pub const MAX_CONFIG_ATTRIBUTES: usize = 64;
+/// Most attributes accepted in one CP payload: as many empty (4-octet) attributes as a
+/// payload's 16-bit length can hold, so the format, not a cap, is the limit.
+pub const MAX_CONFIG_ATTRIBUTES: usize = (u16::MAX as usize - 8) / 4;
 
 /// One payload: the generic header's flags and the typed body.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,12 +9,15 @@ use super::codes::{ProtocolId, TransformAttributeType, TransformId, TransformTyp
 use super::error::{EncodeError, WireError, WireErrorKind};
 use super::reader::{Reader, limit, u8_count, u16_len};
 
-/// Most proposals accepted in one SA payload.
-pub const MAX_PROPOSALS: usize = 64;
-/// Most transforms accepted in one proposal (strongSwan's "default" proposals use ~40).
-pub const MAX_TRANSFORMS: usize = 128;
-/// Most attributes accepted on one transform.
-pub const MAX_ATTRIBUTES: usize = 16;
+/// Most proposals accepted in one SA payload: Proposal Num is one octet, starting at 1 and
+/// incremented by one (RFC 7296 3.3.1), so no legal SA payload has more.
+pub const MAX_PROPOSALS: usize = u8::MAX as usize;
+/// Most transforms accepted in one proposal: what the one-octet Num Transforms field can
+/// declare (RFC 7296 3.3.1), so a legal proposal is never refused (charon takes them all).
+pub const MAX_TRANSFORMS: usize = u8::MAX as usize;
+/// Most attributes accepted on one transform: as many 4-octet (TV) attributes as a transform's
+/// 16-bit length can hold, so the format, not a cap, is the limit.
+pub const MAX_ATTRIBUTES: usize = (u16::MAX as usize - 8) / 4;
 
 const PROPOSAL_MORE: u8 = 2;
 const TRANSFORM_MORE: u8 = 3;

@@ -12,8 +12,9 @@ use super::codes::TsType;
 use super::error::{EncodeError, WireError, WireErrorKind};
 use super::reader::{Reader, limit, u16_len};
 
-/// Most selectors accepted in one TS payload.
-pub const MAX_SELECTORS: usize = 64;
+/// Most selectors accepted in one TS payload: what the one-octet Number of TSs field can
+/// declare (RFC 7296 3.13), so a legal TS payload is never refused.
+pub const MAX_SELECTORS: usize = u8::MAX as usize;
 
 /// The body of a TSi or TSr payload.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -559,6 +559,17 @@ pub fn seed_pair_with(settings: Settings, tweak: impl Fn(bool, &mut IkeConfig)) 
     Pair::new(a, BFL.parse().unwrap(), b, BFR.parse().unwrap())
 }
 
+/// The IKE_SA_INIT request the seed's initiator (BFL) sends, from an engine seeded with
+/// `seed` (so its SPI and nonce differ per seed): raw bytes for tests that need a half-open SA
+/// on a responder, or a valid request to alter.
+pub fn seed_sa_init_request(seed: u64) -> Vec<u8> {
+    let (l, ls) = seed_config(true);
+    let mut e = Engine::new(Settings::default(), vec![l], ls, Box::new(TestRng(seed)));
+    e.initiate(Timestamp::from_nanos(1), "BFL-BFR", &["bf-in"])
+        .expect("seed connection");
+    e.poll_transmit().expect("IKE_SA_INIT request").bytes
+}
+
 /// Asserts that every SA in `a`'s kernel has a twin in `b`'s with the same SPI, addresses,
 /// algorithm and keys (A's outbound is B's inbound and vice versa). Returns the pair count.
 pub fn assert_kernels_match(a: &FakeKernel, b: &FakeKernel) -> usize {

@@ -66,9 +66,18 @@ pub fn engine_settings(
         half_open_timeout: charon
             .half_open_timeout
             .unwrap_or(default.half_open_timeout),
+        // 0 means "never" (cookies) or "no limit" (block), as in charon: the engine reads
+        // 0 the same way.
         cookie_threshold: charon
             .cookie_threshold
             .map_or(default.cookie_threshold, as_limit),
+        cookie_threshold_ip: charon
+            .cookie_threshold_ip
+            .map_or(default.cookie_threshold_ip, as_limit),
+        block_threshold: charon
+            .block_threshold
+            .map_or(default.block_threshold, as_limit),
+        max_packet: charon.max_packet.map_or(default.max_packet, as_limit),
         // charon: 0 = no limit.
         half_open_limit: match charon.init_limit_half_open {
             Some(0) => usize::MAX,
@@ -82,8 +91,24 @@ pub fn engine_settings(
         ..default
     };
     if charon.dos_protection == Some(false) {
-        s.cookie_threshold = usize::MAX;
+        // charon: no cookies and no per-address blocking.
+        s.cookie_threshold = 0;
+        s.cookie_threshold_ip = 0;
+        s.block_threshold = 0;
         s.half_open_limit = usize::MAX;
+    } else if s.cookie_threshold_ip != 0
+        && s.block_threshold != 0
+        && s.cookie_threshold_ip >= s.block_threshold
+    {
+        // As charon: an address must be asked for cookies before it is blocked, or the
+        // cookie would never be demanded from it.
+        s.block_threshold = s.cookie_threshold_ip + 1;
+        tracing::warn!(
+            target: "NET",
+            "increasing block threshold to {} due to per-IP cookie threshold of {}",
+            s.block_threshold,
+            s.cookie_threshold_ip
+        );
     }
     s
 }

@@ -535,8 +535,7 @@ impl Engine {
         sa.local_id = local_identity(&sa.config, sa.local.ip());
         sa.remote_id = Some(idi.clone());
         sa.phase = Phase::Established(Established::new(proof));
-        sa.half_open = false;
-        self.half_open = self.half_open.saturating_sub(1);
+        self.release_half_open(sa);
         self.timers.cancel(TimerKey::HalfOpen(sa.id));
         if msg.notify(notify::INITIAL_CONTACT).is_some() {
             self.initial_contact(sa, &idi);

@@ -317,24 +317,6 @@ impl Engine {
         Ok(())
     }
 
-    /// Stateless COOKIE value: version | HMAC-SHA256(secret, Ni | IPi | SPIi) (RFC 7296 2.6).
-    pub(super) fn cookie_for(&self, ni: &[u8], remote: SocketAddr, spi_i: u64) -> Vec<u8> {
-        let ip = match remote.ip() {
-            std::net::IpAddr::V4(a) => a.octets().to_vec(),
-            std::net::IpAddr::V6(a) => a.octets().to_vec(),
-        };
-        let mac = suite::prf(
-            crate::proposal::prf::HMAC_SHA2_256,
-            &self.cookie_secret,
-            &[ni, &ip, &spi_i.to_be_bytes()],
-        )
-        .map(|s| s.expose().to_vec())
-        .unwrap_or_default();
-        let mut c = vec![0u8];
-        c.extend_from_slice(&mac);
-        c
-    }
-
     /// Refuses an IKE_SA_INIT request with an error notify, keeping no state.
     pub(super) fn refuse_sa_init(
         &mut self,
@@ -346,7 +328,7 @@ impl Engine {
         self.stateless_reply(local, remote, header, Notify::new(kind, vec![]));
     }
 
-    pub(super) fn stateless_reply(
+    pub(crate) fn stateless_reply(
         &mut self,
         local: SocketAddr,
         remote: SocketAddr,
@@ -398,41 +380,52 @@ impl Engine {
             });
             return;
         }
+        // RFC 7296 3.1: the initiator's SPI "MUST NOT be zero", and a request to start an IKE
+        // SA comes from its original initiator (I flag set); anything else cannot be answered
+        // meaningfully and is not worth a half-open SA.
+        if header.spi_i == 0 {
+            self.drop_datagram(None, || {
+                format!("ignoring IKE_SA_INIT from {remote} with initiator SPI 0")
+            });
+            return;
+        }
+        if !header.from_initiator() {
+            self.drop_datagram(None, || {
+                format!("ignoring IKE_SA_INIT request from {remote} without the Initiator flag")
+            });
+            return;
+        }
+        if !self.admit_sa_init(now, local, remote, header, bytes) {
+            return;
+        }
         let msg = match crate::message::decode(bytes, None) {
             Ok(m) => m,
             Err(e) => {
-                self.drop_datagram(None, || format!("invalid IKE_SA_INIT request: {e}"));
+                // RFC 7296 2.21.1: an IKE_SA_INIT request that cannot be processed is answered
+                // unprotected with the error (UNSUPPORTED_CRITICAL_PAYLOAD naming the type, or
+                // INVALID_SYNTAX), as charon's parse_message does; nothing is kept.
+                let err = ProtocolError::from(e);
+                engine_log!(
+                    self,
+                    None,
+                    LogGroup::Enc,
+                    "invalid IKE_SA_INIT request from {}: {err}",
+                    fmt_addr(remote)
+                );
+                match notify_for(&err) {
+                    Some((kind, data)) => {
+                        self.stateless_reply(local, remote, header, Notify::new(kind, data))
+                    }
+                    None => self.drop_datagram(None, || format!("IKE_SA_INIT dropped: {err}")),
+                }
                 return;
             }
         };
         engine_log!(self, None, LogGroup::Enc, "parsed {}", msg.summary());
-        if self.half_open >= self.settings.half_open_limit {
-            self.stats.half_open_refused += 1;
-            self.drop_datagram(None, || {
-                format!(
-                    "ignoring IKE_SA_INIT from {}, half-open limit reached",
-                    remote.ip()
-                )
-            });
-            return;
-        }
         let Some(ni) = nonce_payload(&msg).cloned() else {
             self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
             return;
         };
-        if self.half_open >= self.settings.cookie_threshold {
-            // No state for a request until the initiator proves it receives at its address.
-            let expected = self.cookie_for(&ni, remote, header.spi_i);
-            let presented = match msg.payloads.first() {
-                Some(Payload::Notify(n)) if n.kind == notify::COOKIE => Some(&n.data),
-                _ => None,
-            };
-            if presented.is_none_or(|c| !suite::ct_eq(c, &expected)) {
-                self.stats.cookies_sent += 1;
-                self.stateless_reply(local, remote, header, Notify::new(notify::COOKIE, expected));
-                return;
-            }
-        }
         let Some(config) =
             crate::config::best_addr_match(&self.connections, local.ip(), remote.ip(), |_| true)
                 .cloned()
@@ -510,7 +503,6 @@ impl Engine {
             now,
         );
         sa.initiator = false;
-        sa.half_open = true;
         // RFC 7383 2.1: a responder announces support only to an initiator that did.
         let announce_fragmentation = msg.notify(notify::FRAGMENTATION_SUPPORTED).is_some()
             && sa.config.fragmentation != Fragmentation::No;
@@ -567,7 +559,7 @@ impl Engine {
                 response,
             },
         }));
-        self.half_open += 1;
+        self.count_half_open(&mut sa, remote.ip());
         self.by_spi.insert(spi_r, id);
         self.by_initiator.insert((header.spi_i, remote), id);
         self.timers.schedule(

@@ -494,7 +494,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn respond_error(&mut self, sa: &mut IkeSa, mid: u32, ex: u8, e: &ProtocolError) {
+    pub(crate) fn respond_error(&mut self, sa: &mut IkeSa, mid: u32, ex: u8, e: &ProtocolError) {
         engine_log!(
             self,
             Some(sa.id),
