@@ -43,6 +43,7 @@ impl Engine {
         let theirs = sa_payload(msg).ok_or(ProtocolError::MissingPayload("SA"))?;
         let (tsi, tsr) = ts_payloads(msg).ok_or(ProtocolError::MissingPayload("TS"))?;
         let transport = msg.notify(notify::USE_TRANSPORT_MODE).is_some();
+        let in_ike_auth = msg.header.exchange == exchange::IKE_AUTH;
         let candidates: Vec<Arc<ChildConfig>> = match rekey_of.and_then(|id| sa.child(id)) {
             Some(old) => vec![old.config.clone()],
             None => sa.config.children.clone(),
@@ -73,6 +74,24 @@ impl Engine {
         for (_, _, cfg, local_ts, remote_ts) in ranked {
             let chosen = match ke {
                 Some((group, _)) => select_with_ke(&cfg.esp_proposals, theirs, group)?,
+                // CREATE_CHILD_SA without a KE payload: as charon's child_create, a proposal
+                // that names our key exchange method must be used with it (INVALID_KE_PAYLOAD
+                // asking for it), and one of ours that names a method never matches a peer's
+                // proposal without one. Otherwise an authenticated peer could create or
+                // rekey a child without the PFS the operator configured.
+                None if !in_ike_auth => match select_pfs(&cfg.esp_proposals, theirs) {
+                    Some(p) => match p.selected().map(|s| s.ke) {
+                        Some(wanted) if wanted != 0 => {
+                            return Err(ProtocolError::InvalidKe { offered: 0, wanted });
+                        }
+                        _ => p,
+                    },
+                    None => {
+                        error = ProtocolError::NoProposalChosen;
+                        continue;
+                    }
+                },
+                // IKE_AUTH carries no key exchange: the first child's proposals drop theirs.
                 None => {
                     let ours: Vec<Proposal> =
                         cfg.esp_proposals.iter().map(Proposal::without_ke).collect();
@@ -390,6 +409,27 @@ impl Engine {
         }
     }
 
+    /// Initiator: refuses an answer to our CREATE_CHILD_SA whose key exchange does not fit
+    /// what we sent. If the peer created its half (SA payload, no error notify), it is asked
+    /// to delete it, as charon's delete_failed_sa; the IKE SA stays.
+    pub(super) fn reject_child_answer(
+        &mut self,
+        sa: &mut IkeSa,
+        nc: &NewChild,
+        msg: &Message,
+        reason: String,
+    ) {
+        let peer_created = msg.error_notify().is_none()
+            && sa_payload(msg).is_some_and(|p| p.len() == 1 && spi32(&p[0].spi).is_some());
+        if peer_created && let Some(spi) = nc.spi_in {
+            sa.tasks.push_front(Task::DeleteRejectedChild {
+                name: nc.config.name.clone(),
+                spi,
+            });
+        }
+        self.child_negotiation_failed(sa, nc, reason);
+    }
+
     /// Initiator: completes a child from the peer's answer (IKE_AUTH or CREATE_CHILD_SA).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn complete_child_initiator(
@@ -420,7 +460,12 @@ impl Engine {
                     .map(Proposal::without_ke)
                     .collect()
             };
-            if !accept_answer(&ours, chosen) {
+            let fits = if nc.ke.is_some() {
+                accept_child_answer(&ours, chosen)
+            } else {
+                accept_answer(&ours, chosen)
+            };
+            if !fits {
                 return Err(ProtocolError::NoProposalChosen);
             }
             let sel = chosen.selected().ok_or(ProtocolError::NoProposalChosen)?;
@@ -491,7 +536,23 @@ impl Engine {
                     .and_then(|o| sa.child(o))
                     .and_then(|o| o.replaced_by)
                     .and_then(|peer_new| sa.child(peer_new).map(|p| (peer_new, p.nonces.clone())));
+                // The child we rekeyed was deleted meanwhile (the peer won a rekey collision
+                // whose answer reached us late, or just deleted it): like charon's rekey/delete
+                // collision, our new child is redundant and is deleted once installed.
+                let old_gone = old.is_some_and(|o| sa.child(o).is_none());
                 self.install_child(now, sa, child, keys, old);
+                if old_gone {
+                    engine_log!(
+                        self,
+                        Some(sa.id),
+                        LogGroup::Ike,
+                        "CHILD_SA rekey/delete collision, deleting redundant {}{{{}}}",
+                        nc.config.name,
+                        id.0
+                    );
+                    sa.tasks.push_front(Task::DeleteChild(id));
+                    return;
+                }
                 match (old, collision) {
                     (Some(_), Some((peer_new, peer_nonces))) => {
                         let ours_min = min_nonce(ni, nr);
