@@ -9,6 +9,8 @@
 mod child;
 mod ike_auth;
 mod init;
+#[cfg(test)]
+mod pfs_tests;
 mod tasks;
 
 use std::net::{IpAddr, SocketAddr};
