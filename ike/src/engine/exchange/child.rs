@@ -885,7 +885,7 @@ impl Engine {
                 self.event(Event::ChildFailed {
                     ike,
                     name,
-                    reason: format!("kernel refused to install the CHILD_SA: {reason}"),
+                    reason: format!("{}: {reason}", super::super::CHILD_KERNEL_REFUSAL),
                 });
                 if peer_knows {
                     // The peer installed its half: tell it to delete the child. The IKE SA stays.
