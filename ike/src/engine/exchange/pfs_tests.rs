@@ -331,3 +331,45 @@ fn responder_asks_for_our_group_when_the_ke_payload_is_missing() {
         assert!(p.b.kernel.larval.is_empty());
     }
 }
+
+/// A rekey of a child our kernel refused (we are deleting it) is TEMPORARY_FAILURE too, not
+/// CHILD_SA_NOT_FOUND, on which charon would create a fresh child; nothing is created.
+#[test]
+fn responder_answers_temporary_failure_for_a_child_the_kernel_refused() {
+    let mut p = established_seed_pair(&["bf-in"]);
+    let a_ike = ike_id(&p.a);
+    p.b.kernel
+        .fail_add_sa
+        .push((crate::engine::Direction::In, "Invalid argument".into()));
+    let now = p.now;
+    p.a.engine
+        .create_child(now, a_ike, "bf-out")
+        .expect("create");
+    p.drain();
+    // B answers and then refuses to install; neither its answer nor its DELETE reaches A.
+    p.blackhole = Some(Side::A);
+    p.run_for(Duration::from_millis(50));
+    p.blackhole = None;
+    let failed = p.b.engine.ike_sas()[0]
+        .children
+        .iter()
+        .find(|c| !c.installed)
+        .map(|c| c.spi_out)
+        .expect("B holds the refused child until the peer confirms its delete");
+    let added = add_sa_count(&p.b);
+    let mut req = rekey_request(
+        &p.a,
+        esp("aes128gcm128-x25519-esn", 0xa0a0_0005),
+        Some(ke_payload_of(ke::CURVE_25519, 8)),
+    );
+    if let Some(Payload::Notify(n)) = req.first_mut() {
+        n.spi = failed.to_be_bytes().to_vec();
+    }
+    forge_request(&mut p, req);
+    assert!(
+        p.b.has_log("CREATE_CHILD_SA request rejected: temporary failure"),
+        "{:#?}",
+        p.b.logs()
+    );
+    assert_eq!(add_sa_count(&p.b), added);
+}

@@ -776,20 +776,19 @@ impl Engine {
 }
 
 /// The child a peer's REKEY_SA names (by our outbound SPI), or why it cannot be rekeyed. As
-/// charon's child_rekey: a child we are deleting answers TEMPORARY_FAILURE. A child already
-/// replaced by the peer's own rekey, or one rolled back, is not found (charon ignores the
-/// rekeyed CHILD_SAs it keeps around), so a second rekey request cannot leave two successors.
-/// A child our own completed rekey replaced is about to be deleted by us: TEMPORARY_FAILURE
-/// (a peer that sent it in a collision retries later, finding the successor in force).
-/// A child we are rekeying ourselves is a collision, resolved by the nonces.
+/// charon's child_rekey: a child we are deleting answers TEMPORARY_FAILURE; so does one our
+/// kernel refused (we are deleting it too) rather than CHILD_SA_NOT_FOUND, on which charon
+/// would create a fresh child. A child already replaced by the peer's own rekey is not found
+/// (charon ignores the rekeyed CHILD_SAs it keeps around), so a second rekey request cannot
+/// leave two successors. A child our own completed rekey replaced is about to be deleted by
+/// us: TEMPORARY_FAILURE (a peer that sent it in a collision retries later, finding the
+/// successor in force). A child we are rekeying ourselves is a collision, resolved by the
+/// nonces.
 fn rekey_target(sa: &IkeSa, spi: Option<u32>) -> Result<ChildSaId, ProtocolError> {
     let old = spi
         .and_then(|spi| sa.children.iter().find(|c| c.spi_out == spi))
         .ok_or(ProtocolError::ChildNotFound)?;
-    if old.state == ChildState::Failed {
-        return Err(ProtocolError::ChildNotFound);
-    }
-    if old.state == ChildState::Deleting {
+    if matches!(old.state, ChildState::Deleting | ChildState::Failed) {
         return Err(ProtocolError::TemporaryFailure);
     }
     match old.replaced_by.and_then(|new| sa.child(new)) {
