@@ -378,3 +378,34 @@ fn simultaneous_rekeys_under_impairments_leave_one_child() {
         }
     }
 }
+
+/// The same for a new child created by CREATE_CHILD_SA: INVALID_KE_PAYLOAD naming X25519,
+/// then the child comes up with it at both ends.
+#[test]
+fn new_child_with_another_group_gets_invalid_ke_then_succeeds_with_ours_in_both_roles() {
+    for asker in [Side::A, Side::B] {
+        let mut p = pair_where(
+            asker,
+            &["aes128gcm128-ecp256-esn", "aes128gcm128-x25519-esn"],
+        );
+        let (ike, _) = ike_and_child(p.side(asker));
+        let now = p.now;
+        p.side(asker)
+            .engine
+            .create_child(now, ike, "bf-out")
+            .unwrap();
+        p.run();
+        assert!(
+            p.side(other(asker)).has_log(
+                "CREATE_CHILD_SA request rejected: key exchange method 19 not acceptable, requesting 31"
+            ),
+            "{asker:?}"
+        );
+        for ep in [&p.a, &p.b] {
+            assert!(failures(ep).is_empty(), "{:?}", failures(ep));
+            assert!(ep.has_log("selected proposal: ESP:AES_GCM_16_128/CURVE_25519/EXT_SEQ"));
+            assert_eq!(children_up(ep), 2, "{asker:?}");
+        }
+        assert_eq!(assert_kernels_match(&p.a.kernel, &p.b.kernel), 4);
+    }
+}
