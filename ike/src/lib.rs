@@ -20,3 +20,8 @@ pub mod timer;
 pub mod ts;
 
 pub use time::Timestamp;
+
+// Lets unit tests include the integration tests' harness (`tests/common`), which names the
+// crate `iked_ike`, to drive engines whose IKE SAs a test manipulates from inside the crate.
+#[cfg(test)]
+extern crate self as iked_ike;

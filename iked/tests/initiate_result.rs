@@ -1,8 +1,8 @@
 //! `ikectl initiate` ends as soon as the outcome is known: exit 0 once every requested child is
 //! up, exit 1 with `initiate failed: <reason>` as soon as the IKE SA or a requested child fails
 //! (long before the `--timeout`). Two record-only `iked`s talk IKEv2 over loopback
-//! (127.0.0.1 <-> 127.0.0.2, unprivileged ports); `list-sas` then shows a failed child with its
-//! state and reason for as long as the IKE SA lives.
+//! (127.0.0.1 <-> 127.0.0.2, unprivileged ports). A child the peer refused is then not listed
+//! (as charon): the reason is in the command's result (see also `list_sas.rs`).
 
 mod common;
 
@@ -77,16 +77,12 @@ fn initiate_fails_promptly_when_the_child_is_refused() {
     };
     let p = loopback_pair("init-child-fails", Side::default(), bfr);
     fails_promptly(&p, "initiate failed: establishing CHILD_SA 'bf-out' failed");
-    // The IKE SA lives on, and list-sas keeps showing the failed child with its reason.
+    // The IKE SA lives on; the refused child, which never existed, is not listed (charon
+    // lists nothing either).
     let sas = list_sas(&p.bfl);
     assert!(sas.starts_with("BFL-BFR: #1, ESTABLISHED"), "{sas}");
-    assert!(sas.contains("bf-out: #"), "{sas}");
-    assert!(sas.contains(", FAILED, TRANSPORT"), "{sas}");
-    assert!(sas.contains("    failed: "), "{sas}");
-    let json =
-        String::from_utf8_lossy(&ikectl(&p.bfl, &["--json", "list-sas"]).stdout).into_owned();
-    assert!(json.contains("\"state\":\"FAILED\""), "{json}");
-    assert!(json.contains("\"hw-offload\":\"packet\""), "{json}");
+    assert!(!sas.contains("bf-out"), "{sas}");
+    assert!(!sas.contains("FAILED"), "{sas}");
 }
 
 #[test]

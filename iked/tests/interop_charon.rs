@@ -368,6 +368,13 @@ fn tunnel_child_against_charon_libipsec() {
         theirs.contains("bf-out: #") && theirs.contains("INSTALLED"),
         "{theirs}"
     );
+    // The child of IKE_AUTH had no key exchange: both list the same proposal, without group.
+    assert_eq!(
+        child_proposal(&ours).as_deref(),
+        Some("ESP:AES_CBC-128/HMAC_SHA2_256_128"),
+        "{ours}"
+    );
+    assert_eq!(child_proposal(&ours), child_proposal(&theirs), "{theirs}");
     // The record-only backend logged what it would have installed.
     assert!(
         lab.logs()
@@ -392,6 +399,15 @@ fn tunnel_child_against_charon_libipsec() {
         1,
         "one IKE SA reused: {ours}"
     );
+    // Created by CREATE_CHILD_SA with the configured X25519: both list the group.
+    let theirs = text(&swanctl(&lab.charon_uri, &["--list-sas"]));
+    assert_eq!(
+        child_proposal(&ours).as_deref(),
+        Some("ESP:AES_CBC-128/HMAC_SHA2_256_128/CURVE_25519"),
+        "{ours}\n{}",
+        lab.logs()
+    );
+    assert_eq!(child_proposal(&ours), child_proposal(&theirs), "{theirs}");
 
     // Responder role for a child: charon initiates bf-out towards iked.
     let out = ikectl(
@@ -416,4 +432,13 @@ fn tunnel_child_against_charon_libipsec() {
         lab.logs()
     );
     drop(lab.procs);
+}
+
+/// The proposal part of the `bf-out` line of a `swanctl --list-sas` listing
+/// (`  bf-out: #2, reqid 1, INSTALLED, TUNNEL-in-UDP, ESP:...`).
+fn child_proposal(list: &str) -> Option<String> {
+    list.lines()
+        .find(|l| l.trim_start().starts_with("bf-out: #"))
+        .and_then(|l| l.rsplit(", ").next())
+        .map(str::to_owned)
 }

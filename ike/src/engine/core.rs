@@ -285,8 +285,16 @@ impl Engine {
                     remote_ts: c.remote_ts.clone(),
                     installed: c.state == super::sa::ChildState::Installed,
                     encap: sa.nat.any(),
+                    proposal: c.proposal.clone(),
+                    reqid: c.reqid,
                 })
                 .collect(),
+            local_id: sa.local_id.to_string(),
+            remote_id: sa
+                .phase
+                .is_established()
+                .then(|| sa.remote_id.as_ref().map(ToString::to_string))
+                .flatten(),
         }
     }
 

@@ -62,7 +62,7 @@ use std::net::{IpAddr, SocketAddr};
 pub use self::auth::{AuthContext, AuthVerified, Authenticator, PskAuthenticator};
 pub use self::core::{Engine, InitiateOptions};
 use crate::config::{HwOffload, Mode};
-use crate::proposal::Transform;
+use crate::proposal::{Proposal, Transform};
 pub use crate::suite::RandomSource;
 use crate::suite::Secret;
 pub use crate::time::Timestamp;
@@ -510,6 +510,10 @@ pub struct Stats {
     pub half_open_refused: u64,
 }
 
+/// How [`Event::ChildFailed`]'s reason starts when the kernel refused the child's SAs or
+/// policies (rather than a negotiation being refused); the kernel's text follows.
+pub const CHILD_KERNEL_REFUSAL: &str = "kernel refused to install the CHILD_SA";
+
 /// A snapshot of one CHILD_SA for tests and status output (no key material).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChildInfo {
@@ -529,6 +533,11 @@ pub struct ChildInfo {
     pub installed: bool,
     /// Its ESP is UDP-encapsulated (NAT-T).
     pub encap: bool,
+    /// The negotiated proposal (one transform per type; its key exchange method when the
+    /// child was created or rekeyed with one, none for a child of IKE_AUTH).
+    pub proposal: Proposal,
+    /// The reqid of its kernel SAs and policies (kept across rekeys, unlike `id`).
+    pub reqid: u32,
 }
 
 /// A snapshot of one IKE SA.
@@ -558,6 +567,10 @@ pub struct IkeInfo {
     pub nat_remote: bool,
     /// UDP encapsulation forced by `encap = yes` without a NAT (`nat-fake`).
     pub nat_fake: bool,
+    /// Our identity as sent in IDi/IDr (charon's `local-id`).
+    pub local_id: String,
+    /// The peer's authenticated identity, once IKE_AUTH verified it (charon's `remote-id`).
+    pub remote_id: Option<String>,
     /// Children.
     pub children: Vec<ChildInfo>,
 }

@@ -96,6 +96,8 @@ pub(crate) struct NewChild {
     pub ke: Option<KeyExchange>,
     /// Set when this replaces an existing child (CHILD_SA rekey).
     pub rekey_of: Option<ChildSaId>,
+    /// Already retried with the method an INVALID_KE_PAYLOAD asked for (only once, as charon).
+    pub ke_retried: bool,
 }
 
 /// Kernel state of a CHILD_SA.

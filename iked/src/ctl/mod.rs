@@ -134,7 +134,7 @@ pub struct SaSelector {
     /// IKE SA by connection name.
     #[arg(long, short = 'i')]
     pub ike: Option<String>,
-    /// CHILD_SA by unique id (reqid).
+    /// CHILD_SA by unique id (the `#n` of list-sas; after a rekey it differs from the reqid).
     #[arg(long, short = 'C')]
     pub child_id: Option<u32>,
     /// IKE SA by unique id.

@@ -11,9 +11,10 @@
 //!   Engine log lines of the SA stream to the client as `control-log` events meanwhile.
 //! - IKE SAs are started towards the connection's `remote_port` (default 500).
 //! - `list-sas` shows, besides charon's keys, each CHILD_SA's `offload` in force and configured
-//!   `hw-offload`; a CHILD_SA that failed stays listed (state `FAILED`, key `failure` with the
-//!   engine's reason, which carries the kernel's text) until its IKE SA goes away or a child of
-//!   the same name comes up.
+//!   `hw-offload`; a CHILD_SA the kernel refused stays listed (state `FAILED`, key `failure`
+//!   with the engine's reason, which carries the kernel's text) until its IKE SA goes away or a
+//!   child of the same name comes up. A CHILD_SA refused in negotiation is not listed (as
+//!   charon); the refusal is logged and returned to the command that asked for it.
 //! - Engine events become charon log lines, VICI `ike-updown`/`child-updown`/`*-rekey`
 //!   broadcasts, and the actions `start_action`/`close_action`/`dpd_action`/`unique`/
 //!   `keyingtries` ask for.
@@ -28,6 +29,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use iked_crypto::registry;
 use iked_ike::engine::{
     ChildSaId, DownReason, Engine, Event, IkeInfo, IkeSaId, KernelEvent, LogGroup, LogGroups,
     Timestamp,
@@ -104,7 +106,7 @@ struct ChildMeta {
     installed_at: Timestamp,
 }
 
-/// A CHILD_SA that could not be established, listed (state `FAILED`) while its IKE SA lives.
+/// A CHILD_SA our kernel refused, listed (state `FAILED`) while its IKE SA lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct FailedChild {
     /// Child config name (empty if the engine could not tell, e.g. no config matched).
@@ -691,10 +693,17 @@ impl Core {
                 tracing::warn!(target: "CHD", ike = ike_name.as_str(), "establishing CHILD_SA {name} failed: {reason}");
                 let failed = self.failed_children.entry(ike).or_default();
                 failed.retain(|f| f.name != name);
-                failed.push(FailedChild {
-                    name: name.clone(),
-                    reason: reason.clone(),
-                });
+                // A child the peer refused (or whose answer we refused) never existed: as
+                // charon, list-sas shows nothing for it; the log above and the initiating
+                // command's result carry the refusal. A child our kernel refused stays listed
+                // with the kernel's reason, which is otherwise hard to find (e.g. an offload
+                // the device cannot do).
+                if reason.starts_with(iked_ike::engine::CHILD_KERNEL_REFUSAL) {
+                    failed.push(FailedChild {
+                        name: name.clone(),
+                        reason: reason.clone(),
+                    });
+                }
                 self.complete_initiates(
                     |p| p.ike == ike && p.awaiting == Awaiting::Child(name.clone()),
                     Err(format!("establishing CHILD_SA '{name}' failed: {reason}")),
@@ -1067,12 +1076,19 @@ impl Core {
                 .kv("local-host", local.ip().to_string())
                 .kv("local-port", local.port().to_string());
         }
+        // The identities of the IKE SA as charon lists them: the one we use and the one the
+        // peer authenticated with (a `%any` remote shows who actually connected); the
+        // configured ones only until the engine knows better.
         if let Some(conn) = conn {
-            let id = conn
-                .local
-                .first()
-                .and_then(|r| r.id.as_ref())
-                .map(ToString::to_string)
+            let id = info
+                .as_ref()
+                .map(|i| i.local_id.clone())
+                .or_else(|| {
+                    conn.local
+                        .first()
+                        .and_then(|r| r.id.as_ref())
+                        .map(ToString::to_string)
+                })
                 .or_else(|| meta.and_then(|m| m.local).map(|a| a.ip().to_string()))
                 .unwrap_or_else(|| "%any".into());
             m = m.kv("local-id", id);
@@ -1083,11 +1099,15 @@ impl Core {
                 .kv("remote-port", remote.port().to_string());
         }
         if let Some(conn) = conn {
-            let id = conn
-                .remote
-                .first()
-                .and_then(|r| r.id.as_ref())
-                .map(ToString::to_string)
+            let id = info
+                .as_ref()
+                .and_then(|i| i.remote_id.clone())
+                .or_else(|| {
+                    conn.remote
+                        .first()
+                        .and_then(|r| r.id.as_ref())
+                        .map(ToString::to_string)
+                })
                 .or_else(|| meta.and_then(|m| m.remote).map(|a| a.ip().to_string()))
                 .unwrap_or_else(|| "%any".into());
             m = m.kv("remote-id", id);
@@ -1201,7 +1221,8 @@ impl Core {
         let mut m = Message::new()
             .kv("name", c.name.as_str())
             .kv("uniqueid", c.id.0.to_string())
-            .kv("reqid", c.id.0.to_string())
+            // The kernel's reqid, which a rekeyed child inherits from its predecessor.
+            .kv("reqid", c.reqid.to_string())
             .kv(
                 "state",
                 if c.installed {
@@ -1220,17 +1241,20 @@ impl Core {
         m = m
             .kv("spi-in", format!("{:08x}", c.spi_in))
             .kv("spi-out", format!("{:08x}", c.spi_out));
-        if let Some(p) = child_conf.and_then(|ch| ch.esp_proposals.first()) {
-            if let Some(e) = p.encryption.first() {
-                m = m.kv("encr-alg", e.id.to_string());
-                if let Some(bits) = e.key_bits {
-                    m = m.kv("encr-keysize", bits.to_string());
-                }
+        // What was negotiated, as charon lists it: the key exchange method only when the
+        // child was created or rekeyed with one.
+        if let Some(sel) = c.proposal.selected() {
+            m = m.kv("encr-alg", registry::EncrId(sel.encr.id).to_string());
+            if let Some(bits) = sel.encr.key_len {
+                m = m.kv("encr-keysize", bits.to_string());
             }
-            if let Some(i) = p.integrity.first().filter(|i| i.0 != 0) {
-                m = m.kv("integ-alg", i.to_string());
+            if sel.integ != 0 {
+                m = m.kv("integ-alg", registry::IntegId(sel.integ).to_string());
             }
-            if p.esn.iter().any(|e| e.0 == 1) {
+            if sel.ke != 0 {
+                m = m.kv("dh-group", registry::KeId(sel.ke).to_string());
+            }
+            if sel.esn {
                 m = m.kv("esn", "1");
             }
         }

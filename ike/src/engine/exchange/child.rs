@@ -50,6 +50,7 @@ impl Engine {
             transport_nat_ts(tsr, transport && sa.nat.here, sa.local.ip()),
         );
         let (tsi, tsr) = (tsi.as_slice(), tsr.as_slice());
+        let in_ike_auth = msg.header.exchange == exchange::IKE_AUTH;
         let candidates: Vec<Arc<ChildConfig>> = match rekey_of.and_then(|id| sa.child(id)) {
             Some(old) => vec![old.config.clone()],
             None => sa.config.children.clone(),
@@ -83,6 +84,24 @@ impl Engine {
         for (_, _, cfg, local_ts, remote_ts) in ranked {
             let chosen = match ke {
                 Some((group, _)) => select_with_ke(&cfg.esp_proposals, theirs, group)?,
+                // CREATE_CHILD_SA without a KE payload: as charon's child_create, a proposal
+                // that names our key exchange method must be used with it (INVALID_KE_PAYLOAD
+                // asking for it), and one of ours that names a method never matches a peer's
+                // proposal without one. Otherwise an authenticated peer could create or
+                // rekey a child without the PFS the operator configured.
+                None if !in_ike_auth => match select_pfs(&cfg.esp_proposals, theirs) {
+                    Some(p) => match p.selected().map(|s| s.ke) {
+                        Some(wanted) if wanted != 0 => {
+                            return Err(ProtocolError::InvalidKe { offered: 0, wanted });
+                        }
+                        _ => p,
+                    },
+                    None => {
+                        error = ProtocolError::NoProposalChosen;
+                        continue;
+                    }
+                },
+                // IKE_AUTH carries no key exchange: the first child's proposals drop theirs.
                 None => {
                     let ours: Vec<Proposal> =
                         cfg.esp_proposals.iter().map(Proposal::without_ke).collect();
@@ -431,6 +450,27 @@ impl Engine {
         }
     }
 
+    /// Initiator: refuses an answer to our CREATE_CHILD_SA whose key exchange does not fit
+    /// what we sent. If the peer created its half (SA payload, no error notify), it is asked
+    /// to delete it, as charon's delete_failed_sa; the IKE SA stays.
+    pub(super) fn reject_child_answer(
+        &mut self,
+        sa: &mut IkeSa,
+        nc: &NewChild,
+        msg: &Message,
+        reason: String,
+    ) {
+        let peer_created = msg.error_notify().is_none()
+            && sa_payload(msg).is_some_and(|p| p.len() == 1 && spi32(&p[0].spi).is_some());
+        if peer_created && let Some(spi) = nc.spi_in {
+            sa.tasks.push_front(Task::DeleteRejectedChild {
+                name: nc.config.name.clone(),
+                spi,
+            });
+        }
+        self.child_negotiation_failed(sa, nc, reason);
+    }
+
     /// Initiator: completes a child from the peer's answer (IKE_AUTH or CREATE_CHILD_SA).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn complete_child_initiator(
@@ -461,7 +501,12 @@ impl Engine {
                     .map(Proposal::without_ke)
                     .collect()
             };
-            if !accept_answer(&ours, chosen) {
+            let fits = if nc.ke.is_some() {
+                accept_child_answer(&ours, chosen)
+            } else {
+                accept_answer(&ours, chosen)
+            };
+            if !fits {
                 return Err(ProtocolError::NoProposalChosen);
             }
             let sel = chosen.selected().ok_or(ProtocolError::NoProposalChosen)?;
@@ -542,7 +587,23 @@ impl Engine {
                     .and_then(|o| sa.child(o))
                     .and_then(|o| o.replaced_by)
                     .and_then(|peer_new| sa.child(peer_new).map(|p| (peer_new, p.nonces.clone())));
+                // The child we rekeyed was deleted meanwhile (the peer won a rekey collision
+                // whose answer reached us late, or just deleted it): like charon's rekey/delete
+                // collision, our new child is redundant and is deleted once installed.
+                let old_gone = old.is_some_and(|o| sa.child(o).is_none());
                 self.install_child(now, sa, child, keys, old);
+                if old_gone {
+                    engine_log!(
+                        self,
+                        Some(sa.id),
+                        LogGroup::Ike,
+                        "CHILD_SA rekey/delete collision, deleting redundant {}{{{}}}",
+                        nc.config.name,
+                        id.0
+                    );
+                    sa.tasks.push_front(Task::DeleteChild(id));
+                    return;
+                }
                 match (old, collision) {
                     (Some(_), Some((peer_new, peer_nonces))) => {
                         let ours_min = min_nonce(ni, nr);
@@ -874,7 +935,7 @@ impl Engine {
                 self.event(Event::ChildFailed {
                     ike,
                     name,
-                    reason: format!("kernel refused to install the CHILD_SA: {reason}"),
+                    reason: format!("{}: {reason}", super::super::CHILD_KERNEL_REFUSAL),
                 });
                 if peer_knows {
                     // The peer installed its half: tell it to delete the child. The IKE SA stays.

@@ -253,6 +253,7 @@ impl Engine {
                     ni: Vec::new(),
                     ke: None,
                     rekey_of: None,
+                    ke_retried: false,
                 });
             }
             self.allocate_spi(sa, child);

@@ -9,6 +9,8 @@
 mod child;
 mod ike_auth;
 mod init;
+#[cfg(test)]
+mod pfs_tests;
 mod tasks;
 
 use std::net::{IpAddr, SocketAddr};
@@ -154,6 +156,29 @@ fn accept_answer(ours: &[Proposal], chosen: &Proposal) -> bool {
                 .transforms
                 .iter()
                 .any(|t| t.kind == transform_type::ENCR)
+    })
+}
+
+/// Selects for a CREATE_CHILD_SA, where a key exchange may take place: as [`select`], but a
+/// proposal of ours that names key exchange methods only matches a peer proposal naming one
+/// of them (charon selects without `PROPOSAL_SKIP_KE` there), so PFS is never negotiated away.
+fn select_pfs(ours: &[Proposal], theirs: &[Proposal]) -> Option<Proposal> {
+    ours.iter().find_map(|mine| {
+        let needs_ke = mine.of_kind(transform_type::KE).next().is_some();
+        theirs.iter().find_map(|peer| {
+            select(std::slice::from_ref(mine), std::slice::from_ref(peer))
+                .filter(|p| !needs_ke || p.of_kind(transform_type::KE).next().is_some())
+        })
+    })
+}
+
+/// Whether `chosen`, a peer's answer to our CREATE_CHILD_SA, is one of `ours` and keeps its
+/// key exchange: an answer without a method only fits a proposal of ours without one.
+fn accept_child_answer(ours: &[Proposal], chosen: &Proposal) -> bool {
+    let chosen_ke = chosen.of_kind(transform_type::KE).next().is_some();
+    ours.iter().any(|p| {
+        accept_answer(std::slice::from_ref(p), chosen)
+            && p.of_kind(transform_type::KE).next().is_some() == chosen_ke
     })
 }
 

@@ -160,8 +160,16 @@ impl Engine {
     ) -> Fate {
         let id = self.new_child_id();
         let ni = self.random_bytes(self.settings.nonce_len);
-        // PFS: the first key exchange method of the ESP proposals, if any.
-        let group = cfg.esp_proposals.iter().flat_map(|p| p.ke_methods()).next();
+        // PFS: the first key exchange method of the ESP proposals, if any; a rekey reuses the
+        // method the child was negotiated with, as charon's child_rekey does, so a peer that
+        // asked for another one with INVALID_KE_PAYLOAD is not asked again each time.
+        let configured = || cfg.esp_proposals.iter().flat_map(|p| p.ke_methods());
+        let previous = rekey_of
+            .and_then(|o| sa.child(o))
+            .and_then(|c| c.proposal.selected())
+            .map(|s| s.ke)
+            .filter(|g| *g != 0 && configured().any(|c| c == *g));
+        let group = previous.or_else(|| configured().next());
         let ke = match group.map(|g| KeyExchange::generate(g, self.rng.as_mut())) {
             Some(Ok(k)) => Some(k),
             Some(Err(e)) => {
@@ -192,6 +200,7 @@ impl Engine {
             ni,
             ke,
             rekey_of,
+            ke_retried: false,
         })));
         Fate::Keep
     }
@@ -212,11 +221,15 @@ impl Engine {
                 let mut nc = *nc;
                 if let Some(n) = msg.notify(notify::INVALID_KE_PAYLOAD) {
                     let wanted = n.data.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+                    // As charon, retry once, and only with a method we proposed: a peer
+                    // cannot walk us through groups or off the configured ones.
                     let acceptable = wanted.filter(|w| {
-                        nc.config
-                            .esp_proposals
-                            .iter()
-                            .any(|p| p.ke_methods().contains(w))
+                        !nc.ke_retried
+                            && nc
+                                .config
+                                .esp_proposals
+                                .iter()
+                                .any(|p| p.ke_methods().contains(w))
                             && Some(*w) != nc.ke.as_ref().map(|k| k.group())
                     });
                     if let Some(group) = acceptable
@@ -229,23 +242,39 @@ impl Engine {
                             "peer requested key exchange method {group}, retrying CREATE_CHILD_SA"
                         );
                         nc.ke = Some(ke);
+                        nc.ke_retried = true;
                         self.send_create_child(now, sa, nc);
                         return Fate::Keep;
                     }
                 }
+                // The method the answer's proposal names must be the one our KE payload used
+                // (an answer without one is checked against our proposals afterwards).
+                let chosen_ke = sa_payload(&msg)
+                    .and_then(|p| p.first())
+                    .and_then(Proposal::selected)
+                    .map_or(0, |s| s.ke);
                 let shared = match (&nc.ke, ke_payload(&msg)) {
-                    (Some(ke), Some((group, data))) if group == ke.group() => match ke.shared(data)
+                    _ if msg.error_notify().is_some() => None,
+                    (Some(ke), Some((group, data)))
+                        if group == ke.group() && chosen_ke == group =>
                     {
-                        Ok(s) => Some(s),
-                        Err(e) => {
-                            self.child_negotiation_failed(sa, &nc, e.to_string());
-                            return Fate::Keep;
+                        match ke.shared(data) {
+                            Ok(s) => Some(s),
+                            Err(e) => {
+                                self.reject_child_answer(sa, &nc, &msg, e.to_string());
+                                return Fate::Keep;
+                            }
                         }
-                    },
-                    (Some(_), _) if msg.error_notify().is_none() => {
-                        self.child_negotiation_failed(
+                    }
+                    // No KE at all in the answer: only a proposal of ours without PFS fits
+                    // it, which complete_child_initiator checks (charon: "ignoring KE
+                    // exchange, agreed on a non-PFS proposal").
+                    (Some(_), None) if chosen_ke == 0 => None,
+                    (Some(_), _) => {
+                        self.reject_child_answer(
                             sa,
                             &nc,
+                            &msg,
                             "missing or mismatched KE payload".into(),
                         );
                         return Fate::Keep;
@@ -523,14 +552,10 @@ impl Engine {
             return self.respond_ike_rekey(now, sa, msg);
         }
         let rekey_of = match msg.notify(notify::REKEY_SA) {
-            Some(n) => match spi32(&n.spi).and_then(|spi| {
-                sa.children
-                    .iter()
-                    .find(|c| c.spi_out == spi && c.state != ChildState::Deleting)
-            }) {
-                Some(c) => Some(c.id),
-                None => {
-                    self.respond_error(sa, mid, ex, &ProtocolError::ChildNotFound);
+            Some(n) => match rekey_target(sa, spi32(&n.spi)) {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    self.respond_error(sa, mid, ex, &e);
                     return Fate::Keep;
                 }
             },
@@ -744,5 +769,29 @@ impl Engine {
             self.remove_child(sa, id, DownReason::Peer);
         }
         Fate::Keep
+    }
+}
+
+/// The child a peer's REKEY_SA names (by our outbound SPI), or why it cannot be rekeyed. As
+/// charon's child_rekey: a child we are deleting answers TEMPORARY_FAILURE; so does one our
+/// kernel refused (we are deleting it too) rather than CHILD_SA_NOT_FOUND, on which charon
+/// would create a fresh child. A child already replaced by the peer's own rekey is not found
+/// (charon ignores the rekeyed CHILD_SAs it keeps around), so a second rekey request cannot
+/// leave two successors. A child our own completed rekey replaced is about to be deleted by
+/// us: TEMPORARY_FAILURE (a peer that sent it in a collision retries later, finding the
+/// successor in force). A child we are rekeying ourselves is a collision, resolved by the
+/// nonces.
+fn rekey_target(sa: &IkeSa, spi: Option<u32>) -> Result<ChildSaId, ProtocolError> {
+    let old = spi
+        .and_then(|spi| sa.children.iter().find(|c| c.spi_out == spi))
+        .ok_or(ProtocolError::ChildNotFound)?;
+    if matches!(old.state, ChildState::Deleting | ChildState::Failed) {
+        return Err(ProtocolError::TemporaryFailure);
+    }
+    match old.replaced_by.and_then(|new| sa.child(new)) {
+        Some(new) if new.we_initiated => Err(ProtocolError::TemporaryFailure),
+        Some(_) => Err(ProtocolError::ChildNotFound),
+        None if old.state == ChildState::Rekeyed => Err(ProtocolError::ChildNotFound),
+        None => Ok(old.id),
     }
 }
