@@ -332,30 +332,22 @@ fn responder_asks_for_our_group_when_the_ke_payload_is_missing() {
     }
 }
 
-/// A rekey of a child our kernel refused (we are deleting it) is TEMPORARY_FAILURE too, not
+/// A rekey of a child we are deleting (our DELETE not yet answered; a child our kernel refused
+/// after the peer agreed is deleted the same way) is TEMPORARY_FAILURE too, not
 /// CHILD_SA_NOT_FOUND, on which charon would create a fresh child; nothing is created.
 #[test]
-fn responder_answers_temporary_failure_for_a_child_the_kernel_refused() {
+fn responder_answers_temporary_failure_for_a_child_it_is_deleting() {
     let mut p = established_seed_pair(&["bf-in"]);
-    let a_ike = ike_id(&p.a);
-    p.b.kernel
-        .fail_add_sa
-        .push((crate::engine::Direction::In, "Invalid argument".into()));
+    let child = p.b.engine.ike_sas()[0].children[0].clone();
     let now = p.now;
-    p.a.engine
-        .create_child(now, a_ike, "bf-out")
-        .expect("create");
-    p.drain();
-    // B answers and then refuses to install; neither its answer nor its DELETE reaches A.
+    // B's DELETE never reaches A, so B keeps the child as deleting.
     p.blackhole = Some(Side::A);
+    p.b.engine
+        .terminate_child(now, child.id)
+        .expect("terminate");
     p.run_for(Duration::from_millis(50));
     p.blackhole = None;
-    let failed = p.b.engine.ike_sas()[0]
-        .children
-        .iter()
-        .find(|c| !c.installed)
-        .map(|c| c.spi_out)
-        .expect("B holds the refused child until the peer confirms its delete");
+    let failed = child.spi_out;
     let added = add_sa_count(&p.b);
     let mut req = rekey_request(
         &p.a,
