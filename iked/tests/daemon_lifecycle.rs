@@ -15,7 +15,7 @@ fn notifies_systemd_reloads_on_sighup_and_stops_on_sigterm() {
     let notify_path = dir.join("notify.sock");
     let notify = UnixDatagram::bind(&notify_path).unwrap();
     notify
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     let (ike, nat_t) = free_udp_ports();
     let conf_path = dir.join("swanctl.conf");
