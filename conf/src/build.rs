@@ -803,6 +803,8 @@ const CHILD_KEYS: &[&str] = &[
     "if_id_out",
     "ipcomp",
     "updown",
+    "label",
+    "tfc_padding",
 ];
 const CHILD_UNSUPPORTED: &[&str] = &[
     // Only passed to the updown script, which is refused.
@@ -810,12 +812,11 @@ const CHILD_UNSUPPORTED: &[&str] = &[
     "mark_in_sa",
     "set_mark_in",
     "set_mark_out",
-    "tfc_padding",
     "sha256_96",
     "copy_df",
     "copy_ecn",
     "copy_dscp",
-    "label",
+    // Only used with `label`, which is refused.
     "label_mode",
     "per_cpu_sas",
 ];
@@ -889,6 +890,25 @@ fn child(
         sink.error(
             &raw.key_span,
             format!("updown in {path}: updown scripts are not supported by iked"),
+        );
+    }
+    if let Some((v, raw)) = s.node.value("label")
+        && !v.trim().is_empty()
+    {
+        // The label selects which traffic the SA carries; without it the SA would carry all
+        // traffic of the selectors.
+        sink.error(
+            &raw.key_span,
+            format!("label in {path}: security labels are not supported by iked"),
+        );
+    }
+    if let Some((v, raw)) = s.node.value("tfc_padding")
+        && !matches!(v.trim(), "" | "0")
+    {
+        // Traffic flow confidentiality the operator asked for would silently be missing.
+        sink.error(
+            &raw.key_span,
+            format!("tfc_padding in {path}: TFC padding is not supported by iked"),
         );
     }
     if let Some((_, raw)) = s.node.value("ah_proposals") {

@@ -161,6 +161,18 @@ const REFUSED: &[Case] = &[
         "cacert-hsm",
         "certificate section 'cacert-hsm'",
     ),
+    (
+        At::Child,
+        "        label = system_u:object_r:ipsec_spd_t:s0",
+        "label",
+        "security labels",
+    ),
+    (
+        At::Child,
+        "        tfc_padding = mtu",
+        "tfc_padding",
+        "TFC padding",
+    ),
 ];
 
 /// Warned about: the configuration loads, with this warning at the token.
@@ -212,6 +224,18 @@ const WARNED: &[Case] = &[
         "        ipcomp = yes",
         "ipcomp",
         "IPComp is not supported",
+    ),
+    (
+        At::Child,
+        "        copy_dscp = yes",
+        "copy_dscp",
+        "'copy_dscp' in child 'ch'",
+    ),
+    (
+        At::Child,
+        "        per_cpu_sas = yes",
+        "per_cpu_sas",
+        "'per_cpu_sas' in child 'ch'",
     ),
     (
         At::Child,
@@ -291,6 +315,7 @@ fn defaults_of_refused_switches_load() {
         (At::Conn, "    version = 2"),
         (At::Conn, "    vips ="),
         (At::Child, "        mode = tunnel"),
+        (At::Child, "        tfc_padding = 0"),
     ] {
         let loaded = load_str("t.conf", &config(at, extra))
             .unwrap_or_else(|e| panic!("{extra:?} refused:{}", show(&e.errors)));
