@@ -206,24 +206,95 @@ const CONN_KEYS: &[&str] = &[
     "if_id_out",
 ];
 
+/// Keys iked does not implement and that change nothing about who may
+/// connect or what is protected: a warning when set.
 const CONN_UNSUPPORTED: &[&str] = &[
-    "vips",
+    // IKEv1 only (Aggressive Mode, Mode Config push); version = 1 is refused.
     "aggressive",
     "pull",
+    // DSCP of IKE packets, and OCSP requests/responses in IKE.
     "dscp",
     "ocsp",
-    "ppk_id",
-    "ppk_required",
-    "pools",
-    "mediation",
-    "mediated_by",
     "mediation_peer",
 ];
+
+/// Keys iked does not implement whose absence would change who may connect
+/// or what the tunnel protects (iked would silently do something else than
+/// strongSwan): a located error when set, with why.
+const CONN_REFUSED: &[(&str, &str)] = &[
+    (
+        "vips",
+        "virtual IPs (configuration payloads) are not supported by iked: the tunnel would \
+         protect the outer addresses instead of the requested virtual IP",
+    ),
+    (
+        "pools",
+        "virtual IP pools are not supported by iked: peers would get no virtual IP and their \
+         traffic selectors would not be narrowed to one",
+    ),
+    (
+        "ppk_id",
+        "postquantum preshared keys (RFC 8784) are not supported by iked: the keys would be \
+         derived without the PPK",
+    ),
+    (
+        "mediated_by",
+        "IKEv2 mediation is not supported by iked: it would connect directly instead",
+    ),
+];
+
+/// Boolean keys refused only when enabled (their default changes nothing).
+const CONN_REFUSED_IF_YES: &[(&str, &str)] = &[
+    (
+        "ppk_required",
+        "postquantum preshared keys (RFC 8784) are not supported by iked: peers without a \
+         PPK would be accepted",
+    ),
+    (
+        "mediation",
+        "IKEv2 mediation is not supported by iked: it cannot act as a mediation server",
+    ),
+];
+
+/// Reports the keys of `refused` / `refused_if_yes` that are set in `s`.
+fn refuse_keys(
+    s: &Sec<'_, '_>,
+    sink: &mut Sink,
+    refused: &[(&str, &str)],
+    refused_if_yes: &[(&str, &str)],
+) {
+    for (key, why) in refused {
+        if let Some((v, raw)) = s.node.value(key)
+            && !v.trim().is_empty()
+        {
+            sink.error(&raw.key_span, format!("{key} in {}: {why}", s.path));
+        }
+    }
+    for (key, why) in refused_if_yes {
+        if let Some((true, raw)) = s.get(sink, key, parse_bool) {
+            sink.error(&raw.key_span, format!("{key} in {}: {why}", s.path));
+        }
+    }
+}
+
+/// All keys `check_keys` must not call unknown, for a refused table.
+fn names<'t>(tables: &[&[(&'t str, &str)]]) -> Vec<&'t str> {
+    tables
+        .iter()
+        .flat_map(|t| t.iter().map(|(k, _)| *k))
+        .collect()
+}
 
 fn connection(name: &str, node: &Node<'_>, sink: &mut Sink) -> Connection {
     let path = format!("connection '{name}'");
     let s = Sec::new(node, path.clone());
-    s.check_keys(sink, CONN_KEYS, CONN_UNSUPPORTED);
+    let known: Vec<&str> = CONN_KEYS
+        .iter()
+        .copied()
+        .chain(names(&[CONN_REFUSED, CONN_REFUSED_IF_YES]))
+        .collect();
+    s.check_keys(sink, &known, CONN_UNSUPPORTED);
+    refuse_keys(&s, sink, CONN_REFUSED, CONN_REFUSED_IF_YES);
 
     let version = match s.get(sink, "version", parse_u32) {
         None | Some((0, _)) => IkeVersion::Any,
@@ -315,6 +386,22 @@ fn connection(name: &str, node: &Node<'_>, sink: &mut Sink) -> Connection {
         // Stable: equal rounds keep file order (vici_config.c inserts
         // before the first round with a higher number).
         list.sort_by_key(|r| r.round);
+        // RFC 4739 multiple authentication: iked authenticates one round
+        // per side; accepting the extra rounds and skipping them would let
+        // a peer in on the first round alone.
+        for extra in list.iter().skip(1) {
+            sink.error(
+                &extra.span,
+                format!(
+                    "{path}: several {default_name} authentication rounds ('{}' after '{}') are \
+                     not supported by iked (RFC 4739 multiple authentication)",
+                    extra.name,
+                    list.first()
+                        .map(|r| r.name.as_str())
+                        .unwrap_or(default_name)
+                ),
+            );
+        }
     }
 
     // Packet offload rules that concern the IKE SA, reported once per
@@ -481,6 +568,23 @@ fn proposals(s: &Sec<'_, '_>, sink: &mut Sink, key: &str, protocol: Protocol) ->
     let mut out = Vec::new();
     if let Some((text, raw)) = s.node.value(key) {
         for item in split_list(text) {
+            // strongSwan 6 names RFC 9370 additional key exchanges ke1_ to
+            // ke7_; said here rather than as an unknown algorithm.
+            if let Some(ke) = item.split('-').map(str::trim).find(|t| {
+                matches!(t.as_bytes(), [k, e, n, b'_', _, ..]
+                    if k.eq_ignore_ascii_case(&b'k')
+                        && e.eq_ignore_ascii_case(&b'e')
+                        && (b'1'..=b'7').contains(n))
+            }) {
+                sink.error(
+                    &raw.value_span,
+                    format!(
+                        "invalid {key} '{item}': additional key exchanges ('{ke}', RFC 9370) \
+                         are not supported by iked"
+                    ),
+                );
+                continue;
+            }
             match registry::parse_proposal(item, protocol) {
                 Ok(list) => {
                     for p in &list {
@@ -519,7 +623,21 @@ const AUTH_KEYS: &[&str] = &[
     "groups",
     "revocation",
 ];
-const AUTH_UNSUPPORTED: &[&str] = &["ca_id", "xauth_id", "cert_policy"];
+/// IKEv1 XAuth only: no effect with IKEv2.
+const AUTH_UNSUPPORTED: &[&str] = &["xauth_id"];
+
+/// Constraints on the peer that iked cannot check: ignoring them would let
+/// in peers strongSwan refuses.
+const AUTH_REFUSED: &[(&str, &str)] = &[
+    (
+        "cert_policy",
+        "certificate policy OIDs are not checked by iked: peers without them would be accepted",
+    ),
+    (
+        "ca_id",
+        "ca_id is not supported by iked: peers of any trusted CA would be accepted",
+    ),
+];
 
 fn parse_auth(v: &str) -> Result<AuthMethod, String> {
     if v.starts_with("ike:")
@@ -554,9 +672,27 @@ fn parse_auth(v: &str) -> Result<AuthMethod, String> {
 
 fn auth_round(conn_path: &str, name: &str, node: &Node<'_>, sink: &mut Sink) -> AuthRound {
     let s = Sec::new(node, format!("{conn_path} {name}"));
-    s.check_keys(sink, AUTH_KEYS, AUTH_UNSUPPORTED);
+    let known: Vec<&str> = AUTH_KEYS
+        .iter()
+        .copied()
+        .chain(names(&[AUTH_REFUSED]))
+        .collect();
+    s.check_keys(sink, &known, AUTH_UNSUPPORTED);
+    refuse_keys(&s, sink, AUTH_REFUSED, &[]);
     for sub in node.sections.values() {
-        if has_prefix(&sub.name, "cert") || has_prefix(&sub.name, "cacert") {
+        let cert_section = has_prefix(&sub.name, "cert") || has_prefix(&sub.name, "cacert");
+        if cert_section && has_prefix(name, "remote") {
+            // A remote certificate section pins what the peer may present;
+            // skipping it would accept any certificate of a trusted CA.
+            sink.error(
+                &sub.span,
+                format!(
+                    "certificate section '{}' in {} (token handles) is not supported by iked; \
+                     use certs/cacerts with files",
+                    sub.name, s.path
+                ),
+            );
+        } else if cert_section {
             sink.warning(
                 &sub.span,
                 format!(
@@ -574,9 +710,15 @@ fn auth_round(conn_path: &str, name: &str, node: &Node<'_>, sink: &mut Sink) -> 
             a
         }
         Some((a @ AuthMethod::Eap { .. }, raw)) => {
-            sink.warning(
+            // Refused, not warned: without EAP the round would authenticate
+            // (or accept the peer) by other means than configured.
+            sink.error(
                 &raw.value_span,
-                "EAP authentication is not implemented by iked yet",
+                format!(
+                    "invalid auth in {}: EAP authentication is not supported by iked \
+                     (use pubkey or psk)",
+                    s.path
+                ),
             );
             a
         }
@@ -660,19 +802,21 @@ const CHILD_KEYS: &[&str] = &[
     "if_id_in",
     "if_id_out",
     "ipcomp",
+    "updown",
+    "label",
+    "tfc_padding",
 ];
 const CHILD_UNSUPPORTED: &[&str] = &[
-    "updown",
+    // Only passed to the updown script, which is refused.
     "hostaccess",
     "mark_in_sa",
     "set_mark_in",
     "set_mark_out",
-    "tfc_padding",
     "sha256_96",
     "copy_df",
     "copy_ecn",
     "copy_dscp",
-    "label",
+    // Only used with `label`, which is refused.
     "label_mode",
     "per_cpu_sas",
 ];
@@ -737,6 +881,36 @@ fn child(
     for sub in node.sections.values() {
         s.unknown_section(sink, sub);
     }
+    if let Some((v, raw)) = s.node.value("updown")
+        && !v.trim().is_empty()
+    {
+        // The script usually opens firewall rules or routes for the
+        // tunnel; loading the child without running it would silently
+        // change what passes.
+        sink.error(
+            &raw.key_span,
+            format!("updown in {path}: updown scripts are not supported by iked"),
+        );
+    }
+    if let Some((v, raw)) = s.node.value("label")
+        && !v.trim().is_empty()
+    {
+        // The label selects which traffic the SA carries; without it the SA would carry all
+        // traffic of the selectors.
+        sink.error(
+            &raw.key_span,
+            format!("label in {path}: security labels are not supported by iked"),
+        );
+    }
+    if let Some((v, raw)) = s.node.value("tfc_padding")
+        && !matches!(v.trim(), "" | "0")
+    {
+        // Traffic flow confidentiality the operator asked for would silently be missing.
+        sink.error(
+            &raw.key_span,
+            format!("tfc_padding in {path}: TFC padding is not supported by iked"),
+        );
+    }
     if let Some((_, raw)) = s.node.value("ah_proposals") {
         sink.error(
             &raw.key_span,
@@ -772,6 +946,9 @@ fn child(
     let esp_proposals = proposals(&s, sink, "esp_proposals", Protocol::Esp);
 
     let mode = s.get(sink, "mode", |v| {
+        if v.trim().eq_ignore_ascii_case("iptfs") {
+            return Err("IP-TFS (RFC 9347, strongSwan 6) is not supported by iked".into());
+        }
         map(
             &[
                 ("tunnel", Mode::Tunnel),

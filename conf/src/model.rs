@@ -204,7 +204,7 @@ pub enum Revocation {
 }
 
 /// One `local*` or `remote*` section.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct AuthRound {
     /// Section name (`local`, `remote-2`, ...).
     pub name: String,

@@ -838,11 +838,47 @@ impl<'s> Parser<'s> {
     }
 }
 
+/// Refuses anything but a regular file, naming what it is.
+fn regular_file(meta: &std::fs::Metadata) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let kind = if t.is_file() {
+        return Ok(());
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_dir() {
+        "a directory"
+    } else {
+        "of an unknown type"
+    };
+    Err(format!("it is {kind}, not a regular file"))
+}
+
 /// Reads a whole file (bounded); the buffer is wiped on drop because it
 /// may hold secrets.
+///
+/// Only regular files are read. The type is checked before opening because
+/// opening a FIFO for reading blocks until some writer appears (a hung
+/// `ikectl check`, or a daemon frozen in a SIGHUP reload) and opening a
+/// device may have side effects. The open itself is non-blocking and the
+/// opened file is checked again, so a path swapped for a FIFO after the
+/// first check still cannot block.
 fn read_limited(path: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    use std::os::unix::fs::OpenOptionsExt;
+    regular_file(&std::fs::metadata(path).map_err(|e| e.to_string())?)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    regular_file(&file.metadata().map_err(|e| e.to_string())?)?;
     let mut bytes = Zeroizing::new(Vec::new());
     file.take(MAX_FILE_SIZE + 1)
         .read_to_end(&mut bytes)

@@ -272,22 +272,20 @@ fn later_definitions_merge_and_empty_values_restore_defaults() {
 
 #[test]
 fn auth_rounds_sorted_by_round() {
-    let l = loaded(
-        "connections { c {\n local-b { auth = psk\n round = 2 }\n local-a { auth = pubkey\n round = 1\n id = C=CH, O=strongSwan, CN=moon }\n } }\n",
-    );
-    let r: Vec<_> = l.config.connections[0]
-        .local
-        .iter()
-        .map(|r| r.name.as_str())
-        .collect();
-    assert_eq!(r, ["local-a", "local-b"]);
+    // Rounds are sorted by `round` as vici_config.c does; the one sorted
+    // second is the extra round iked refuses (RFC 4739), located there.
+    let text = "connections { c {\n local-b { auth = psk\n round = 2 }\n local-a { auth = pubkey\n round = 1\n id = C=CH, O=strongSwan, CN=moon }\n } }\n";
+    let e = errors(text);
+    assert_eq!(e.errors.len(), 1, "{e}");
     assert_eq!(
-        l.config.connections[0].local[0]
-            .id
-            .as_ref()
-            .unwrap()
-            .to_string(),
-        "C=CH, O=strongSwan, CN=moon"
+        (e.errors[0].span.line, e.errors[0].span.column),
+        position(text, "local-b")
+    );
+    assert!(
+        e.errors[0]
+            .message
+            .contains("several local authentication rounds ('local-b' after 'local-a')"),
+        "{e}"
     );
 }
 
@@ -580,14 +578,17 @@ fn multibyte_names_do_not_break_prefix_checks() {
 
 #[test]
 fn unsupported_features_warn_or_fail_explicitly() {
-    let l = loaded(&conn("    vips = 0.0.0.0", "        updown = /bin/true"));
+    // The full table is in tests/unsupported.rs.
+    let l = loaded(&conn("    dscp = 101110", "        hostaccess = yes"));
     let msgs: Vec<&str> = l.warnings.iter().map(|w| w.message.as_str()).collect();
     assert!(
         msgs.iter()
-            .any(|m| m.contains("'vips' in connection 'c' is not supported")),
+            .any(|m| m.contains("'dscp' in connection 'c' is not supported")),
         "{msgs:?}"
     );
-    assert!(msgs.iter().any(|m| m.contains("'updown'")), "{msgs:?}");
+    assert!(msgs.iter().any(|m| m.contains("'hostaccess'")), "{msgs:?}");
+    let e = errors(&conn("    vips = 0.0.0.0", "        updown = /bin/true"));
+    assert_eq!(e.errors.len(), 2, "{e}");
     let e = errors(&conn("", "        ah_proposals = sha256"));
     assert!(
         e.errors[0]

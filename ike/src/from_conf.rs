@@ -658,10 +658,12 @@ connections {
             "connection 'c1': local: no authentication round"
         );
 
-        let config = base_with(
-            "    children {",
-            "    remote-2 {\n      auth = psk\n    }\n    children {",
-        );
+        // iked_conf refuses a second round at load; the model can still
+        // carry one, so the engine refuses it too.
+        let mut config = load(BASE);
+        let mut second = config.connections[0].remote[0].clone();
+        second.name = "remote-2".into();
+        config.connections[0].remote.push(second);
         let e = convert_err(&config);
         assert_eq!(
             (e.setting.as_str(), &e.problem),
@@ -671,10 +673,11 @@ connections {
 
     #[test]
     fn unsupported_auth_and_mode_name_the_setting() {
-        let eap = base_with(
-            "auth = psk\n      id = b.example",
-            "auth = eap-tls\n      id = b.example",
-        );
+        // iked_conf refuses EAP at load; the model can still carry it.
+        let mut eap = load(BASE);
+        eap.connections[0].remote[0].auth = conf::AuthMethod::Eap {
+            method: Some("tls".into()),
+        };
         let e = convert_err(&eap);
         assert_eq!(e.setting, "remote.auth");
         assert!(matches!(e.problem, Problem::AuthMethod(_)), "{e}");

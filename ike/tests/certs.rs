@@ -456,9 +456,20 @@ connections {
     assert!(cert("bfl-rsa").matches_identity(id.kind, &id.data));
     assert!(!cert("bfr-p256").matches_identity(id.kind, &id.data));
     assert_eq!(c.remote.id.as_ref().unwrap().to_string(), "CN=bfr");
-    // EAP is refused with the connection named.
+    // EAP is refused with the connection named: iked_conf already refuses it
+    // at load (located), and a model carrying it is refused again here.
     let eap = text.replace("auth = ecdsa", "auth = eap-tls");
-    let loaded = iked_conf::load_str("test.conf", &eap).unwrap();
+    let refused = iked_conf::load_str("test.conf", &eap).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("EAP authentication is not supported"),
+        "{refused}"
+    );
+    let mut loaded = iked_conf::load_str("test.conf", text).unwrap();
+    loaded.config.connections[0].remote[0].auth = iked_conf::AuthMethod::Eap {
+        method: Some("tls".into()),
+    };
     let err = iked_ike::from_conf::convert(&loaded.config).unwrap_err();
     assert!(
         err.to_string().contains("'ovs'") && err.to_string().contains("eap"),

@@ -176,10 +176,12 @@ pub fn run(cli: Cli) -> i32 {
                 .is_ok()
             && let Ok(v) = c.request("version", Message::new())
         {
+            // swanctl's version.c format, so scripts parsing `swanctl --version --daemon`
+            // read iked's answer the same way.
             println!(
-                "{} {} ({}, {}, {})",
-                v.get_str("daemon").unwrap_or("?"),
+                "strongSwan {} {} ({}, {}, {})",
                 v.get_str("version").unwrap_or("?"),
+                v.get_str("daemon").unwrap_or("?"),
                 v.get_str("sysname").unwrap_or("?"),
                 v.get_str("release").unwrap_or("?"),
                 v.get_str("machine").unwrap_or("?")

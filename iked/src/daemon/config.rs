@@ -138,8 +138,18 @@ fn der_to_pem(label: &str, der: &[u8]) -> String {
     out
 }
 
-/// charon's `list-conn` event for one connection.
+/// charon's `list-conn` event for one connection, without its credentials read.
 pub fn list_conn_message(conn: &iked_conf::Connection) -> Message {
+    list_conn_message_with_creds(conn, None)
+}
+
+/// charon's `list-conn` event for one connection. `engine` is the connection as the engine
+/// has it, with the certificate files read: charon lists a round's `certs`/`cacerts` by the
+/// certificates' subject DNs, not by file name (scripts match on them).
+pub fn list_conn_message_with_creds(
+    conn: &iked_conf::Connection,
+    engine: Option<&ec::IkeConfig>,
+) -> Message {
     let addrs = |a: &[AddrSpec]| a.iter().map(ToString::to_string).collect::<Vec<_>>();
     let mut body = Message::new()
         .list("local_addrs", addrs(&conn.local_addrs))
@@ -169,12 +179,29 @@ pub fn list_conn_message(conn: &iked_conf::Connection) -> Message {
             if let Some(id) = &round.id {
                 auth = auth.kv("id", id.to_string());
             }
-            if !round.certs.is_empty() {
-                auth = auth.list("certs", &round.certs);
-            }
-            if !round.cacerts.is_empty() {
-                auth = auth.list("cacerts", &round.cacerts);
-            }
+            // The engine authenticates the first round of each side only (further rounds
+            // are refused at load).
+            let side = engine.filter(|_| i == 0).map(|e| {
+                if prefix == "local" {
+                    &e.local
+                } else {
+                    &e.remote
+                }
+            });
+            let (certs, cacerts) = match side.map(|a| &a.method) {
+                Some(ec::AuthMethod::Pubkey(p)) => (
+                    p.certs.iter().map(|c| c.subject().to_owned()).collect(),
+                    p.cacerts.iter().map(|c| c.subject().to_owned()).collect(),
+                ),
+                _ => (Vec::new(), Vec::new()),
+            };
+            // charon always sends these lists, empty or not.
+            let groups: Vec<String> = round.groups.iter().map(ToString::to_string).collect();
+            auth = auth
+                .list("groups", groups)
+                .list("cert_policy", Vec::<String>::new())
+                .list("certs", certs)
+                .list("cacerts", cacerts);
             body = body.section(format!("{prefix}-{}", i + 1), auth);
         }
     }
@@ -216,7 +243,8 @@ pub fn list_conn_message(conn: &iked_conf::Connection) -> Message {
 
 fn action_name(action: iked_conf::Action) -> &'static str {
     match (action.trap, action.start) {
-        (false, false) => "clear",
+        // charon 5.9.8's action_names: "none", not the older "clear".
+        (false, false) => "none",
         (true, false) => "trap",
         (false, true) => "start",
         (true, true) => "trap|start",

@@ -1421,11 +1421,17 @@ impl Core {
             }
             "list-conns" => {
                 let filter = message.get_str("ike");
+                let dir = creds::swanctl_dir(&self.config_file);
                 for c in &self.conns {
                     if filter.is_some_and(|f| f != c.conn.name) {
                         continue;
                     }
-                    responder.event("list-conn", config::list_conn_message(&c.conn));
+                    // Read as the engine got them, so certificates list by subject.
+                    let engine = creds::engine_connection_with_creds(&c.conn, &dir).ok();
+                    responder.event(
+                        "list-conn",
+                        config::list_conn_message_with_creds(&c.conn, engine.as_ref()),
+                    );
                 }
                 responder.respond(Message::new());
             }
@@ -1936,14 +1942,43 @@ fn read_trimmed(path: &str) -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// The `version` reply, charon-shaped.
+/// The `version` reply, charon-shaped: `sysname`, `release` and `machine` come from
+/// uname(2) as in charon's vici_query.c (the compile-time architecture name differs from the
+/// kernel's, e.g. `x86` for `i686`).
 pub fn version_message() -> Message {
+    let (sysname, release, machine) = uname().unwrap_or_else(|| {
+        (
+            read_trimmed("/proc/sys/kernel/ostype"),
+            read_trimmed("/proc/sys/kernel/osrelease"),
+            std::env::consts::ARCH.to_owned(),
+        )
+    });
     Message::new()
         .kv("daemon", "iked")
         .kv("version", env!("CARGO_PKG_VERSION"))
-        .kv("sysname", read_trimmed("/proc/sys/kernel/ostype"))
-        .kv("release", read_trimmed("/proc/sys/kernel/osrelease"))
-        .kv("machine", std::env::consts::ARCH)
+        .kv("sysname", sysname)
+        .kv("release", release)
+        .kv("machine", machine)
+}
+
+/// uname(2)'s sysname, release and machine.
+fn uname() -> Option<(String, String, String)> {
+    // SAFETY: utsname is plain old data (arrays of c_char); all zeroes is a valid value.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable utsname for the duration of the call.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return None;
+    }
+    let field = |f: &[libc::c_char]| {
+        // The kernel NUL-terminates each field; stop at the first NUL or the array's end.
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    Some((field(&u.sysname), field(&u.release), field(&u.machine)))
 }
 
 /// charon's uptime text: `5 minutes`, `2 hours`, `3 days`.

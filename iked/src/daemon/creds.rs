@@ -282,6 +282,35 @@ fn passphrases_for<'a>(
         .collect()
 }
 
+/// Reads a credential file, refusing anything but a regular file: reading a FIFO blocks until
+/// a writer appears, which would freeze the daemon (VICI included) in a reload. The open is
+/// non-blocking and the opened file is checked too, in case the path changed in between.
+fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let not_regular = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, device or socket?), refused",
+        )
+    };
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    // Sized up front like std::fs::read: no reallocation leaves copies of a key behind.
+    let mut data = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.read_to_end(&mut data)?;
+    Ok(data)
+}
+
 fn read_dir_sorted(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -350,7 +379,7 @@ impl CredStore {
         path: &Path,
         secrets: &iked_conf::Secrets,
     ) -> Result<String, CredProblem> {
-        let data = zeroize::Zeroizing::new(std::fs::read(path)?);
+        let data = zeroize::Zeroizing::new(read_regular(path)?);
         let source_name = path.display().to_string();
         match kind {
             Dir::X509 | Dir::X509Ca => {
@@ -411,7 +440,7 @@ impl CredStore {
             )
         })?;
         let path = resolve(&dir.join("x509ca"), file);
-        let data = std::fs::read(&path).map_err(|e| CredError::new(path.display(), e))?;
+        let data = read_regular(&path).map_err(|e| CredError::new(path.display(), e))?;
         let cert = parse_certs(&data)
             .map_err(|e| CredError::new(path.display(), e))?
             .into_iter()
@@ -807,7 +836,7 @@ fn read_certs(dir: &Path, name: &str) -> Result<Vec<Certificate>, CredError> {
         return parse_certs(name.as_bytes()).map_err(|e| CredError::new("vici:load-conn", e));
     }
     let path = resolve(dir, name);
-    let data = std::fs::read(&path).map_err(|e| CredError::new(path.display(), e))?;
+    let data = read_regular(&path).map_err(|e| CredError::new(path.display(), e))?;
     parse_certs(&data).map_err(|e| CredError::new(path.display(), e))
 }
 
@@ -845,7 +874,7 @@ pub fn conn_credentials(
             continue;
         }
         let path = resolve(&dir.join("pubkey"), name);
-        let data = std::fs::read(&path).map_err(|e| CredError::new(path.display(), e))?;
+        let data = read_regular(&path).map_err(|e| CredError::new(path.display(), e))?;
         let key = if is_pem(&data) {
             RawPublicKey::from_pem(&data)
         } else {
