@@ -11,10 +11,9 @@
 //!   Engine log lines of the SA stream to the client as `control-log` events meanwhile.
 //! - IKE SAs are started towards the connection's `remote_port` (default 500).
 //! - `list-sas` shows, besides charon's keys, each CHILD_SA's `offload` in force and configured
-//!   `hw-offload`; a CHILD_SA the kernel refused stays listed (state `FAILED`, key `failure`
-//!   with the engine's reason, which carries the kernel's text) until its IKE SA goes away or a
-//!   child of the same name comes up. A CHILD_SA refused in negotiation is not listed (as
-//!   charon); the refusal is logged and returned to the command that asked for it.
+//!   `hw-offload`. A CHILD_SA that was refused (by the peer, by us, or by our kernel) is not
+//!   listed, as in charon: the refusal, with the kernel's text where the kernel refused, is
+//!   logged and returned to the command that asked for it.
 //! - Engine events become charon log lines, VICI `ike-updown`/`child-updown`/`*-rekey`
 //!   broadcasts, and the actions `start_action`/`close_action`/`dpd_action`/`unique`/
 //!   `keyingtries` ask for.
@@ -106,15 +105,6 @@ struct ChildMeta {
     installed_at: Timestamp,
 }
 
-/// A CHILD_SA our kernel refused, listed (state `FAILED`) while its IKE SA lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct FailedChild {
-    /// Child config name (empty if the engine could not tell, e.g. no config matched).
-    name: String,
-    /// The engine's reason, which carries the kernel's text for install failures.
-    reason: String,
-}
-
 /// Result of loading configuration, reported to `ikectl load-all` and logs.
 #[derive(Debug, Default)]
 pub struct LoadReport {
@@ -146,7 +136,6 @@ pub struct Core {
     sa_meta: HashMap<IkeSaId, SaMeta>,
     child_meta: HashMap<ChildSaId, ChildMeta>,
     /// Failed CHILD_SAs per IKE SA, newest last, one per child name.
-    failed_children: HashMap<IkeSaId, Vec<FailedChild>>,
     traps: Vec<TrapPolicy>,
     next_trap_reqid: u32,
     /// Kernel counters per CHILD_SA, refreshed when SAs are listed.
@@ -182,7 +171,6 @@ impl Core {
             printed_log_groups: printed_engine_groups(),
             sa_meta: HashMap::new(),
             child_meta: HashMap::new(),
-            failed_children: HashMap::new(),
             traps: Vec::new(),
             next_trap_reqid: TRAP_REQID_BASE,
             counter_cache: HashMap::new(),
@@ -620,7 +608,6 @@ impl Core {
                 tracing::warn!(target: "IKE", ike = name.as_str(), "establishing IKE_SA {name}[{}] failed: {reason}", sa.0);
                 let msg = format!("establishing IKE_SA '{name}' failed: {reason}");
                 self.complete_initiates(|p| p.ike == sa, Err(msg));
-                self.failed_children.remove(&sa);
                 let meta = self.sa_meta.remove(&sa);
                 // As charon: `keyingtries` retries a peer that never answered; a refusal
                 // (authentication, proposals) would only be refused again.
@@ -637,7 +624,6 @@ impl Core {
                     Err(format!("IKE_SA '{name}' went down: {reason:?}")),
                 );
                 self.on_sa_gone(sa, None);
-                self.failed_children.remove(&sa);
                 let meta = self.sa_meta.remove(&sa);
                 self.after_down(now, &name, None, &reason, meta);
             }
@@ -662,9 +648,6 @@ impl Core {
                         p.ike = new;
                     }
                 }
-                if let Some(failed) = self.failed_children.remove(&old) {
-                    self.failed_children.insert(new, failed);
-                }
                 self.sa_meta.remove(&old);
             }
             Event::ChildUp {
@@ -677,9 +660,6 @@ impl Core {
             } => {
                 self.child_meta
                     .insert(child, ChildMeta { installed_at: now });
-                if let Some(failed) = self.failed_children.get_mut(&ike) {
-                    failed.retain(|f| f.name != name);
-                }
                 let ike_name = self.sa_name(ike).unwrap_or_default();
                 tracing::info!(target: "CHD", ike = ike_name.as_str(), "CHILD_SA {name}{{{}}} established with SPIs {spi_in:08x}_i {spi_out:08x}_o", child.0);
                 self.broadcast_updown("child-updown", ike, Some(child), true, now);
@@ -691,19 +671,9 @@ impl Core {
             Event::ChildFailed { ike, name, reason } => {
                 let ike_name = self.sa_name(ike).unwrap_or_default();
                 tracing::warn!(target: "CHD", ike = ike_name.as_str(), "establishing CHILD_SA {name} failed: {reason}");
-                let failed = self.failed_children.entry(ike).or_default();
-                failed.retain(|f| f.name != name);
-                // A child the peer refused (or whose answer we refused) never existed: as
-                // charon, list-sas shows nothing for it; the log above and the initiating
-                // command's result carry the refusal. A child our kernel refused stays listed
-                // with the kernel's reason, which is otherwise hard to find (e.g. an offload
-                // the device cannot do).
-                if reason.starts_with(iked_ike::engine::CHILD_KERNEL_REFUSAL) {
-                    failed.push(FailedChild {
-                        name: name.clone(),
-                        reason: reason.clone(),
-                    });
-                }
+                // As charon, list-sas shows nothing for a refused child: the log above and
+                // the initiating command's result carry the refusal (with the kernel's text
+                // when the kernel refused it, e.g. an offload the device cannot do).
                 self.complete_initiates(
                     |p| p.ike == ike && p.awaiting == Awaiting::Child(name.clone()),
                     Err(format!("establishing CHILD_SA '{name}' failed: {reason}")),
@@ -1160,34 +1130,11 @@ impl Core {
         }
         if with_children {
             let mut children = Message::new();
-            let mut listed = HashSet::new();
             if let Some(i) = &info {
                 for c in &i.children {
                     if let Some(cm) = self.child_sa_message(ike, c.id, now) {
-                        listed.insert(c.name.clone());
                         children = children.section(format!("{}-{}", c.name, c.id.0), cm);
                     }
-                }
-            }
-            // Failed children the engine no longer holds (rolled back, deleted with the
-            // peer) stay visible, with the reason, for the IKE SA's lifetime.
-            for (n, f) in self
-                .failed_children
-                .get(&ike)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                if !listed.contains(&f.name) {
-                    let label = if f.name.is_empty() {
-                        "unknown"
-                    } else {
-                        &f.name
-                    };
-                    children = children.section(
-                        format!("{label}-failed-{}", n + 1),
-                        self.failed_child_message(&info, f),
-                    );
                 }
             }
             m = m.section("child-sas", children);
@@ -1203,21 +1150,11 @@ impl Core {
         let mode = child_conf
             .map(|ch| ch.mode.to_string().to_ascii_uppercase())
             .unwrap_or_else(|| "TUNNEL".into());
-        // A child the engine still holds but that failed (e.g. the kernel refused it and the
-        // peer has not confirmed the delete yet).
-        let failure = (!c.installed)
-            .then(|| {
-                self.kernel
-                    .install_failure(child)
-                    .map(|f| f.reason)
-                    .or_else(|| {
-                        self.failed_children
-                            .get(&ike)
-                            .and_then(|v| v.iter().find(|f| f.name == c.name))
-                            .map(|f| f.reason.clone())
-                    })
-            })
-            .flatten();
+        // A child our kernel refused is not listed, as in charon, although the engine holds it
+        // until the peer has confirmed our DELETE.
+        if !c.installed && self.kernel.install_failure(child).is_some() {
+            return None;
+        }
         let mut m = Message::new()
             .kv("name", c.name.as_str())
             .kv("uniqueid", c.id.0.to_string())
@@ -1227,8 +1164,6 @@ impl Core {
                 "state",
                 if c.installed {
                     "INSTALLED"
-                } else if failure.is_some() {
-                    "FAILED"
                 } else {
                     "INSTALLING"
                 },
@@ -1310,31 +1245,7 @@ impl Core {
         if let Some(ch) = child_conf {
             m = m.kv("hw-offload", ch.hw_offload.to_string());
         }
-        if let Some(reason) = failure {
-            m = m.kv("failure", reason);
-        }
         Some(m)
-    }
-
-    /// A `child-sas` entry for a CHILD_SA that failed and is gone from the engine.
-    fn failed_child_message(&self, info: &Option<IkeInfo>, failed: &FailedChild) -> Message {
-        let child_conf = info
-            .as_ref()
-            .and_then(|i| self.find_conn(&i.name))
-            .and_then(|conn| conn.children.iter().find(|ch| ch.name == failed.name));
-        let mut m = Message::new()
-            .kv("name", failed.name.as_str())
-            .kv("uniqueid", "0")
-            .kv("reqid", "0")
-            .kv("state", "FAILED");
-        if let Some(ch) = child_conf {
-            m = m
-                .kv("mode", ch.mode.to_string().to_ascii_uppercase())
-                .kv("protocol", "ESP")
-                .kv("hw-offload", ch.hw_offload.to_string());
-        }
-        m.kv("offload", "none")
-            .kv("failure", failed.reason.as_str())
     }
 
     // ----- control ---------------------------------------------------------------------------
