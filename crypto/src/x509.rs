@@ -827,19 +827,20 @@ fn describe_subtree(tree: &Subtree) -> String {
     match tree {
         Subtree::Dns(d) => format!("DNS:{d}"),
         Subtree::Email(e) => format!("email:{e}"),
-        Subtree::Ip(addr, mask) => format!("IP:{}/{}", hex_bytes(addr), hex_bytes(mask)),
+        Subtree::Ip(addr, mask) => format!("IP:{}/{}", ip_text(addr), ip_text(mask)),
         Subtree::Dn(der) => format!("DN:{}", dn_to_text(der).unwrap_or_default()),
         Subtree::Other(form) => form.to_string(),
     }
 }
 
-fn hex_bytes(b: &[u8]) -> String {
-    match b.len() {
-        4 => <[u8; 4]>::try_from(b).map_or_else(|_| String::new(), |a| IpAddr::from(a).to_string()),
-        16 => {
-            <[u8; 16]>::try_from(b).map_or_else(|_| String::new(), |a| IpAddr::from(a).to_string())
-        }
-        _ => String::new(),
+/// An address or mask of an iPAddress constraint as text (both are 4 or 16 bytes).
+fn ip_text(b: &[u8]) -> String {
+    if let Ok(a) = <[u8; 4]>::try_from(b) {
+        IpAddr::from(a).to_string()
+    } else if let Ok(a) = <[u8; 16]>::try_from(b) {
+        IpAddr::from(a).to_string()
+    } else {
+        String::new()
     }
 }
 
