@@ -302,8 +302,12 @@ impl RsaSigningKey {
         let der = key
             .to_pkcs1_der()
             .map_err(|e| CryptoError::InvalidKey(format!("encoding the RSA key: {e}")))?;
-        let ring = ring::rsa::KeyPair::from_der(der.as_bytes())
-            .map_err(|e| CryptoError::InvalidKey(format!("RSA key refused by ring: {e}")))?;
+        let ring = ring::rsa::KeyPair::from_der(der.as_bytes()).map_err(|e| {
+            CryptoError::InvalidKey(format!(
+                "{RSA_REFUSED} {bits} bits refused by ring ({e}; it needs a public exponent \
+                     of at least 65537 and primes of half the modulus size)"
+            ))
+        })?;
         let public = key.to_public_key();
         Ok(Self {
             ring,
@@ -465,8 +469,14 @@ impl PrivateKey {
             .map_err(|_| CryptoError::WrongPassphrase)?;
         // Borrowed, so the only copy of the plaintext is `plain`, which zeroizes on drop.
         let borrowed = rustls_pki_types::PrivatePkcs8KeyDer::from(plain.as_bytes());
-        Self::from_key_der(&PrivateKeyDer::Pkcs8(borrowed))
-            .map_err(|_| CryptoError::WrongPassphrase)
+        Self::from_key_der(&PrivateKeyDer::Pkcs8(borrowed)).map_err(|e| match e {
+            // Decrypted fine, but an RSA key ring cannot sign with: say so, not "wrong
+            // passphrase".
+            CryptoError::InvalidKey(why) if why.starts_with(RSA_REFUSED) => {
+                CryptoError::InvalidKey(why)
+            }
+            _ => CryptoError::WrongPassphrase,
+        })
     }
 
     /// Loads a DER private key in PKCS#8, PKCS#1 or SEC1 form.

@@ -108,9 +108,14 @@ fn rsa_keys_ring_cannot_use_are_refused_at_load_time() {
     let small = rsa::RsaPrivateKey::new(&mut rng, 1024).unwrap();
     let pkcs1 = small.to_pkcs1_pem(Default::default()).unwrap();
     let pkcs8 = small.to_pkcs8_der().unwrap();
+    let encrypted = small
+        .to_pkcs8_encrypted_der(&mut rng, "correct horse")
+        .unwrap();
     for result in [
         PrivateKey::from_pem(pkcs1.as_bytes()),
         PrivateKey::from_der(pkcs8.as_bytes()),
+        // Decrypts, so the passphrase is right: the size is the reason, not the passphrase.
+        PrivateKey::from_der_with_passphrase(encrypted.as_bytes(), Some(b"correct horse")),
     ] {
         match result {
             Err(CryptoError::InvalidKey(why)) => {
@@ -119,6 +124,15 @@ fn rsa_keys_ring_cannot_use_are_refused_at_load_time() {
             }
             other => panic!("a 1024-bit key must be refused at load time, got {other:?}"),
         }
+    }
+    // Public exponent 3: the rsa crate parses it, ring refuses it (e >= 65537).
+    let e3 = rsa::RsaPrivateKey::new_with_exp(&mut rng, 2048, &rsa::BigUint::from(3u32)).unwrap();
+    match PrivateKey::from_der(e3.to_pkcs1_der().unwrap().as_bytes()) {
+        Err(CryptoError::InvalidKey(why)) => {
+            assert!(why.contains("2048 bits refused by ring"), "{why}");
+            assert!(why.contains("65537"), "{why}");
+        }
+        other => panic!("an e=3 key must be refused at load time, got {other:?}"),
     }
 }
 
