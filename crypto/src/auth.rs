@@ -277,8 +277,11 @@ const RSA_REFUSED: &str = "RSA key of";
 /// and charon uses with peers that announce no SIGNATURE_HASH_ALGORITHMS) exists in neither
 /// ring nor aws-lc-rs. For that one case the key is also kept as an `rsa::RsaPrivateKey` and
 /// signs with blinding (`RandomizedSigner`), a documented fallback: see DEVELOPING.md,
-/// "Dependency advisories". strongSwan 5.x and Libreswan always announce RFC 7427 hashes, so
-/// iked never takes it with them.
+/// "Dependency advisories". strongSwan (with its default `signature_authentication = yes`) and
+/// Libreswan announce RFC 7427 hashes, so iked does not take it with them.
+///
+/// Zeroization: our copies (the `rsa` key, the PKCS#1 encoding handed to ring) are zeroized;
+/// ring keeps its own limbs, which it does not scrub when the key is dropped (unloaded).
 pub struct RsaSigningKey {
     ring: ring::rsa::KeyPair,
     /// Zeroized on drop (`rsa` implements `ZeroizeOnDrop`); only for SHA-1 signatures.
