@@ -960,6 +960,24 @@ fn ip_within(ip: IpAddr, addr: &[u8], mask: &[u8]) -> bool {
             .all(|((o, a), m)| o & m == a & m)
 }
 
+/// An attribute value as text when it is one of the string types (RFC 5280 7.1 compares
+/// those after case folding whatever their type: PrintableString from openssl, UTF8String
+/// from most other tools).
+fn attr_text<'a>(v: &'a x509_parser::der_parser::asn1_rs::Any<'_>) -> Option<&'a str> {
+    if matches!(
+        v.tag(),
+        Tag::PrintableString
+            | Tag::Utf8String
+            | Tag::Ia5String
+            | Tag::T61String
+            | Tag::VisibleString
+    ) {
+        std::str::from_utf8(v.data).ok()
+    } else {
+        None
+    }
+}
+
 /// directoryName: the base's RDNs are the first RDNs of the subject, compared as RFC 5280 7.1
 /// asks (string values case-insensitively, as caseIgnoreMatch does for ASCII).
 fn dn_within(subject: &[u8], base: &[u8]) -> bool {
@@ -976,8 +994,8 @@ fn dn_within(subject: &[u8], base: &[u8]) -> bool {
                 && b.iter().zip(&s).all(|(x, y)| {
                     x.attr_type() == y.attr_type() && {
                         let (xv, yv) = (x.attr_value(), y.attr_value());
-                        match (xv.as_str(), yv.as_str()) {
-                            (Ok(a), Ok(b)) => a.trim().eq_ignore_ascii_case(b.trim()),
+                        match (attr_text(xv), attr_text(yv)) {
+                            (Some(a), Some(b)) => a.trim().eq_ignore_ascii_case(b.trim()),
                             _ => xv.data == yv.data,
                         }
                     }
@@ -1192,6 +1210,37 @@ mod tests {
             Err(CertError::InvalidDn { .. })
         ));
         assert!(dn_from_text("").is_err());
+    }
+
+    /// RFC 5280 4.2.1.10 forms of each name type.
+    #[test]
+    fn name_constraint_forms() {
+        assert!(dns_within("host.example.org", "example.org"));
+        assert!(dns_within("EXAMPLE.org.", "example.org"));
+        assert!(!dns_within("badexample.org", "example.org"));
+        assert!(dns_within("a.example.org", ".example.org"));
+        assert!(!dns_within("example.org", ".example.org"));
+        assert!(dns_within("anything", ""));
+        assert!(email_within("bfl@example.org", "bfl@EXAMPLE.org"));
+        assert!(!email_within("BFL@example.org", "bfl@example.org"));
+        assert!(email_within("bfl@Example.Org", "example.org"));
+        assert!(!email_within("bfl@sub.example.org", "example.org"));
+        assert!(email_within("bfl@sub.example.org", ".example.org"));
+        assert!(!email_within("bfl@example.org", ".example.org"));
+        assert!(!email_within("no-at-sign", "example.org"));
+        let net = [10, 1, 0, 0];
+        let mask = [255, 255, 0, 0];
+        assert!(ip_within("10.1.2.3".parse().unwrap(), &net, &mask));
+        assert!(!ip_within("10.2.0.1".parse().unwrap(), &net, &mask));
+        assert!(!ip_within("::ffff:10.1.2.3".parse().unwrap(), &net, &mask));
+        let base = dn_from_text("C=CH, O=iked test").unwrap();
+        assert!(dn_within(
+            &dn_from_text("C=CH, O=IKED TEST, CN=x").unwrap(),
+            &base
+        ));
+        assert!(dn_within(&base, &base));
+        assert!(!dn_within(&dn_from_text("C=CH, CN=x").unwrap(), &base));
+        assert!(!dn_within(&dn_from_text("C=CH").unwrap(), &base));
     }
 
     #[test]
