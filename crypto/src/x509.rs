@@ -103,20 +103,10 @@ pub enum CertError {
         /// Non-self-issued intermediates between it and the end entity.
         intermediates: usize,
     },
-    /// A name of a certificate violates the nameConstraints of a CA above it.
-    #[error(
-        "{name} of certificate \"{subject}\" violates the name constraints of CA \"{ca}\": {why}"
-    )]
-    NameConstraint {
-        /// Subject DN of the certificate.
-        subject: String,
-        /// The offending name (`DNS:x`, `IP:x`, `email:x`, `DN:x`, ...).
-        name: String,
-        /// Subject DN of the constraining CA.
-        ca: String,
-        /// Why (outside the permitted subtrees, inside an excluded one, form not processed).
-        why: String,
-    },
+    /// A name of a certificate violates the nameConstraints of a CA above it (boxed: four
+    /// strings would make every `Result<_, CertError>` twice as large).
+    #[error(transparent)]
+    NameConstraint(Box<NameConstraintViolation>),
     /// A critical extension iked does not process (RFC 5280 4.2).
     #[error("certificate \"{subject}\" has unsupported critical extension {oid}")]
     UnknownCriticalExtension {
@@ -163,6 +153,20 @@ pub enum CertError {
         /// Why.
         why: String,
     },
+}
+
+/// A name of a certificate that violates the nameConstraints of a CA above it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name} of certificate \"{subject}\" violates the name constraints of CA \"{ca}\": {why}")]
+pub struct NameConstraintViolation {
+    /// Subject DN of the certificate.
+    pub subject: String,
+    /// The offending name (`DNS:x`, `IP:x`, `email:x`, `DN:x`, ...).
+    pub name: String,
+    /// Subject DN of the constraining CA.
+    pub ca: String,
+    /// Why (outside the permitted subtrees, inside an excluded one, form not processed).
+    pub why: String,
 }
 
 /// One subjectAltName entry iked matches identities against.
@@ -874,11 +878,13 @@ fn check_name_constraints(ca: &Certificate, cert: &Certificate) -> Result<(), Ce
             .iter()
             .map(|f| ConstrainedName::Other(f)),
     );
-    let violation = |name: &ConstrainedName<'_>, why: String| CertError::NameConstraint {
-        subject: cert.subject.clone(),
-        name: name.describe(),
-        ca: ca.subject.clone(),
-        why,
+    let violation = |name: &ConstrainedName<'_>, why: String| {
+        CertError::NameConstraint(Box::new(NameConstraintViolation {
+            subject: cert.subject.clone(),
+            name: name.describe(),
+            ca: ca.subject.clone(),
+            why,
+        }))
     };
     for name in &names {
         if let Some(Subtree::Other(form)) = nc
