@@ -237,7 +237,7 @@ impl SignatureScheme {
 /// A private key for AUTH signatures. `Debug` shows only the key type.
 pub enum PrivateKey {
     /// RSA.
-    Rsa(Box<rsa::RsaPrivateKey>),
+    Rsa(Box<RsaSigningKey>),
     /// ECDSA P-256.
     EcdsaP256(p256::ecdsa::SigningKey),
     /// ECDSA P-384.
@@ -258,6 +258,109 @@ impl fmt::Debug for PrivateKey {
             Self::Ed25519(_) => "Ed25519",
         };
         write!(f, "PrivateKey::{kind}(<redacted>)")
+    }
+}
+
+/// Smallest and largest RSA modulus ring signs with (`ring::rsa::KeyPair` refuses others);
+/// checked at load time so a key iked cannot use is refused when it is loaded, not when the
+/// first IKE_AUTH is signed.
+const RSA_MIN_BITS: usize = 2048;
+const RSA_MAX_BITS: usize = 4096;
+/// Start of the load-time refusal of an RSA key ring cannot use.
+const RSA_REFUSED: &str = "RSA key of";
+
+/// An RSA private key. Signatures with SHA-2 (PKCS#1 v1.5 and PSS) are made by `ring`, whose
+/// RSA is constant-time and blinded; the `rsa` crate's private-key operations carry
+/// RUSTSEC-2023-0071 (Marvin, timing) and are not used for them.
+///
+/// RSA PKCS#1 v1.5 with SHA-1 (the classic AUTH method 1, which RFC 8247 still lists as MUST
+/// and charon uses with peers that announce no SIGNATURE_HASH_ALGORITHMS) exists in neither
+/// ring nor aws-lc-rs. For that one case the key is also kept as an `rsa::RsaPrivateKey` and
+/// signs with blinding (`RandomizedSigner`), a documented fallback: see DEVELOPING.md,
+/// "Dependency advisories". strongSwan (with its default `signature_authentication = yes`) and
+/// Libreswan announce RFC 7427 hashes, so iked does not take it with them.
+///
+/// Zeroization: our copies (the `rsa` key, the PKCS#1 encoding handed to ring) are zeroized;
+/// ring keeps its own limbs, which it does not scrub when the key is dropped (unloaded).
+pub struct RsaSigningKey {
+    ring: ring::rsa::KeyPair,
+    /// Zeroized on drop (`rsa` implements `ZeroizeOnDrop`); only for SHA-1 signatures.
+    legacy: rsa::RsaPrivateKey,
+    public: rsa::RsaPublicKey,
+}
+
+impl RsaSigningKey {
+    /// Builds the signing key from a parsed RSA key: checks the modulus size ring accepts and
+    /// hands ring the PKCS#1 encoding (a zeroizing buffer).
+    fn new(key: rsa::RsaPrivateKey) -> Result<Self, CryptoError> {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        use rsa::traits::PublicKeyParts;
+        let bits = key.n().bits();
+        if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
+            return Err(CryptoError::InvalidKey(format!(
+                "{RSA_REFUSED} {bits} bits: iked signs RSA with ring, which accepts \
+                 {RSA_MIN_BITS} to {RSA_MAX_BITS} bits"
+            )));
+        }
+        let der = key
+            .to_pkcs1_der()
+            .map_err(|e| CryptoError::InvalidKey(format!("encoding the RSA key: {e}")))?;
+        let ring = ring::rsa::KeyPair::from_der(der.as_bytes()).map_err(|e| {
+            CryptoError::InvalidKey(format!(
+                "{RSA_REFUSED} {bits} bits refused by ring ({e}; it needs a public exponent \
+                     of at least 65537 and primes of half the modulus size)"
+            ))
+        })?;
+        let public = key.to_public_key();
+        Ok(Self {
+            ring,
+            legacy: key,
+            public,
+        })
+    }
+
+    /// Modulus size in bits.
+    pub fn bits(&self) -> usize {
+        self.ring.public().modulus_len() * 8
+    }
+
+    fn sign(
+        &self,
+        scheme: SignatureScheme,
+        message: &[u8],
+        rng: &mut dyn RandomSource,
+    ) -> Result<Vec<u8>, CryptoError> {
+        use ring::signature as rs;
+        let encoding: &'static dyn rs::RsaEncoding = match scheme {
+            SignatureScheme::RsaPkcs1Sha1 => {
+                // Blinded with randomness from `rng` (see the type's comment for why SHA-1
+                // is not signed by ring).
+                let signer = rsa::pkcs1v15::SigningKey::<sha1::Sha1>::new(self.legacy.clone());
+                return signer
+                    .try_sign_with_rng(&mut RngAdapter(rng), message)
+                    .map(|s| s.to_vec())
+                    .map_err(|e| CryptoError::SigningFailed(e.to_string()));
+            }
+            SignatureScheme::RsaPkcs1Sha256 => &rs::RSA_PKCS1_SHA256,
+            SignatureScheme::RsaPkcs1Sha384 => &rs::RSA_PKCS1_SHA384,
+            SignatureScheme::RsaPkcs1Sha512 => &rs::RSA_PKCS1_SHA512,
+            SignatureScheme::RsaPssSha256 => &rs::RSA_PSS_SHA256,
+            SignatureScheme::RsaPssSha384 => &rs::RSA_PSS_SHA384,
+            SignatureScheme::RsaPssSha512 => &rs::RSA_PSS_SHA512,
+            _ => return Err(CryptoError::UnsupportedSignatureAlgorithm),
+        };
+        // ring's blinding and PSS salt come from the OS (its `SecureRandom` is sealed, so
+        // our `RandomSource` cannot feed it); PKCS#1 v1.5 output is deterministic anyway.
+        let mut signature = vec![0u8; self.ring.public().modulus_len()];
+        self.ring
+            .sign(
+                encoding,
+                &ring::rand::SystemRandom::new(),
+                message,
+                &mut signature,
+            )
+            .map_err(|_| CryptoError::SigningFailed("ring RSA signing failed".into()))?;
+        Ok(signature)
     }
 }
 
@@ -369,8 +472,14 @@ impl PrivateKey {
             .map_err(|_| CryptoError::WrongPassphrase)?;
         // Borrowed, so the only copy of the plaintext is `plain`, which zeroizes on drop.
         let borrowed = rustls_pki_types::PrivatePkcs8KeyDer::from(plain.as_bytes());
-        Self::from_key_der(&PrivateKeyDer::Pkcs8(borrowed))
-            .map_err(|_| CryptoError::WrongPassphrase)
+        Self::from_key_der(&PrivateKeyDer::Pkcs8(borrowed)).map_err(|e| match e {
+            // Decrypted fine, but an RSA key ring cannot sign with: say so, not "wrong
+            // passphrase".
+            CryptoError::InvalidKey(why) if why.starts_with(RSA_REFUSED) => {
+                CryptoError::InvalidKey(why)
+            }
+            _ => CryptoError::WrongPassphrase,
+        })
     }
 
     /// Loads a DER private key in PKCS#8, PKCS#1 or SEC1 form.
@@ -380,17 +489,27 @@ impl PrivateKey {
             PrivateKeyDer::Pkcs1(der.to_vec().into()),
             PrivateKeyDer::Sec1(der.to_vec().into()),
         ];
-        candidates
-            .iter()
-            .find_map(|k| Self::from_key_der(k).ok())
-            .ok_or_else(|| invalid_key("not a PKCS#8, PKCS#1 or SEC1 private key"))
+        // A key that parsed as RSA but that ring cannot sign with keeps its own error (the
+        // operator needs the size, not "not a key").
+        let mut refused = None;
+        for k in &candidates {
+            match Self::from_key_der(k) {
+                Ok(key) => return Ok(key),
+                Err(CryptoError::InvalidKey(why)) if why.starts_with(RSA_REFUSED) => {
+                    refused = Some(CryptoError::InvalidKey(why));
+                }
+                Err(_) => {}
+            }
+        }
+        Err(refused.unwrap_or_else(|| invalid_key("not a PKCS#8, PKCS#1 or SEC1 private key")))
     }
 
     fn from_key_der(der: &PrivateKeyDer<'_>) -> Result<Self, CryptoError> {
         match der {
             PrivateKeyDer::Pkcs1(k) => rsa::RsaPrivateKey::from_pkcs1_der(k.secret_pkcs1_der())
-                .map(|k| Self::Rsa(Box::new(k)))
-                .map_err(|_| invalid_key("bad PKCS#1 RSA key")),
+                .map_err(|_| invalid_key("bad PKCS#1 RSA key"))
+                .and_then(RsaSigningKey::new)
+                .map(|k| Self::Rsa(Box::new(k))),
             PrivateKeyDer::Sec1(k) => {
                 let der = k.secret_sec1_der();
                 if let Ok(sk) = p256::SecretKey::from_sec1_der(der) {
@@ -409,7 +528,7 @@ impl PrivateKey {
             PrivateKeyDer::Pkcs8(k) => {
                 let der = k.secret_pkcs8_der();
                 if let Ok(key) = rsa::RsaPrivateKey::from_pkcs8_der(der) {
-                    return Ok(Self::Rsa(Box::new(key)));
+                    return RsaSigningKey::new(key).map(|k| Self::Rsa(Box::new(k)));
                 }
                 if let Ok(sk) = p256::SecretKey::from_pkcs8_der(der) {
                     return Ok(Self::EcdsaP256(sk.into()));
@@ -434,7 +553,7 @@ impl PrivateKey {
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
         match self {
-            Self::Rsa(k) => PublicKey::Rsa(Box::new(k.to_public_key())),
+            Self::Rsa(k) => PublicKey::Rsa(Box::new(k.public.clone())),
             Self::EcdsaP256(k) => PublicKey::EcdsaP256(*k.verifying_key()),
             Self::EcdsaP384(k) => PublicKey::EcdsaP384(*k.verifying_key()),
             Self::EcdsaP521(k) => PublicKey::EcdsaP521(p521::ecdsa::VerifyingKey::from(k)),
@@ -465,43 +584,7 @@ impl PrivateKey {
     ) -> Result<Vec<u8>, CryptoError> {
         let failed = |e: rsa::signature::Error| CryptoError::SigningFailed(e.to_string());
         match (self, scheme) {
-            (Self::Rsa(k), SignatureScheme::RsaPkcs1Sha1) => {
-                let signer = rsa::pkcs1v15::SigningKey::<sha1::Sha1>::new(k.as_ref().clone());
-                Ok(signer.try_sign(message).map_err(failed)?.to_vec())
-            }
-            (Self::Rsa(k), SignatureScheme::RsaPkcs1Sha256) => {
-                let signer = rsa::pkcs1v15::SigningKey::<Sha256>::new(k.as_ref().clone());
-                Ok(signer.try_sign(message).map_err(failed)?.to_vec())
-            }
-            (Self::Rsa(k), SignatureScheme::RsaPkcs1Sha384) => {
-                let signer = rsa::pkcs1v15::SigningKey::<Sha384>::new(k.as_ref().clone());
-                Ok(signer.try_sign(message).map_err(failed)?.to_vec())
-            }
-            (Self::Rsa(k), SignatureScheme::RsaPkcs1Sha512) => {
-                let signer = rsa::pkcs1v15::SigningKey::<Sha512>::new(k.as_ref().clone());
-                Ok(signer.try_sign(message).map_err(failed)?.to_vec())
-            }
-            (Self::Rsa(k), SignatureScheme::RsaPssSha256) => {
-                let signer = rsa::pss::BlindedSigningKey::<Sha256>::new(k.as_ref().clone());
-                Ok(signer
-                    .try_sign_with_rng(&mut RngAdapter(rng), message)
-                    .map_err(failed)?
-                    .to_vec())
-            }
-            (Self::Rsa(k), SignatureScheme::RsaPssSha384) => {
-                let signer = rsa::pss::BlindedSigningKey::<Sha384>::new(k.as_ref().clone());
-                Ok(signer
-                    .try_sign_with_rng(&mut RngAdapter(rng), message)
-                    .map_err(failed)?
-                    .to_vec())
-            }
-            (Self::Rsa(k), SignatureScheme::RsaPssSha512) => {
-                let signer = rsa::pss::BlindedSigningKey::<Sha512>::new(k.as_ref().clone());
-                Ok(signer
-                    .try_sign_with_rng(&mut RngAdapter(rng), message)
-                    .map_err(failed)?
-                    .to_vec())
-            }
+            (Self::Rsa(k), _) => k.sign(scheme, message, rng),
             (Self::EcdsaP256(k), SignatureScheme::EcdsaP256Sha256) => {
                 let sig: p256::ecdsa::Signature = k.try_sign(message).map_err(failed)?;
                 Ok(sig.to_der().as_bytes().to_vec())

@@ -6,8 +6,14 @@
 //! - [`verify_chain`] checks an end-entity certificate against trust anchors at a wall-clock
 //!   time passed in by the caller (this crate reads no clock): each link's signature, validity
 //!   dates, basicConstraints CA on issuers, keyUsage keyCertSign on issuers and
-//!   digitalSignature on the end entity (when the extension is present). A self-signed end
+//!   digitalSignature on the end entity (when the extension is present), and the RFC 5280 6.1
+//!   path rules IKE needs: `pathLenConstraint` (non-self-issued intermediates below each CA,
+//!   trust anchor included), `nameConstraints` of every CA in the path on the subject DN and
+//!   the subjectAltName DNS, IP and email names (and emailAddress in the DN) of every
+//!   certificate below it, and no critical extension iked does not process, on any certificate
+//!   of the path (pinned ones included, as charon refuses to load them). A self-signed end
 //!   entity is accepted only when it is pinned (the exact certificate configured for the peer).
+//!   No extendedKeyUsage is required (IKE has none; RFC 4945 5.1.3.12).
 //! - [`Certificate::matches_identity`] decides whether an IKE identity (type and data as in the
 //!   ID payload) names the certificate, the way strongSwan's x509 plugin does: ID_DER_ASN1_DN
 //!   against the subject (RDN by RDN, PrintableString case-insensitive, `*` values as
@@ -70,11 +76,44 @@ pub enum CertError {
         /// Subject DN.
         subject: String,
     },
-    /// An issuer without basicConstraints CA (or without keyCertSign).
-    #[error("issuer certificate \"{subject}\" is not a CA")]
+    /// An issuer without basicConstraints CA (an end-entity certificate used as a CA).
+    #[error("issuer certificate \"{subject}\" is not a CA ({why})")]
     NotCa {
         /// Subject DN of the would-be issuer.
         subject: String,
+        /// What its basicConstraints say.
+        why: &'static str,
+    },
+    /// A CA certificate whose keyUsage lacks keyCertSign signed a certificate.
+    #[error("CA certificate \"{subject}\" keyUsage does not allow keyCertSign")]
+    NoKeyCertSign {
+        /// Subject DN of the CA.
+        subject: String,
+    },
+    /// More non-self-issued intermediate CAs below a CA than its pathLenConstraint allows.
+    #[error(
+        "path length of {intermediates} intermediate CA(s) below \"{subject}\" violates its \
+         pathLenConstraint of {path_len}"
+    )]
+    PathLenExceeded {
+        /// Subject DN of the constraining CA.
+        subject: String,
+        /// Its pathLenConstraint.
+        path_len: u32,
+        /// Non-self-issued intermediates between it and the end entity.
+        intermediates: usize,
+    },
+    /// A name of a certificate violates the nameConstraints of a CA above it (boxed: four
+    /// strings would make every `Result<_, CertError>` twice as large).
+    #[error(transparent)]
+    NameConstraint(Box<NameConstraintViolation>),
+    /// A critical extension iked does not process (RFC 5280 4.2).
+    #[error("certificate \"{subject}\" has unsupported critical extension {oid}")]
+    UnknownCriticalExtension {
+        /// Subject DN.
+        subject: String,
+        /// The extension's OID, dotted.
+        oid: String,
     },
     /// The end entity's keyUsage lacks digitalSignature.
     #[error("certificate \"{subject}\" keyUsage does not allow digitalSignature")]
@@ -116,6 +155,20 @@ pub enum CertError {
     },
 }
 
+/// A name of a certificate that violates the nameConstraints of a CA above it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name} of certificate \"{subject}\" violates the name constraints of CA \"{ca}\": {why}")]
+pub struct NameConstraintViolation {
+    /// Subject DN of the certificate.
+    pub subject: String,
+    /// The offending name (`DNS:x`, `IP:x`, `email:x`, `DN:x`, ...).
+    pub name: String,
+    /// Subject DN of the constraining CA.
+    pub ca: String,
+    /// Why (outside the permitted subtrees, inside an excluded one, form not processed).
+    pub why: String,
+}
+
 /// One subjectAltName entry iked matches identities against.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum AltName {
@@ -142,10 +195,93 @@ pub struct Certificate {
     not_before_text: String,
     not_after_text: String,
     ca: bool,
+    /// Whether basicConstraints is present at all (for the error text of a non-CA issuer).
+    has_basic_constraints: bool,
+    /// basicConstraints pathLenConstraint.
+    path_len: Option<u32>,
     /// `(digitalSignature, keyCertSign)` when the keyUsage extension is present.
     key_usage: Option<(bool, bool)>,
     alt_names: Vec<AltName>,
+    /// subjectAltName forms iked does not match identities against (`URI`, `otherName`, ...),
+    /// kept so a CA constraining such a form can refuse them (RFC 5280 4.2.1.10).
+    other_alt_forms: Vec<&'static str>,
+    /// emailAddress attributes of the subject DN (subject to rfc822Name constraints).
+    subject_emails: Vec<String>,
+    name_constraints: Option<NameConstraints>,
+    /// OIDs of critical extensions iked does not process.
+    unknown_critical: Vec<String>,
     subject_key_id: Option<Vec<u8>>,
+}
+
+/// One GeneralSubtree base of a nameConstraints extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Subtree {
+    Dns(String),
+    Email(String),
+    /// Address and mask of the same length (4 or 16 bytes).
+    Ip(Vec<u8>, Vec<u8>),
+    /// DER Name.
+    Dn(Vec<u8>),
+    /// A form iked does not process (named for the error).
+    Other(&'static str),
+}
+
+/// The nameConstraints extension of a CA certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct NameConstraints {
+    permitted: Vec<Subtree>,
+    excluded: Vec<Subtree>,
+}
+
+/// Extensions whose criticality iked honours: it processes them, or (extendedKeyUsage,
+/// certificatePolicies, the key identifiers, CRL/AIA pointers, issuerAltName) they restrict
+/// nothing IKE authentication relies on, as in charon's x509 plugin.
+const KNOWN_EXTENSIONS: &[&str] = &[
+    "2.5.29.14",         // subjectKeyIdentifier
+    "2.5.29.15",         // keyUsage
+    "2.5.29.17",         // subjectAltName
+    "2.5.29.18",         // issuerAltName
+    "2.5.29.19",         // basicConstraints
+    "2.5.29.30",         // nameConstraints
+    "2.5.29.31",         // cRLDistributionPoints
+    "2.5.29.32",         // certificatePolicies
+    "2.5.29.35",         // authorityKeyIdentifier
+    "2.5.29.37",         // extendedKeyUsage
+    "1.3.6.1.5.5.7.1.1", // authorityInfoAccess
+];
+
+/// emailAddress (PKCS#9), the DN attribute RFC 5280 4.2.1.10 subjects to rfc822Name constraints.
+const OID_EMAIL_ADDRESS: &str = "1.2.840.113549.1.9.1";
+
+fn general_name_form(name: &GeneralName<'_>) -> &'static str {
+    match name {
+        GeneralName::OtherName(..) => "otherName",
+        GeneralName::RFC822Name(_) => "email",
+        GeneralName::DNSName(_) => "DNS",
+        GeneralName::X400Address(_) => "x400Address",
+        GeneralName::DirectoryName(_) => "DN",
+        GeneralName::EDIPartyName(_) => "ediPartyName",
+        GeneralName::URI(_) => "URI",
+        GeneralName::IPAddress(_) => "IP",
+        GeneralName::RegisteredID(_) => "registeredID",
+        GeneralName::Invalid(..) => "invalid name",
+    }
+}
+
+fn subtree(name: &GeneralName<'_>) -> Subtree {
+    match name {
+        GeneralName::DNSName(d) => Subtree::Dns(d.to_ascii_lowercase()),
+        GeneralName::RFC822Name(e) => Subtree::Email((*e).to_string()),
+        GeneralName::DirectoryName(n) => Subtree::Dn(n.as_raw().to_vec()),
+        GeneralName::IPAddress(b) if b.len() == 8 || b.len() == 32 => {
+            let (addr, mask) = b.split_at(b.len() / 2);
+            Subtree::Ip(addr.to_vec(), mask.to_vec())
+        }
+        // A malformed iPAddress constraint cannot be evaluated: handled as a form iked does
+        // not process, so certificates with IP names below the CA are refused.
+        GeneralName::IPAddress(_) => Subtree::Other("IP (malformed constraint)"),
+        other => Subtree::Other(general_name_form(other)),
+    }
 }
 
 impl PartialEq for Certificate {
@@ -187,10 +323,38 @@ impl Certificate {
         }
         let (tbs, signature_algorithm) = split_certificate(der)?;
         let subject = cert.subject().to_string();
-        let ca = cert
-            .basic_constraints()
-            .map_err(malformed)?
-            .is_some_and(|bc| bc.value.ca);
+        let basic_constraints = cert.basic_constraints().map_err(malformed)?;
+        let ca = basic_constraints.as_ref().is_some_and(|bc| bc.value.ca);
+        let path_len = basic_constraints
+            .as_ref()
+            .and_then(|bc| bc.value.path_len_constraint);
+        let name_constraints = cert.name_constraints().map_err(malformed)?.map(|nc| {
+            let list = |trees: &Option<Vec<x509_parser::extensions::GeneralSubtree<'_>>>| {
+                trees
+                    .iter()
+                    .flatten()
+                    .map(|t| subtree(&t.base))
+                    .collect::<Vec<_>>()
+            };
+            NameConstraints {
+                permitted: list(&nc.value.permitted_subtrees),
+                excluded: list(&nc.value.excluded_subtrees),
+            }
+        });
+        let unknown_critical = cert
+            .extensions()
+            .iter()
+            .filter(|e| e.critical)
+            .map(|e| e.oid.to_id_string())
+            .filter(|oid| !KNOWN_EXTENSIONS.contains(&oid.as_str()))
+            .collect();
+        let subject_emails = cert
+            .subject()
+            .iter_attributes()
+            .filter(|a| a.attr_type().to_id_string() == OID_EMAIL_ADDRESS)
+            .map(|a| String::from_utf8_lossy(a.attr_value().data).into_owned())
+            .collect();
+        let mut other_alt_forms = Vec::new();
         let key_usage = cert
             .key_usage()
             .map_err(malformed)?
@@ -206,9 +370,11 @@ impl Certificate {
                             alt_names.push(AltName::Ip(IpAddr::from(a)));
                         } else if let Ok(a) = <[u8; 16]>::try_from(*b) {
                             alt_names.push(AltName::Ip(IpAddr::from(a)));
+                        } else {
+                            other_alt_forms.push("IP (malformed)");
                         }
                     }
-                    _ => {}
+                    other => other_alt_forms.push(general_name_form(other)),
                 }
             }
         }
@@ -237,8 +403,14 @@ impl Certificate {
             not_before_text: validity.not_before.to_string(),
             not_after_text: validity.not_after.to_string(),
             ca,
+            has_basic_constraints: basic_constraints.is_some(),
+            path_len,
             key_usage,
             alt_names,
+            other_alt_forms,
+            subject_emails,
+            name_constraints,
+            unknown_critical,
             subject_key_id,
         })
     }
@@ -324,6 +496,11 @@ impl Certificate {
     /// Subject equals issuer and the certificate's own key verifies its signature.
     pub fn is_self_signed(&self) -> bool {
         self.subject_der == self.issuer_der && self.verify_signed_by(self).is_ok()
+    }
+
+    /// Subject equals issuer (RFC 5280 6.1: self-issued, whatever key signed it).
+    pub fn is_self_issued(&self) -> bool {
+        self.subject_der == self.issuer_der
     }
 
     /// `notBefore` and `notAfter` as Unix seconds.
@@ -475,8 +652,9 @@ impl RawPublicKey {
 }
 
 /// Verifies `end` for use at `now` (Unix seconds): either it is one of `pinned` (then only
-/// its dates and keyUsage are checked), or a chain through `intermediates` (any order,
-/// untrusted) reaches one of `anchors`. Returns the trust anchor used (`None` if pinned).
+/// its dates, keyUsage and critical extensions are checked), or a chain through
+/// `intermediates` (any order, untrusted) reaches one of `anchors`, every link passing the
+/// RFC 5280 checks of the module contract. Returns the trust anchor used (`None` if pinned).
 pub fn verify_chain<'a>(
     end: &Certificate,
     intermediates: &[Certificate],
@@ -490,6 +668,7 @@ pub fn verify_chain<'a>(
             subject: end.subject.clone(),
         });
     }
+    check_critical_extensions(end)?;
     if pinned.contains(end) {
         return Ok(None);
     }
@@ -497,16 +676,21 @@ pub fn verify_chain<'a>(
     if let Some(anchor) = anchors.iter().find(|a| *a == end) {
         return Ok(Some(anchor));
     }
-    // RFC 5280 path limit is not an issue at IKE scale; 8 links bound a malicious loop.
+    // RFC 5280 sets no path limit; 8 links are far beyond IKE deployments and bound a
+    // malicious loop.
     const MAX_DEPTH: usize = 8;
-    let mut current = end;
+    // The path so far, end entity first; each issuer is checked against all of it.
+    let mut path: Vec<&Certificate> = vec![end];
     for _ in 0..MAX_DEPTH {
+        let Some(&current) = path.last() else {
+            break;
+        };
         let mut last_error = None;
         for anchor in anchors
             .iter()
             .filter(|a| a.subject_der == current.issuer_der)
         {
-            match check_issuer(current, anchor, now) {
+            match check_candidate(&path, anchor, now) {
                 Ok(()) => return Ok(Some(anchor)),
                 Err(e) => last_error = Some(e),
             }
@@ -514,9 +698,9 @@ pub fn verify_chain<'a>(
         let mut next = None;
         for cand in intermediates
             .iter()
-            .filter(|c| c.subject_der == current.issuer_der && *c != current)
+            .filter(|c| c.subject_der == current.issuer_der && !path.contains(c))
         {
-            match check_issuer(current, cand, now) {
+            match check_candidate(&path, cand, now) {
                 Ok(()) => {
                     next = Some(cand);
                     break;
@@ -525,7 +709,7 @@ pub fn verify_chain<'a>(
             }
         }
         match next {
-            Some(n) => current = n,
+            Some(n) => path.push(n),
             None => {
                 if let Some(e) = last_error {
                     return Err(e);
@@ -542,25 +726,287 @@ pub fn verify_chain<'a>(
             }
         }
     }
+    let last = path.last().copied().unwrap_or(end);
     Err(CertError::UnknownCa {
-        subject: current.subject.clone(),
-        issuer: current.issuer.clone(),
+        subject: last.subject.clone(),
+        issuer: last.issuer.clone(),
     })
+}
+
+/// Whether `issuer` may be the next certificate of `path` (end entity first, the certificate
+/// it must have signed last): the link itself, then the constraints `issuer` puts on every
+/// certificate below it (RFC 5280 6.1.3, 6.1.4).
+fn check_candidate(path: &[&Certificate], issuer: &Certificate, now: i64) -> Result<(), CertError> {
+    let Some(&cert) = path.last() else {
+        return Ok(());
+    };
+    check_issuer(cert, issuer, now)?;
+    check_critical_extensions(issuer)?;
+    // 6.1.4 (l), (m): pathLenConstraint counts the non-self-issued intermediates below.
+    if let Some(path_len) = issuer.path_len {
+        let intermediates = path.iter().skip(1).filter(|c| !c.is_self_issued()).count();
+        if intermediates > path_len as usize {
+            return Err(CertError::PathLenExceeded {
+                subject: issuer.subject.clone(),
+                path_len,
+                intermediates,
+            });
+        }
+    }
+    // 6.1.3 (b), (c): the end entity always, intermediates unless self-issued.
+    for (i, below) in path.iter().enumerate() {
+        if i == 0 || !below.is_self_issued() {
+            check_name_constraints(issuer, below)?;
+        }
+    }
+    Ok(())
 }
 
 /// One link: `issuer` is a currently valid CA that signed `cert`.
 fn check_issuer(cert: &Certificate, issuer: &Certificate, now: i64) -> Result<(), CertError> {
-    let not_ca = || CertError::NotCa {
-        subject: issuer.subject.clone(),
-    };
     if !issuer.ca {
-        return Err(not_ca());
+        return Err(CertError::NotCa {
+            subject: issuer.subject.clone(),
+            why: if issuer.has_basic_constraints {
+                "basicConstraints CA:FALSE"
+            } else {
+                "no basicConstraints extension"
+            },
+        });
     }
     if let Some((_, false)) = issuer.key_usage {
-        return Err(not_ca());
+        return Err(CertError::NoKeyCertSign {
+            subject: issuer.subject.clone(),
+        });
     }
     cert.verify_signed_by(issuer)?;
     issuer.check_validity(now)
+}
+
+fn check_critical_extensions(cert: &Certificate) -> Result<(), CertError> {
+    match cert.unknown_critical.first() {
+        Some(oid) => Err(CertError::UnknownCriticalExtension {
+            subject: cert.subject.clone(),
+            oid: oid.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A name of a certificate, as nameConstraints see it.
+enum ConstrainedName<'a> {
+    Dn(&'a [u8]),
+    Dns(&'a str),
+    Email(&'a str),
+    Ip(IpAddr),
+    Other(&'static str),
+}
+
+impl ConstrainedName<'_> {
+    fn describe(&self) -> String {
+        match self {
+            Self::Dn(der) => format!("DN:{}", dn_to_text(der).unwrap_or_default()),
+            Self::Dns(d) => format!("DNS:{d}"),
+            Self::Email(e) => format!("email:{e}"),
+            Self::Ip(ip) => format!("IP:{ip}"),
+            Self::Other(form) => format!("subjectAltName of form {form}"),
+        }
+    }
+
+    /// `Some(matches)` when `tree` is of this name's form, `None` otherwise.
+    fn within(&self, tree: &Subtree) -> Option<bool> {
+        match (self, tree) {
+            (Self::Dn(der), Subtree::Dn(base)) => Some(dn_within(der, base)),
+            (Self::Dns(name), Subtree::Dns(base)) => Some(dns_within(name, base)),
+            (Self::Email(addr), Subtree::Email(base)) => Some(email_within(addr, base)),
+            (Self::Ip(ip), Subtree::Ip(addr, mask)) => Some(ip_within(*ip, addr, mask)),
+            (Self::Ip(_), Subtree::Other(form)) if form.starts_with("IP") => Some(false),
+            (Self::Other(a), Subtree::Other(b)) => (a == b).then_some(false),
+            _ => None,
+        }
+    }
+}
+
+fn describe_subtree(tree: &Subtree) -> String {
+    match tree {
+        Subtree::Dns(d) => format!("DNS:{d}"),
+        Subtree::Email(e) => format!("email:{e}"),
+        Subtree::Ip(addr, mask) => format!("IP:{}/{}", ip_text(addr), ip_text(mask)),
+        Subtree::Dn(der) => format!("DN:{}", dn_to_text(der).unwrap_or_default()),
+        Subtree::Other(form) => form.to_string(),
+    }
+}
+
+/// An address or mask of an iPAddress constraint as text (both are 4 or 16 bytes).
+fn ip_text(b: &[u8]) -> String {
+    if let Ok(a) = <[u8; 4]>::try_from(b) {
+        IpAddr::from(a).to_string()
+    } else if let Ok(a) = <[u8; 16]>::try_from(b) {
+        IpAddr::from(a).to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// RFC 5280 4.2.1.10 for every name of `cert` against `ca`'s nameConstraints: no name within
+/// an excluded subtree; for each form the CA permits, every name of that form within one of
+/// its permitted subtrees. A form iked does not process that the CA constrains refuses the
+/// certificate (the RFC's "process the constraint or reject").
+fn check_name_constraints(ca: &Certificate, cert: &Certificate) -> Result<(), CertError> {
+    let Some(nc) = &ca.name_constraints else {
+        return Ok(());
+    };
+    let mut names = Vec::new();
+    // An empty subject (SAN-only certificates) has no DN to constrain.
+    if X509Name::from_der(&cert.subject_der).is_ok_and(|(_, n)| n.iter().next().is_some()) {
+        names.push(ConstrainedName::Dn(&cert.subject_der));
+    }
+    for alt in &cert.alt_names {
+        names.push(match alt {
+            AltName::Dns(d) => ConstrainedName::Dns(d),
+            AltName::Email(e) => ConstrainedName::Email(e),
+            AltName::Ip(ip) => ConstrainedName::Ip(*ip),
+        });
+    }
+    names.extend(
+        cert.subject_emails
+            .iter()
+            .map(|e| ConstrainedName::Email(e)),
+    );
+    names.extend(
+        cert.other_alt_forms
+            .iter()
+            .map(|f| ConstrainedName::Other(f)),
+    );
+    let violation = |name: &ConstrainedName<'_>, why: String| {
+        CertError::NameConstraint(Box::new(NameConstraintViolation {
+            subject: cert.subject.clone(),
+            name: name.describe(),
+            ca: ca.subject.clone(),
+            why,
+        }))
+    };
+    for name in &names {
+        if let Some(Subtree::Other(form)) = nc
+            .permitted
+            .iter()
+            .chain(&nc.excluded)
+            .find(|t| matches!(t, Subtree::Other(_)) && name.within(t).is_some())
+        {
+            return Err(violation(
+                name,
+                format!("the CA constrains the {form} form, which iked does not process"),
+            ));
+        }
+        if let Some(tree) = nc.excluded.iter().find(|t| name.within(t) == Some(true)) {
+            return Err(violation(
+                name,
+                format!("within excluded subtree {}", describe_subtree(tree)),
+            ));
+        }
+        let mut same_form = nc
+            .permitted
+            .iter()
+            .filter_map(|t| name.within(t))
+            .peekable();
+        if same_form.peek().is_some() && !same_form.any(|m| m) {
+            return Err(violation(name, "not within any permitted subtree".into()));
+        }
+    }
+    Ok(())
+}
+
+/// dNSName: the base itself or any name with more labels on the left; a leading `.` (not in
+/// RFC 5280, but common) means subdomains only; the empty base matches every name.
+fn dns_within(name: &str, base: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let base = base.trim_end_matches('.');
+    if base.is_empty() {
+        return true;
+    }
+    if base.starts_with('.') {
+        return name.ends_with(base);
+    }
+    name == base
+        || name
+            .strip_suffix(base)
+            .is_some_and(|rest| rest.ends_with('.'))
+}
+
+/// rfc822Name: `user@host` one mailbox, `host` every mailbox on that host, `.domain` every
+/// mailbox on hosts below it. Host parts compare case-insensitively, local parts exactly.
+fn email_within(addr: &str, base: &str) -> bool {
+    let Some((local, host)) = addr.rsplit_once('@') else {
+        return false;
+    };
+    match base.rsplit_once('@') {
+        Some((base_local, base_host)) => {
+            local == base_local && host.eq_ignore_ascii_case(base_host)
+        }
+        None if base.starts_with('.') => host
+            .len()
+            .checked_sub(base.len())
+            .and_then(|i| host.get(i..))
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(base)),
+        None => host.eq_ignore_ascii_case(base),
+    }
+}
+
+/// iPAddress: same family, and equal under the constraint's mask.
+fn ip_within(ip: IpAddr, addr: &[u8], mask: &[u8]) -> bool {
+    let octets = match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
+    };
+    octets.len() == addr.len()
+        && octets
+            .iter()
+            .zip(addr)
+            .zip(mask)
+            .all(|((o, a), m)| o & m == a & m)
+}
+
+/// An attribute value as text when it is one of the string types (RFC 5280 7.1 compares
+/// those after case folding whatever their type: PrintableString from openssl, UTF8String
+/// from most other tools).
+fn attr_text<'a>(v: &'a x509_parser::der_parser::asn1_rs::Any<'_>) -> Option<&'a str> {
+    if matches!(
+        v.tag(),
+        Tag::PrintableString
+            | Tag::Utf8String
+            | Tag::Ia5String
+            | Tag::T61String
+            | Tag::VisibleString
+    ) {
+        std::str::from_utf8(v.data).ok()
+    } else {
+        None
+    }
+}
+
+/// directoryName: the base's RDNs are the first RDNs of the subject, compared as RFC 5280 7.1
+/// asks (string values case-insensitively, as caseIgnoreMatch does for ASCII).
+fn dn_within(subject: &[u8], base: &[u8]) -> bool {
+    let (Ok((_, subject)), Ok((_, base))) = (X509Name::from_der(subject), X509Name::from_der(base))
+    else {
+        return false;
+    };
+    let subject: Vec<_> = subject.iter().collect();
+    let base: Vec<_> = base.iter().collect();
+    base.len() <= subject.len()
+        && base.iter().zip(&subject).all(|(b, s)| {
+            let (b, s): (Vec<_>, Vec<_>) = (b.iter().collect(), s.iter().collect());
+            b.len() == s.len()
+                && b.iter().zip(&s).all(|(x, y)| {
+                    x.attr_type() == y.attr_type() && {
+                        let (xv, yv) = (x.attr_value(), y.attr_value());
+                        match (attr_text(xv), attr_text(yv)) {
+                            (Some(a), Some(b)) => a.trim().eq_ignore_ascii_case(b.trim()),
+                            _ => xv.data == yv.data,
+                        }
+                    }
+                })
+        })
 }
 
 // ----- Distinguished names -------------------------------------------------------------------
@@ -770,6 +1216,37 @@ mod tests {
             Err(CertError::InvalidDn { .. })
         ));
         assert!(dn_from_text("").is_err());
+    }
+
+    /// RFC 5280 4.2.1.10 forms of each name type.
+    #[test]
+    fn name_constraint_forms() {
+        assert!(dns_within("host.example.org", "example.org"));
+        assert!(dns_within("EXAMPLE.org.", "example.org"));
+        assert!(!dns_within("badexample.org", "example.org"));
+        assert!(dns_within("a.example.org", ".example.org"));
+        assert!(!dns_within("example.org", ".example.org"));
+        assert!(dns_within("anything", ""));
+        assert!(email_within("bfl@example.org", "bfl@EXAMPLE.org"));
+        assert!(!email_within("BFL@example.org", "bfl@example.org"));
+        assert!(email_within("bfl@Example.Org", "example.org"));
+        assert!(!email_within("bfl@sub.example.org", "example.org"));
+        assert!(email_within("bfl@sub.example.org", ".example.org"));
+        assert!(!email_within("bfl@example.org", ".example.org"));
+        assert!(!email_within("no-at-sign", "example.org"));
+        let net = [10, 1, 0, 0];
+        let mask = [255, 255, 0, 0];
+        assert!(ip_within("10.1.2.3".parse().unwrap(), &net, &mask));
+        assert!(!ip_within("10.2.0.1".parse().unwrap(), &net, &mask));
+        assert!(!ip_within("::ffff:10.1.2.3".parse().unwrap(), &net, &mask));
+        let base = dn_from_text("C=CH, O=iked test").unwrap();
+        assert!(dn_within(
+            &dn_from_text("C=CH, O=IKED TEST, CN=x").unwrap(),
+            &base
+        ));
+        assert!(dn_within(&base, &base));
+        assert!(!dn_within(&dn_from_text("C=CH, CN=x").unwrap(), &base));
+        assert!(!dn_within(&dn_from_text("C=CH").unwrap(), &base));
     }
 
     #[test]

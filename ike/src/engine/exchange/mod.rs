@@ -121,19 +121,16 @@ fn spi32(bytes: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(bytes.try_into().ok()?))
 }
 
-/// NAT detection hash: SHA-1(SPIi | SPIr | IP | port) (RFC 7296 2.23).
+/// NAT detection hash: SHA-1(SPIi | SPIr | IP | port) (RFC 7296 2.23), from `iked_crypto`
+/// (the one SHA-1 of the workspace).
 fn nat_hash(spi_i: u64, spi_r: u64, addr: SocketAddr) -> Vec<u8> {
-    let mut data = Vec::with_capacity(34);
-    data.extend_from_slice(&spi_i.to_be_bytes());
-    data.extend_from_slice(&spi_r.to_be_bytes());
-    match addr.ip() {
-        std::net::IpAddr::V4(a) => data.extend_from_slice(&a.octets()),
-        std::net::IpAddr::V6(a) => data.extend_from_slice(&a.octets()),
-    }
-    data.extend_from_slice(&addr.port().to_be_bytes());
-    ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &data)
-        .as_ref()
-        .to_vec()
+    iked_crypto::hash::nat_detection_hash(
+        &spi_i.to_be_bytes(),
+        &spi_r.to_be_bytes(),
+        addr.ip(),
+        addr.port(),
+    )
+    .to_vec()
 }
 
 /// SIGNATURE_HASH_ALGORITHMS data: SHA2-256, SHA2-384, SHA2-512, Identity (RFC 7427/8420).
