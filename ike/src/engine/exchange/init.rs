@@ -401,11 +401,28 @@ impl Engine {
         let msg = match crate::message::decode(bytes, None) {
             Ok(m) => m,
             Err(e) => {
-                self.drop_datagram(None, || format!("invalid IKE_SA_INIT request: {e}"));
+                // As charon: a request whose body does not parse is refused, unprotected and
+                // without state, with the notify the error maps to (INVALID_SYNTAX, or
+                // UNSUPPORTED_CRITICAL_PAYLOAD naming the type; RFC 7296 2.5, 2.21.1). An SK
+                // payload, which cannot be checked without keys, stays unanswered.
+                let err = ProtocolError::from(e);
+                self.drop_datagram(None, || format!("invalid IKE_SA_INIT request: {err}"));
+                if let Some((kind, data)) = notify_for(&err) {
+                    self.stateless_reply(local, remote, header, Notify::new(kind, data));
+                }
                 return;
             }
         };
         engine_log!(self, None, LogGroup::Enc, "parsed {}", msg.summary());
+        // RFC 7296 1.2: one SA, KE and Nonce payload each; charon refuses duplicates too.
+        let count = |want: fn(&Payload) -> bool| msg.payloads.iter().filter(|p| want(p)).count();
+        if count(|p| matches!(p, Payload::Sa(_))) > 1
+            || count(|p| matches!(p, Payload::Ke { .. })) > 1
+            || count(|p| matches!(p, Payload::Nonce(_))) > 1
+        {
+            self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
+            return;
+        }
         if self.half_open >= self.settings.half_open_limit {
             self.stats.half_open_refused += 1;
             self.drop_datagram(None, || {
