@@ -423,6 +423,22 @@ impl Engine {
             self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
             return;
         }
+        // Notify data of a fixed or bounded size: a COOKIE is 1..64 octets (RFC 7296 2.6),
+        // NAT detection data a SHA-1 digest (2.23); charon refuses others as malformed.
+        let bad_notify = msg.payloads.iter().any(|p| match p {
+            Payload::Notify(n) if n.kind == notify::COOKIE => !(1..=64).contains(&n.data.len()),
+            Payload::Notify(n)
+                if n.kind == notify::NAT_DETECTION_SOURCE_IP
+                    || n.kind == notify::NAT_DETECTION_DESTINATION_IP =>
+            {
+                n.data.len() != 20
+            }
+            _ => false,
+        });
+        if bad_notify {
+            self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
+            return;
+        }
         if self.half_open >= self.settings.half_open_limit {
             self.stats.half_open_refused += 1;
             self.drop_datagram(None, || {
