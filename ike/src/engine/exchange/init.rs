@@ -435,7 +435,16 @@ impl Engine {
             }
             _ => false,
         });
-        if bad_notify {
+        // RFC 7296 3.3.1: proposals are numbered from 1, each one more than the last, and an
+        // IKE proposal's SPI is empty here (8 octets only when rekeying); charon refuses
+        // others as malformed.
+        let bad_proposals = sa_payload(&msg).is_some_and(|list| {
+            list.iter().enumerate().any(|(i, p)| {
+                usize::from(p.number) != i + 1
+                    || (p.protocol == protocol::IKE && !matches!(p.spi.len(), 0 | 8))
+            })
+        });
+        if bad_notify || bad_proposals {
             self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
             return;
         }
