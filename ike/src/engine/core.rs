@@ -438,6 +438,9 @@ impl Engine {
             Ok(h) => h,
             Err(e) => {
                 self.drop_datagram(None, || format!("invalid IKE header from {remote}: {e}"));
+                if let message::DecodeError::Version(major) = e {
+                    self.refuse_major_version(local, remote, bytes, major);
+                }
                 return;
             }
         };

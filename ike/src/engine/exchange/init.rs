@@ -366,6 +366,37 @@ impl Engine {
         self.transmit_raw(local, remote, &msg);
     }
 
+    /// RFC 7296 2.5: an IKE_SA_INIT request of a higher major version is answered,
+    /// unauthenticated and without state, with INVALID_MAJOR_VERSION naming ours (2.0), as
+    /// charon does. Anything else of another version (responses, requests for an SA, IKEv1)
+    /// is only dropped.
+    pub(crate) fn refuse_major_version(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+        major: u8,
+    ) {
+        let Some(h) = bytes.get(..28) else {
+            return;
+        };
+        let spi = |b: &[u8]| b.try_into().map(u64::from_be_bytes).unwrap_or(0);
+        let (spi_i, spi_r) = (spi(&h[..8]), spi(&h[8..16]));
+        let request = h[19] & flags::RESPONSE == 0;
+        if major <= 2 || !request || spi_r != 0 || h[18] != exchange::IKE_SA_INIT {
+            return;
+        }
+        let header = Header {
+            spi_i,
+            spi_r: 0,
+            exchange: exchange::IKE_SA_INIT,
+            flags: h[19],
+            message_id: 0,
+        };
+        let n = Notify::new(notify::INVALID_MAJOR_VERSION, vec![0x20]);
+        self.stateless_reply(local, remote, header, n);
+    }
+
     pub(crate) fn respond_sa_init(
         &mut self,
         now: Timestamp,
