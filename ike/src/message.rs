@@ -442,6 +442,12 @@ pub fn decode_datagram(bytes: &[u8], keys: Option<SkKeys<'_>>) -> Result<Datagra
     let header = engine_header(&decoded.message.header);
     let mut outer = decoded.message.payloads;
     let Some(sk) = decoded.sk else {
+        // Called with keys, the message must be protected: everything after IKE_SA_INIT is
+        // (RFC 7296 1.2, 3.14). A cleartext one proves nothing about its sender, so it is
+        // treated as failing integrity (dropped, never answered).
+        if keys.is_some() {
+            return Err(DecodeError::Integrity);
+        }
         let payloads = from_wire_all(outer)?;
         return Ok(Datagram::Message(Message { header, payloads }));
     };

@@ -250,6 +250,18 @@ pub fn select(ours: &[Proposal], theirs: &[Proposal]) -> Option<Proposal> {
 }
 
 fn intersect(mine: &Proposal, peer: &Proposal) -> Option<Proposal> {
+    // RFC 7296 3.3.6: a proposal with a transform type we do not understand is unacceptable
+    // as a whole (as charon answers), not read without it.
+    let known = [
+        transform_type::ENCR,
+        transform_type::INTEG,
+        transform_type::PRF,
+        transform_type::KE,
+        transform_type::ESN,
+    ];
+    if peer.transforms.iter().any(|t| !known.contains(&t.kind)) {
+        return None;
+    }
     let mut kinds: Vec<u8> = mine.transforms.iter().map(|t| t.kind).collect();
     kinds.dedup();
     let mut peer_kinds: Vec<u8> = peer.transforms.iter().map(|t| t.kind).collect();

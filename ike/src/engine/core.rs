@@ -468,6 +468,9 @@ impl Engine {
             Ok(h) => h,
             Err(e) => {
                 self.drop_datagram(None, || format!("invalid IKE header from {remote}: {e}"));
+                if let message::DecodeError::Version(major) = e {
+                    self.refuse_major_version(local, remote, bytes, major);
+                }
                 return;
             }
         };
@@ -496,8 +499,14 @@ impl Engine {
         let Some(mut sa) = self.sas.remove(&id) else {
             return;
         };
-        // The I flag must say the sender holds the other role.
-        if sa.initiator == header.from_initiator() || (sa.initiator && header.spi_i != sa.spi_i) {
+        // The I flag must say the sender holds the other role, and both SPIs must be the
+        // SA's (charon looks SAs up by the pair): a message under a known SPI of ours but
+        // another initiator SPI is not for this SA. Our initiator SA learns the responder's
+        // SPI from the IKE_SA_INIT response, so it has none to compare before.
+        if sa.initiator == header.from_initiator()
+            || header.spi_i != sa.spi_i
+            || (sa.spi_r != 0 && header.spi_r != sa.spi_r)
+        {
             self.sas.insert(id, sa);
             self.drop_datagram(Some(id), || "role flags do not match the IKE_SA".to_owned());
             return;

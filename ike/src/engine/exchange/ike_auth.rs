@@ -453,11 +453,24 @@ impl Engine {
             OurAuth,
         );
         let verified = (|| -> Result<Verified, ProtocolError> {
+            // RFC 7296 1.2: at most one IDi, IDr and AUTH; charon refuses more as malformed.
+            let count =
+                |want: fn(&Payload) -> bool| msg.payloads.iter().filter(|p| want(p)).count();
+            if count(|p| matches!(p, Payload::IdI(_))) > 1
+                || count(|p| matches!(p, Payload::IdR(_))) > 1
+                || count(|p| matches!(p, Payload::Auth { .. })) > 1
+            {
+                return Err(ProtocolError::Malformed(
+                    "more than one IDi, IDr or AUTH payload".into(),
+                ));
+            }
             let idi = id_payload(&msg, true)
                 .cloned()
                 .ok_or(ProtocolError::MissingPayload("IDi"))?;
             let idr = id_payload(&msg, false).cloned();
-            let (method, data) = auth_payload(&msg).ok_or(ProtocolError::MissingPayload("AUTH"))?;
+            // No AUTH asks for EAP (RFC 7296 2.16), which iked does not offer: the peer
+            // cannot authenticate, as charon answers.
+            let (method, data) = auth_payload(&msg).ok_or(ProtocolError::AuthFailed)?;
             // The best address match among the configs whose identities fit, as charon
             // ranks peer configs (an exact address beats a subnet beats %any).
             let config = crate::config::best_addr_match(

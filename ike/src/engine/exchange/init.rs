@@ -349,6 +349,37 @@ impl Engine {
         self.transmit_raw(local, remote, &msg);
     }
 
+    /// RFC 7296 2.5: an IKE_SA_INIT request of a higher major version is answered,
+    /// unauthenticated and without state, with INVALID_MAJOR_VERSION naming ours (2.0), as
+    /// charon does. Anything else of another version (responses, requests for an SA, IKEv1)
+    /// is only dropped.
+    pub(crate) fn refuse_major_version(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+        major: u8,
+    ) {
+        let Some(h) = bytes.get(..28) else {
+            return;
+        };
+        let spi = |b: &[u8]| b.try_into().map(u64::from_be_bytes).unwrap_or(0);
+        let (spi_i, spi_r) = (spi(&h[..8]), spi(&h[8..16]));
+        let request = h[19] & flags::RESPONSE == 0;
+        if major <= 2 || !request || spi_r != 0 || h[18] != exchange::IKE_SA_INIT {
+            return;
+        }
+        let header = Header {
+            spi_i,
+            spi_r: 0,
+            exchange: exchange::IKE_SA_INIT,
+            flags: h[19],
+            message_id: 0,
+        };
+        let n = Notify::new(notify::INVALID_MAJOR_VERSION, vec![0x20]);
+        self.stateless_reply(local, remote, header, n);
+    }
+
     pub(crate) fn respond_sa_init(
         &mut self,
         now: Timestamp,
@@ -423,6 +454,40 @@ impl Engine {
             }
         };
         engine_log!(self, None, LogGroup::Enc, "parsed {}", msg.summary());
+        // RFC 7296 1.2: one SA, KE and Nonce payload each; charon refuses duplicates too.
+        let count = |want: fn(&Payload) -> bool| msg.payloads.iter().filter(|p| want(p)).count();
+        if count(|p| matches!(p, Payload::Sa(_))) > 1
+            || count(|p| matches!(p, Payload::Ke { .. })) > 1
+            || count(|p| matches!(p, Payload::Nonce(_))) > 1
+        {
+            self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
+            return;
+        }
+        // Notify data of a fixed or bounded size: a COOKIE is 1..64 octets (RFC 7296 2.6),
+        // NAT detection data a SHA-1 digest (2.23); charon refuses others as malformed.
+        let bad_notify = msg.payloads.iter().any(|p| match p {
+            Payload::Notify(n) if n.kind == notify::COOKIE => !(1..=64).contains(&n.data.len()),
+            Payload::Notify(n)
+                if n.kind == notify::NAT_DETECTION_SOURCE_IP
+                    || n.kind == notify::NAT_DETECTION_DESTINATION_IP =>
+            {
+                n.data.len() != 20
+            }
+            _ => false,
+        });
+        // RFC 7296 3.3.1: proposals are numbered from 1, each one more than the last, and an
+        // IKE proposal's SPI is empty here (8 octets only when rekeying); charon refuses
+        // others as malformed.
+        let bad_proposals = sa_payload(&msg).is_some_and(|list| {
+            list.iter().enumerate().any(|(i, p)| {
+                usize::from(p.number) != i + 1
+                    || (p.protocol == protocol::IKE && !matches!(p.spi.len(), 0 | 8))
+            })
+        });
+        if bad_notify || bad_proposals {
+            self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
+            return;
+        }
         let Some(ni) = nonce_payload(&msg).cloned() else {
             self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
             return;

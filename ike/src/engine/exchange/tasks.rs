@@ -707,6 +707,25 @@ impl Engine {
             );
             return Fate::Destroy(DownReason::Failed(reason));
         }
+        // RFC 7296 3.11: an IKE SA is deleted without SPIs, AH and ESP SAs by 4-octet SPIs.
+        // Any other Delete makes the request malformed: refused whole before anything is
+        // deleted, as charon does.
+        let malformed_delete = msg.payloads.iter().any(|p| match p {
+            Payload::Delete {
+                protocol: proto,
+                spis,
+            } => match *proto {
+                protocol::IKE => !spis.is_empty(),
+                protocol::ESP | protocol::AH => spis.iter().any(|s| s.len() != 4),
+                _ => true,
+            },
+            _ => false,
+        });
+        if malformed_delete {
+            let refusal = Payload::Notify(Notify::new(notify::INVALID_SYNTAX, vec![]));
+            self.send_response(sa, mid, ex, vec![refusal]);
+            return Fate::Keep;
+        }
         let mut ike_delete = false;
         let mut esp_spis = Vec::new();
         for p in &msg.payloads {
