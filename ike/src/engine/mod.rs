@@ -45,6 +45,7 @@ macro_rules! engine_log {
 }
 
 mod auth;
+mod contacts;
 mod core;
 mod exchange;
 mod fragment;
