@@ -128,6 +128,9 @@ struct Sample {
     established: usize,
     /// utime + stime of the whole process, in clock ticks.
     cpu_ticks: u64,
+    /// Time on CPU of its live threads in ns (`/proc/<pid>/task/*/schedstat`): the ticks'
+    /// 10 ms granularity would blur a slice of 1,000 SAs by several per cent.
+    cpu_ns: u64,
     /// VmRSS.
     rss_kb: u64,
 }
@@ -147,9 +150,26 @@ fn sample(pid: u32, established: usize) -> Option<Sample> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())?;
+    let mut cpu_ns = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        // A thread may exit between listing and reading: it then counts as nothing.
+        let ns = std::fs::read_to_string(task.path().join("schedstat"))
+            .ok()
+            .and_then(|t| {
+                t.split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        cpu_ns += ns;
+    }
     Some(Sample {
         established,
         cpu_ticks: utime + stime,
+        cpu_ns,
         rss_kb,
     })
 }
