@@ -35,9 +35,10 @@
 # FLOOD_RATE [3000, 0 = skip], FLOOD_COUNT [10000: legitimate SAs set up during the flood],
 # FLOOR [1; 0 = skip]: first measure the crypto floor of one responder IKE_SA + CHILD_SA
 # (criterion bench `responder crypto floor` in crypto/benches/crypto.rs) to compare against,
-# OUT [bench/RESULTS.md], IKED_BIN and GEN_BIN (prebuilt binaries; default: cargo build
-# --release into CARGO_TARGET_DIR), BUILD_NOTE (what the binaries were built from, for the table;
-# default: the commit plus working tree).
+# OUT [bench/RESULTS.md], MARKER [bench.sh: the table replaces what OUT holds between
+# `<!-- $MARKER begin -->` and `<!-- $MARKER end -->`, appended if absent], IKED_BIN and
+# GEN_BIN (prebuilt binaries; default: cargo build --release into CARGO_TARGET_DIR), BUILD_NOTE
+# (what the binaries were built from, for the table; default: the commit plus working tree).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -57,6 +58,7 @@ FLOOR=${FLOOR:-1}
 SAS_PER_IDENTITY=${SAS_PER_IDENTITY:-1}
 SLICE=${SLICE:-1000}
 OUT=${OUT:-$ROOT/bench/RESULTS.md}
+MARKER=${MARKER:-bench.sh}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 CHARON=/usr/lib/ipsec/charon
 GEN_NS=ikbench-gen-$$
@@ -328,10 +330,11 @@ CHARON_VERSION=$(dpkg-query -W -f '${Version}' strongswan-charon 2>/dev/null || 
 python3 - "$WORK/raw.jsonl" "$OUT" "$MACHINE" "$CHARON_VERSION" "$RUNS" "$CONCURRENCY" \
     "$FLOOD_RATE" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
     "${BUILD_NOTE:-commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown) plus working tree}" \
-    "$FLOOR_US" "$LOAD_AT_START" "$TICK" "$SAS_PER_IDENTITY" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'EOF'
+    "$FLOOR_US" "$LOAD_AT_START" "$TICK" "$SAS_PER_IDENTITY" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    "$MARKER" <<'EOF'
 import json, statistics, sys, re
 raw, out, machine, charon_version, runs, conc, flood_rate, date, commit, floor_us, load = sys.argv[1:12]
-tick, per_identity, load_end = float(sys.argv[12]), int(sys.argv[13]), sys.argv[14]
+tick, per_identity, load_end, marker = float(sys.argv[12]), int(sys.argv[13]), sys.argv[14], sys.argv[15]
 everything = [json.loads(l) for l in open(raw) if l.strip()]
 rows = [r for r in everything if r["section"] == "main"]
 flood_rows = [r for r in everything if r["section"] == "flood"]
@@ -448,7 +451,7 @@ if storm:
     lines.append(f"Legitimate rate under flood ÷ unloaded: {b / a:.2f}.")
     lines.append("")
 table = "\n".join(lines)
-begin, end = "<!-- bench.sh begin -->", "<!-- bench.sh end -->"
+begin, end = f"<!-- {marker} begin -->", f"<!-- {marker} end -->"
 try:
     doc = open(out).read()
 except FileNotFoundError:
