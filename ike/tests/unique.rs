@@ -316,7 +316,7 @@ fn initial_contact_replaces_the_same_identity_pair_only() {
     assert_eq!(new_a.len(), 1);
     assert!(!old_a.contains(&new_a[0]));
     for old in &old_a {
-        assert_eq!(hub.gw_down(*old), Some(&DownReason::Peer), "SA {old:?}");
+        assert_eq!(hub.gw_down(*old), Some(&DownReason::Replaced), "SA {old:?}");
     }
     assert_eq!(hub.gw_sas_of(b), kept_b, "another identity's SA stays");
     assert!(hub.gw.has_log("received INITIAL_CONTACT"));
@@ -480,7 +480,7 @@ fn ike_rekey_moves_the_sa_to_a_new_id_in_the_index() {
     let replaced = hub.gw_sas_of(a);
     assert_eq!(replaced.len(), 1);
     assert!(!after.contains(&replaced[0]));
-    assert_eq!(hub.gw_down(after[0]), Some(&DownReason::Peer));
+    assert_eq!(hub.gw_down(after[0]), Some(&DownReason::Replaced));
     assert_eq!(hub.gw.engine.contact_index_len(), 2);
     assert_eq!(hub.gw.kernel.sas.len(), 4);
 }

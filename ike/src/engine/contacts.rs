@@ -262,7 +262,7 @@ impl Engine {
                          INITIAL_CONTACT",
                         old.log_name()
                     );
-                    self.destroy(old, DownReason::Peer);
+                    self.destroy(old, DownReason::Replaced);
                 }
             }
             return false;
