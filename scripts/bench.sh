@@ -4,8 +4,9 @@
 # Not a test (nothing here passes or fails on a number) and not part of `cargo test` or CI.
 # Run as root after scripts/setup-host.sh:  bash scripts/bench.sh
 #
-# Two network namespaces on this host: `ikbench-gen` runs the load generator (iked-bench, built
-# on iked's initiator engine), `ikbench-resp` runs the responder under test. For each responder
+# Two network namespaces on this host (named after this script's pid, so runs never collide):
+# `ikbench-gen-<pid>` runs the load generator (iked-bench, built on iked's initiator engine),
+# `ikbench-resp-<pid>` runs the responder under test. For each responder
 # (iked, charon), each variant and each size N it starts a fresh responder, establishes N IKE
 # SAs, holds them, and reads from /proc the responder's CPU time (user+sys) spent and its RSS
 # growth; each cell is the median of RUNS runs. Variants:
@@ -17,20 +18,34 @@
 # 65536, logging off; iked logging off, cookies at its default threshold (30 half-open) which a
 # concurrency of 16 never reaches. A last step floods iked with spoofed IKE_SA_INIT requests
 # (FLOOD_RATE per second) while measuring the legitimate rate.
+# Clients behave like strongSwan's initiators: every SAS_PER_IDENTITY SAs (default 1, as
+# strongSwan's load-tester, which gives each IKE SA its own identity) share one client identity,
+# and the first SA of each identity carries INITIAL_CONTACT, which the responder must check
+# against what it holds. During each run the generator also samples the responder's CPU time and
+# RSS every SLICE SAs, so the table shows the CPU each slice of SAs cost as the held count grows
+# (flat = no per-SA walk over the SAs held).
 #
-# Environment knobs (defaults in brackets): RUNS [3], SIZES ["1000 10000 50000"],
-# CHILD_SIZES for the child variant ["1000 10000"; charon's libipsec keeps SAs in lists and slows
-# down with every SA held], CONCURRENCY [16], VARIANTS ["childless child"],
-# RESPONDERS ["iked charon"],
+# Environment knobs (defaults in brackets): QUICK [0; 1 = a smoke run: SIZES/CHILD_SIZES "1000
+# 5000", RUNS 1, no flood, no crypto floor, iked only, unless set explicitly], RUNS [3],
+# SIZES ["1000 10000 50000"], CHILD_SIZES for the child variant ["1000 10000"; charon's
+# libipsec keeps SAs in lists and slows down with every SA held; "1000 10000 50000 100000"
+# for the held-SA scaling table], CONCURRENCY [16], VARIANTS ["childless child"],
+# RESPONDERS ["iked charon"; "iked" skips charon], SAS_PER_IDENTITY [1], SLICE [1000: SAs
+# between two samples of the responder; the slice table groups them by 10,000],
 # FLOOD_RATE [3000, 0 = skip], FLOOD_COUNT [10000: legitimate SAs set up during the flood],
 # FLOOR [1; 0 = skip]: first measure the crypto floor of one responder IKE_SA + CHILD_SA
 # (criterion bench `responder crypto floor` in crypto/benches/crypto.rs) to compare against,
-# OUT [bench/RESULTS.md], IKED_BIN and GEN_BIN (prebuilt binaries; default: cargo build
-# --release into CARGO_TARGET_DIR), BUILD_NOTE (what the binaries were built from, for the table;
-# default: the commit plus working tree).
+# OUT [bench/RESULTS.md], MARKER [bench.sh: the table replaces what OUT holds between
+# `<!-- $MARKER begin -->` and `<!-- $MARKER end -->`, appended if absent], IKED_BIN and
+# GEN_BIN (prebuilt binaries; default: cargo build --release into CARGO_TARGET_DIR), BUILD_NOTE
+# (what the binaries were built from, for the table; default: the commit plus working tree).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+if [ "${QUICK:-0}" = 1 ]; then
+    : "${RUNS:=1}" "${SIZES:=1000 5000}" "${CHILD_SIZES:=1000 5000}" "${FLOOD_RATE:=0}"
+    : "${FLOOR:=0}" "${RESPONDERS:=iked}"
+fi
 RUNS=${RUNS:-3}
 SIZES=${SIZES:-"1000 10000 50000"}
 CHILD_SIZES=${CHILD_SIZES:-"1000 10000"}
@@ -40,11 +55,14 @@ RESPONDERS=${RESPONDERS:-"iked charon"}
 FLOOD_RATE=${FLOOD_RATE:-3000}
 FLOOD_COUNT=${FLOOD_COUNT:-10000}
 FLOOR=${FLOOR:-1}
+SAS_PER_IDENTITY=${SAS_PER_IDENTITY:-1}
+SLICE=${SLICE:-1000}
 OUT=${OUT:-$ROOT/bench/RESULTS.md}
+MARKER=${MARKER:-bench.sh}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 CHARON=/usr/lib/ipsec/charon
-GEN_NS=ikbench-gen
-RESP_NS=ikbench-resp
+GEN_NS=ikbench-gen-$$
+RESP_NS=ikbench-resp-$$
 GEN_IP=10.200.0.2
 RESP_IP=10.200.0.1
 FLOOD_SUBNET=10.99.0.0/16
@@ -54,9 +72,13 @@ die() { echo "bench.sh: $*" >&2; exit 1; }
 for tool in ip swanctl python3 cargo; do
     command -v "$tool" >/dev/null || die "$tool missing: run scripts/setup-host.sh"
 done
-[ -x "$CHARON" ] || die "$CHARON missing: run scripts/setup-host.sh"
-[ -e /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so ] ||
-    die "charon's kernel-libipsec plugin missing (libcharon-extra-plugins): run scripts/setup-host.sh"
+case " $RESPONDERS " in
+*" charon "*)
+    [ -x "$CHARON" ] || die "$CHARON missing: run scripts/setup-host.sh"
+    [ -e /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so ] ||
+        die "charon's kernel-libipsec plugin missing (libcharon-extra-plugins): run scripts/setup-host.sh"
+    ;;
+esac
 
 if [ -n "${IKED_BIN:-}" ] && [ -n "${GEN_BIN:-}" ]; then
     IKED=$IKED_BIN
@@ -103,11 +125,10 @@ cleanup() {
 trap cleanup EXIT
 
 # --- network namespaces ---------------------------------------------------------------------
-ip netns del "$GEN_NS" 2>/dev/null || true
-ip netns del "$RESP_NS" 2>/dev/null || true
 ip netns add "$GEN_NS"
 ip netns add "$RESP_NS"
-ip link add ikbg0 netns "$GEN_NS" type veth peer name ikbr0 netns "$RESP_NS"
+# Created in the generator's namespace, so the names cannot collide with the host's links.
+ip -n "$GEN_NS" link add ikbg0 type veth peer name ikbr0 netns "$RESP_NS"
 ip -n "$GEN_NS" addr add "$GEN_IP/24" dev ikbg0
 ip -n "$RESP_NS" addr add "$RESP_IP/24" dev ikbr0
 for ns in "$GEN_NS" "$RESP_NS"; do
@@ -246,6 +267,7 @@ measure() { # $1 responder, $2 variant, $3 N, $4 run, $5 flood rate, $6 section 
     mkfifo "$WORK/hold"
     ip netns exec "$GEN_NS" "$GEN" --config "$WORK/gen.conf" "${child_arg[@]}" \
         --count "$n" --concurrency "$CONCURRENCY" --local "$GEN_IP" --hold \
+        --sas-per-identity "$SAS_PER_IDENTITY" --sample-pid "$RESP_PID" --slice "$SLICE" \
         --flood-rate "$flood" --flood-subnet "$FLOOD_SUBNET" --timeout-secs 1800 \
         <"$WORK/hold" >"$WORK/gen.json" 2>"$WORK/gen.err" &
     GEN_PID=$!
@@ -277,6 +299,7 @@ EOF
 import json, sys
 r = json.loads(sys.stdin.read())
 print("bench.sh: %(responder)s %(variant)s n=%(n)d run %(run)d: %(established)d up, %(failed)d failed, "
+      "%(initial_contacts)d with INITIAL_CONTACT, "
       "%(cpu_ms_per_sa).3f ms CPU/SA, %(sas_per_s).0f SAs/s, %(rss_kb_per_sa).2f KB/SA, "
       "p50 %(latency_p50_ms).2f ms, p99 %(latency_p99_ms).2f ms, %(retransmits)d retransmits" % r)' >&2
 }
@@ -307,9 +330,11 @@ CHARON_VERSION=$(dpkg-query -W -f '${Version}' strongswan-charon 2>/dev/null || 
 python3 - "$WORK/raw.jsonl" "$OUT" "$MACHINE" "$CHARON_VERSION" "$RUNS" "$CONCURRENCY" \
     "$FLOOD_RATE" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
     "${BUILD_NOTE:-commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown) plus working tree}" \
-    "$FLOOR_US" "$LOAD_AT_START" <<'EOF'
+    "$FLOOR_US" "$LOAD_AT_START" "$TICK" "$SAS_PER_IDENTITY" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    "$MARKER" <<'EOF'
 import json, statistics, sys, re
 raw, out, machine, charon_version, runs, conc, flood_rate, date, commit, floor_us, load = sys.argv[1:12]
+tick, per_identity, load_end, marker = float(sys.argv[12]), int(sys.argv[13]), sys.argv[14], sys.argv[15]
 everything = [json.loads(l) for l in open(raw) if l.strip()]
 rows = [r for r in everything if r["section"] == "main"]
 flood_rows = [r for r in everything if r["section"] == "flood"]
@@ -322,10 +347,12 @@ lines.append(f"Measured {date} on {machine}; iked {commit}, "
              f"Debian charon {charon_version}. Medians of {runs} runs, concurrency {conc}, "
              "one fresh responder per run; CPU = responder user+sys from /proc over the set-up of "
              "all N SAs, divided by N (/proc counts 10 ms ticks: ±0.01 ms at N = 1,000); RSS = responder VmRSS growth while holding the N SAs, "
-             f"divided by N. Load average when the run started: {load}.")
+             f"divided by N. Load average (1/5/15 min) when the run started: {load}; at the end: {load_end}. "
+             f"Clients: one identity per {per_identity} IKE SA(s), INITIAL_CONTACT on each identity's first SA "
+             "(column IC: IKE_AUTH requests that carried it, median).")
 lines.append("")
-lines.append("| variant | N | responder | CPU/SA (ms) | SAs/s | p50 / p99 set-up (ms) | RSS/SA (KB) | failed | retransmits |")
-lines.append("|---|---|---|---|---|---|---|---|---|")
+lines.append("| variant | N | responder | CPU/SA (ms) | SAs/s | p50 / p99 set-up (ms) | RSS/SA (KB) | IC | failed | retransmits |")
+lines.append("|---|---|---|---|---|---|---|---|---|---|")
 ratios = []
 variants = sorted({r["variant"] for r in rows}, key=lambda v: v != "childless")
 for variant in variants:
@@ -341,13 +368,56 @@ for variant in variants:
             if variant == "child":
                 label += " (record-only kernel)" if resp == "iked" else " (kernel-libipsec)"
             cpu[resp], rss[resp] = med(rs, "cpu_ms_per_sa"), med(rs, "rss_kb_per_sa")
-            lines.append("| %s | %d | %s | %s | %s | %s / %s | %s | %d | %d |" % (
+            lines.append("| %s | %d | %s | %s | %s | %s / %s | %s | %s | %d | %d |" % (
                 variant, n, label, cell(cpu[resp], "%.3f"), cell(med(rs, "sas_per_s"), "%.0f"),
                 cell(med(rs, "latency_p50_ms"), "%.2f"), cell(med(rs, "latency_p99_ms"), "%.2f"),
-                cell(rss[resp], "%.2f"), sum(r["failed"] for r in rs), sum(r["retransmits"] for r in rs)))
+                cell(rss[resp], "%.2f"), cell(med(rs, "initial_contacts"), "%.0f"),
+                sum(r["failed"] for r in rs), sum(r["retransmits"] for r in rs)))
         if "iked" in cpu and "charon" in cpu:
             ratios.append((variant, n, cpu["iked"] / cpu["charon"], rss["iked"] / rss["charon"] if rss["charon"] > 0 else float("nan"), cpu["iked"]))
 lines.append("")
+# --- CPU per SA by slice of the largest run: does each new SA cost more as more are held? ---
+def slices(r):
+    pts = {x["established"]: x for x in r.get("samples") or []}
+    if 0 not in pts:
+        return {}
+    top = r["established"]
+    bounds = sorted({b for b in [0, 1000, top, *range(10000, top + 1, 10000)] if b in pts})
+    out = {}
+    for a, b in zip(bounds, bounds[1:]):
+        # ns of the threads' run time where the kernel reports it, else 10 ms ticks.
+        if pts[b].get("cpu_ns") and pts[a].get("cpu_ns") is not None:
+            ms = (pts[b]["cpu_ns"] - pts[a]["cpu_ns"]) / 1e6
+        else:
+            ms = (pts[b]["cpu_ticks"] - pts[a]["cpu_ticks"]) / tick * 1e3
+        out[(a, b)] = (ms / (b - a), (pts[b]["rss_kb"] - pts[0]["rss_kb"]) / b)
+    return out
+for variant in variants:
+    for resp in ("iked", "charon"):
+        rs = [r for r in rows if r["variant"] == variant and r["responder"] == resp]
+        if not rs:
+            continue
+        top = max(r["n"] for r in rs)
+        per_run = [slices(r) for r in rs if r["n"] == top]
+        keys = sorted(set().union(*per_run))
+        if len(keys) < 2:
+            continue
+        cells = {k: (statistics.median(s[k][0] for s in per_run if k in s),
+                     statistics.median(s[k][1] for s in per_run if k in s)) for k in keys}
+        mid = statistics.median(c[0] for c in cells.values())
+        label = resp if resp == "iked" else f"charon {charon_version.split('-')[0]}"
+        lines.append(f"CPU per SA by slice while {label} ({variant}) goes from 0 to {top:,} held SAs "
+                     f"(the N = {top:,} run{'s' if len(per_run) > 1 else ''}, median per slice; responder CPU "
+                     "time (threads' run time in ns from /proc/<pid>/task/*/schedstat) sampled by the generator; RSS/SA = RSS growth since the start ÷ SAs held at the slice's end):")
+        lines.append("")
+        lines.append("| SAs held (slice) | CPU/SA in the slice (ms) | ÷ median of slices | RSS/SA held (KB) |")
+        lines.append("|---|---|---|---|")
+        for (a, b), (c, kb) in cells.items():
+            lines.append("| %s–%s | %.3f | %.2f | %.2f |" % (f"{a:,}", f"{b:,}", c, c / mid if mid else float("nan"), kb))
+        spread = max(abs(c[0] / mid - 1) for c in cells.values()) if mid else float("nan")
+        lines.append("")
+        lines.append(f"Largest deviation of a slice from the median ({mid:.3f} ms): ±{spread * 100:.0f} %.")
+        lines.append("")
 floor_ms = float(floor_us) / 1e3 if floor_us else None
 if ratios:
     floor_head = " CPU/SA iked ÷ crypto floor |" if floor_ms else ""
@@ -381,7 +451,7 @@ if storm:
     lines.append(f"Legitimate rate under flood ÷ unloaded: {b / a:.2f}.")
     lines.append("")
 table = "\n".join(lines)
-begin, end = "<!-- bench.sh begin -->", "<!-- bench.sh end -->"
+begin, end = f"<!-- {marker} begin -->", f"<!-- {marker} end -->"
 try:
     doc = open(out).read()
 except FileNotFoundError:

@@ -1,18 +1,25 @@
 //! `iked-bench`: an IKE SA set-up load generator built on iked's sans-IO initiator engine.
 //!
 //! This is a benchmarking tool, not protocol code and not a test. Like `interop-tests`, it owns
-//! its UDP I/O and its clock (`clock.rs`, the only clock reads). It simulates `--clients`
-//! initiators, each with its own engine, identity (`<id>-<n>`) and UDP source port, and
-//! establishes `--count` IKE SAs against the responder named by the connection in `--config`:
-//! childless, with one CHILD_SA (`--child`), and optionally deleted right after set-up
-//! (`--delete`), keeping at most `--concurrency` set-ups in flight. Each client's first SA
-//! completes before the client starts another, because that first one carries INITIAL_CONTACT
-//! (which makes a responder drop the client's other SAs).
+//! its UDP I/O and its clock (`clock.rs`, the only clock reads). It establishes `--count` IKE
+//! SAs against the responder named by the connection in `--config`: childless, with one
+//! CHILD_SA (`--child`), and optionally deleted right after set-up (`--delete`), keeping at most
+//! `--concurrency` set-ups in flight.
+//!
+//! Clients: every `--sas-per-identity` SAs (default 1) come from one simulated client identity
+//! (`<id>-<k>`), as strongSwan's load-tester gives each IKE SA its own identity. The identities
+//! are spread over `--clients` engines, each with its own UDP source port. Each engine decides
+//! INITIAL_CONTACT as strongSwan's initiators do (iked's initiator engine: in the first IKE_AUTH
+//! of an identity it holds no SA with), so the first SA of every identity carries it; an
+//! identity's later SAs wait until its first is up, since INITIAL_CONTACT would otherwise
+//! make the responder drop them.
 //!
 //! Output: one JSON line on stdout (SAs/s, set-up latency p50/p99, retransmissions, failures,
-//! flood packets sent). With `--hold` the SAs are then kept (and the engines keep answering)
-//! until stdin reaches end of file, so a script can sample the responder's memory.
-//! `--flood-rate` adds spoofed IKE_SA_INIT requests while measuring (see `flood.rs`).
+//! INITIAL_CONTACTs sent, flood packets sent, and with `--sample-pid` the responder's CPU time
+//! and RSS read from /proc every `--slice` established SAs). With `--hold` the SAs are then
+//! kept (and the engines keep answering) until stdin reaches end of file, so a script can
+//! sample the responder's memory. `--flood-rate` adds spoofed IKE_SA_INIT requests while
+//! measuring (see `flood.rs`).
 
 mod clock;
 mod flood;
@@ -59,10 +66,21 @@ struct Args {
     /// Set-ups in flight at once.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
-    /// Simulated clients, each with its own engine, identity and source port
-    /// (default: min(count, 1000)).
+    /// Initiator engines, each with its own source port, over which the client identities
+    /// are spread (default: min(count, 1000)).
     #[arg(long)]
     clients: Option<usize>,
+    /// IKE SAs per client identity; each identity's first carries INITIAL_CONTACT (1: every SA
+    /// is a client of its own, like strongSwan's load-tester).
+    #[arg(long, default_value_t = 1)]
+    sas_per_identity: usize,
+    /// Read this process's CPU time and RSS from /proc at the start and every `--slice`
+    /// established SAs (the responder under test, in the same PID namespace).
+    #[arg(long)]
+    sample_pid: Option<u32>,
+    /// Established SAs between two samples of `--sample-pid`.
+    #[arg(long, default_value_t = 10_000)]
+    slice: usize,
     /// Our source address (must be local).
     #[arg(long)]
     local: IpAddr,
@@ -86,23 +104,74 @@ struct Args {
     progress: usize,
 }
 
-/// One simulated initiator.
+/// One initiator engine with its socket; it serves the identities k with k % clients == index.
 struct Client {
     engine: Engine,
     socket: std::net::UdpSocket,
     addr: SocketAddr,
-    /// Its first SA finished (up or failed), so later ones carry no INITIAL_CONTACT.
-    contacted: bool,
     /// Datagrams the socket refused (full buffer); the engine retransmits them.
     send_errors: u64,
 }
 
 /// Where one of our SAs stands.
 enum Pending {
-    /// Set-up started at this time.
-    SettingUp(Timestamp),
+    /// Set-up started at this time, for this client identity.
+    SettingUp(Timestamp, usize),
     /// Up; waiting for the delete exchange to finish.
     Deleting,
+}
+
+/// The responder's resource use at one point of the run, from /proc.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+struct Sample {
+    /// SAs established when sampled.
+    established: usize,
+    /// utime + stime of the whole process, in clock ticks.
+    cpu_ticks: u64,
+    /// Time on CPU of its live threads in ns (`/proc/<pid>/task/*/schedstat`): the ticks'
+    /// 10 ms granularity would blur a slice of 1,000 SAs by several per cent.
+    cpu_ns: u64,
+    /// VmRSS.
+    rss_kb: u64,
+}
+
+/// Reads `pid`'s CPU time and RSS (`None` if it is gone or unreadable).
+fn sample(pid: u32, established: usize) -> Option<Sample> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces: count fields after its closing ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss_kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())?;
+    let mut cpu_ns = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        // A thread may exit between listing and reading: it then counts as nothing.
+        let ns = std::fs::read_to_string(task.path().join("schedstat"))
+            .ok()
+            .and_then(|t| {
+                t.split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        cpu_ns += ns;
+    }
+    Some(Sample {
+        established,
+        cpu_ticks: utime + stime,
+        cpu_ns,
+        rss_kb,
+    })
 }
 
 /// Measured results, printed as JSON.
@@ -122,9 +191,15 @@ struct Report {
     retransmits: u64,
     /// COOKIE challenges our clients answered (counted from the engine's log records).
     cookies_received: u64,
+    /// IKE_AUTH requests our clients sent with INITIAL_CONTACT.
+    initial_contacts: u64,
+    /// Client identities used.
+    identities: usize,
     send_errors: u64,
     flood_sent: u64,
     first_failure: Option<String>,
+    /// The responder's resource use every `--slice` SAs (with `--sample-pid`).
+    samples: Vec<Sample>,
 }
 
 /// The generator's state between inputs.
@@ -142,7 +217,17 @@ struct Run {
     failed: usize,
     first_failure: Option<String>,
     cookies: u64,
+    initial_contacts: u64,
     progress: usize,
+    /// The connection as configured; each SA gets it with its client identity.
+    template: IkeConfig,
+    secrets: Vec<IkeSecret>,
+    id_base: String,
+    /// Per client identity: its first SA is done (up or failed).
+    first_done: Vec<bool>,
+    sample_pid: Option<u32>,
+    slice: usize,
+    samples: Vec<Sample>,
 }
 
 impl Run {
@@ -199,10 +284,19 @@ impl Run {
     }
 
     fn succeed(&mut self, i: usize, sa: IkeSaId, now: Timestamp) {
-        if let Some(Pending::SettingUp(start)) = self.pending.remove(&(i, sa)) {
+        if let Some(Pending::SettingUp(start, identity)) = self.pending.remove(&(i, sa)) {
             self.latencies.push(now.saturating_since(start));
             self.established += 1;
-            self.clients[i].contacted = true;
+            if let Some(done) = self.first_done.get_mut(identity) {
+                *done = true;
+            }
+            if let Some(pid) = self.sample_pid
+                && self.slice > 0
+                && self.established.is_multiple_of(self.slice)
+                && let Some(s) = sample(pid, self.established)
+            {
+                self.samples.push(s);
+            }
             if self.progress > 0 && self.established.is_multiple_of(self.progress) {
                 eprintln!(
                     "iked-bench: {} established at {:.1} s",
@@ -217,9 +311,11 @@ impl Run {
     }
 
     fn fail(&mut self, i: usize, sa: IkeSaId, why: String) {
-        if let Some(Pending::SettingUp(_)) = self.pending.remove(&(i, sa)) {
+        if let Some(Pending::SettingUp(_, identity)) = self.pending.remove(&(i, sa)) {
             self.failed += 1;
-            self.clients[i].contacted = true;
+            if let Some(done) = self.first_done.get_mut(identity) {
+                *done = true;
+            }
             self.first_failure.get_or_insert(why);
         }
     }
@@ -236,6 +332,12 @@ impl Run {
             }
             Event::Log { message, .. } if message.starts_with("received COOKIE") => {
                 self.cookies += 1;
+            }
+            Event::Log { message, .. }
+                if message.starts_with("generating IKE_AUTH request")
+                    && message.contains("N(INIT_CONTACT)") =>
+            {
+                self.initial_contacts += 1;
             }
             Event::IkeDown { sa, reason } => {
                 if matches!(self.pending.get(&(i, sa)), Some(Pending::Deleting)) {
@@ -271,10 +373,17 @@ impl Run {
         }
     }
 
-    fn start(&mut self, index: usize, now: Timestamp) -> Result<()> {
-        let i = index % self.clients.len();
+    /// Starts SA `identity`'s next set-up on the engine that serves that identity.
+    fn start(&mut self, identity: usize, now: Timestamp) -> Result<()> {
+        let i = identity % self.clients.len();
         let children: Vec<&str> = self.child.as_deref().into_iter().collect();
+        // The engine initiates what its configuration says: this identity's connection. SAs
+        // already up keep the configuration they were made with.
+        let mut conn = self.template.clone();
+        conn.local.id = Some(Identity::from_text(&format!("{}-{identity}", self.id_base)));
+        let secrets = self.secrets.iter().map(clone_secret).collect();
         let c = &mut self.clients[i];
+        c.engine.reload(vec![conn], secrets);
         let sa = c
             .engine
             .initiate_with(
@@ -288,7 +397,8 @@ impl Run {
                 },
             )
             .with_context(|| format!("initiating '{}'", self.conn))?;
-        self.pending.insert((i, sa), Pending::SettingUp(now));
+        self.pending
+            .insert((i, sa), Pending::SettingUp(now, identity));
         self.drain(i, now);
         Ok(())
     }
@@ -358,6 +468,10 @@ async fn run(args: Args) -> Result<()> {
         .map(|i| i.to_string())
         .unwrap_or_else(|| "bench".to_owned());
     let n_clients = args.clients.unwrap_or(args.count.min(1000)).max(1);
+    if args.sas_per_identity == 0 {
+        bail!("--sas-per-identity must be at least 1");
+    }
+    let identities = args.count.div_ceil(args.sas_per_identity);
     if usize::from(args.base_port) + n_clients > usize::from(u16::MAX) {
         bail!(
             "--base-port {} leaves no room for {n_clients} clients",
@@ -376,14 +490,11 @@ async fn run(args: Args) -> Result<()> {
             .with_context(|| format!("binding {addr} (client {i})"))?;
         socket.set_nonblocking(true)?;
         let reader = UdpSocket::from_std(socket.try_clone()?)?;
-        let mut client_conn = conn.clone();
-        // Each client is its own peer identity, so INITIAL_CONTACT from one client never
-        // removes another's SAs on the responder.
-        client_conn.local.id = Some(Identity::from_text(&format!("{id_base}-{i}")));
+        // The connection (with the identity of each SA) is given by `Run::start`.
         let engine = Engine::new(
             Settings::default(),
-            vec![client_conn],
-            secrets.iter().map(clone_secret).collect(),
+            vec![],
+            vec![],
             Box::new(iked_crypto::rng::OsRandom),
         );
         let tx = tx.clone();
@@ -407,7 +518,6 @@ async fn run(args: Args) -> Result<()> {
             engine,
             socket,
             addr,
-            contacted: false,
             send_errors: 0,
         });
     }
@@ -446,20 +556,33 @@ async fn run(args: Args) -> Result<()> {
         failed: 0,
         first_failure: None,
         cookies: 0,
+        initial_contacts: 0,
         progress: args.progress,
+        template: conn.clone(),
+        secrets,
+        id_base,
+        first_done: vec![false; identities],
+        sample_pid: args.sample_pid,
+        slice: args.slice,
+        samples: Vec::new(),
     };
+    if let Some(pid) = args.sample_pid {
+        let s = sample(pid, 0).with_context(|| format!("reading /proc/{pid}"))?;
+        run.samples.push(s);
+    }
     let deadline = clock.instant_of(Timestamp::ZERO) + Duration::from_secs(args.timeout_secs);
     let mut started = 0usize;
     let mut last_event = Timestamp::ZERO;
     loop {
         let now = run.clock.now();
-        // Start set-ups up to the concurrency limit; a client's later SAs wait for its first.
+        // Start set-ups up to the concurrency limit; an identity's later SAs wait for its
+        // first (which carries INITIAL_CONTACT).
         while started < args.count && run.pending.len() < args.concurrency {
-            let i = started % run.clients.len();
-            if started >= run.clients.len() && !run.clients[i].contacted {
+            let identity = started / args.sas_per_identity;
+            if !started.is_multiple_of(args.sas_per_identity) && !run.first_done[identity] {
                 break;
             }
-            run.start(started, now)?;
+            run.start(identity, now)?;
             started += 1;
         }
         if started == args.count && run.pending.is_empty() {
@@ -499,7 +622,7 @@ async fn run(args: Args) -> Result<()> {
     let unfinished = run
         .pending
         .values()
-        .filter(|p| matches!(p, Pending::SettingUp(_)))
+        .filter(|p| matches!(p, Pending::SettingUp(..)))
         .count()
         + (args.count - started);
     if unfinished > 0 {
@@ -508,6 +631,13 @@ async fn run(args: Args) -> Result<()> {
     }
     let flood_sent = flood.as_ref().map_or(0, flood::Flood::sent);
     drop(flood);
+    // The last sample is the end of the set-up, wherever the slices fell.
+    if let Some(pid) = run.sample_pid
+        && run.samples.last().map(|s| s.established) != Some(run.established)
+        && let Some(s) = sample(pid, run.established)
+    {
+        run.samples.push(s);
+    }
     let mut sorted = std::mem::take(&mut run.latencies);
     sorted.sort_unstable();
     let elapsed = last_event.saturating_since(Timestamp::ZERO).as_secs_f64();
@@ -534,9 +664,12 @@ async fn run(args: Args) -> Result<()> {
         latency_max_ms: sorted.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
         retransmits: run.retransmits(),
         cookies_received: run.cookies,
+        initial_contacts: run.initial_contacts,
+        identities,
         send_errors: run.clients.iter().map(|c| c.send_errors).sum(),
         flood_sent,
         first_failure: run.first_failure.clone(),
+        samples: std::mem::take(&mut run.samples),
     };
     println!("{}", serde_json::to_string(&report)?);
 

@@ -365,6 +365,23 @@ pub struct IkeConfig {
     pub encap: bool,
     /// `fragmentation`: whether RFC 7383 fragmentation is announced and used.
     pub fragmentation: Fragmentation,
+    /// `unique`: what a new IKE SA does to others of the same identity pair.
+    pub unique: UniquePolicy,
+}
+
+/// swanctl's `unique` (charon's `unique_policy_t`): how a responder treats a new IKE SA when
+/// it already holds SAs between the same two identities (see `engine::contacts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum UniquePolicy {
+    /// Never replace, not even on INITIAL_CONTACT (and never send INITIAL_CONTACT).
+    Never,
+    /// Replace only on INITIAL_CONTACT (strongSwan's default).
+    #[default]
+    No,
+    /// Refuse a new SA while an established one exists.
+    Keep,
+    /// Delete the existing SAs once the new one is authenticated.
+    Replace,
 }
 
 /// An inclusive address range of `local_addrs`/`remote_addrs` (a subnet or `a-b`).

@@ -34,7 +34,7 @@ use iked_conf as conf;
 use crate::config::{
     AddrRange, AuthConfig, AuthMethod, AuthSpecError, ChildConfig, ChildLifetimes, Fragmentation,
     HwOffload, Identity, IkeConfig, IkeSecret, Mode, PubkeyAuth, PubkeyConstraint, SendCert,
-    id_type,
+    UniquePolicy, id_type,
 };
 use crate::proposal::{Proposal, protocol, transform_type};
 use crate::ts::{TrafficSelector, TsSpec};
@@ -203,6 +203,12 @@ pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
             conf::Fragmentation::Yes | conf::Fragmentation::Force => Fragmentation::Yes,
             conf::Fragmentation::Accept => Fragmentation::Accept,
             conf::Fragmentation::No => Fragmentation::No,
+        },
+        unique: match c.unique {
+            conf::UniquePolicy::Never => UniquePolicy::Never,
+            conf::UniquePolicy::No => UniquePolicy::No,
+            conf::UniquePolicy::Keep => UniquePolicy::Keep,
+            conf::UniquePolicy::Replace => UniquePolicy::Replace,
         },
     })
 }

@@ -124,6 +124,8 @@ pub struct Engine {
     pub(crate) wall_clock: Option<i64>,
     /// Groups whose records are built and queued (see [`Engine::set_log_groups`]).
     pub(crate) log_groups: LogGroups,
+    /// Authenticated SAs by identity pair, for INITIAL_CONTACT and `unique`.
+    pub(crate) contacts: super::contacts::Contacts,
 }
 
 impl std::fmt::Debug for Engine {
@@ -170,6 +172,7 @@ impl Engine {
             credentials: Arc::default(),
             wall_clock: None,
             log_groups: LogGroups::ALL,
+            contacts: Default::default(),
         }
     }
 
@@ -988,6 +991,7 @@ impl Engine {
         if self.by_spi.get(&sa.our_spi()) == Some(&id) {
             self.by_spi.remove(&sa.our_spi());
         }
+        self.unindex_contact(&sa);
         if !sa.initiator {
             if self.by_initiator.get(&(sa.spi_i, sa.remote)) == Some(&id) {
                 self.by_initiator.remove(&(sa.spi_i, sa.remote));

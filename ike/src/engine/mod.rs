@@ -51,6 +51,7 @@ macro_rules! engine_log {
 }
 
 mod auth;
+mod contacts;
 mod core;
 mod dos;
 mod exchange;
@@ -286,6 +287,10 @@ pub enum DownReason {
     Expired,
     /// Negotiation or installation failed.
     Failed(String),
+    /// Destroyed because the same peer identity authenticated a new IKE SA with
+    /// INITIAL_CONTACT (it lost this one): no Delete was exchanged, and, as in charon, this is
+    /// not the peer closing the SA (no `close_action`).
+    Replaced,
 }
 
 /// Log groups as charon prints them (`[IKE]`, `[ENC]`, ...).

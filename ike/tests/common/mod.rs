@@ -528,6 +528,7 @@ pub fn seed_config(left: bool) -> (IkeConfig, Vec<IkeSecret>) {
         mobike: false,
         encap: false,
         fragmentation: Default::default(),
+        unique: Default::default(),
     };
     // The seed's secret is base64 ("0s" prefix): v+NkxY9LLZvwj4qCC2o/gGrWDF2d21jL.
     let secret = vec![

@@ -15,8 +15,8 @@
 //!   listed, as in charon: the refusal, with the kernel's text where the kernel refused, is
 //!   logged and returned to the command that asked for it.
 //! - Engine events become charon log lines, VICI `ike-updown`/`child-updown`/`*-rekey`
-//!   broadcasts, and the actions `start_action`/`close_action`/`dpd_action`/`unique`/
-//!   `keyingtries` ask for.
+//!   broadcasts, and the actions `start_action`/`close_action`/`dpd_action`/`keyingtries` ask
+//!   for (`unique` and INITIAL_CONTACT are the engine's, decided in IKE_AUTH as in charon).
 //! - The engine builds log text only for groups someone reads: those the tracing subscriber
 //!   prints at the level `on_engine_log` uses, and every group while a VICI client
 //!   waits on `initiate`/`terminate` (its `control-log` stream ignores levels). The filter is
@@ -596,7 +596,6 @@ impl Core {
                 meta.established_at = Some(now);
                 tracing::info!(target: "IKE", ike = name.as_str(), ike_id = u64::from(sa.0), "IKE_SA {name}[{}] established between {local}...{remote}", sa.0);
                 self.broadcast_updown("ike-updown", sa, None, true, now);
-                self.enforce_unique(now, sa, &name);
                 self.complete_initiates(|p| p.ike == sa && p.awaiting == Awaiting::IkeUp, Ok(()));
             }
             Event::IkeFailed {
@@ -928,43 +927,6 @@ impl Core {
                     }),
                 },
             );
-        }
-    }
-
-    /// `unique = replace|keep`: one IKE SA per connection and remote identity.
-    fn enforce_unique(&mut self, now: Timestamp, new: IkeSaId, name: &str) {
-        let Some(policy) = self.find_conn(name).map(|c| c.unique) else {
-            return;
-        };
-        // Nothing to enforce under the default policy: skip the walk over every SA.
-        if matches!(
-            policy,
-            iked_conf::UniquePolicy::No | iked_conf::UniquePolicy::Never
-        ) {
-            return;
-        }
-        let others: Vec<IkeSaId> = self
-            .engine
-            .ike_sas()
-            .iter()
-            .filter(|s| s.name == name && s.id != new && s.established)
-            .map(|s| s.id)
-            .collect();
-        if others.is_empty() {
-            return;
-        }
-        match policy {
-            iked_conf::UniquePolicy::Replace => {
-                for old in others {
-                    tracing::info!(target: "IKE", "unique=replace: deleting duplicate IKE_SA {name}[{}]", old.0);
-                    let _ = self.engine.terminate_ike(now, old);
-                }
-            }
-            iked_conf::UniquePolicy::Keep => {
-                tracing::info!(target: "IKE", "unique=keep: deleting new duplicate IKE_SA {name}[{}]", new.0);
-                let _ = self.engine.terminate_ike(now, new);
-            }
-            iked_conf::UniquePolicy::No | iked_conf::UniquePolicy::Never => {}
         }
     }
 

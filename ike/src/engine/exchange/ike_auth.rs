@@ -239,14 +239,8 @@ impl Engine {
             p.extend(ours.certs);
             p.extend(self.certreq_for(&sa.config));
             // Like charon: only when we hold no other IKE SA with this peer, since the peer
-            // drops every other SA with us on INITIAL_CONTACT.
-            let has_contact = self.sas.values().any(|o| {
-                o.id != sa.id
-                    && o.config.name == sa.config.name
-                    && o.remote.ip() == sa.remote.ip()
-                    && o.phase.is_established()
-            });
-            if !has_contact {
+            // drops every other SA with us on INITIAL_CONTACT (an index lookup, not a walk).
+            if self.wants_initial_contact(sa) {
                 p.push(Payload::Notify(Notify::new(
                     notify::INITIAL_CONTACT,
                     vec![],
@@ -388,6 +382,7 @@ impl Engine {
         );
         sa.remote_id = Some(idr);
         sa.phase = Phase::Established(Established::new(proof));
+        self.index_contact(sa);
         self.announce_established(now, sa);
         if let Some(nc) = st.child {
             self.complete_child_initiator(now, sa, nc, &msg, &st.init.ni, &st.init.nr, None);
@@ -547,12 +542,15 @@ impl Engine {
         sa.config = config;
         sa.local_id = local_identity(&sa.config, sa.local.ip());
         sa.remote_id = Some(idi.clone());
+        // charon honours INITIAL_CONTACT only in the first IKE_AUTH request.
+        let initial_contact = mid == 1 && msg.notify(notify::INITIAL_CONTACT).is_some();
+        if self.check_uniqueness(now, sa, initial_contact) {
+            return self.refuse_duplicate(sa, mid);
+        }
         sa.phase = Phase::Established(Established::new(proof));
         self.release_half_open(sa);
         self.timers.cancel(TimerKey::HalfOpen(sa.id));
-        if msg.notify(notify::INITIAL_CONTACT).is_some() {
-            self.initial_contact(sa, &idi);
-        }
+        self.index_contact(sa);
         engine_log!(
             self,
             Some(sa.id),
@@ -612,33 +610,6 @@ impl Engine {
             }
         }
         Fate::Keep
-    }
-
-    /// INITIAL_CONTACT: the peer lost all state, so drop our other IKE SAs with it.
-    pub(super) fn initial_contact(&mut self, sa: &IkeSa, peer: &Identity) {
-        let stale: Vec<IkeSaId> = self
-            .sas
-            .values()
-            .filter(|o| {
-                o.id != sa.id
-                    && o.config.name == sa.config.name
-                    && o.remote_id.as_ref() == Some(peer)
-                    && o.remote.ip() == sa.remote.ip()
-            })
-            .map(|o| o.id)
-            .collect();
-        for id in stale {
-            if let Some(old) = self.sas.remove(&id) {
-                engine_log!(
-                    self,
-                    Some(id),
-                    LogGroup::Ike,
-                    "deleting duplicate IKE_SA {} due to INITIAL_CONTACT",
-                    old.log_name()
-                );
-                self.destroy(old, DownReason::Peer);
-            }
-        }
     }
 }
 

@@ -347,6 +347,7 @@ mod tests {
             mobike: false,
             encap: false,
             fragmentation: Default::default(),
+            unique: Default::default(),
         });
         IkeSa::new(
             engine.new_ike_id(),

@@ -466,6 +466,8 @@ impl Engine {
         new.phase = phase;
         new.crypto = Some(crypto);
         new.remote_id = old.remote_id.clone();
+        // A new id for the same peer: the index holds both until the old one is destroyed.
+        self.index_contact(&new);
         // Same endpoints, same NAT: the new SA keeps NAT-T (ports, encapsulation, keepalives).
         new.nat = old.nat;
         new.tasks = std::mem::take(&mut old.tasks);
