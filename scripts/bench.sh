@@ -16,7 +16,7 @@
 #              kernel has no ESP: iked negotiates and records its kernel requests, installs nothing).
 # Fairness: charon with dos_protection = no (no cookies, no per-IP limit), ikesa_table_size
 # 65536, logging off; iked logging off, cookies at its default threshold (30 half-open) which a
-# concurrency of 16 never reaches. A last step floods iked with spoofed IKE_SA_INIT requests
+# concurrency of 16 never reaches, per-source limits off (all clients share one address). A last step floods iked with spoofed IKE_SA_INIT requests
 # (FLOOD_RATE per second) while measuring the legitimate rate.
 # Clients behave like strongSwan's initiators: every SAS_PER_IDENTITY SAs (default 1, as
 # strongSwan's load-tester, which gives each IKE SA its own identity) share one client identity,
@@ -209,7 +209,11 @@ start_responder() { # $1 = iked|charon, $2 = variant; sets RESP_PID
     rm -f "$WORK"/*.vici
     case "$1" in
     iked)
+        # Every client comes from the generator's one address: the per-source limits
+        # (cookie_threshold_ip 3, block_threshold 5 by default) would throttle it as one host.
+        printf 'charon {\n  cookie_threshold_ip = 0\n  block_threshold = 0\n}\n' >"$WORK/iked-strongswan.conf"
         ip netns exec "$RESP_NS" "$IKED" --config "$WORK/resp.conf" \
+            --strongswan-conf "$WORK/iked-strongswan.conf" \
             --vici-socket "$WORK/iked.vici" --kernel record --debug default=-1 \
             </dev/null >"$WORK/resp.log" 2>&1 &
         RESP_PID=$!
