@@ -2,7 +2,9 @@
 //! production codec (`iked_ike::wire`) so that every length, count, type and flag can be set
 //! to a value that codec would refuse to produce. Nothing here validates: a builder writes
 //! what it is given, and the parser of answers is lenient (it stops at the first payload that
-//! does not fit and reports how far it got).
+//! does not fit and reports how far it got). The code points are written out from the RFCs
+//! here rather than imported from `iked_ike`, on purpose: a wrong constant in the code under
+//! test must not be able to hide in its tests as well.
 
 /// Payload types (RFC 7296 3.2, RFC 7383 2.5).
 pub mod pt {
