@@ -115,3 +115,99 @@ fn pubkeys_without_id_name_both_sides_by_key_id() {
     assert_eq!(ike.local.id, Some(Identity::from_text("bfl.example")));
     assert_eq!(ike.remote.id, None);
 }
+
+/// Writes `key`'s public half as a DER SubjectPublicKeyInfo file (swanctl's `pubkey/` accepts
+/// DER as well as PEM).
+fn public_der(key: &str, out: &Path) {
+    let pem = std::fs::read(fixture(key)).unwrap();
+    let private = iked_crypto::auth::PrivateKey::from_pem(&pem).unwrap();
+    std::fs::write(out, private.public_key().spki_der().unwrap()).unwrap();
+}
+
+/// Copies `key` into the side's swanctl directory `dir/<sub>/` and loads it with `ikectl
+/// load-creds`.
+fn load_key(side_dir: &Path, socket: &Path, sub: &str, key: &str) {
+    let target = side_dir.join(sub);
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::copy(fixture(key), target.join(key)).unwrap();
+    let conf = side_dir.join("swanctl.conf");
+    let out = common::ikectl(
+        socket,
+        &["load-creds", "--file", &conf.display().to_string()],
+    );
+    assert!(
+        out.status.success(),
+        "load-creds: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn two_ikeds_with_raw_keys_and_no_ids_authenticate() {
+    let keys = common::scratch("keyid-keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let (bfl_pub, bfr_pub) = (keys.join("bfl.der"), keys.join("bfr.der"));
+    public_der("bfl-rsa.key.pem", &bfl_pub);
+    public_der("bfr-p256.key.pem", &bfr_pub);
+    // The seed's PSK rounds become raw-key rounds without any id.
+    let rounds = |me: &str, peer: &str, my_key: &Path, peer_key: &Path| {
+        let (me, peer) = (me.to_owned(), peer.to_owned());
+        let (my_key, peer_key) = (my_key.display().to_string(), peer_key.display().to_string());
+        move |conf: String| {
+            conf.replace(
+                &format!("      auth = psk\n      id = {me}\n"),
+                &format!("      auth = pubkey\n      pubkeys = {my_key}\n"),
+            )
+            .replace(
+                &format!("      auth = psk\n      id = {peer}\n"),
+                &format!("      auth = pubkey\n      pubkeys = {peer_key}\n"),
+            )
+        }
+    };
+    let bfl_edit = rounds("host1", "host2", &bfl_pub, &bfr_pub);
+    let bfr_edit = rounds("host2", "host1", &bfr_pub, &bfl_pub);
+    let p = common::loopback_pair(
+        "keyid-pair",
+        common::Side {
+            edit: Some(&bfl_edit),
+            ..common::Side::default()
+        },
+        common::Side {
+            edit: Some(&bfr_edit),
+            ..common::Side::default()
+        },
+    );
+    load_key(&p.dir.join("bfl"), &p.bfl, "rsa", "bfl-rsa.key.pem");
+    load_key(&p.dir.join("bfr"), &p.bfr, "ecdsa", "bfr-p256.key.pem");
+    let out = common::ikectl(
+        &p.bfl,
+        &["initiate", "--child", "bf-out", "--timeout", "10"],
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        common::pair_logs(&p.dir)
+    );
+    for socket in [&p.bfl, &p.bfr] {
+        let sas = common::list_sas(socket);
+        assert!(sas.contains("ESTABLISHED"), "{sas}");
+    }
+    // Each authenticated the other under the peer key's ID (hex of the SPKI's SHA-1).
+    let logs = common::pair_logs(&p.dir);
+    for der in [&bfl_pub, &bfr_pub] {
+        let raw = iked_crypto::x509::RawPublicKey::from_der(&std::fs::read(der).unwrap()).unwrap();
+        let hex: String = raw
+            .key()
+            .spki_sha1()
+            .unwrap()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(
+            logs.contains(&format!("authentication of '{hex}'")),
+            "no authentication of {hex}:\n{logs}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&keys);
+}
