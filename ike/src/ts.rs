@@ -427,6 +427,9 @@ impl fmt::Display for TrafficSelector {
             };
             if any_port {
                 write!(f, "[{proto}]")?;
+            } else if self.start_port == 65535 && self.end_port == 0 {
+                // RFC 4301 OPAQUE, written as charon does.
+                write!(f, "[{proto}/OPAQUE]")?;
             } else if is_icmp(self.protocol) {
                 // As charon prints them: type, or type(code); a range as two of those.
                 write!(f, "[{proto}/")?;

@@ -80,6 +80,10 @@ fn printed_as_charon_prints_them() {
     ts.start_port = 0x0301;
     ts.end_port = 0x0301;
     assert_eq!(ts.to_string(), "10.0.0.0/8[icmp/3(1)]");
+    // OPAQUE (start 65535, end 0) is not a type range.
+    ts.start_port = 65535;
+    ts.end_port = 0;
+    assert_eq!(ts.to_string(), "10.0.0.0/8[icmp/OPAQUE]");
     // The text form parses back to the same encoding.
     let parsed = TrafficSelector::parse("10.1.0.0/16[icmp/8]").unwrap();
     assert_eq!(parsed, fixed(&local[0]));

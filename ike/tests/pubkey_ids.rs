@@ -91,6 +91,36 @@ fn key_id_is_sha1_of_the_subject_public_key_info() {
 }
 
 #[test]
+fn key_ids_print_as_charon_prints_them() {
+    // A SHA-1 sized key ID is always hex, octets separated by colons (charon's `%#B`) ...
+    let digest = Identity {
+        kind: id_type::KEY_ID,
+        data: (0u8..20).collect(),
+    };
+    assert_eq!(
+        digest.to_string(),
+        "00:01:02:03:04:05:06:07:08:09:0a:0b:0c:0d:0e:0f:10:11:12:13"
+    );
+    // ... even when its octets happen to be printable.
+    let text20 = Identity {
+        kind: id_type::KEY_ID,
+        data: b"abcdefghijklmnopqrst".to_vec(),
+    };
+    assert!(text20.to_string().starts_with("61:62:63"));
+    // Another printable key ID is shown as text, a binary one as hex.
+    let text = Identity {
+        kind: id_type::KEY_ID,
+        data: b"my key".to_vec(),
+    };
+    assert_eq!(text.to_string(), "my key");
+    let binary = Identity {
+        kind: id_type::KEY_ID,
+        data: vec![0xde, 0xad, 0x00],
+    };
+    assert_eq!(binary.to_string(), "de:ad:00");
+}
+
+#[test]
 fn both_sides_with_raw_keys_and_no_id_authenticate_by_key_id() {
     let (p, id_a, id_b) = run(None);
     for (name, ep) in [("A", &p.a), ("B", &p.b)] {

@@ -193,17 +193,19 @@ fn two_ikeds_with_raw_keys_and_no_ids_authenticate() {
         let sas = common::list_sas(socket);
         assert!(sas.contains("ESTABLISHED"), "{sas}");
     }
-    // Each authenticated the other under the peer key's ID (hex of the SPKI's SHA-1).
+    // Each authenticated the other under the peer key's ID (the SPKI's SHA-1), printed as
+    // charon prints one: hex octets separated by colons.
     let logs = common::pair_logs(&p.dir);
     for der in [&bfl_pub, &bfr_pub] {
         let raw = iked_crypto::x509::RawPublicKey::from_der(&std::fs::read(der).unwrap()).unwrap();
-        let hex: String = raw
+        let hex: Vec<String> = raw
             .key()
             .spki_sha1()
             .unwrap()
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
+        let hex = hex.join(":");
         assert!(
             logs.contains(&format!("authentication of '{hex}'")),
             "no authentication of {hex}:\n{logs}"
