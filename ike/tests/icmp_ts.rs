@@ -113,3 +113,11 @@ fn wire_encoding_carries_type_in_the_high_byte() {
     assert_eq!(&ts[..8], &[7, 1, 0, 16, 0x08, 0x00, 0x08, 0x00]);
     assert_eq!(&ts[8..16], &[10, 1, 0, 0, 10, 1, 255, 255]);
 }
+
+#[test]
+fn type_slash_code_is_refused_as_strongswan_5_9_refuses_it() {
+    // charon 5.9's vici `parse_ts` reads the port with strtol and rejects trailing text, so
+    // `[icmp/8/0]` does not load there; iked refuses it too rather than guess a meaning.
+    let conf = CONF.replace("10.1.0.0/16[icmp/8]", "10.1.0.0/16[icmp/8/0]");
+    assert!(iked_conf::load_str("icmp.conf", &conf).is_err());
+}
