@@ -95,6 +95,18 @@ impl std::fmt::Display for Identity {
                 Some(text) => f.write_str(&text),
                 None => write!(f, "{}", hex_string(&self.data)),
             },
+            // As charon prints a key ID: text when printable and not SHA-1 sized, else its
+            // octets in hex separated by colons (`%#B`), as `swanctl --list-sas` shows it.
+            id_type::KEY_ID => {
+                if self.data.len() != 20
+                    && self.data.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
+                {
+                    write!(f, "{}", String::from_utf8_lossy(&self.data))
+                } else {
+                    let hex: Vec<String> = self.data.iter().map(|b| format!("{b:02x}")).collect();
+                    f.write_str(&hex.join(":"))
+                }
+            }
             _ => write!(f, "{}", hex_string(&self.data)),
         }
     }

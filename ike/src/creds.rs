@@ -43,6 +43,9 @@ pub enum CredError {
     /// The peer sent no certificate and we hold none for its identity.
     #[error("no trusted certificate or public key found for '{0}'")]
     NoPeerCredential(String),
+    /// A raw public key could not be encoded to derive its key ID.
+    #[error("cannot derive the key ID of a public key: {0}")]
+    KeyId(String),
     /// The peer's certificate is not one of those configured in `remote.certs`.
     #[error("certificate \"{subject}\" is not the configured peer certificate")]
     NotConfiguredCert {
@@ -66,12 +69,24 @@ pub struct Signer {
 }
 
 /// Our certificate (the first of `local.certs`, intermediates after it) and the private key
-/// matching it.
+/// matching it; without certificates, the private key of our first raw public key
+/// (`local.pubkeys`), sent with no CERT payload.
 pub fn our_signer(
     creds: &CredentialSet,
     local: &PubkeyAuth,
     id: &Identity,
 ) -> Result<Signer, CredError> {
+    if local.certs.is_empty()
+        && let Some(raw) = local.pubkeys.first()
+    {
+        let key = creds
+            .keys
+            .iter()
+            .find(|k| k.public_key() == *raw.key())
+            .cloned()
+            .ok_or_else(|| CredError::NoPrivateKey(id.to_string()))?;
+        return Ok(Signer { key, chain: vec![] });
+    }
     let cert = local
         .certs
         .first()
@@ -107,6 +122,24 @@ pub fn identity_from_cert(cert: &Certificate) -> Identity {
         kind: id_type::DER_ASN1_DN,
         data: cert.subject_der().to_vec(),
     }
+}
+
+/// The identity strongSwan gives a side configured with `pubkeys` and no `id`: the first
+/// key's ID_KEY_ID, the SHA-1 of its DER SubjectPublicKeyInfo (vici takes the identity from
+/// the trusted-pubkey certificate's subject, which `pubkey_cert` builds from the key's
+/// `KEYID_PUBKEY_INFO_SHA1` fingerprint). `None` when the side has no raw key.
+pub fn identity_from_pubkeys(auth: &PubkeyAuth) -> Result<Option<Identity>, CredError> {
+    let Some(raw) = auth.pubkeys.first() else {
+        return Ok(None);
+    };
+    let key_id = raw
+        .key()
+        .spki_sha1()
+        .map_err(|e| CredError::KeyId(e.to_string()))?;
+    Ok(Some(Identity {
+        kind: id_type::KEY_ID,
+        data: key_id.to_vec(),
+    }))
 }
 
 /// A public key the peer's AUTH may verify with, and what vouches for it (for logs).

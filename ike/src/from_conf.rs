@@ -378,7 +378,11 @@ fn traffic_selectors(list: &[conf::addr::TrafficSelector]) -> Vec<TsSpec> {
             let (start_port, end_port) = match ts.ports {
                 conf::addr::Ports::Any => (0, 65535),
                 conf::addr::Ports::Opaque => (65535, 0),
-                conf::addr::Ports::Range(a, b) => (a, b),
+                // `[icmp/8]` names a message type: shifted into the type byte as charon does.
+                conf::addr::Ports::Range(a, b) => (
+                    crate::ts::config_port(ts.protocol, a),
+                    crate::ts::config_port(ts.protocol, b),
+                ),
             };
             let addrs = match &ts.addr {
                 conf::addr::TsAddr::Dynamic => {

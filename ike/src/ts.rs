@@ -30,6 +30,34 @@ pub enum TsError {
     Invalid(String),
 }
 
+/// Whether `protocol` is ICMP or ICMPv6, whose selectors carry a message type and code in
+/// the port fields (RFC 4301 4.4.1.1: type in the high byte, code in the low byte).
+pub fn is_icmp(protocol: u8) -> bool {
+    protocol == 1 || protocol == 58
+}
+
+/// The selector port for a configured ICMP port value, as charon's `traffic_selector_create`
+/// maps it: a value below 256 is a message type (code 0), shifted into the high byte
+/// (`[icmp/8]` is 2048 on the wire); larger values are taken as `type << 8 | code` already.
+/// Other protocols' ports are unchanged.
+pub fn config_port(protocol: u8, port: u16) -> u16 {
+    if is_icmp(protocol) && port < 256 {
+        port << 8
+    } else {
+        port
+    }
+}
+
+/// charon's text for an ICMP port value: `8` for type 8 code 0, `3(1)` for type 3 code 1.
+fn fmt_icmp(f: &mut fmt::Formatter<'_>, port: u16) -> fmt::Result {
+    let (kind, code) = (port >> 8, port & 0xff);
+    if code != 0 {
+        write!(f, "{kind}({code})")
+    } else {
+        write!(f, "{kind}")
+    }
+}
+
 fn to_u128(a: IpAddr) -> (bool, u128) {
     match a {
         IpAddr::V4(v4) => (true, u128::from(u32::from(v4))),
@@ -105,6 +133,7 @@ impl TrafficSelector {
                 "udp" => 17,
                 "tcp" => 6,
                 "icmp" => 1,
+                "ipv6-icmp" | "icmpv6" => 58,
                 "any" | "" => 0,
                 n => n.parse().map_err(|_| bad())?,
             };
@@ -119,8 +148,8 @@ impl TrafficSelector {
                         (p, p)
                     }
                 };
-                ts.start_port = lo;
-                ts.end_port = hi;
+                ts.start_port = config_port(ts.protocol, lo);
+                ts.end_port = config_port(ts.protocol, hi);
             }
         }
         Ok(ts)
@@ -393,10 +422,23 @@ impl fmt::Display for TrafficSelector {
                 17 => "udp".to_string(),
                 6 => "tcp".to_string(),
                 1 => "icmp".to_string(),
+                58 => "ipv6-icmp".to_string(),
                 p => p.to_string(),
             };
             if any_port {
                 write!(f, "[{proto}]")?;
+            } else if self.start_port == 65535 && self.end_port == 0 {
+                // RFC 4301 OPAQUE, written as charon does.
+                write!(f, "[{proto}/OPAQUE]")?;
+            } else if is_icmp(self.protocol) {
+                // As charon prints them: type, or type(code); a range as two of those.
+                write!(f, "[{proto}/")?;
+                fmt_icmp(f, self.start_port)?;
+                if self.start_port != self.end_port {
+                    f.write_str("-")?;
+                    fmt_icmp(f, self.end_port)?;
+                }
+                f.write_str("]")?;
             } else if self.start_port == self.end_port {
                 write!(f, "[{proto}/{}]", self.start_port)?;
             } else {

@@ -43,18 +43,24 @@ pub enum CertCase {
     OtherCa,
     /// The initiator claims `host1` with a CA-signed certificate issued to `intruder`.
     IdMismatch,
+    /// Raw public keys (`pubkeys`, each side holding its own and the peer's) and no `id`: each
+    /// side is named by its key's ID_KEY_ID (strongSwan's default for such a side).
+    RawKeys,
 }
 
 impl CertCase {
     /// Whether the handshake must fail.
     pub fn is_negative(self) -> bool {
-        !matches!(self, CertCase::SelfSigned | CertCase::CaSigned)
+        !matches!(
+            self,
+            CertCase::SelfSigned | CertCase::CaSigned | CertCase::RawKeys
+        )
     }
 
     /// Words of which at least one must appear in the verifying daemon's log: the cause, named.
     pub fn cause_words(self) -> &'static [&'static str] {
         match self {
-            CertCase::SelfSigned | CertCase::CaSigned => &[],
+            CertCase::SelfSigned | CertCase::CaSigned | CertCase::RawKeys => &[],
             CertCase::Expired => &["expired"],
             CertCase::OtherCa => &["unknown CA", "issuer", "no trusted", "not trusted"],
             CertCase::IdMismatch => &["identity", "does not match", "mismatch"],
@@ -192,7 +198,8 @@ impl Pki {
             )
         };
         let (cert, key) = match case {
-            CertCase::SelfSigned => own(&self.dir.join("ss"), host),
+            // Raw keys: the self-signed certificates' keys (the certificates stay unused).
+            CertCase::SelfSigned | CertCase::RawKeys => own(&self.dir.join("ss"), host),
             _ if side != faulty => own(&ca, host),
             CertCase::CaSigned => own(&ca, host),
             CertCase::Expired => own(&self.dir.join("bad"), "host1"),
@@ -206,7 +213,7 @@ impl Pki {
         });
         // The faulty host of OtherCa trusts its own CA, so its own side of the handshake works.
         let cacert = match case {
-            CertCase::SelfSigned => None,
+            CertCase::SelfSigned | CertCase::RawKeys => None,
             CertCase::OtherCa if side == faulty => Some(self.dir.join("other").join("cacert.pem")),
             _ => Some(ca.join("cacert.pem")),
         };
@@ -238,6 +245,26 @@ pub fn provision(
 ) -> Result<(), LabError> {
     let files = pki.files(case, side, initiator);
     let host = host_name(side);
+    if case == CertCase::RawKeys {
+        // `pubkey/<host>-pubkey.pem` for both hosts, extracted from their private keys as an
+        // operator would (`openssl pkey -pubout`), and our own private key.
+        let pubkey = host_dir.join("pubkey");
+        let private = host_dir.join("private");
+        mkdir(&pubkey)?;
+        mkdir(&private)?;
+        for s in [side, side.peer()] {
+            let key = pki.files(case, s, initiator).key;
+            openssl(&[
+                "pkey",
+                "-in",
+                &path_str(&key),
+                "-pubout",
+                "-out",
+                &path_str(&pubkey.join(format!("{}-pubkey.pem", host_name(s)))),
+            ])?;
+        }
+        return copy(&files.key, &private.join(format!("{host}-privkey.pem")));
+    }
     let x509 = host_dir.join("x509");
     let private = host_dir.join("private");
     mkdir(&x509)?;
@@ -279,6 +306,15 @@ pub fn edit_config(
         }
         let key = trimmed.split('=').next().unwrap_or("").trim();
         match (block, key) {
+            (Some(which), "auth") if case == CertCase::RawKeys => {
+                let name = if which == "local" { host } else { peer };
+                out.push_str(&format!(
+                    "{indent}auth = pubkey\n{indent}pubkeys = {name}-pubkey.pem\n"
+                ));
+                edits += 1;
+            }
+            // No `id`: the key ID is the identity.
+            (Some(_), "id") if case == CertCase::RawKeys => edits += 1,
             (Some(which), "auth") => {
                 out.push_str(&format!("{indent}auth = pubkey\n"));
                 let cert = match which {
@@ -477,6 +513,22 @@ mod tests {
         let own = t.find("certs = host1-cert.pem").unwrap();
         let pinned = t.find("certs = host2-cert.pem").unwrap();
         assert!(local < own && own < remote && remote < pinned);
+    }
+
+    #[test]
+    fn raw_keys_config_names_both_keys_and_no_id() {
+        let c = edit_config(&seed(Side::Bfr), CertCase::RawKeys, Side::Bfr).unwrap();
+        let t = c.text();
+        assert_eq!(t.matches("auth = pubkey").count(), 2);
+        assert!(!t.contains("auth = psk"));
+        let local = t.find("local {").unwrap();
+        let remote = t.find("remote {").unwrap();
+        let own = t.find("pubkeys = host2-pubkey.pem").unwrap();
+        let peer = t.find("pubkeys = host1-pubkey.pem").unwrap();
+        assert!(local < own && own < remote && remote < peer);
+        // No identity in either round (the secrets section keeps its own ids).
+        let rounds = &t[local..t[remote..].find('}').map_or(t.len(), |e| remote + e)];
+        assert!(!rounds.contains("id ="), "{rounds}");
     }
 
     #[test]

@@ -848,7 +848,8 @@ pub fn conn_credentials(
     round: &iked_conf::AuthRound,
     dir: &Path,
 ) -> Result<(), CredError> {
-    let ec::AuthMethod::Pubkey(auth) = &mut auth.method else {
+    let ec::AuthConfig { method, id } = auth;
+    let ec::AuthMethod::Pubkey(auth) = method else {
         if round.certs.is_empty() && round.cacerts.is_empty() && round.pubkeys.is_empty() {
             return Ok(());
         }
@@ -882,6 +883,12 @@ pub fn conn_credentials(
         }
         .map_err(|e| CredError::new(path.display(), e))?;
         auth.pubkeys.push(key);
+    }
+    // charon's identity for a side with raw keys and no `id` (an explicit `%any` is kept):
+    // the first key's key ID, for the ID we send and for matching the peer's.
+    if round.id.is_none() && auth.certs.is_empty() && id.is_none() {
+        *id = iked_ike::creds::identity_from_pubkeys(auth)
+            .map_err(|e| CredError::new(&round.name, CredProblem::Invalid(e.to_string())))?;
     }
     Ok(())
 }

@@ -593,19 +593,56 @@ fn port(start: u16, end: u16) -> iked_xfrm::Port {
     }
 }
 
+/// The value a port range reduces to under charon's `ts2ports` mask: the port itself, or the
+/// leading bits both ends share (`0x0800-0x08ff` gives `0x0800`).
+fn masked_port(start: u16, end: u16) -> u16 {
+    let common = (start ^ end).leading_zeros();
+    let mask = u16::MAX.checked_shl(16 - common).unwrap_or(0);
+    start & mask
+}
+
+/// The kernel's ICMP match: it takes the message type from the source port field and the code
+/// from the destination port field, so the selectors' `type << 8 | code` port (from either
+/// side, charon takes the larger) is split across both; a zero type or code matches any, as
+/// charon installs it.
+fn icmp_ports(
+    src: &iked_ike::ts::TrafficSelector,
+    dst: &iked_ike::ts::TrafficSelector,
+) -> (iked_xfrm::Port, iked_xfrm::Port) {
+    let port =
+        masked_port(src.start_port, src.end_port).max(masked_port(dst.start_port, dst.end_port));
+    let exact_or_any = |v: u16| {
+        if v == 0 {
+            iked_xfrm::Port::ANY
+        } else {
+            iked_xfrm::Port::exact(v)
+        }
+    };
+    (exact_or_any(port >> 8), exact_or_any(port & 0xff))
+}
+
 /// An XFRM selector from the engine's (outbound-oriented) policy selectors.
 pub fn xfrm_selector(
     src: &iked_ike::ts::TrafficSelector,
     dst: &iked_ike::ts::TrafficSelector,
 ) -> iked_xfrm::TrafficSelector {
+    let proto = src.protocol.max(dst.protocol);
+    let (sport, dport) = if iked_ike::ts::is_icmp(proto) {
+        icmp_ports(src, dst)
+    } else {
+        (
+            port(src.start_port, src.end_port),
+            port(dst.start_port, dst.end_port),
+        )
+    };
     iked_xfrm::TrafficSelector {
         src: src.start,
         src_prefix: range_prefix(src.start, src.end),
         dst: dst.start,
         dst_prefix: range_prefix(dst.start, dst.end),
-        proto: src.protocol.max(dst.protocol),
-        sport: port(src.start_port, src.end_port),
-        dport: port(dst.start_port, dst.end_port),
+        proto,
+        sport,
+        dport,
         ifindex: 0,
     }
 }

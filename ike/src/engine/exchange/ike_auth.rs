@@ -55,15 +55,19 @@ fn id_matches(wanted: &Identity, got: &Identity) -> bool {
     wanted == got
 }
 
-/// Our identity for a connection: `local.id`, else our certificate's subject, else the address.
+/// Our identity for a connection: `local.id`, else our certificate's subject, else our raw
+/// public key's key ID (as charon), else the address.
 fn local_identity(config: &IkeConfig, addr: IpAddr) -> Identity {
     if let Some(id) = &config.local.id {
         return id.clone();
     }
-    if let AuthMethod::Pubkey(pk) = &config.local.method
-        && let Some(cert) = pk.certs.first()
-    {
-        return creds::identity_from_cert(cert);
+    if let AuthMethod::Pubkey(pk) = &config.local.method {
+        if let Some(cert) = pk.certs.first() {
+            return creds::identity_from_cert(cert);
+        }
+        if let Ok(Some(id)) = creds::identity_from_pubkeys(pk) {
+            return id;
+        }
     }
     Identity::from_addr(addr)
 }
