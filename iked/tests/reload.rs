@@ -96,6 +96,34 @@ fn sighup_keeps_a_connection_that_became_invalid_and_its_sa() {
     // The kept connection's established SA is untouched.
     let after = list_sas(&p.bfl);
     assert!(after.contains("BFL-BFR: #1, ESTABLISHED"), "{after}");
+
+    // A valid edit replaces it; as with charon, the established SA stays (it keeps the
+    // configuration it was negotiated with). NEW stays, BAD is gone from the file.
+    let edited = current.replace(
+        "    mobike = no\n",
+        "    mobike = no\n    dpd_delay = 30s\n",
+    );
+    assert_ne!(edited, current);
+    let text = file_with(&[conn_section(&edited), conn("NEW", "127.0.0.5")]);
+    std::fs::write(&conf_path, text).unwrap();
+    let status = Command::new("kill")
+        .args(["-HUP", &p.procs.pid("bfl").to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        eventually(Duration::from_secs(10), || bfl_log()
+            .contains("0 added, 2 replaced, 0 kept, 0 refused, 0 unloaded")),
+        "{}",
+        bfl_log()
+    );
+    assert!(
+        bfl_log().contains("replaced connection 'BFL-BFR'"),
+        "{}",
+        bfl_log()
+    );
+    let after = list_sas(&p.bfl);
+    assert!(after.contains("BFL-BFR: #1, ESTABLISHED"), "{after}");
 }
 
 #[test]
