@@ -152,6 +152,18 @@ fn has_prefix(name: &str, prefix: &str) -> bool {
 /// Builds the model from the resolved root. `templates` are top-level
 /// sections used only as reference targets.
 pub(crate) fn build(root: &Node<'_>, templates: &HashSet<String>, sink: &mut Sink) -> Config {
+    build_split(root, templates, sink, None)
+}
+
+/// Like [`build`], but when `refused` is given each connection is validated on its own (as
+/// charon's `load-conn` does per connection): a connection with errors is left out of the
+/// model and its errors go to `refused` under its name instead of into `sink`.
+pub(crate) fn build_split(
+    root: &Node<'_>,
+    templates: &HashSet<String>,
+    sink: &mut Sink,
+    mut refused: Option<&mut Vec<(String, Vec<crate::Diagnostic>)>>,
+) -> Config {
     let mut config = Config::default();
     let top = Sec::new(root, "the top level".into());
     top.check_keys(sink, &[], &[]);
@@ -159,7 +171,21 @@ pub(crate) fn build(root: &Node<'_>, templates: &HashSet<String>, sink: &mut Sin
         match name.as_str() {
             "connections" => {
                 for (conn_name, conn) in &node.sections {
-                    config.connections.push(connection(conn_name, conn, sink));
+                    let Some(refused) = refused.as_deref_mut() else {
+                        config.connections.push(connection(conn_name, conn, sink));
+                        continue;
+                    };
+                    let mut own = Sink::default();
+                    let built = connection(conn_name, conn, &mut own);
+                    let (errors, warnings) = own.split();
+                    for w in warnings {
+                        sink.push(w);
+                    }
+                    if errors.is_empty() {
+                        config.connections.push(built);
+                    } else {
+                        refused.push((conn_name.clone(), errors));
+                    }
                 }
                 Sec::new(node, "connections".into()).check_keys(sink, &[], &[]);
             }

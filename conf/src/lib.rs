@@ -60,6 +60,55 @@ pub fn load_file(path: impl AsRef<Path>) -> Result<Loaded, Errors> {
     finish(ok, root, sink)
 }
 
+/// A file loaded connection by connection (see [`load_file_per_conn`]).
+#[derive(Debug)]
+pub struct LoadedPerConn {
+    /// The valid part: every connection without errors, and the secrets and authorities.
+    pub config: Config,
+    /// Connections refused, by name in file order, with their located errors.
+    pub refused: Vec<(String, Vec<Diagnostic>)>,
+    /// Warnings (of the whole file, refused connections included).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Loads the swanctl.conf at `path` the way `swanctl --load-conns` feeds charon: the file as a
+/// whole must parse (a syntax error, an unresolvable reference or an invalid secret or
+/// authority fails it all, nothing in it can be trusted), but each connection is validated on
+/// its own, so one invalid connection is refused without taking the others with it.
+pub fn load_file_per_conn(path: impl AsRef<Path>) -> Result<LoadedPerConn, Errors> {
+    let path = path.as_ref();
+    let mut sink = diag::Sink::default();
+    let mut root = root_section(&path.to_string_lossy());
+    let parsed = syntax::Parser::new(&mut sink).parse_file(path, &mut root);
+    let mut refused = Vec::new();
+    let config = if parsed && !sink.has_errors() {
+        let (node, templates) = resolve::resolve(&root, &mut sink);
+        if sink.has_errors() {
+            None
+        } else {
+            Some(build::build_split(
+                &node,
+                &templates,
+                &mut sink,
+                Some(&mut refused),
+            ))
+        }
+    } else {
+        None
+    };
+    wipe_secrets(&mut root);
+    let has_errors = sink.has_errors();
+    let (errors, warnings) = sink.split();
+    match config {
+        Some(config) if !has_errors => Ok(LoadedPerConn {
+            config,
+            refused,
+            warnings,
+        }),
+        _ => Err(Errors { errors, warnings }),
+    }
+}
+
 /// Loads and validates configuration text; `name` is used in locations.
 pub fn load_str(name: &str, text: &str) -> Result<Loaded, Errors> {
     load_bytes(name, text.as_bytes())

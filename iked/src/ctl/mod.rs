@@ -568,7 +568,23 @@ fn load(client: &mut Client, args: &LoadArgs, what: &str, json: bool) -> Result<
 /// swanctl's load messages (`load_creds.c`, `load_conns.c`), from an `iked-load-file` reply.
 pub fn format_load_result(res: &Message, what: &str) -> String {
     let mut out = String::new();
+    // A refused connection is reported where swanctl does, with the connections.
+    let refused = res.get_section("conns-refused");
+    let refused_names: Vec<(String, String)> = refused
+        .map(|r| {
+            r.entries()
+                .iter()
+                .map(|(k, _)| (k.clone(), r.get_str(k).unwrap_or("").to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
     for e in res.get_list("errors") {
+        if refused_names
+            .iter()
+            .any(|(n, _)| e.starts_with(&format!("loading connection '{n}' failed: ")))
+        {
+            continue;
+        }
         out.push_str(&e);
         out.push('\n');
     }
@@ -593,13 +609,28 @@ pub fn format_load_result(res: &Message, what: &str) -> String {
         for c in &conns {
             out.push_str(&format!("loaded connection '{c}'\n"));
         }
+        for (name, why) in &refused_names {
+            out.push_str(&format!("loading connection '{name}' failed: {why}\n"));
+        }
+        for c in res.get_list("conns-kept") {
+            out.push_str(&format!("kept previous connection '{c}'\n"));
+        }
         let unloaded = res.get_str("conns-unloaded").unwrap_or("0");
-        if conns.is_empty() {
+        let found = conns.len() + refused_names.len();
+        if found == 0 {
             out.push_str(&format!("no connections found, {unloaded} unloaded\n"));
-        } else if res.get_bool("success") == Some(true) {
+        } else if refused_names.is_empty() {
+            if res.get_bool("success") == Some(true) {
+                out.push_str(&format!(
+                    "successfully loaded {} connections, {unloaded} unloaded\n",
+                    conns.len()
+                ));
+            }
+        } else {
             out.push_str(&format!(
-                "successfully loaded {} connections, {unloaded} unloaded\n",
-                conns.len()
+                "loaded {} of {found} connections, {} failed to load, {unloaded} unloaded\n",
+                conns.len(),
+                refused_names.len()
             ));
         }
     }

@@ -108,8 +108,20 @@ struct ChildMeta {
 /// Result of loading configuration, reported to `ikectl load-all` and logs.
 #[derive(Debug, Default)]
 pub struct LoadReport {
+    /// Connections (re)loaded from the file (added and replaced), in file order.
     pub conns: Vec<String>,
     pub conns_unloaded: usize,
+    /// Connections new to the daemon.
+    pub added: Vec<String>,
+    /// Connections that replaced a loaded one of the same name.
+    pub replaced: Vec<String>,
+    /// Refused connections whose previous version stays loaded (as charon keeps a connection
+    /// whose `load-conn` failed).
+    pub kept: Vec<String>,
+    /// Connections refused, with why (their located errors, joined).
+    pub refused: Vec<(String, String)>,
+    /// Connections of an earlier file load that the file no longer has.
+    pub unloaded: Vec<String>,
     pub secrets: Vec<String>,
     pub secrets_unloaded: usize,
     /// Credentials loaded from the swanctl directories, one line each as swanctl prints them.
@@ -256,10 +268,13 @@ impl Core {
     // ----- configuration ---------------------------------------------------------------------
 
     /// Loads `file` (connections and/or secrets per `what`: all, conns, creds), replacing what
-    /// an earlier file load brought in. On a configuration error nothing changes.
+    /// an earlier file load brought in. If the file does not parse nothing changes; otherwise
+    /// connections are taken one by one, as `swanctl --load-conns` feeds charon: an invalid
+    /// connection is refused and keeps its previous version, the others are added or replaced,
+    /// and those of the previous file that it no longer has are unloaded.
     pub fn load_file(&mut self, now: Timestamp, file: &Path, what: &str) -> LoadReport {
         let mut report = LoadReport::default();
-        let loaded = match iked_conf::load_file(file) {
+        let loaded = match iked_conf::load_file_per_conn(file) {
             Ok(l) => l,
             Err(errors) => {
                 report.errors = errors.errors.iter().map(ToString::to_string).collect();
@@ -312,30 +327,92 @@ impl Core {
             }
         }
         if what != "creds" {
-            let file_names: HashSet<String> =
-                config.connections.iter().map(|c| c.name.clone()).collect();
-            let before = self.conns.len();
-            self.conns
-                .retain(|c| c.origin != Origin::File && !file_names.contains(&c.conn.name));
-            report.conns_unloaded = before - self.conns.len();
             let dir = creds::swanctl_dir(file);
+            let mut refused: Vec<(String, String)> = loaded
+                .refused
+                .iter()
+                .map(|(name, errors)| {
+                    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                    (name.clone(), all.join("; "))
+                })
+                .collect();
+            let mut valid = Vec::new();
             for conn in config.connections {
-                if let Err(e) = creds::engine_connection_with_creds(&conn, &dir) {
-                    report.errors.push(e.clone());
-                    tracing::error!(target: "CFG", "{e}");
-                    continue;
+                // What charon's load-conn would refuse beyond the file's syntax (proposals,
+                // identities, certificate files) refuses this connection alone too.
+                match creds::engine_connection_with_creds(&conn, &dir) {
+                    Ok(_) => valid.push(conn),
+                    Err(e) => refused.push((conn.name.clone(), e)),
                 }
-                report.conns.push(conn.name.clone());
-                self.conns.push(StoredConn {
+            }
+            let in_file: HashSet<&str> = valid
+                .iter()
+                .map(|c| c.name.as_str())
+                .chain(refused.iter().map(|(n, _)| n.as_str()))
+                .collect();
+            // Like swanctl, which unloads the connections it finds loaded but not in the file:
+            // only those an earlier file load brought in (VICI-loaded ones stay).
+            let mut unloaded = Vec::new();
+            self.conns.retain(|c| {
+                let keep = c.origin != Origin::File || in_file.contains(c.conn.name.as_str());
+                if !keep {
+                    unloaded.push(c.conn.name.clone());
+                }
+                keep
+            });
+            for conn in valid {
+                let name = conn.name.clone();
+                let stored = StoredConn {
                     conn,
                     origin: Origin::File,
-                });
+                };
+                // Replaced in place, so lookups by child name keep their order.
+                if let Some(old) = self.conns.iter_mut().find(|c| c.conn.name == name) {
+                    *old = stored;
+                    report.replaced.push(name.clone());
+                } else {
+                    self.conns.push(stored);
+                    report.added.push(name.clone());
+                }
+                report.conns.push(name);
             }
-            // Unloaded connections were counted before their reload; report the net count.
-            report.conns_unloaded = report.conns_unloaded.saturating_sub(report.conns.len());
+            for (name, why) in refused {
+                if self.conns.iter().any(|c| c.conn.name == name) {
+                    report.kept.push(name.clone());
+                }
+                report
+                    .errors
+                    .push(format!("loading connection '{name}' failed: {why}"));
+                report.refused.push((name, why));
+            }
+            report.conns_unloaded = unloaded.len();
+            report.unloaded = unloaded;
         }
-        for c in &report.conns {
-            tracing::info!(target: "CFG", "loaded connection '{c}'");
+        for c in &report.added {
+            tracing::info!(target: "CFG", "added connection '{c}'");
+        }
+        for c in &report.replaced {
+            tracing::info!(target: "CFG", "replaced connection '{c}'");
+        }
+        for (c, why) in &report.refused {
+            tracing::error!(target: "CFG", "loading connection '{c}' failed: {why}");
+        }
+        for c in &report.kept {
+            tracing::warn!(target: "CFG", "kept the previous version of connection '{c}'");
+        }
+        for c in &report.unloaded {
+            tracing::info!(target: "CFG", "unloaded connection '{c}'");
+        }
+        if what != "creds" {
+            tracing::info!(
+                target: "CFG",
+                "connections: {} added, {} replaced, {} kept, {} refused, {} unloaded",
+                report.added.len(),
+                report.replaced.len(),
+                report.kept.len(),
+                report.refused.len(),
+                report.unloaded.len()
+            );
         }
         self.push_config_to_engine();
         if what != "creds" {
@@ -1260,6 +1337,17 @@ impl Core {
                     )
                     .list("conns", &report.conns)
                     .kv("conns-unloaded", report.conns_unloaded.to_string())
+                    .list("conns-added", &report.added)
+                    .list("conns-replaced", &report.replaced)
+                    .list("conns-kept", &report.kept)
+                    .list("conns-unloaded-names", &report.unloaded)
+                    .section(
+                        "conns-refused",
+                        report
+                            .refused
+                            .iter()
+                            .fold(Message::new(), |m, (name, why)| m.kv(name.clone(), why)),
+                    )
                     .list("secrets", &report.secrets)
                     .kv("secrets-unloaded", report.secrets_unloaded.to_string())
                     .list("creds", &report.creds)

@@ -244,8 +244,17 @@ pub async fn run(
                 let _ = crate::notify::notify("RELOADING=1");
                 let file = core.config_file().to_owned();
                 let report = core.load_file(now(), &file, "all");
-                if !report.errors.is_empty() {
+                // A file that does not parse changes nothing; otherwise only the refused
+                // connections keep their previous version (load_file logged which).
+                if !report.errors.is_empty() && report.refused.is_empty() {
                     tracing::error!(target: "CFG", "reload failed, keeping the previous configuration");
+                } else if !report.refused.is_empty() {
+                    tracing::error!(
+                        target: "CFG",
+                        "reload: {} connection(s) refused, kept the previous version of {:?}",
+                        report.refused.len(),
+                        report.kept
+                    );
                 }
                 let _ = crate::notify::notify("READY=1");
             }
