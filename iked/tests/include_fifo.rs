@@ -22,8 +22,11 @@ fn mkfifo(path: &Path) {
 
 /// Runs ikectl with `args`; kills it and fails the test if it takes more than 10 s.
 fn ikectl_promptly(args: &[&str]) -> (Option<i32>, String) {
+    // One file per call: the tests of this file run in parallel threads of one process.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir();
-    let out_path = dir.join(format!("iked-fifo-ikectl-{}.out", std::process::id()));
+    let out_path = dir.join(format!("iked-fifo-ikectl-{}-{n}.out", std::process::id()));
     let out = std::fs::File::create(&out_path).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ikectl"))
         .args(args)
