@@ -450,9 +450,11 @@ impl Engine {
         }
     }
 
-    /// Initiator: refuses an answer to our CREATE_CHILD_SA whose key exchange does not fit
-    /// what we sent. If the peer created its half (SA payload, no error notify), it is asked
-    /// to delete it, as charon's delete_failed_sa; the IKE SA stays.
+    /// Initiator: refuses an answer to our IKE_AUTH or CREATE_CHILD_SA child that we cannot
+    /// use (its key exchange does not fit what we sent, its selectors or proposal are not
+    /// ours). If the peer created its half (SA payload, no error notify), it is asked to delete
+    /// it, as charon's delete_failed_sa; the Delete names the SPI we expect inbound (RFC 7296
+    /// 3.11), the peer's outbound SPI. The IKE SA stays.
     pub(super) fn reject_child_answer(
         &mut self,
         sa: &mut IkeSa,
@@ -646,20 +648,8 @@ impl Engine {
                 }
             }
             Err(e) => {
-                let reason = e.to_string();
-                // The responder created its half of the child (it answered with an SA payload
-                // and no error notify) but we cannot use it: like charon's delete_failed_sa,
-                // tell the peer to delete it while keeping the IKE SA. The Delete payload names
-                // the SPI we expect inbound (RFC 7296 3.11), the peer's outbound SPI.
-                let peer_created = msg.error_notify().is_none()
-                    && sa_payload(msg).is_some_and(|p| p.len() == 1 && spi32(&p[0].spi).is_some());
-                if peer_created && let Some(spi) = nc.spi_in {
-                    sa.tasks.push_front(Task::DeleteRejectedChild {
-                        name: nc.config.name.clone(),
-                        spi,
-                    });
-                }
-                self.child_negotiation_failed(sa, &nc, reason);
+                // The responder may have created its half of the child; we cannot use it.
+                self.reject_child_answer(sa, &nc, msg, e.to_string());
                 if let (Some(old), ProtocolError::PeerNotify(notify::TEMPORARY_FAILURE)) =
                     (nc.rekey_of, &e)
                 {
