@@ -80,28 +80,9 @@ fn cookie(m: &Option<Message>) -> Option<Vec<u8>> {
 /// free ports; returns the processes, its IKE port and a socket on 127.0.0.2.
 fn responder(dir: &Path, strongswan_conf: &str) -> (Processes, u16, UdpSocket) {
     std::fs::write(dir.join("strongswan.conf"), strongswan_conf).unwrap();
-    let (ike, nat_t) = free_udp_ports();
-    let conf = seed_conf("BFL-BFR", "127.0.0.1", "127.0.0.2", "host1", "host2");
-    let (child, socket) = start_iked(
-        dir,
-        &conf,
-        &[
-            "--port",
-            &ike.to_string(),
-            "--port-nat-t",
-            &nat_t.to_string(),
-        ],
-        &[],
-    );
-    let mut procs = Processes::default();
-    procs.add("iked", child);
-    assert!(
-        wait_for(&socket, Duration::from_secs(10)),
-        "iked did not start; log:\n{}",
-        std::fs::read_to_string(dir.join("iked.log")).unwrap_or_default()
-    );
+    let lone = start_seed_iked(dir, "BFL-BFR", &[]);
     let sock = UdpSocket::bind("127.0.0.2:0").expect("127.0.0.2 on loopback");
-    (procs, ike, sock)
+    (lone.procs, lone.ike_port, sock)
 }
 
 #[test]

@@ -18,32 +18,9 @@ use iked::vici::server::{EVENT_BACKLOG, MAX_CLIENTS};
 
 /// One record-only iked on free loopback ports: (processes, VICI socket, IKE port, pid).
 fn start_daemon(tag: &str) -> (Processes, std::path::PathBuf, u16, u32) {
-    let dir = scratch(tag);
-    let (ike, nat_t) = free_udp_ports();
-    let conf = seed_conf("BFL-BFR", "127.0.0.1", "127.0.0.2", "host1", "host2");
-    let (child, socket) = start_iked(
-        &dir,
-        &conf,
-        &[
-            "--port",
-            &ike.to_string(),
-            "--port-nat-t",
-            &nat_t.to_string(),
-            // `received packet` lines (NET, level 2) are the log events the tests count.
-            "--debug",
-            "default=1,net=2",
-        ],
-        &[],
-    );
-    let pid = child.id();
-    let mut procs = Processes::default();
-    procs.add("iked", child);
-    assert!(
-        wait_for(&socket, Duration::from_secs(10)),
-        "iked did not create its VICI socket; log:\n{}",
-        std::fs::read_to_string(dir.join("iked.log")).unwrap_or_default()
-    );
-    (procs, socket, ike, pid)
+    // `received packet` lines (NET, level 2) are the log events the tests count.
+    let lone = start_seed_iked(&scratch(tag), "BFL-BFR", &["--debug", "default=1,net=2"]);
+    (lone.procs, lone.socket, lone.ike_port, lone.pid)
 }
 
 /// Resident set size of `pid` in KiB.

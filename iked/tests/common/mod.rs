@@ -251,22 +251,31 @@ pub struct Side<'a> {
     pub strongswan_conf: &'a str,
 }
 
-/// Starts one record-only iked in `dir` with the seed's BFL side named `conn`, on free ports,
-/// and waits for its VICI socket (showing its log if it never appears).
-pub fn start_lone_iked(dir: &Path, conn: &str) -> (Processes, PathBuf) {
+/// One record-only iked with the seed's BFL side (127.0.0.1, peer 127.0.0.2) on free ports.
+pub struct LoneIked {
+    pub procs: Processes,
+    /// Its VICI socket.
+    pub socket: PathBuf,
+    /// Its IKE port (the NAT-T port is another free one).
+    pub ike_port: u16,
+    pub pid: u32,
+}
+
+/// Starts a [`LoneIked`] in `dir` with the connection named `conn` and `extra` daemon
+/// arguments, and waits for its VICI socket (showing its log if it never appears).
+pub fn start_seed_iked(dir: &Path, conn: &str, extra: &[&str]) -> LoneIked {
     let (ike, nat_t) = free_udp_ports();
     let conf = seed_conf(conn, "127.0.0.1", "127.0.0.2", "host1", "host2");
-    let (child, socket) = start_iked(
-        dir,
-        &conf,
-        &[
-            "--port",
-            &ike.to_string(),
-            "--port-nat-t",
-            &nat_t.to_string(),
-        ],
-        &[],
-    );
+    let (ike_arg, nat_t_arg) = (ike.to_string(), nat_t.to_string());
+    let mut args = vec![
+        "--port",
+        ike_arg.as_str(),
+        "--port-nat-t",
+        nat_t_arg.as_str(),
+    ];
+    args.extend_from_slice(extra);
+    let (child, socket) = start_iked(dir, &conf, &args, &[]);
+    let pid = child.id();
     let mut procs = Processes::default();
     procs.add("iked", child);
     assert!(
@@ -274,7 +283,18 @@ pub fn start_lone_iked(dir: &Path, conn: &str) -> (Processes, PathBuf) {
         "iked did not create its VICI socket; log:\n{}",
         std::fs::read_to_string(dir.join("iked.log")).unwrap_or_default()
     );
-    (procs, socket)
+    LoneIked {
+        procs,
+        socket,
+        ike_port: ike,
+        pid,
+    }
+}
+
+/// [`start_seed_iked`] without extra arguments: (processes, VICI socket).
+pub fn start_lone_iked(dir: &Path, conn: &str) -> (Processes, PathBuf) {
+    let lone = start_seed_iked(dir, conn, &[]);
+    (lone.procs, lone.socket)
 }
 
 /// Starts a [`LoopbackPair`] and waits until both VICI sockets answer.
