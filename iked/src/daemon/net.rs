@@ -21,7 +21,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 
 use nix::sys::socket::{
-    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrLike, SockaddrStorage, recvmsg, sendmsg,
+    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, sendmsg,
 };
 use tokio::io::Interest;
 
@@ -294,10 +294,12 @@ async fn receive_loop(
     sink: mpsc::Sender<Received>,
 ) {
     let mut buf = vec![0u8; 65536];
+    // Reused for every datagram: the receive path allocates nothing but the datagram's copy.
+    let mut control = nix::cmsg_space!(libc::in_pktinfo, libc::in6_pktinfo);
     loop {
         let (len, remote, destination) = match socket
             .async_io(Interest::READABLE, || {
-                recv_with_destination(socket.as_raw_fd(), &mut buf)
+                recv_with_destination(socket.as_raw_fd(), &mut buf, &mut control)
             })
             .await
         {
@@ -338,10 +340,10 @@ async fn receive_loop(
 fn recv_with_destination(
     fd: RawFd,
     buf: &mut [u8],
+    control: &mut [u8],
 ) -> std::io::Result<(usize, SocketAddr, Option<IpAddr>)> {
-    let mut control = nix::cmsg_space!(libc::in_pktinfo, libc::in6_pktinfo);
     let mut iov = [IoSliceMut::new(buf)];
-    let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut control), MsgFlags::empty())
+    let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(control), MsgFlags::empty())
         .map_err(std::io::Error::from)?;
     let remote = msg
         .address
@@ -416,7 +418,6 @@ fn socket_addr(address: &SockaddrStorage) -> Option<SocketAddr> {
     address
         .as_sockaddr_in6()
         .map(|v6| SocketAddr::V6((*v6).into()))
-        .filter(|_| address.family().is_some())
 }
 
 #[cfg(test)]
