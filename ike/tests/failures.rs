@@ -13,16 +13,6 @@ use iked_ike::config::{IkeSecret, Mode, Settings};
 use iked_ike::engine::{DownReason, Engine, Event};
 use iked_ike::proposal::{Proposal, protocol};
 
-fn child_failed_reasons(ep: &Endpoint) -> Vec<String> {
-    ep.events
-        .iter()
-        .filter_map(|e| match e {
-            Event::ChildFailed { reason, .. } => Some(reason.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 fn child_up_ts(ep: &Endpoint) -> Vec<(String, String)> {
     ep.events
         .iter()
@@ -71,7 +61,7 @@ fn transport_initiator_proposes_host_selectors_and_deletes_a_rejected_child() {
         )]
     );
     // The initiator refuses the tunnel-mode answer with a clear reason...
-    let reasons = child_failed_reasons(&p.a);
+    let reasons = p.a.child_failures();
     assert_eq!(reasons.len(), 1, "{reasons:?}");
     assert!(reasons[0].contains("transport"), "{reasons:?}");
     // ...and asks the responder to delete its half.
@@ -155,7 +145,7 @@ fn no_proposal_chosen_leaves_no_kernel_state() {
     let now = p.now;
     p.a.engine.initiate(now, "BFL-BFR", &["bf-in"]).unwrap();
     p.run();
-    let reasons = child_failed_reasons(&p.a);
+    let reasons = p.a.child_failures();
     assert!(reasons.iter().any(|r| r.contains("NO_PROP")), "{reasons:?}");
     assert!(p.a.engine.ike_sas()[0].established);
     assert_no_leftovers(&p);
@@ -174,7 +164,7 @@ fn ts_unacceptable_leaves_no_kernel_state() {
     p.a.engine.initiate(now, "BFL-BFR", &["bf-in"]).unwrap();
     p.run();
     assert!(
-        child_failed_reasons(&p.a)
+        p.a.child_failures()
             .iter()
             .any(|r| r.contains("TS_UNACCEPT"))
     );
@@ -251,7 +241,7 @@ fn install_failure_leaves_no_kernel_state_and_names_the_kernel_error() {
     p.a.engine.initiate(now, "BFL-BFR", &["bf-in"]).unwrap();
     p.run();
     assert!(
-        child_failed_reasons(&p.a)
+        p.a.child_failures()
             .iter()
             .any(|r| r.contains("packet offload"))
     );

@@ -41,16 +41,6 @@ fn allocations(ep: &Endpoint) -> usize {
     count_requests(ep, |r| matches!(r, KernelRequest::AllocateSpi { .. }))
 }
 
-fn child_failed(ep: &Endpoint) -> Vec<String> {
-    ep.events
-        .iter()
-        .filter_map(|e| match e {
-            Event::ChildFailed { reason, .. } => Some(reason.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 fn rekeyed(ep: &Endpoint) -> usize {
     ep.events
         .iter()
@@ -157,13 +147,13 @@ fn ike_auth_install_refused_answers_no_proposal_chosen_and_keeps_the_ike_sa() {
     assert_refusal(&sent[0], "[ IDr AUTH N(NO_PROP) ]");
     assert!(p.a.has_log("parsed IKE_AUTH response 1 [ IDr AUTH N(NO_PROP) ]"));
     assert!(
-        child_failed(&p.b)
+        p.b.child_failures()
             .iter()
             .any(|r| r.contains("packet offload on veth")),
         "{:?}",
-        child_failed(&p.b)
+        p.b.child_failures()
     );
-    assert_eq!(child_failed(&p.a).len(), 1);
+    assert_eq!(p.a.child_failures().len(), 1);
     assert_eq!((children_up(&p.a), children_up(&p.b)), (0, 0));
     assert_no_delete(&p);
     assert_ike_up_without_children(&p);
@@ -190,8 +180,8 @@ fn create_child_install_refused_answers_only_the_notify() {
         sent,
         ["[ENC] generating CREATE_CHILD_SA response 2 [ N(NO_PROP) ]"]
     );
-    assert_eq!(child_failed(&p.a).len(), 1);
-    assert_eq!(child_failed(&p.b).len(), 1);
+    assert_eq!(p.a.child_failures().len(), 1);
+    assert_eq!(p.b.child_failures().len(), 1);
     assert_no_delete(&p);
     assert_ike_up_without_children(&p);
 }

@@ -59,24 +59,6 @@ fn ike_and_child(ep: &Endpoint) -> (IkeSaId, ChildSaId) {
     (sas[0].id, sas[0].children[0].id)
 }
 
-fn add_sa_count(ep: &Endpoint) -> usize {
-    ep.kernel
-        .log
-        .iter()
-        .filter(|r| matches!(r, KernelRequest::AddSa { .. }))
-        .count()
-}
-
-fn failures(ep: &Endpoint) -> Vec<String> {
-    ep.events
-        .iter()
-        .filter_map(|e| match e {
-            Event::ChildFailed { reason, .. } => Some(reason.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 /// (inbound, outbound) SPIs of every child the engine holds, sorted.
 fn child_spis(ep: &Endpoint) -> Vec<(u32, u32)> {
     let mut v: Vec<(u32, u32)> = ep
@@ -94,7 +76,7 @@ fn child_spis(ep: &Endpoint) -> Vec<(u32, u32)> {
 fn assert_only_original_child(p: &Pair, before: &[(u32, u32)]) {
     for ep in [&p.a, &p.b] {
         assert_eq!(
-            add_sa_count(ep),
+            ep.add_sa_count(),
             2,
             "an SA was installed: {:?}",
             ep.kernel.log
@@ -130,11 +112,11 @@ fn rekey_without_ke_is_refused_with_no_proposal_chosen_in_both_roles() {
             guard.logs()
         );
         assert_eq!(
-            failures(p.side(downgrader)),
+            p.side(downgrader).child_failures(),
             vec!["peer sent error notify NO_PROP".to_string()],
             "{downgrader:?}"
         );
-        assert!(failures(p.side(other(downgrader))).is_empty());
+        assert!(p.side(other(downgrader)).child_failures().is_empty());
         assert_only_original_child(&p, &before);
     }
 }
@@ -158,7 +140,7 @@ fn new_child_without_ke_is_refused_with_no_proposal_chosen_in_both_roles() {
             "{downgrader:?}"
         );
         assert_eq!(
-            failures(p.side(downgrader)),
+            p.side(downgrader).child_failures(),
             vec!["peer sent error notify NO_PROP".to_string()]
         );
         assert_only_original_child(&p, &before);
@@ -191,7 +173,7 @@ fn rekey_with_another_group_gets_invalid_ke_then_succeeds_with_ours_in_both_role
                 .has_log("peer requested key exchange method 31, retrying CREATE_CHILD_SA")
         );
         for ep in [&p.a, &p.b] {
-            assert!(failures(ep).is_empty(), "{:?}", failures(ep));
+            assert!(ep.child_failures().is_empty(), "{:?}", ep.child_failures());
             assert!(
                 ep.has_log("selected proposal: ESP:AES_GCM_16_128/CURVE_25519/EXT_SEQ"),
                 "{asker:?}: {:#?}",
@@ -263,7 +245,7 @@ fn without_pfs_on_both_ends_rekey_needs_no_ke() {
     let now = p.now;
     p.b.engine.rekey_child(now, child).unwrap();
     p.run();
-    assert!(failures(&p.a).is_empty() && failures(&p.b).is_empty());
+    assert!(p.a.child_failures().is_empty() && p.b.child_failures().is_empty());
     assert_eq!(children_up(&p.a), 2);
     assert_eq!(assert_kernels_match(&p.a.kernel, &p.b.kernel), 2);
 }
@@ -402,7 +384,7 @@ fn new_child_with_another_group_gets_invalid_ke_then_succeeds_with_ours_in_both_
             "{asker:?}"
         );
         for ep in [&p.a, &p.b] {
-            assert!(failures(ep).is_empty(), "{:?}", failures(ep));
+            assert!(ep.child_failures().is_empty(), "{:?}", ep.child_failures());
             assert!(ep.has_log("selected proposal: ESP:AES_GCM_16_128/CURVE_25519/EXT_SEQ"));
             assert_eq!(children_up(ep), 2, "{asker:?}");
         }

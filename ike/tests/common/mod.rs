@@ -175,6 +175,26 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// The reason of every `ChildFailed` event so far, in order.
+    pub fn child_failures(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::ChildFailed { reason, .. } => Some(reason.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// How many SAs the engine asked its kernel to add.
+    pub fn add_sa_count(&self) -> usize {
+        self.kernel
+            .log
+            .iter()
+            .filter(|r| matches!(r, KernelRequest::AddSa { .. }))
+            .count()
+    }
+
     pub fn logs(&self) -> Vec<String> {
         self.events
             .iter()

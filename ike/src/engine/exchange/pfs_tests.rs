@@ -12,8 +12,8 @@ use std::time::Duration;
 use common::{Endpoint, Pair, Side, TestRng, established_seed_pair};
 
 use super::*;
+use crate::engine::IkeSaId;
 use crate::engine::sa::Outstanding;
-use crate::engine::{IkeSaId, KernelRequest};
 use crate::proposal::ke;
 
 /// Runs `f` on the IKE SA `id` of `ep`'s engine, as the engine's own handlers do.
@@ -40,24 +40,6 @@ fn ke_payload_of(group: u16, seed: u64) -> Payload {
         group,
         data: k.public(),
     }
-}
-
-fn add_sa_count(ep: &Endpoint) -> usize {
-    ep.kernel
-        .log
-        .iter()
-        .filter(|r| matches!(r, KernelRequest::AddSa { .. }))
-        .count()
-}
-
-fn child_failures(ep: &Endpoint) -> Vec<String> {
-    ep.events
-        .iter()
-        .filter_map(|e| match e {
-            Event::ChildFailed { reason, .. } => Some(reason.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// A (BFL) rekeys its seed child; the request is lost on the way, and B (BFR) answers it
@@ -110,7 +92,7 @@ fn rekey_answer(old: &Child, proposal: Proposal, ke: Option<Payload>) -> Vec<Pay
 
 /// The original child is still the only one at A, in force, and nothing new was installed.
 fn assert_a_kept_only_the_original(p: &Pair) {
-    assert_eq!(add_sa_count(&p.a), 2, "{:?}", p.a.kernel.log);
+    assert_eq!(p.a.add_sa_count(), 2, "{:?}", p.a.kernel.log);
     assert!(p.a.kernel.larval.is_empty(), "{:?}", p.a.kernel.larval);
     let sas = p.a.engine.ike_sas();
     assert_eq!(sas[0].children.len(), 1);
@@ -133,11 +115,11 @@ fn forged_answer_with_our_key_exchange_is_accepted() {
         )
     });
     assert!(
-        child_failures(&p.a).is_empty(),
+        p.a.child_failures().is_empty(),
         "{:?}",
-        child_failures(&p.a)
+        p.a.child_failures()
     );
-    assert_eq!(add_sa_count(&p.a), 4);
+    assert_eq!(p.a.add_sa_count(), 4);
     assert!(
         p.a.events
             .iter()
@@ -152,7 +134,7 @@ fn initiator_refuses_an_answer_without_ke() {
     let (p, spi_in) =
         forged_rekey_answer(|old| rekey_answer(old, esp("aes128gcm128-esn", 0xb0b0_0002), None));
     assert_eq!(
-        child_failures(&p.a),
+        p.a.child_failures(),
         vec!["no acceptable proposal".to_string()]
     );
     assert!(p.a.has_log(&format!(
@@ -185,7 +167,7 @@ fn initiator_refuses_an_answer_whose_ke_does_not_match() {
                 Some(ke_payload_of(group, 3)),
             )
         });
-        assert_eq!(child_failures(&p.a), vec![reason.to_string()], "{proposal}");
+        assert_eq!(p.a.child_failures(), vec![reason.to_string()], "{proposal}");
         assert!(p.a.has_log("sending DELETE for rejected ESP CHILD_SA bf-in"));
         assert_a_kept_only_the_original(&p);
     }
@@ -245,7 +227,7 @@ fn responder_refuses_a_second_rekey_of_a_replaced_child() {
             Some(ke_payload_of(ke::CURVE_25519, 5)),
         );
         forge_request(&mut p, first);
-        assert_eq!(add_sa_count(&p.b), 4, "{b_rekeying}: first rekey installed");
+        assert_eq!(p.b.add_sa_count(), 4, "{b_rekeying}: first rekey installed");
         let second = rekey_request(
             &p.a,
             esp("aes128gcm128-x25519-esn", 0xa0a0_0002),
@@ -259,7 +241,7 @@ fn responder_refuses_a_second_rekey_of_a_replaced_child() {
             p.b.logs()
         );
         assert_eq!(
-            add_sa_count(&p.b),
+            p.b.add_sa_count(),
             4,
             "{b_rekeying}: second rekey installed"
         );
@@ -305,7 +287,7 @@ fn responder_answers_temporary_failure_for_a_child_being_deleted() {
         p.b.logs()
     );
     assert!(p.a.has_log("N(TEMP_FAIL)"), "{:#?}", p.a.logs());
-    assert_eq!(add_sa_count(&p.b), 2);
+    assert_eq!(p.b.add_sa_count(), 2);
 }
 
 /// A request whose proposals name our method but that carries no KE payload: the responder
@@ -327,7 +309,7 @@ fn responder_asks_for_our_group_when_the_ke_payload_is_missing() {
             p.b.logs()
         );
         assert!(p.a.has_log("N(INVAL_KE)"), "{:#?}", p.a.logs());
-        assert_eq!(add_sa_count(&p.b), 2);
+        assert_eq!(p.b.add_sa_count(), 2);
         assert!(p.b.kernel.larval.is_empty());
     }
 }
@@ -348,7 +330,7 @@ fn responder_answers_temporary_failure_for_a_child_it_is_deleting() {
     p.run_for(Duration::from_millis(50));
     p.blackhole = None;
     let failed = child.spi_out;
-    let added = add_sa_count(&p.b);
+    let added = p.b.add_sa_count();
     let mut req = rekey_request(
         &p.a,
         esp("aes128gcm128-x25519-esn", 0xa0a0_0005),
@@ -363,5 +345,5 @@ fn responder_answers_temporary_failure_for_a_child_it_is_deleting() {
         "{:#?}",
         p.b.logs()
     );
-    assert_eq!(add_sa_count(&p.b), added);
+    assert_eq!(p.b.add_sa_count(), added);
 }
