@@ -1,0 +1,426 @@
+//! What the daemon tells about itself and its SAs: the VICI messages of `list-sas` and the
+//! `*-updown`/`*-rekey` events, `stats` and `version`, in charon's shape.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use iked_crypto::registry;
+use iked_ike::engine::{ChildSaId, IkeInfo, IkeSaId, Timestamp};
+
+use super::Core;
+use crate::vici::Message;
+
+impl Core {
+    pub(super) fn ike_info(&self, ike: IkeSaId) -> Option<IkeInfo> {
+        self.engine.ike_sa(ike)
+    }
+
+    pub(super) fn ike_sa_message(
+        &self,
+        ike: IkeSaId,
+        with_children: bool,
+        now: Timestamp,
+    ) -> Message {
+        let info = self.ike_info(ike);
+        let meta = self.sa_meta.get(&ike);
+        let conn = meta
+            .map(|m| m.name.as_str())
+            .or(info.as_ref().map(|i| i.name.as_str()))
+            .and_then(|n| self.find_conn(n));
+        let mut m = Message::new()
+            .kv("uniqueid", ike.0.to_string())
+            .kv("version", "2");
+        let established = info.as_ref().is_some_and(|i| i.established);
+        m = m.kv(
+            "state",
+            if established {
+                "ESTABLISHED"
+            } else if info.is_some() {
+                "CONNECTING"
+            } else {
+                "DELETING"
+            },
+        );
+        // Before IKE_SA_INIT completes, show the configured endpoints (charon shows its
+        // chosen addresses too).
+        let first_addr = |specs: &[iked_conf::addr::AddrSpec]| {
+            specs.iter().find_map(|a| match a {
+                iked_conf::addr::AddrSpec::Addr(ip) => Some(SocketAddr::new(*ip, 500)),
+                _ => None,
+            })
+        };
+        // The engine's endpoints are the current ones (NAT-T port, a peer's new NAT mapping).
+        let engine_ep = |ep: fn(&IkeInfo) -> SocketAddr| {
+            info.as_ref().map(ep).filter(|a| !a.ip().is_unspecified())
+        };
+        let local_ep = engine_ep(|i| i.local)
+            .or_else(|| meta.and_then(|m| m.local))
+            .or_else(|| conn.and_then(|c| first_addr(&c.local_addrs)));
+        let remote_ep = engine_ep(|i| i.remote)
+            .or_else(|| meta.and_then(|m| m.remote))
+            .or_else(|| conn.and_then(|c| first_addr(&c.remote_addrs)));
+        if let Some(local) = local_ep {
+            m = m
+                .kv("local-host", local.ip().to_string())
+                .kv("local-port", local.port().to_string());
+        }
+        // The identities of the IKE SA as charon lists them: the one we use and the one the
+        // peer authenticated with (a `%any` remote shows who actually connected); the
+        // configured ones only until the engine knows better.
+        if let Some(conn) = conn {
+            let id = info
+                .as_ref()
+                .map(|i| i.local_id.clone())
+                .or_else(|| {
+                    conn.local
+                        .first()
+                        .and_then(|r| r.id.as_ref())
+                        .map(ToString::to_string)
+                })
+                .or_else(|| meta.and_then(|m| m.local).map(|a| a.ip().to_string()))
+                .unwrap_or_else(|| "%any".into());
+            m = m.kv("local-id", id);
+        }
+        if let Some(remote) = remote_ep {
+            m = m
+                .kv("remote-host", remote.ip().to_string())
+                .kv("remote-port", remote.port().to_string());
+        }
+        if let Some(conn) = conn {
+            let id = info
+                .as_ref()
+                .and_then(|i| i.remote_id.clone())
+                .or_else(|| {
+                    conn.remote
+                        .first()
+                        .and_then(|r| r.id.as_ref())
+                        .map(ToString::to_string)
+                })
+                .or_else(|| meta.and_then(|m| m.remote).map(|a| a.ip().to_string()))
+                .unwrap_or_else(|| "%any".into());
+            m = m.kv("remote-id", id);
+        }
+        if let Some(i) = &info {
+            m = m
+                .kv("initiator", if i.initiator { "yes" } else { "no" })
+                .kv("initiator-spi", format!("{:016x}", i.spi_i))
+                .kv("responder-spi", format!("{:016x}", i.spi_r));
+            // charon's NAT conditions, in its order.
+            for (key, set) in [
+                ("nat-local", i.nat_local),
+                ("nat-remote", i.nat_remote),
+                ("nat-fake", i.nat_fake),
+                ("nat-any", i.nat_local || i.nat_remote || i.nat_fake),
+            ] {
+                if set {
+                    m = m.kv(key, "yes");
+                }
+            }
+        }
+        if let Some(p) = conn.and_then(|c| c.proposals.first()) {
+            if let Some(e) = p.encryption.first() {
+                m = m.kv("encr-alg", e.id.to_string());
+                if let Some(bits) = e.key_bits {
+                    m = m.kv("encr-keysize", bits.to_string());
+                }
+            }
+            if let Some(i) = p.integrity.first() {
+                m = m.kv("integ-alg", i.to_string());
+            }
+            if let Some(prf) = p.prf.first() {
+                m = m.kv("prf-alg", prf.to_string());
+            }
+            if let Some(ke) = p.ke.first() {
+                m = m.kv("dh-group", ke.to_string());
+            }
+        }
+        if let Some(at) = meta.and_then(|m| m.established_at) {
+            m = m.kv(
+                "established",
+                now.saturating_since(at).as_secs().to_string(),
+            );
+            if let Some(conn) = conn
+                && conn.rekey_time > Duration::ZERO
+            {
+                let left = conn.rekey_time.saturating_sub(now.saturating_since(at));
+                m = m.kv("rekey-time", left.as_secs().to_string());
+            }
+        }
+        if with_children {
+            let mut children = Message::new();
+            if let Some(i) = &info {
+                for c in &i.children {
+                    if let Some(cm) = self.child_sa_message(ike, c.id, now) {
+                        children = children.section(format!("{}-{}", c.name, c.id.0), cm);
+                    }
+                }
+            }
+            m = m.section("child-sas", children);
+        }
+        m
+    }
+
+    pub(super) fn child_sa_message(
+        &self,
+        ike: IkeSaId,
+        child: ChildSaId,
+        now: Timestamp,
+    ) -> Option<Message> {
+        let info = self.ike_info(ike)?;
+        let c = info.children.iter().find(|c| c.id == child)?;
+        let conn = self.find_conn(&info.name);
+        let child_conf = conn.and_then(|conn| conn.children.iter().find(|ch| ch.name == c.name));
+        let mode = child_conf
+            .map(|ch| ch.mode.to_string().to_ascii_uppercase())
+            .unwrap_or_else(|| "TUNNEL".into());
+        // A child our kernel refused is not listed, as in charon, although the engine holds it
+        // until the peer has confirmed our DELETE.
+        if !c.installed && self.kernel.install_failure(child).is_some() {
+            return None;
+        }
+        let mut m = Message::new()
+            .kv("name", c.name.as_str())
+            .kv("uniqueid", c.id.0.to_string())
+            // The kernel's reqid, which a rekeyed child inherits from its predecessor.
+            .kv("reqid", c.reqid.to_string())
+            .kv(
+                "state",
+                if c.installed {
+                    "INSTALLED"
+                } else {
+                    "INSTALLING"
+                },
+            )
+            .kv("mode", mode)
+            .kv("protocol", "ESP");
+        if c.encap {
+            m = m.kv("encap", "yes");
+        }
+        m = m
+            .kv("spi-in", format!("{:08x}", c.spi_in))
+            .kv("spi-out", format!("{:08x}", c.spi_out));
+        // What was negotiated, as charon lists it: the key exchange method only when the
+        // child was created or rekeyed with one.
+        if let Some(sel) = c.proposal.selected() {
+            m = m.kv("encr-alg", registry::EncrId(sel.encr.id).to_string());
+            if let Some(bits) = sel.encr.key_len {
+                m = m.kv("encr-keysize", bits.to_string());
+            }
+            if sel.integ != 0 {
+                m = m.kv("integ-alg", registry::IntegId(sel.integ).to_string());
+            }
+            if sel.ke != 0 {
+                m = m.kv("dh-group", registry::KeId(sel.ke).to_string());
+            }
+            if sel.esn {
+                m = m.kv("esn", "1");
+            }
+        }
+        let counters = self.counter_cache.get(&child).copied().unwrap_or_default();
+        m = m
+            .kv("bytes-in", counters.bytes_in.to_string())
+            .kv("packets-in", counters.packets_in.to_string())
+            .kv("bytes-out", counters.bytes_out.to_string())
+            .kv("packets-out", counters.packets_out.to_string());
+        if let Some(meta) = self.child_meta.get(&child) {
+            let age = now.saturating_since(meta.installed_at);
+            m = m.kv("install-time", age.as_secs().to_string());
+            if let Some(ch) = child_conf {
+                let lt = ch.lifetime;
+                if lt.rekey_time > Duration::ZERO {
+                    m = m.kv(
+                        "rekey-time",
+                        lt.rekey_time.saturating_sub(age).as_secs().to_string(),
+                    );
+                }
+                if lt.life_time > Duration::ZERO {
+                    m = m.kv(
+                        "life-time",
+                        lt.life_time.saturating_sub(age).as_secs().to_string(),
+                    );
+                }
+            }
+        } else {
+            m = m.kv("install-time", "0");
+        }
+        m = m
+            .list(
+                "local-ts",
+                c.local_ts
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+            )
+            .list(
+                "remote-ts",
+                c.remote_ts
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+            );
+        // iked extensions (charon has no such keys): the offload mode actually in force, the
+        // one configured, and why the child failed.
+        let offload = self
+            .kernel
+            .offload_in_force(child)
+            .unwrap_or_else(|| "none".to_owned());
+        m = m.kv("offload", offload);
+        if let Some(ch) = child_conf {
+            m = m.kv("hw-offload", ch.hw_offload.to_string());
+        }
+        Some(m)
+    }
+
+    pub(super) fn stats_message(&self, now: Timestamp) -> Message {
+        let running = now.saturating_since(self.started_at).as_secs();
+        let stats = self.engine.stats();
+        Message::new()
+            .section(
+                "uptime",
+                Message::new()
+                    .kv("running", format_uptime(running))
+                    .kv("since", format_unix_time(self.started_wall)),
+            )
+            .section(
+                "workers",
+                Message::new().kv("total", "1").kv("idle", "1").section(
+                    "active",
+                    Message::new()
+                        .kv("critical", "0")
+                        .kv("high", "0")
+                        .kv("medium", "0")
+                        .kv("low", "0"),
+                ),
+            )
+            .section(
+                "queues",
+                Message::new()
+                    .kv("critical", "0")
+                    .kv("high", "0")
+                    .kv("medium", "0")
+                    .kv("low", "0"),
+            )
+            .kv("scheduled", "0")
+            .section(
+                "ikesas",
+                Message::new()
+                    .kv("total", self.engine.ike_sa_count().to_string())
+                    .kv("half-open", self.engine.half_open_count().to_string()),
+            )
+            .list("plugins", ["iked-engine", "vici", self.kernel.name()])
+            .section(
+                "iked",
+                Message::new()
+                    .kv("kernel", self.kernel.name())
+                    .kv("retransmits", stats.retransmits.to_string())
+                    .kv("replayed-responses", stats.replayed_responses.to_string())
+                    .kv("dropped", stats.dropped.to_string())
+                    .kv("cookies-sent", stats.cookies_sent.to_string())
+                    .kv("half-open-refused", stats.half_open_refused.to_string()),
+            )
+    }
+}
+
+/// The `version` reply, charon-shaped: `sysname`, `release` and `machine` come from
+/// uname(2) as in charon's vici_query.c (the compile-time architecture name differs from the
+/// kernel's, e.g. `x86` for `i686`).
+pub fn version_message() -> Message {
+    let (sysname, release, machine) = uname().unwrap_or_else(|| {
+        (
+            read_trimmed("/proc/sys/kernel/ostype"),
+            read_trimmed("/proc/sys/kernel/osrelease"),
+            std::env::consts::ARCH.to_owned(),
+        )
+    });
+    Message::new()
+        .kv("daemon", "iked")
+        .kv("version", env!("CARGO_PKG_VERSION"))
+        .kv("sysname", sysname)
+        .kv("release", release)
+        .kv("machine", machine)
+}
+
+pub(super) fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// uname(2)'s sysname, release and machine.
+pub(super) fn uname() -> Option<(String, String, String)> {
+    // SAFETY: utsname is plain old data (arrays of c_char); all zeroes is a valid value.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable utsname for the duration of the call.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return None;
+    }
+    let field = |f: &[libc::c_char]| {
+        // The kernel NUL-terminates each field; stop at the first NUL or the array's end.
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    Some((field(&u.sysname), field(&u.release), field(&u.machine)))
+}
+
+/// charon's uptime text: `5 minutes`, `2 hours`, `3 days`.
+pub fn format_uptime(secs: u64) -> String {
+    let (value, unit) = if secs >= 86_400 * 2 {
+        (secs / 86_400, "days")
+    } else if secs >= 3_600 * 2 {
+        (secs / 3_600, "hours")
+    } else if secs >= 60 * 2 {
+        (secs / 60, "minutes")
+    } else {
+        (secs, "seconds")
+    };
+    format!("{value} {unit}")
+}
+
+/// `Nov 28 00:10:00 2026`-style UTC time (charon prints local time; UTC keeps us free of
+/// time zone databases).
+pub fn format_unix_time(secs: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm), valid for all dates after 1970.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{} {:02} {:02}:{:02}:{:02} {}",
+        MONTHS[(m - 1) as usize],
+        d,
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60,
+        y
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_formats() {
+        assert_eq!(format_uptime(59), "59 seconds");
+        assert_eq!(format_uptime(600), "10 minutes");
+        assert_eq!(format_uptime(3 * 86_400), "3 days");
+        // 2026-11-28 00:10:00 UTC.
+        assert_eq!(format_unix_time(1_795_824_600), "Nov 28 00:10:00 2026");
+        assert_eq!(format_unix_time(0), "Jan 01 00:00:00 1970");
+    }
+}
