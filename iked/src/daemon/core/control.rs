@@ -4,13 +4,11 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use iked_ike::engine::{ChildSaId, IkeSaId, LogGroups, Timestamp};
 
-use super::{Awaiting, Core, Origin, PendingInitiate, PendingTerminate, SaMeta, version_message};
-use crate::daemon::{config, creds};
+use super::{Awaiting, Core, PendingInitiate, PendingTerminate, SaMeta, version_message};
 use crate::vici::Message;
 use crate::vici::server::{ControlRequest, Responder, error_response, success_response};
 
@@ -22,6 +20,9 @@ impl Core {
         self.sync_log_groups();
     }
 
+    /// One arm a command, grouped as charon's VICI plugin groups them (queries, configuration
+    /// and credentials, control); each command's function answers the client itself or returns
+    /// the answer.
     pub(super) fn dispatch_control(&mut self, now: Timestamp, request: ControlRequest) {
         let ControlRequest {
             command,
@@ -30,254 +31,80 @@ impl Core {
         } = request;
         self.refresh_wall_clock();
         tracing::debug!(target: "CFG", "vici command '{command}'");
+        let m = &message;
         match command.as_str() {
             "version" => responder.respond(version_message()),
-            "stats" => {
-                let msg = self.stats_message(now);
-                responder.respond(msg)
-            }
-            "reload-settings" => {
-                let file = self.config_file.clone();
-                let report = self.load_file(now, &file, "all");
-                responder.respond(if report.errors.is_empty() {
-                    success_response()
-                } else {
-                    error_response(report.errors.join("; "))
-                });
-            }
-            "iked-load-file" => {
-                let file = message
-                    .get_str("file")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| self.config_file.clone());
-                let what = message.get_str("what").unwrap_or("all").to_owned();
-                let report = self.load_file(now, &file, &what);
-                let mut msg = Message::new()
-                    .kv(
-                        "success",
-                        if report.errors.is_empty() {
-                            "yes"
-                        } else {
-                            "no"
-                        },
-                    )
-                    .list("conns", &report.conns)
-                    .kv("conns-unloaded", report.conns_unloaded.to_string())
-                    .list("conns-added", &report.added)
-                    .list("conns-replaced", &report.replaced)
-                    .list("conns-kept", &report.kept)
-                    .list("conns-unloaded-names", &report.unloaded)
-                    .section(
-                        "conns-refused",
-                        report
-                            .refused
-                            .iter()
-                            .fold(Message::new(), |m, (name, why)| m.kv(name.clone(), why)),
-                    )
-                    .list("secrets", &report.secrets)
-                    .kv("secrets-unloaded", report.secrets_unloaded.to_string())
-                    .list("creds", &report.creds)
-                    .list("cred-errors", &report.cred_errors)
-                    .list("errors", &report.errors);
-                if !report.errors.is_empty() {
-                    msg = msg.kv(
-                        "errmsg",
-                        format!("{} error(s) in {}", report.errors.len(), file.display()),
-                    );
-                }
-                responder.respond(msg);
-            }
-            "load-conn" => responder.respond(self.load_conn_vici(now, &message)),
-            "unload-conn" => {
-                let Some(name) = message.get_str("name") else {
-                    return responder.respond(error_response("missing connection name to unload"));
-                };
-                let before = self.conns.len();
-                self.conns.retain(|c| c.conn.name != name);
-                if self.conns.len() == before {
-                    return responder.respond(error_response(format!(
-                        "connection '{name}' not found for unloading"
-                    )));
-                }
-                self.push_config_to_engine();
-                responder.respond(success_response());
-            }
-            "get-conns" => {
-                let names: Vec<String> = self.conns.iter().map(|c| c.conn.name.clone()).collect();
-                responder.respond(Message::new().list("conns", names));
-            }
-            "list-conns" => {
-                let filter = message.get_str("ike");
-                let dir = creds::swanctl_dir(&self.config_file);
-                for c in &self.conns {
-                    if filter.is_some_and(|f| f != c.conn.name) {
-                        continue;
-                    }
-                    // Read as the engine got them, so certificates list by subject.
-                    let engine = creds::engine_connection_with_creds(&c.conn, &dir).ok();
-                    responder.event(
-                        "list-conn",
-                        config::list_conn_message_with_creds(&c.conn, engine.as_ref()),
-                    );
-                }
-                responder.respond(Message::new());
-            }
-            "load-shared" => responder.respond(self.load_shared(&message)),
-            "unload-shared" => {
-                let Some(id) = message.get_str("id") else {
-                    return responder
-                        .respond(error_response("unique identifier required to unload"));
-                };
-                let before = self.secrets.len();
-                self.secrets.retain(|s| s.name != id);
-                if before == self.secrets.len() {
-                    return responder
-                        .respond(error_response(format!("shared key '{id}' not found")));
-                }
-                self.push_config_to_engine();
-                responder.respond(success_response());
-            }
-            "get-shared" => {
-                let names: Vec<String> = self.secrets.iter().map(|s| s.name.clone()).collect();
-                responder.respond(Message::new().list("keys", names));
-            }
-            "clear-creds" => {
-                self.secrets.retain(|s| s.origin != Origin::Vici);
-                self.creds.vici_clear();
-                self.push_config_to_engine();
-                self.push_credentials();
-                responder.respond(success_response());
-            }
-            "load-cert" | "load-key" | "unload-key" | "load-authority" | "unload-authority" => {
-                let reply = match command.as_str() {
-                    "load-cert" => self.creds.vici_load_cert(&message),
-                    "load-key" => self.creds.vici_load_key(&message),
-                    "unload-key" => self.creds.vici_unload_key(&message),
-                    "load-authority" => self.creds.vici_load_authority(&message),
-                    _ => self.creds.vici_unload_authority(&message),
-                };
-                self.push_credentials();
-                responder.respond(reply);
+            "stats" => responder.respond(self.stats_message(now)),
+            "list-sas" => self.list_sas(now, m, responder),
+            "list-policies" => self.list_policies(m, responder),
+            "list-conns" => self.list_conns(m, responder),
+            "get-conns" => responder.respond(self.get_conns()),
+            "list-certs" => self.list_certs(m, responder),
+            "list-authorities" => self.list_authorities(m, responder),
+            "get-authorities" => responder.respond(self.creds.vici_get_authorities()),
+            "get-keys" => responder.respond(self.creds.vici_get_keys()),
+            "get-shared" => responder.respond(self.get_shared()),
+            "get-pools" => responder.respond(Message::new()),
+            "reload-settings" => responder.respond(self.reload_settings(now)),
+            "iked-load-file" => responder.respond(self.load_file_vici(now, m)),
+            "load-conn" => responder.respond(self.load_conn_vici(now, m)),
+            "unload-conn" => responder.respond(self.unload_conn(m)),
+            "load-shared" => responder.respond(self.load_shared(m)),
+            "unload-shared" => responder.respond(self.unload_shared(m)),
+            "clear-creds" => responder.respond(self.clear_creds()),
+            "load-cert" => responder.respond(self.change_creds(|c| c.vici_load_cert(m))),
+            "load-key" => responder.respond(self.change_creds(|c| c.vici_load_key(m))),
+            "unload-key" => responder.respond(self.change_creds(|c| c.vici_unload_key(m))),
+            "load-authority" => responder.respond(self.change_creds(|c| c.vici_load_authority(m))),
+            "unload-authority" => {
+                responder.respond(self.change_creds(|c| c.vici_unload_authority(m)))
             }
             "load-token" => responder.respond(error_response(
                 "load-token: smartcards (PKCS#11) are not supported; load the key with load-key",
             )),
-            "get-authorities" => responder.respond(self.creds.vici_get_authorities()),
-            "get-pools" => responder.respond(Message::new()),
-            "get-keys" => responder.respond(self.creds.vici_get_keys()),
-            "list-certs" => {
-                for event in self.creds.vici_list_certs(&message) {
-                    responder.event("list-cert", event);
-                }
-                responder.respond(Message::new());
-            }
-            "list-authorities" => {
-                for event in self.creds.vici_list_authorities(&message) {
-                    responder.event("list-authority", event);
-                }
-                responder.respond(Message::new());
-            }
-            "list-sas" => {
-                self.counter_cache.clear();
-                for info in self.engine.ike_sas() {
-                    for c in &info.children {
-                        if let Some(counters) = self.kernel.counters(c.id) {
-                            self.counter_cache.insert(c.id, counters);
-                        }
-                    }
-                }
-                let ike_filter = message.get_str("ike");
-                let id_filter: Option<u32> = message
-                    .get_str("ike-id")
-                    .or(message.get_str("ike_id"))
-                    .and_then(|v| v.parse().ok());
-                for info in self.engine.ike_sas() {
-                    let name = self.sa_name(info.id).unwrap_or(info.name.clone());
-                    if ike_filter.is_some_and(|f| f != name)
-                        || id_filter.is_some_and(|i| i != info.id.0)
-                    {
-                        continue;
-                    }
-                    let body = self.ike_sa_message(info.id, true, now);
-                    responder.event("list-sa", Message::new().section(name, body));
-                }
-                responder.respond(Message::new());
-            }
-            "list-policies" => {
-                let child_filter = message.get_str("child");
-                if message.get_bool("trap") == Some(true) {
-                    for t in &self.traps {
-                        if child_filter.is_some_and(|c| c != t.child) {
-                            continue;
-                        }
-                        responder.event(
-                            "list-policy",
-                            Message::new().section(
-                                format!("{}/{}", t.connection, t.child),
-                                Message::new()
-                                    .kv("child", t.child.as_str())
-                                    .kv("ike", t.connection.as_str())
-                                    .kv("mode", if t.transport { "TRANSPORT" } else { "TUNNEL" })
-                                    .list(
-                                        "local-ts",
-                                        t.local_ts
-                                            .iter()
-                                            .map(ToString::to_string)
-                                            .collect::<Vec<_>>(),
-                                    )
-                                    .list(
-                                        "remote-ts",
-                                        t.remote_ts
-                                            .iter()
-                                            .map(ToString::to_string)
-                                            .collect::<Vec<_>>(),
-                                    ),
-                            ),
-                        );
-                    }
-                }
-                responder.respond(Message::new());
-            }
-            "initiate" => self.initiate(now, &message, responder),
-            "terminate" => self.terminate(now, &message, responder),
-            "rekey" => responder.respond(self.rekey(now, &message)),
-            "install" => {
-                let Some(child) = message.get_str("child") else {
-                    return responder.respond(error_response("missing configuration name"));
-                };
-                let conn = message
-                    .get_str("ike")
-                    .map(str::to_owned)
-                    .or_else(|| self.conn_of_child(child).map(|c| c.name.clone()));
-                let Some(conn) = conn else {
-                    return responder.respond(error_response(format!(
-                        "configuration name not found: '{child}'"
-                    )));
-                };
-                responder.respond(match self.install_trap(&conn, child) {
-                    Ok(()) => success_response(),
-                    Err(e) => error_response(format!("installing policy '{child}' failed: {e}")),
-                });
-            }
-            "uninstall" => {
-                let Some(child) = message.get_str("child") else {
-                    return responder.respond(error_response("missing configuration name"));
-                };
-                let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.traps)
-                    .into_iter()
-                    .partition(|t| t.child == child);
-                self.traps = keep;
-                if gone.is_empty() {
-                    return responder
-                        .respond(error_response(format!("policy '{child}' not found")));
-                }
-                for t in &gone {
-                    self.kernel.uninstall_trap(t);
-                }
-                responder.respond(success_response());
-            }
+            "initiate" => self.initiate(now, m, responder),
+            "terminate" => self.terminate(now, m, responder),
+            "rekey" => responder.respond(self.rekey(now, m)),
+            "install" => responder.respond(self.install(m)),
+            "uninstall" => responder.respond(self.uninstall(m)),
             _ => responder.unknown_command(),
         }
+    }
+
+    /// `install`: a trap policy for a child, named alone or with its connection.
+    pub(super) fn install(&mut self, message: &Message) -> Message {
+        let Some(child) = message.get_str("child") else {
+            return error_response("missing configuration name");
+        };
+        let conn = message
+            .get_str("ike")
+            .map(str::to_owned)
+            .or_else(|| self.conn_of_child(child).map(|c| c.name.clone()));
+        let Some(conn) = conn else {
+            return error_response(format!("configuration name not found: '{child}'"));
+        };
+        match self.install_trap(&conn, child) {
+            Ok(()) => success_response(),
+            Err(e) => error_response(format!("installing policy '{child}' failed: {e}")),
+        }
+    }
+
+    /// `uninstall`: removes the trap policies of a child.
+    pub(super) fn uninstall(&mut self, message: &Message) -> Message {
+        let Some(child) = message.get_str("child") else {
+            return error_response("missing configuration name");
+        };
+        let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.traps)
+            .into_iter()
+            .partition(|t| t.child == child);
+        self.traps = keep;
+        if gone.is_empty() {
+            return error_response(format!("policy '{child}' not found"));
+        }
+        for t in &gone {
+            self.kernel.uninstall_trap(t);
+        }
+        success_response()
     }
 
     /// Starts an IKE SA of `conn` towards its configured `remote_port` (swanctl's default 500).

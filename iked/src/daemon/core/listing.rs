@@ -1,5 +1,7 @@
-//! What the daemon tells about itself and its SAs: the VICI messages of `list-sas` and the
-//! `*-updown`/`*-rekey` events, `stats` and `version`, in charon's shape.
+//! What the daemon tells about itself, its configuration and its SAs: the query commands
+//! (`list-*`, `get-*`, `stats`, `version`) and the SA messages that `list-sas` and the
+//! `*-updown`/`*-rekey` events carry, in charon's shape. Nothing here changes state but the
+//! kernel counter cache `list-sas` refreshes.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -8,9 +10,122 @@ use iked_crypto::registry;
 use iked_ike::engine::{ChildSaId, IkeInfo, IkeSaId, Timestamp};
 
 use super::Core;
+use crate::daemon::{config, creds};
 use crate::vici::Message;
+use crate::vici::server::Responder;
 
 impl Core {
+    /// `list-sas`: one `list-sa` event per IKE SA (filtered by `ike`/`ike-id`), with kernel
+    /// counters read afresh.
+    pub(super) fn list_sas(&mut self, now: Timestamp, message: &Message, responder: Responder) {
+        self.counter_cache.clear();
+        for info in self.engine.ike_sas() {
+            for c in &info.children {
+                if let Some(counters) = self.kernel.counters(c.id) {
+                    self.counter_cache.insert(c.id, counters);
+                }
+            }
+        }
+        let ike_filter = message.get_str("ike");
+        let id_filter: Option<u32> = message
+            .get_str("ike-id")
+            .or(message.get_str("ike_id"))
+            .and_then(|v| v.parse().ok());
+        for info in self.engine.ike_sas() {
+            let name = self.sa_name(info.id).unwrap_or(info.name.clone());
+            if ike_filter.is_some_and(|f| f != name) || id_filter.is_some_and(|i| i != info.id.0) {
+                continue;
+            }
+            let body = self.ike_sa_message(info.id, true, now);
+            responder.event("list-sa", Message::new().section(name, body));
+        }
+        responder.respond(Message::new());
+    }
+
+    /// `list-policies`: the trap policies (only with `trap = yes`; iked installs no others
+    /// outside CHILD_SAs).
+    pub(super) fn list_policies(&self, message: &Message, responder: Responder) {
+        let child_filter = message.get_str("child");
+        if message.get_bool("trap") == Some(true) {
+            for t in &self.traps {
+                if child_filter.is_some_and(|c| c != t.child) {
+                    continue;
+                }
+                responder.event(
+                    "list-policy",
+                    Message::new().section(
+                        format!("{}/{}", t.connection, t.child),
+                        Message::new()
+                            .kv("child", t.child.as_str())
+                            .kv("ike", t.connection.as_str())
+                            .kv("mode", if t.transport { "TRANSPORT" } else { "TUNNEL" })
+                            .list(
+                                "local-ts",
+                                t.local_ts
+                                    .iter()
+                                    .map(ToString::to_string)
+                                    .collect::<Vec<_>>(),
+                            )
+                            .list(
+                                "remote-ts",
+                                t.remote_ts
+                                    .iter()
+                                    .map(ToString::to_string)
+                                    .collect::<Vec<_>>(),
+                            ),
+                    ),
+                );
+            }
+        }
+        responder.respond(Message::new());
+    }
+
+    /// `list-conns`: one `list-conn` event per loaded connection (filtered by `ike`).
+    pub(super) fn list_conns(&self, message: &Message, responder: Responder) {
+        let filter = message.get_str("ike");
+        let dir = creds::swanctl_dir(&self.config_file);
+        for c in &self.conns {
+            if filter.is_some_and(|f| f != c.conn.name) {
+                continue;
+            }
+            // Read as the engine got them, so certificates list by subject.
+            let engine = creds::engine_connection_with_creds(&c.conn, &dir).ok();
+            responder.event(
+                "list-conn",
+                config::list_conn_message_with_creds(&c.conn, engine.as_ref()),
+            );
+        }
+        responder.respond(Message::new());
+    }
+
+    /// `get-conns`: the names of the loaded connections.
+    pub(super) fn get_conns(&self) -> Message {
+        let names: Vec<String> = self.conns.iter().map(|c| c.conn.name.clone()).collect();
+        Message::new().list("conns", names)
+    }
+
+    /// `get-shared`: the names of the loaded shared keys.
+    pub(super) fn get_shared(&self) -> Message {
+        let names: Vec<String> = self.secrets.iter().map(|s| s.name.clone()).collect();
+        Message::new().list("keys", names)
+    }
+
+    /// `list-certs`: one `list-cert` event per matching certificate.
+    pub(super) fn list_certs(&self, message: &Message, responder: Responder) {
+        for event in self.creds.vici_list_certs(message) {
+            responder.event("list-cert", event);
+        }
+        responder.respond(Message::new());
+    }
+
+    /// `list-authorities`: one `list-authority` event per matching authority section.
+    pub(super) fn list_authorities(&self, message: &Message, responder: Responder) {
+        for event in self.creds.vici_list_authorities(message) {
+            responder.event("list-authority", event);
+        }
+        responder.respond(Message::new());
+    }
+
     pub(super) fn ike_info(&self, ike: IkeSaId) -> Option<IkeInfo> {
         self.engine.ike_sa(ike)
     }

@@ -1,8 +1,10 @@
-//! Configuration loading: connections and secrets from the file and from VICI, what the engine
-//! gets of them, and the `start_action`s (initiate, trap policies) they ask for.
+//! Configuration loading: connections, secrets and credentials from the file and from the VICI
+//! commands that change them (`reload-settings`, `iked-load-file`, `load-*`, `unload-*`,
+//! `clear-creds`), what the engine gets of them, and the `start_action`s (initiate, trap
+//! policies) they ask for.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use iked_ike::engine::Timestamp;
 
@@ -13,6 +15,110 @@ use crate::vici::Message;
 use crate::vici::server::{error_response, success_response};
 
 impl Core {
+    /// `reload-settings`: loads the configuration file again (everything in it).
+    pub(super) fn reload_settings(&mut self, now: Timestamp) -> Message {
+        let file = self.config_file.clone();
+        let report = self.load_file(now, &file, "all");
+        if report.errors.is_empty() {
+            success_response()
+        } else {
+            error_response(report.errors.join("; "))
+        }
+    }
+
+    /// `iked-load-file` (iked's own command, behind `ikectl load-all`): loads `file` (default:
+    /// the configuration file) for `what`, answering with the whole [`LoadReport`].
+    pub(super) fn load_file_vici(&mut self, now: Timestamp, message: &Message) -> Message {
+        let file = message
+            .get_str("file")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.config_file.clone());
+        let what = message.get_str("what").unwrap_or("all").to_owned();
+        let report = self.load_file(now, &file, &what);
+        let mut msg = Message::new()
+            .kv(
+                "success",
+                if report.errors.is_empty() {
+                    "yes"
+                } else {
+                    "no"
+                },
+            )
+            .list("conns", &report.conns)
+            .kv("conns-unloaded", report.conns_unloaded.to_string())
+            .list("conns-added", &report.added)
+            .list("conns-replaced", &report.replaced)
+            .list("conns-kept", &report.kept)
+            .list("conns-unloaded-names", &report.unloaded)
+            .section(
+                "conns-refused",
+                report
+                    .refused
+                    .iter()
+                    .fold(Message::new(), |m, (name, why)| m.kv(name.clone(), why)),
+            )
+            .list("secrets", &report.secrets)
+            .kv("secrets-unloaded", report.secrets_unloaded.to_string())
+            .list("creds", &report.creds)
+            .list("cred-errors", &report.cred_errors)
+            .list("errors", &report.errors);
+        if !report.errors.is_empty() {
+            msg = msg.kv(
+                "errmsg",
+                format!("{} error(s) in {}", report.errors.len(), file.display()),
+            );
+        }
+        msg
+    }
+
+    /// `unload-conn`: removes a connection by name (from the file or VICI alike).
+    pub(super) fn unload_conn(&mut self, message: &Message) -> Message {
+        let Some(name) = message.get_str("name") else {
+            return error_response("missing connection name to unload");
+        };
+        let before = self.conns.len();
+        self.conns.retain(|c| c.conn.name != name);
+        if self.conns.len() == before {
+            return error_response(format!("connection '{name}' not found for unloading"));
+        }
+        self.push_config_to_engine();
+        success_response()
+    }
+
+    /// `unload-shared`: removes a shared key by its unique identifier.
+    pub(super) fn unload_shared(&mut self, message: &Message) -> Message {
+        let Some(id) = message.get_str("id") else {
+            return error_response("unique identifier required to unload");
+        };
+        let before = self.secrets.len();
+        self.secrets.retain(|s| s.name != id);
+        if before == self.secrets.len() {
+            return error_response(format!("shared key '{id}' not found"));
+        }
+        self.push_config_to_engine();
+        success_response()
+    }
+
+    /// `clear-creds`: drops every credential and shared key loaded over VICI.
+    pub(super) fn clear_creds(&mut self) -> Message {
+        self.secrets.retain(|s| s.origin != Origin::Vici);
+        self.creds.vici_clear();
+        self.push_config_to_engine();
+        self.push_credentials();
+        success_response()
+    }
+
+    /// A credential command (`load-cert`, `load-key`, `unload-key`, `load-authority`,
+    /// `unload-authority`): the store's answer, after which the engine gets the new set.
+    pub(super) fn change_creds(
+        &mut self,
+        change: impl FnOnce(&mut creds::CredStore) -> Message,
+    ) -> Message {
+        let reply = change(&mut self.creds);
+        self.push_credentials();
+        reply
+    }
+
     /// Loads `file` (connections and/or secrets per `what`: all, conns, creds), replacing what
     /// an earlier file load brought in. If the file does not parse nothing changes; otherwise
     /// connections are taken one by one, as `swanctl --load-conns` feeds charon: an invalid
