@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use iked_ike::engine::{ChildSaId, Engine, IkeSaId, LogGroups, Timestamp};
 use tokio::sync::broadcast;
 
-use super::creds;
+use super::creds::{self, Origin};
 use super::kernel::{KernelBackend, TrapPolicy};
 use crate::vici::server::{BroadcastEvent, Responder};
 
@@ -46,13 +46,6 @@ mod loading;
 
 use events::printed_engine_groups;
 pub use listing::{format_unix_time, format_uptime, version_message};
-
-/// Where a connection came from; a file reload replaces only file-loaded entries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    File,
-    Vici,
-}
 
 struct StoredConn {
     conn: iked_conf::Connection,

@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 
 use iked_ike::engine::Timestamp;
 
-use super::{AutoStart, Core, LoadReport, Origin, SaMeta, StoredConn, StoredSecret};
+use super::{AutoStart, Core, LoadReport, SaMeta, StoredConn, StoredSecret};
+use crate::daemon::config;
+use crate::daemon::creds::{self, Origin};
 use crate::daemon::kernel::TrapPolicy;
-use crate::daemon::{config, creds};
 use crate::vici::Message;
 use crate::vici::server::{error_response, success_response};
 
