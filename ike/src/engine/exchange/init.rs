@@ -434,12 +434,7 @@ impl Engine {
     /// Step 1 of [`Self::respond_sa_init`]: replays the response to a retransmit and lets
     /// through only a fresh, well-formed request the DoS protection admits.
     fn screen_sa_init(&mut self, now: Timestamp, req: SaInitRequest<'_>) -> bool {
-        let SaInitRequest {
-            local,
-            remote,
-            header,
-            bytes,
-        } = req;
+        let (local, remote, header, bytes) = (req.local, req.remote, req.header, req.bytes);
         if let Some(id) = self.by_initiator.get(&(header.spi_i, remote)).copied() {
             // A retransmitted IKE_SA_INIT: replay our response.
             if let Some(sa) = self.sas.get(&id)
@@ -488,12 +483,7 @@ impl Engine {
     /// Step 2: decodes the request and applies the payload limits charon applies; returns it
     /// with the initiator's nonce.
     fn decode_sa_init(&mut self, req: SaInitRequest<'_>) -> Option<(Message, Vec<u8>)> {
-        let SaInitRequest {
-            local,
-            remote,
-            header,
-            bytes,
-        } = req;
+        let (local, remote, header, bytes) = (req.local, req.remote, req.header, req.bytes);
         let msg = match crate::message::decode(bytes, None) {
             Ok(m) => m,
             Err(e) => {
@@ -561,12 +551,7 @@ impl Engine {
 
     /// Step 3: the connection for the request's addresses (NO_PROPOSAL_CHOSEN without one).
     fn sa_init_config(&mut self, req: SaInitRequest<'_>) -> Option<Arc<IkeConfig>> {
-        let SaInitRequest {
-            local,
-            remote,
-            header,
-            ..
-        } = req;
+        let (local, remote, header) = (req.local, req.remote, req.header);
         let Some(config) =
             crate::config::best_addr_match(&self.connections, local.ip(), remote.ip(), |_| true)
                 .cloned()
@@ -600,12 +585,7 @@ impl Engine {
         msg: &Message,
         ni: &[u8],
     ) -> Option<SaInitAgreement> {
-        let SaInitRequest {
-            local,
-            remote,
-            header,
-            ..
-        } = req;
+        let (local, remote, header) = (req.local, req.remote, req.header);
         let (Some(theirs), Some((group, ke_data))) = (sa_payload(msg), ke_payload(msg)) else {
             self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
             return None;
@@ -658,28 +638,14 @@ impl Engine {
         ni: Vec<u8>,
         agreed: SaInitAgreement,
     ) {
-        let SaInitRequest {
-            local,
-            remote,
-            header,
-            bytes,
-        } = req;
-        let SaInitAgreement {
-            chosen,
-            suite_sel,
-            group,
-            ke,
-            nr,
-            spi_r,
-            keys,
-        } = agreed;
+        let (local, remote, header, bytes) = (req.local, req.remote, req.header, req.bytes);
         let id = self.new_ike_id();
         engine_log!(
             self,
             Some(id),
             LogGroup::Cfg,
             "selected proposal: {}",
-            chosen.describe()
+            agreed.chosen.describe()
         );
         let local_id = config
             .local
@@ -689,7 +655,7 @@ impl Engine {
         let mut sa = IkeSa::new(
             id,
             config,
-            (header.spi_i, spi_r),
+            (header.spi_i, agreed.spi_r),
             (local, remote),
             local_id,
             now,
@@ -700,18 +666,18 @@ impl Engine {
             && sa.config.fragmentation != Fragmentation::No;
         sa.fragmentation.peer_supported = announce_fragmentation;
         self.detect_nat(now, &mut sa, msg, local, remote);
-        let source_hash = self.nat_source_hash(&sa, spi_r, local);
+        let source_hash = self.nat_source_hash(&sa, agreed.spi_r, local);
         let mut payloads = vec![
-            Payload::Sa(vec![chosen.clone()]),
+            Payload::Sa(vec![agreed.chosen.clone()]),
             Payload::Ke {
-                group,
-                data: ke.public(),
+                group: agreed.group,
+                data: agreed.ke.public(),
             },
-            Payload::Nonce(nr.clone()),
+            Payload::Nonce(agreed.nr.clone()),
             Payload::Notify(Notify::new(notify::NAT_DETECTION_SOURCE_IP, source_hash)),
             Payload::Notify(Notify::new(
                 notify::NAT_DETECTION_DESTINATION_IP,
-                nat_hash(sa.spi_i, spi_r, remote),
+                nat_hash(sa.spi_i, agreed.spi_r, remote),
             )),
             Payload::Notify(Notify::new(
                 notify::SIGNATURE_HASH_ALGORITHMS,
@@ -738,21 +704,21 @@ impl Engine {
             .and_then(|(_, b)| b.first().cloned())
             .unwrap_or_default();
         sa.crypto = Some(IkeCrypto {
-            proposal: chosen,
-            suite: suite_sel,
-            keys,
+            proposal: agreed.chosen,
+            suite: agreed.suite_sel,
+            keys: agreed.keys,
             iv_counter: 0,
         });
         sa.phase = Phase::ExpectAuthRequest(Box::new(ExpectAuthRequest {
             init: InitMaterial {
                 ni,
-                nr,
+                nr: agreed.nr,
                 request: bytes.to_vec(),
                 response,
             },
         }));
         self.count_half_open(&mut sa, remote.ip());
-        self.by_spi.insert(spi_r, id);
+        self.by_spi.insert(agreed.spi_r, id);
         self.by_initiator.insert((header.spi_i, remote), id);
         self.timers.schedule(
             TimerKey::HalfOpen(id),
