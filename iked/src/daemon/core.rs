@@ -26,7 +26,8 @@
 //! This file holds the core's state; its work is split by concern, as charon splits its VICI
 //! plugin: [`control`] (command dispatch, SA commands and waiting requests), [`listing`]
 //! (`list-*`, `stats`, `version` and event bodies), [`loading`] (configuration and start
-//! actions) and [`events`] (engine and kernel events).
+//! actions) and [`events`] (engine and kernel events); [`engine_log`] and [`about`] hold the
+//! pure functions beneath them.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -39,13 +40,15 @@ use super::creds::{self, Origin};
 use super::kernel::{KernelBackend, TrapPolicy};
 use crate::vici::server::{BroadcastEvent, Responder};
 
+mod about;
 mod control;
+mod engine_log;
 mod events;
 mod listing;
 mod loading;
 
-use events::printed_engine_groups;
-pub use listing::{format_unix_time, format_uptime, version_message};
+pub use about::{format_unix_time, format_uptime, version_message};
+use engine_log::printed_engine_groups;
 
 struct StoredConn {
     conn: iked_conf::Connection,

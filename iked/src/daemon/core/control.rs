@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use iked_ike::engine::{ChildSaId, IkeSaId, LogGroups, Timestamp};
 
-use super::{Awaiting, Core, PendingInitiate, PendingTerminate, SaMeta, version_message};
+use super::about::version_message;
+use super::{Awaiting, Core, PendingInitiate, PendingTerminate, SaMeta};
 use crate::vici::Message;
 use crate::vici::server::{ControlRequest, Responder, error_response, success_response};
 
