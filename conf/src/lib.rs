@@ -23,6 +23,7 @@ pub mod addr;
 mod build;
 pub mod diag;
 pub mod identity;
+pub mod ipsec_conf;
 pub mod model;
 pub mod resolve;
 pub mod strongswan;
