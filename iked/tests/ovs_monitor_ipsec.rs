@@ -411,7 +411,7 @@ fn upstream_ovs_monitor_ipsec_drives_iked() {
     );
     b.tunnels_show();
     // No ACQUIRE with the record kernel: start the children by name, as `auto=start` would.
-    for conn in ["vx0-out-1", "gre0-1"] {
+    for conn in ["vx0-out-1", "vx0-in-1", "gre0-1"] {
         let (code, out) = a.ipsec(&["up", conn]);
         assert_eq!(
             code,
@@ -422,21 +422,39 @@ fn upstream_ovs_monitor_ipsec_drives_iked() {
         );
     }
     let s = a.status();
-    for conn in ["vx0-out-1", "gre0-1"] {
-        assert!(
-            s.contains(&format!("{conn}[")) && s.contains("ESTABLISHED"),
-            "{s}"
-        );
+    // The vxlan pair shares one IKE SA (its conns have equal IKE sides, merged as charon's
+    // stroke plugin merges them), each direction with its own, unnarrowed selectors.
+    assert!(
+        s.contains("Security Associations (2 up, 0 connecting):"),
+        "{s}"
+    );
+    assert_eq!(s.matches("vx0-in-1[").count(), 1, "{s}");
+    assert!(!s.contains("vx0-out-1["), "{s}");
+    for conn in ["vx0-out-1", "vx0-in-1", "gre0-1"] {
         assert!(
             s.contains(&format!("{conn}{{")) && s.contains("INSTALLED, TRANSPORT"),
             "{s}"
         );
     }
+    assert!(s.contains("gre0-1[") && s.contains("ESTABLISHED"), "{s}");
     assert!(
         s.contains("10.77.0.1/32[udp] === 10.77.0.2/32[udp/4789]"),
         "{s}"
     );
+    assert!(
+        s.contains("10.77.0.1/32[udp/4789] === 10.77.0.2/32[udp]"),
+        "{s}"
+    );
     assert!(s.contains("10.77.1.1/32[47] === 10.77.1.2/32[47]"), "{s}");
+    let sb = b.status();
+    assert!(
+        sb.contains("10.77.0.2/32[udp/4789] === 10.77.0.1/32[udp]"),
+        "{sb}"
+    );
+    assert!(
+        sb.contains("10.77.0.2/32[udp] === 10.77.0.1/32[udp/4789]"),
+        "{sb}"
+    );
     let shown = a.tunnels_show();
     assert!(
         shown.contains("IPsec connections that are active:\n  gre0-1"),

@@ -242,9 +242,7 @@ pub(crate) fn map(sections: &[Section], ipsec_d: &Path, root: &mut RawSection, s
                     sink,
                 };
                 let built = conn.build(unique.as_ref());
-                section_mut(root, &["connections"], &section.span)
-                    .sections
-                    .insert(section.name.clone(), built);
+                add_conn(section_mut(root, &["connections"], &section.span), built);
             }
             Kind::Ca => {
                 let keys = effective(section, sections, ca_defaults, sink);
@@ -259,6 +257,41 @@ pub(crate) fn map(sections: &[Section], ipsec_d: &Path, root: &mut RawSection, s
             }
         }
     }
+}
+
+/// Adds a conn the way charon's stroke plugin does: a conn whose IKE side (addresses,
+/// proposals, authentication, timers: everything but the child) equals an earlier one's adds
+/// its child to that connection ("added child to existing configuration"), so one IKE SA
+/// carries both, as the `-in-`/`-out-` pair ovs-monitor-ipsec writes per VXLAN tunnel needs.
+fn add_conn(connections: &mut RawSection, conn: RawSection) {
+    let same_ike = |existing: &RawSection| {
+        values(existing) == values(&conn)
+            && ["local", "remote"].iter().all(|side| {
+                existing.sections.get(*side).map(values) == conn.sections.get(*side).map(values)
+            })
+    };
+    if let Some(existing) = connections.sections.values_mut().find(|e| same_ike(e))
+        && let Some(children) = conn.sections.get("children")
+    {
+        let into = existing
+            .sections
+            .entry("children".into())
+            .or_insert_with(|| RawSection::new("children", conn.span.clone()));
+        for (name, child) in &children.sections {
+            into.sections.insert(name.clone(), child.clone());
+        }
+        return;
+    }
+    connections.sections.insert(conn.name.clone(), conn);
+}
+
+/// A section's own keys and values, without locations.
+fn values(section: &RawSection) -> std::collections::BTreeMap<&str, Option<&str>> {
+    section
+        .keys
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.value.as_deref()))
+        .collect()
 }
 
 fn section_mut<'r>(root: &'r mut RawSection, path: &[&str], span: &Span) -> &'r mut RawSection {

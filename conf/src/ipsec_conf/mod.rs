@@ -10,6 +10,8 @@
 //!   swanctl.conf: the valid connections, the refused ones with their located errors, the
 //!   secrets and authorities. A syntax error, an unknown keyword or a bad secret fails the
 //!   whole load, located as `file:line:column`.
+//! - Conns whose IKE side is equal become one connection with several children, named after
+//!   the first, as charon's stroke plugin merges them (see `map::add_conn`).
 //! - The mapping is in [`map`]; the grammar in [`parse`] and [`secrets`]. Relative certificate
 //!   and key names resolve against `ipsec.d/{certs,cacerts,private}` beside ipsec.conf.
 

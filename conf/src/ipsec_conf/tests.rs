@@ -100,22 +100,46 @@ fn vxlan_and_geneve_in_out_with_custom_options() {
         vxlan("gnv1", 1, auth, 6081)
     );
     let l = load(&conf, "%any 192.0.2.7 : PSK \"k\"\n");
+    // Equal IKE sides: one connection (named after the first conn) with every child, as
+    // charon's stroke plugin merges them, so one IKE SA carries both directions.
     let names: Vec<_> = l
         .config
         .connections
         .iter()
         .map(|c| c.name.as_str())
         .collect();
+    assert_eq!(names, ["vxlan0-in-3"]);
+    let children: Vec<_> = l.config.connections[0]
+        .children
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
     assert_eq!(
-        names,
+        children,
         ["vxlan0-in-3", "vxlan0-out-3", "gnv1-in-1", "gnv1-out-1"]
     );
     let inn = &l.config.connections[0].children[0];
     assert_eq!(ts(&inn.local_ts), ["dynamic[udp/4789]"]);
     assert_eq!(ts(&inn.remote_ts), ["dynamic[udp]"]);
-    let out = &l.config.connections[3].children[0];
+    let out = &l.config.connections[0].children[3];
     assert_eq!(ts(&out.local_ts), ["dynamic[udp]"]);
     assert_eq!(ts(&out.remote_ts), ["dynamic[udp/6081]"]);
+    // Another peer is another connection.
+    let other = format!(
+        "{conf}{}",
+        vxlan("vx9", 1, &auth.replace("192.0.2.7", "192.0.2.8"), 4789)
+    );
+    let l2 = load(
+        &other,
+        "%any 192.0.2.7 : PSK \"k\"\n%any 192.0.2.8 : PSK \"j\"\n",
+    );
+    let names: Vec<_> = l2
+        .config
+        .connections
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(names, ["vxlan0-in-3", "vx9-in-1"]);
     // ipsec_ikelifetime / ipsec_lifetime pass-through options, charon's margins (9m).
     let c = &l.config.connections[0];
     assert_eq!(c.rekey_time.as_secs(), 7200 - 540);
@@ -168,10 +192,13 @@ fn skb_mark_shunts() {
                   conn prevent_unencrypted_vxlan\n    type=drop\n    leftprotoport=udp/4789\n    \
                   mark=0/1\n\n";
     let l = load(&format!("{HEADER}{shunts}"), "");
-    assert_eq!(l.config.connections.len(), 4);
-    let v = &l.config.connections[3];
-    assert_eq!(v.name, "prevent_unencrypted_vxlan");
-    let ch = &v.children[0];
+    // One connection (no addresses, no authentication) holding the four shunts.
+    assert_eq!(l.config.connections.len(), 1);
+    let v = &l.config.connections[0];
+    assert_eq!(v.name, "prevent_unencrypted_gre");
+    assert_eq!(v.children.len(), 4);
+    let ch = &v.children[3];
+    assert_eq!(ch.name, "prevent_unencrypted_vxlan");
     assert_eq!(ch.mode, Mode::Drop);
     assert!(ch.start_action.trap);
     assert_eq!(ts(&ch.local_ts), ["0.0.0.0/0[udp/4789]", "::/0[udp/4789]"]);
