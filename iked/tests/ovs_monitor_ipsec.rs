@@ -291,28 +291,30 @@ fn wait_status(host: &Host, what: &str, check: impl Fn(&str) -> bool) {
     assert!(ok, "{what}; status:\n{}\n{}", host.status(), host.logs());
 }
 
-#[test]
-fn upstream_ovs_monitor_ipsec_drives_iked() {
+/// Two namespaces joined by a veth pair with 10.77.{0,1,2}.1 (A) and .2 (B); `None` (after
+/// [`missing_prerequisite`]) when this host cannot run the test.
+fn namespaces(prefix: &str) -> Option<(Ns, Ns)> {
     if !is_root() || !have("ip") {
         missing_prerequisite("root and iproute2 for network namespaces");
-        return;
+        return None;
     }
     if !have("ovsdb-server")
         || !have("ovs-vsctl")
         || !have("ovsdb-tool")
+        || !have("openssl")
         || !system_python_has_ovs()
     {
         missing_prerequisite(
-            "Open vSwitch (openvswitch-switch: ovsdb-server, ovs-vsctl, python3-openvswitch)",
+            "Open vSwitch (openvswitch-switch: ovsdb-server, ovs-vsctl, python3-openvswitch) and openssl",
         );
-        return;
+        return None;
     }
     if !monitor_script().exists() {
         missing_prerequisite("ovs-monitor-ipsec unpacked by scripts/setup-host.sh");
-        return;
+        return None;
     }
-    let tag = std::process::id() % 100_000;
-    let (na, nb) = (format!("ovsA{tag}"), format!("ovsB{tag}"));
+    let tag = std::process::id() % 10_000;
+    let (na, nb) = (format!("{prefix}A{tag}"), format!("{prefix}B{tag}"));
     for n in [&na, &nb] {
         assert!(
             Command::new("ip")
@@ -322,7 +324,7 @@ fn upstream_ovs_monitor_ipsec_drives_iked() {
                 .success()
         );
     }
-    let (_ga, _gb) = (Ns(na.clone()), Ns(nb.clone()));
+    let guards = (Ns(na.clone()), Ns(nb.clone()));
     let sh = |ns: &str, cmd: &str| {
         let ok = Command::new("ip")
             .args(["netns", "exec", ns, "sh", "-c", cmd])
@@ -331,17 +333,35 @@ fn upstream_ovs_monitor_ipsec_drives_iked() {
             .success();
         assert!(ok, "{cmd}");
     };
+    let addrs = |side: u8, dev: &str| {
+        (0..3)
+            .map(|net| format!("ip addr add 10.77.{net}.{side}/24 dev {dev}"))
+            .collect::<Vec<_>>()
+            .join(" && ")
+    };
     sh(
         &na,
         &format!(
-            "ip link set lo up && ip link add va type veth peer name vb && ip link set vb netns {nb} && ip addr add 10.77.0.1/24 dev va && ip addr add 10.77.1.1/24 dev va && ip link set va up"
+            "ip link set lo up && ip link add va type veth peer name vb && ip link set vb netns {nb} && {} && ip link set va up",
+            addrs(1, "va")
         ),
     );
     sh(
         &nb,
-        "ip link set lo up && ip addr add 10.77.0.2/24 dev vb && ip addr add 10.77.1.2/24 dev vb && ip link set vb up",
+        &format!(
+            "ip link set lo up && {} && ip link set vb up",
+            addrs(2, "vb")
+        ),
     );
+    Some(guards)
+}
 
+#[test]
+fn upstream_ovs_monitor_ipsec_drives_iked() {
+    let Some((ga, gb)) = namespaces("ovs") else {
+        return;
+    };
+    let (na, nb) = (ga.0.clone(), gb.0.clone());
     let base = scratch("ovsmon");
     let mut a = Host::new(&base, "a", &na);
     let mut b = Host::new(&base, "b", &nb);
@@ -529,6 +549,112 @@ fn upstream_ovs_monitor_ipsec_drives_iked() {
     );
     let conf = std::fs::read_to_string(a.root.join("etc/ipsec.conf")).unwrap();
     assert!(!conf.contains("gre0"), "{conf}");
+    drop(a);
+    drop(b);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// A self-signed certificate and key for `cn` (CN last, as ovs-monitor-ipsec reads the CN with
+/// `CN=(.+?),` from the RFC 2253 subject; the name also as subjectAltName, which is what an
+/// FQDN identity matches, as with charon).
+fn self_signed(dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{cn}-cert.pem")),
+        dir.join(format!("{cn}-privkey.pem")),
+    );
+    let ok = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-subj", &format!("/O=ovs/CN={cn}")])
+        .args(["-addext", &format!("subjectAltName=DNS:{cn}")])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "openssl req");
+    (cert, key)
+}
+
+/// The seed's self-signed method through upstream OVS: `other_config:certificate/private_key`
+/// and `options:remote_cert`; ipsec.conf gets `leftid/rightid/leftcert/rightcert`, ipsec.secrets
+/// `: RSA <key>`, and the tunnel authenticates with them.
+#[test]
+fn upstream_ovs_monitor_ipsec_self_signed_certificates() {
+    let Some((ga, gb)) = namespaces("ovc") else {
+        return;
+    };
+    let base = scratch("ovscert");
+    let mut a = Host::new(&base, "a", &ga.0);
+    let mut b = Host::new(&base, "b", &gb.0);
+    let (cert_a, key_a) = self_signed(&base, "hostA");
+    let (cert_b, key_b) = self_signed(&base, "hostB");
+    for (h, cert, key) in [(&a, &cert_a, &key_a), (&b, &cert_b, &key_b)] {
+        h.vsctl(&[
+            "set",
+            "Open_vSwitch",
+            ".",
+            &format!("other_config:certificate={}", cert.display()),
+            &format!("other_config:private_key={}", key.display()),
+        ]);
+    }
+    a.start_monitor();
+    b.start_monitor();
+    for (h, remote, remote_cert) in [(&a, "10.77.2.2", &cert_b), (&b, "10.77.2.1", &cert_a)] {
+        h.vsctl(&[
+            "add-port",
+            "br0",
+            "gre1",
+            "--",
+            "set",
+            "interface",
+            "gre1",
+            "type=gre",
+            &format!("options:remote_ip={remote}"),
+            &format!("options:remote_cert={}", remote_cert.display()),
+        ]);
+    }
+    for h in [&a, &b] {
+        wait_status(h, "routed certificate tunnel", |s| {
+            s.contains("gre1-1{0}:  ROUTED, TRANSPORT")
+        });
+        h.tunnels_show();
+    }
+    let conf = std::fs::read_to_string(a.root.join("etc/ipsec.conf")).unwrap();
+    assert!(
+        conf.contains("leftid=hostA") && conf.contains("rightid=hostB"),
+        "{conf}"
+    );
+    let secrets = std::fs::read_to_string(a.root.join("etc/ipsec.secrets")).unwrap();
+    assert!(secrets.contains(": RSA "), "{secrets}");
+    let check = Command::new(env!("CARGO_BIN_EXE_ikectl"))
+        .arg("check")
+        .arg("--file")
+        .arg(a.root.join("etc/ipsec.conf"))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "ikectl check: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let (code, out) = a.ipsec(&["up", "gre1-1"]);
+    assert_eq!(
+        code,
+        0,
+        "ipsec up gre1-1: {out}\n{}\n{}",
+        a.logs(),
+        b.logs()
+    );
+    let s = a.status();
+    assert!(
+        s.contains("gre1-1[1]: ESTABLISHED") && s.contains("10.77.2.1[hostA]...10.77.2.2[hostB]"),
+        "{s}"
+    );
     drop(a);
     drop(b);
     let _ = std::fs::remove_dir_all(&base);
