@@ -266,3 +266,25 @@ fn detects_file_kind() {
         Path::new("/r/etc/ipsec.secrets")
     );
 }
+
+proptest::proptest! {
+    /// Arbitrary text (biased towards the grammar's own tokens) never panics the reader: it
+    /// loads or it is refused with located errors.
+    #[test]
+    fn arbitrary_text_never_panics(
+        lines in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::string::string_regex("(conn|ca|config|include|  [a-z_]{1,12}) ?[=a-z0-9%!/.:\"#{}\\[\\] -]{0,24}").unwrap(),
+                proptest::string::string_regex("[ -~\t]{0,40}").unwrap(),
+            ],
+            0..20,
+        ),
+        secrets in proptest::string::string_regex("([%a-z0-9.:\" ]{0,20} : (PSK|RSA|XAUTH|FOO) [a-z0-9\"%]{0,12}\n){0,4}").unwrap(),
+    ) {
+        let text = lines.join("\n");
+        match super::load_str("p", &text, &secrets, Path::new("/nonexistent/ipsec.d")) {
+            Ok(_) => {}
+            Err(e) => proptest::prop_assert!(!e.errors.is_empty()),
+        }
+    }
+}
