@@ -480,48 +480,56 @@ fn upstream_ovs_monitor_ipsec_drives_iked() {
         shown.contains("IPsec connections that are active:\n  gre0-1"),
         "{shown}"
     );
-    // The monitor's own parser: gre0 under its interface; vxlan under "vx0-out", the greedy
-    // regex of ovs-monitor-ipsec (the same with charon).
+    // The monitor's own parser: gre0 under its interface; the vxlan entries under "vx0-in" and
+    // "vx0-out", the greedy regex of ovs-monitor-ipsec (the same with charon).
     let parsed = a.ovs_active_conns();
     assert!(
         parsed.contains("\"gre0\": [\"gre0-1[") && parsed.contains("\"gre0-1{"),
         "{parsed}"
     );
-    assert!(parsed.contains("\"vx0-out\": [\"vx0-out-1"), "{parsed}");
-    let gre_sa = |h: &Host| {
-        h.status()
-            .lines()
-            .find(|l| l.trim_start().starts_with("gre0-") && l.contains("ESTABLISHED"))
-            .map(|l| l.trim().split(':').next().unwrap_or_default().to_owned())
-    };
+    assert!(parsed.contains("\"vx0-in\": [\"vx0-in-1["), "{parsed}");
+    assert!(parsed.contains("\"vx0-out\": [\"vx0-out-1{"), "{parsed}");
     let first_gre = gre_sa(&a).expect("gre SA");
+    restart_keeps_wanted_sas(&mut a, &first_gre);
+    psk_change_takes_effect(&a, &b);
+    port_removal_leaves_nothing(&a);
+    drop(a);
+    drop(b);
+    let _ = std::fs::remove_dir_all(&base);
+}
 
+/// The token of the established GRE IKE SA in `ipsec status` (`gre0-N[id]`).
+fn gre_sa(h: &Host) -> Option<String> {
+    h.status()
+        .lines()
+        .find(|l| l.trim_start().starts_with("gre0-") && l.contains("ESTABLISHED"))
+        .map(|l| l.trim().split(':').next().unwrap_or_default().to_owned())
+}
+
+fn restart_keeps_wanted_sas(a: &mut Host, first_gre: &str) {
     // Restarting the monitor (`ipsec restart` with an empty file, then the full one) keeps the
     // SAs still wanted.
     a.stop_monitor();
     a.start_monitor();
-    wait_status(&a, "monitor restarted, tunnels routed again", |s| {
+    wait_status(a, "monitor restarted, tunnels routed again", |s| {
         s.contains("vx0-out-1{0}:  ROUTED") && s.contains("gre0-1{0}:  ROUTED")
     });
     a.tunnels_show();
-    assert_eq!(
-        gre_sa(&a).as_deref(),
-        Some(first_gre.as_str()),
-        "{}",
-        a.status()
-    );
+    assert_eq!(gre_sa(a).as_deref(), Some(first_gre), "{}", a.status());
+}
 
+fn psk_change_takes_effect(a: &Host, b: &Host) {
     // A PSK change on A: gre0 version 2; the version-1 SA goes, and the new PSK is the one used
     // (B still has the old one, so A cannot authenticate until B changes too).
     a.vsctl(&["set", "interface", "gre0", "options:psk=new-secret"]);
-    wait_status(&a, "gre0 version 2 routed, version 1 gone", |s| {
+    wait_status(a, "gre0 version 2 routed, version 1 gone", |s| {
         s.contains("gre0-2{0}:  ROUTED") && !s.contains("gre0-1")
     });
     a.tunnels_show();
     let (code, out) = a.ipsec(&["up", "gre0-2"]);
     assert_ne!(code, 0, "established with a PSK B does not have: {out}");
     b.vsctl(&["set", "interface", "gre0", "options:psk=new-secret"]);
-    wait_status(&b, "B on gre0 version 2", |s| {
+    wait_status(b, "B on gre0 version 2", |s| {
         s.contains("gre0-2{0}:  ROUTED")
     });
     b.tunnels_show();
@@ -534,14 +542,16 @@ fn upstream_ovs_monitor_ipsec_drives_iked() {
         b.logs()
     );
     assert!(
-        gre_sa(&a).is_some_and(|s| s.starts_with("gre0-2[")),
+        gre_sa(a).is_some_and(|s| s.starts_with("gre0-2[")),
         "{}",
         a.status()
     );
+}
 
+fn port_removal_leaves_nothing(a: &Host) {
     // Removing a port: nothing of it stays (connection, trap policy, SA).
     a.vsctl(&["del-port", "br0", "gre0"]);
-    wait_status(&a, "gre0 gone entirely", |s| !s.contains("gre0"));
+    wait_status(a, "gre0 gone entirely", |s| !s.contains("gre0"));
     assert!(
         a.status().contains("vx0-out-1{0}:  ROUTED"),
         "{}",
@@ -549,9 +559,6 @@ fn upstream_ovs_monitor_ipsec_drives_iked() {
     );
     let conf = std::fs::read_to_string(a.root.join("etc/ipsec.conf")).unwrap();
     assert!(!conf.contains("gre0"), "{conf}");
-    drop(a);
-    drop(b);
-    let _ = std::fs::remove_dir_all(&base);
 }
 
 /// A self-signed certificate and key for `cn` (CN last, as ovs-monitor-ipsec reads the CN with

@@ -378,44 +378,18 @@ fn list_text(m: &Message, key: &str) -> String {
     }
 }
 
-/// stroke's `ipsec status` text from `list-policy` and `list-sa` events, optionally only the
-/// entries of connection or child `filter`.
-pub fn render_status(policies: &[Message], sas: &[Message], filter: Option<&str>) -> String {
-    let wanted = |n: &str| filter.is_none_or(|f| f == n);
-    let mut shunted = Vec::new();
-    let mut routed = Vec::new();
-    for event in policies {
-        for (key, item) in event.entries() {
-            let crate::vici::Item::Section(p) = item else {
-                continue;
-            };
-            let child = p
-                .get_str("child")
-                .unwrap_or_else(|| key.rsplit('/').next().unwrap_or(key));
-            let ike = p.get_str("ike").unwrap_or(child);
-            if !(wanted(child) || wanted(ike)) {
-                continue;
-            }
-            let mode = p.get_str("mode").unwrap_or("TUNNEL").to_ascii_uppercase();
-            let ts = format!(
-                "{} === {}",
-                list_text(p, "local-ts"),
-                list_text(p, "remote-ts")
-            );
-            if mode == "DROP" || mode == "PASS" {
-                shunted.push((child.to_owned(), format!("{ts} {mode}")));
-            } else {
-                routed.push((child.to_owned(), mode, ts));
-            }
-        }
-    }
-    struct Ike {
-        name: String,
-        id: String,
-        line: String,
-        children: Vec<(String, String, String, String)>,
-        up: bool,
-    }
+/// One IKE SA of `ipsec status`: name, unique id, state text, children (name, id, state text,
+/// selectors), whether established.
+struct Ike {
+    name: String,
+    id: String,
+    line: String,
+    children: Vec<(String, String, String, String)>,
+    up: bool,
+}
+
+/// The IKE SAs of `list-sa` events, those of (or with a child of) a wanted name only.
+fn ike_entries(sas: &[Message], wanted: &dyn Fn(&str) -> bool) -> Vec<Ike> {
     let mut ikes = Vec::new();
     for event in sas {
         for (name, item) in event.entries() {
@@ -477,6 +451,41 @@ pub fn render_status(policies: &[Message], sas: &[Message], filter: Option<&str>
             });
         }
     }
+    ikes
+}
+
+/// stroke's `ipsec status` text from `list-policy` and `list-sa` events, optionally only the
+/// entries of connection or child `filter`.
+pub fn render_status(policies: &[Message], sas: &[Message], filter: Option<&str>) -> String {
+    let wanted = |n: &str| filter.is_none_or(|f| f == n);
+    let mut shunted = Vec::new();
+    let mut routed = Vec::new();
+    for event in policies {
+        for (key, item) in event.entries() {
+            let crate::vici::Item::Section(p) = item else {
+                continue;
+            };
+            let child = p
+                .get_str("child")
+                .unwrap_or_else(|| key.rsplit('/').next().unwrap_or(key));
+            let ike = p.get_str("ike").unwrap_or(child);
+            if !(wanted(child) || wanted(ike)) {
+                continue;
+            }
+            let mode = p.get_str("mode").unwrap_or("TUNNEL").to_ascii_uppercase();
+            let ts = format!(
+                "{} === {}",
+                list_text(p, "local-ts"),
+                list_text(p, "remote-ts")
+            );
+            if mode == "DROP" || mode == "PASS" {
+                shunted.push((child.to_owned(), format!("{ts} {mode}")));
+            } else {
+                routed.push((child.to_owned(), mode, ts));
+            }
+        }
+    }
+    let ikes = ike_entries(sas, &wanted);
     // stroke right-aligns names to the longest one.
     let width = shunted
         .iter()
