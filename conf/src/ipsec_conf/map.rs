@@ -216,7 +216,11 @@ const CA_KEYS: &[&str] = &[
 /// directory relative certificate names resolve against (`certs/`, `cacerts/`).
 pub(crate) fn map(sections: &[Section], ipsec_d: &Path, root: &mut RawSection, sink: &mut Sink) {
     let setup = sections.iter().find(|s| s.kind == Kind::Setup);
-    let unique = setup.map(|s| check_setup(s, sink)).unwrap_or(None);
+    // ipsec.conf(5): uniqueids defaults to yes, with or without a `config setup` section.
+    let unique = match setup {
+        Some(s) => check_setup(s, sink),
+        None => default_unique(&root.span),
+    };
     let defaults = sections
         .iter()
         .find(|s| s.kind == Kind::Conn && s.name == "%default");
@@ -241,7 +245,7 @@ pub(crate) fn map(sections: &[Section], ipsec_d: &Path, root: &mut RawSection, s
                     ipsec_d,
                     sink,
                 };
-                let built = conn.build(unique.as_ref());
+                let built = conn.build(&unique);
                 add_conn(section_mut(root, &["connections"], &section.span), built);
             }
             Kind::Ca => {
@@ -306,7 +310,7 @@ fn section_mut<'r>(root: &'r mut RawSection, path: &[&str], span: &Span) -> &'r 
 }
 
 /// `uniqueids` into swanctl's `unique`; the other setup keys are checked.
-fn check_setup(setup: &Section, sink: &mut Sink) -> Option<Kv> {
+fn check_setup(setup: &Section, sink: &mut Sink) -> Kv {
     let mut unique = None;
     for kv in &setup.keys {
         match kv.key.as_str() {
@@ -340,13 +344,17 @@ fn check_setup(setup: &Section, sink: &mut Sink) -> Option<Kv> {
             ),
         }
     }
-    // Absent, uniqueids is yes.
-    Some(unique.unwrap_or(Kv {
+    unique.unwrap_or_else(|| default_unique(&setup.span))
+}
+
+/// `uniqueids=yes`, located at `span`.
+fn default_unique(span: &Span) -> Kv {
+    Kv {
         key: "uniqueids".into(),
-        key_span: setup.span.clone(),
+        key_span: span.clone(),
         value: "replace".into(),
-        value_span: setup.span.clone(),
-    }))
+        value_span: span.clone(),
+    }
 }
 
 /// A section's keys after `also=` and `%default`: later wins.
@@ -482,15 +490,13 @@ impl Conn<'_> {
         self.keys.get(key).filter(|k| !k.value.is_empty())
     }
 
-    fn build(&mut self, unique: Option<&Kv>) -> RawSection {
+    fn build(&mut self, unique: &Kv) -> RawSection {
         let mut conn = RawSection::new(self.name, self.span.clone());
         let mut child = RawSection::new(self.name, self.span.clone());
         let mut local = RawSection::new("local", self.span.clone());
         let mut remote = RawSection::new("remote", self.span.clone());
         self.check_keys();
-        if let Some(u) = unique {
-            set(&mut conn, "unique", u.value.clone(), u);
-        }
+        set(&mut conn, "unique", unique.value.clone(), unique);
         self.version(&mut conn);
         self.addresses(&mut conn, &mut remote);
         self.auth(&mut local, &mut remote);

@@ -217,6 +217,8 @@ fn also_default_auto_ignore_and_strict_proposals() {
     let l = load(conf, ": PSK 0x00ff\n");
     assert_eq!(l.config.connections.len(), 1);
     let c = &l.config.connections[0];
+    // No `config setup`: uniqueids is still yes (replace).
+    assert_eq!(c.unique, UniquePolicy::Replace);
     assert_eq!(c.remote_addrs[0].to_string(), "10.9.9.9");
     assert_eq!(c.proposals.len(), 1);
     assert_eq!(c.local[0].auth, AuthMethod::Psk);
