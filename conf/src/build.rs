@@ -1121,7 +1121,7 @@ fn child(
 }
 
 /// swanctl's secret encoding: `0x` hex, `0s` base64, else the text.
-fn decode_secret(v: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn decode_secret(v: &str) -> Result<Vec<u8>, String> {
     if let Some(h) = v.strip_prefix("0x") {
         hex::decode(h).map_err(|_| "'0x' secret is not valid hex".to_string())
     } else if let Some(b) = v.strip_prefix("0s") {

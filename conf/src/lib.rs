@@ -23,6 +23,7 @@ pub mod addr;
 mod build;
 pub mod diag;
 pub mod identity;
+pub mod ipsec_conf;
 pub mod model;
 pub mod resolve;
 pub mod strongswan;
@@ -52,8 +53,25 @@ pub struct Loaded {
 }
 
 /// Loads and validates the swanctl.conf at `path`.
+///
+/// A file named `ipsec.conf` is read as strongSwan's legacy format instead (see
+/// [`ipsec_conf`]), with the `ipsec.secrets` beside it; a refused connection then fails the
+/// load.
 pub fn load_file(path: impl AsRef<Path>) -> Result<Loaded, Errors> {
     let path = path.as_ref();
+    if ipsec_conf::is_ipsec_conf(path) {
+        let per_conn = ipsec_conf::load_file_per_conn(path)?;
+        if !per_conn.refused.is_empty() {
+            return Err(Errors {
+                errors: per_conn.refused.into_iter().flat_map(|(_, e)| e).collect(),
+                warnings: per_conn.warnings,
+            });
+        }
+        return Ok(Loaded {
+            config: per_conn.config,
+            warnings: per_conn.warnings,
+        });
+    }
     let mut sink = diag::Sink::default();
     let mut root = root_section(&path.to_string_lossy());
     let ok = syntax::Parser::new(&mut sink).parse_file(path, &mut root);
@@ -75,8 +93,12 @@ pub struct LoadedPerConn {
 /// whole must parse (a syntax error, an unresolvable reference or an invalid secret or
 /// authority fails it all, nothing in it can be trusted), but each connection is validated on
 /// its own, so one invalid connection is refused without taking the others with it.
+/// A file named `ipsec.conf` is read as strongSwan's legacy format (see [`ipsec_conf`]).
 pub fn load_file_per_conn(path: impl AsRef<Path>) -> Result<LoadedPerConn, Errors> {
     let path = path.as_ref();
+    if ipsec_conf::is_ipsec_conf(path) {
+        return ipsec_conf::load_file_per_conn(path);
+    }
     let mut sink = diag::Sink::default();
     let mut root = root_section(&path.to_string_lossy());
     let parsed = syntax::Parser::new(&mut sink).parse_file(path, &mut root);

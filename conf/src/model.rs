@@ -481,6 +481,22 @@ pub struct Secrets {
     pub shared: Vec<SharedSecret>,
     /// `private*`, `rsa*`, `ecdsa*`, `pkcs8*`, `pkcs12*` sections.
     pub key_passphrases: Vec<KeyPassphrase>,
+    /// Private key files named one by one (ipsec.secrets `: RSA <file>`); swanctl.conf has
+    /// none (its keys come from the credential directories).
+    pub key_files: Vec<PrivateKeyFile>,
+}
+
+/// A private key file named in the configuration (ipsec.secrets `RSA`/`ECDSA`/`PKCS8`).
+#[derive(Debug)]
+pub struct PrivateKeyFile {
+    /// Where it is named.
+    pub span: Span,
+    /// `RSA` → [`KeyFileKind::Rsa`], `ECDSA` → `Ecdsa`, `PKCS8` → `Pkcs8`.
+    pub kind: KeyFileKind,
+    /// Absolute path of the key file.
+    pub path: std::path::PathBuf,
+    /// Passphrase of an encrypted key.
+    pub passphrase: Option<SecretBytes>,
 }
 
 impl Secrets {

@@ -869,7 +869,7 @@ fn regular_file(meta: &std::fs::Metadata) -> Result<(), String> {
 /// device may have side effects. The open itself is non-blocking and the
 /// opened file is checked again, so a path swapped for a FIFO after the
 /// first check still cannot block.
-fn read_limited(path: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
+pub(crate) fn read_limited(path: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     regular_file(&std::fs::metadata(path).map_err(|e| e.to_string())?)?;

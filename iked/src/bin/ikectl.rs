@@ -1,4 +1,4 @@
-//! `ikectl` (and `swanctl` when invoked under that name): see `iked::ctl`.
+//! `ikectl` (and `swanctl` or `ipsec` when invoked under those names): see `iked::ctl`.
 
 use clap::Parser;
 
@@ -16,6 +16,11 @@ fn main() {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if invoked_as == "ipsec" {
+        let rest: Vec<String> = args.collect();
+        let env = iked::ctl::ipsec::Env::from_process();
+        std::process::exit(iked::ctl::ipsec::main(&rest, &env));
+    }
     let cli = if invoked_as == "swanctl" {
         let rest: Vec<String> = args.collect();
         match iked::ctl::swanctl::parse(&rest) {

@@ -27,7 +27,8 @@ enum Kernel {
         (default), 2 control, 3 raw, 4 private; per subsystem: --debug default=1,ike=2,knl=2."
 )]
 struct Args {
-    /// swanctl.conf to load at start and on SIGHUP (includes are followed).
+    /// swanctl.conf to load at start and on SIGHUP (includes are followed); a file named
+    /// `ipsec.conf` is read as strongSwan's legacy format, with the ipsec.secrets beside it.
     #[arg(long, short = 'c', default_value = "/etc/swanctl/swanctl.conf")]
     config: PathBuf,
     /// VICI control socket.

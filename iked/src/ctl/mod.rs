@@ -9,11 +9,14 @@
 //!   `file:line:column: message` or naming the connection and setting (exit 1).
 //! - Invoked as `swanctl` (argv[0], e.g. through a symlink) the tool accepts swanctl's command
 //!   line instead (`--load-all`, `-i --child NAME`, `--list-sas`, `--uri`, `--file`, ...) and
-//!   behaves the same; see [`swanctl`].
+//!   behaves the same; see [`swanctl`]. Invoked as `ipsec` it is strongSwan's stroke front end
+//!   for the commands Open vSwitch runs (`restart`, `update`, `rereadsecrets`, `status`,
+//!   `stroke down-nb`) over ipsec.conf; see [`ipsec`].
 //! - Exit codes: 0 success, 1 failure reported by the daemon or configuration errors, 2 usage
 //!   errors, 3 daemon unreachable.
 
 pub mod format;
+pub mod ipsec;
 pub mod swanctl;
 
 use std::io::Write as _;

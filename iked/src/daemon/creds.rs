@@ -155,8 +155,13 @@ const DIRS: [(&str, Dir); 7] = [
 /// swanctl directories iked does not read; files there get one warning each.
 const UNSUPPORTED_DIRS: [&str; 6] = ["x509aa", "x509ocsp", "x509crl", "x509ac", "pkcs12", "bliss"];
 
-/// The swanctl directory of a configuration file: the directory that holds it.
+/// The swanctl directory of a configuration file: the directory that holds it; for an
+/// ipsec.conf, the `ipsec.d` beside it (its files are named one by one, so that directory only
+/// matters for swanctl-style subdirectories someone put there).
 pub fn swanctl_dir(config_file: &Path) -> PathBuf {
+    if iked_conf::ipsec_conf::is_ipsec_conf(config_file) {
+        return iked_conf::ipsec_conf::ipsec_d(config_file);
+    }
     match config_file.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
@@ -370,6 +375,14 @@ impl CredStore {
                 tracing::warn!(target: "CFG", "{}: iked does not load {name} credentials; ignored", sub.display());
             }
         }
+        for key in &secrets.key_files {
+            match self.load_named_key(key) {
+                Ok(line) => report.loaded.push(line),
+                Err(problem) => report
+                    .errors
+                    .push(CredError::new(key.path.display(), problem)),
+            }
+        }
         for a in authorities {
             match self.load_conf_authority(dir, a) {
                 Ok(line) => report.loaded.push(line),
@@ -433,6 +446,18 @@ impl CredStore {
                 Ok(format!("loaded {kt} key from '{source_name}'"))
             }
         }
+    }
+
+    /// A private key file the configuration names (ipsec.secrets `: RSA <file> [passphrase]`).
+    fn load_named_key(&mut self, key: &iked_conf::PrivateKeyFile) -> Result<String, CredProblem> {
+        let data = zeroize::Zeroizing::new(read_regular(&key.path)?);
+        let source_name = key.path.display().to_string();
+        let passphrases: Vec<&[u8]> = key.passphrase.iter().map(|p| p.expose()).collect();
+        let parsed = parse_key(&data, &passphrases, section_prefix(key.kind), &source_name)?;
+        check_key_dir(key.kind, &parsed)?;
+        let kt = key_type(&parsed);
+        self.add_key(parsed, Origin::File)?;
+        Ok(format!("loaded {kt} key from '{source_name}'"))
     }
 
     fn load_conf_authority(

@@ -26,7 +26,21 @@ impl Core {
                     .sa_meta
                     .values()
                     .any(|m| m.name == trap.connection && m.established_at.is_none());
-                if !busy {
+                // As charon: a further child of a connection whose IKE SA is up is created in
+                // that IKE SA (CREATE_CHILD_SA), not in a new one the peer's `unique` would
+                // replace the first by.
+                let established = self
+                    .engine
+                    .ike_sas()
+                    .iter()
+                    .find(|sa| sa.name == trap.connection && sa.established)
+                    .map(|sa| sa.id);
+                if !busy && let Some(ike) = established {
+                    tracing::info!(target: "KNL", "acquire for reqid {reqid}: creating {}/{} in IKE SA {ike:?}", trap.connection, trap.child);
+                    if let Err(e) = self.engine.create_child(now, ike, &trap.child) {
+                        tracing::error!(target: "KNL", "creating {} failed: {e}", trap.child);
+                    }
+                } else if !busy {
                     tracing::info!(target: "KNL", "acquire for reqid {reqid}: initiating {}/{}", trap.connection, trap.child);
                     let tries = self
                         .find_conn(&trap.connection)

@@ -11,7 +11,6 @@ use iked_ike::engine::Timestamp;
 use super::{AutoStart, Core, LoadReport, SaMeta, StoredConn, StoredSecret};
 use crate::daemon::config;
 use crate::daemon::creds::{self, Origin};
-use crate::daemon::kernel::TrapPolicy;
 use crate::vici::Message;
 use crate::vici::server::{error_response, success_response};
 
@@ -82,6 +81,7 @@ impl Core {
         if self.conns.len() == before {
             return error_response(format!("connection '{name}' not found for unloading"));
         }
+        self.remove_stale_traps();
         self.push_config_to_engine();
         success_response()
     }
@@ -269,9 +269,21 @@ impl Core {
         }
         self.push_config_to_engine();
         if what != "creds" {
+            self.remove_stale_traps();
             self.apply_start_actions(now, None);
         }
         report
+    }
+
+    /// Uninstalls the trap policies the loaded configuration no longer asks for (see
+    /// [`super::super::traps::stale`]); `apply_start_actions` installs the new ones.
+    pub(super) fn remove_stale_traps(&mut self) {
+        let stale = super::super::traps::stale(&self.traps, |n| self.find_conn(n));
+        for i in stale.into_iter().rev() {
+            let t = self.traps.remove(i);
+            tracing::info!(target: "CFG", "uninstalling trap policy {}/{}", t.connection, t.child);
+            self.kernel.uninstall_trap(&t);
+        }
     }
 
     pub(super) fn push_config_to_engine(&mut self) {
@@ -375,31 +387,7 @@ impl Core {
         let conn = self
             .find_conn(conn_name)
             .ok_or_else(|| format!("no connection '{conn_name}'"))?;
-        let engine_conn = config::engine_connection(conn)?;
-        let child = engine_conn
-            .children
-            .iter()
-            .find(|c| c.name == child_name)
-            .ok_or_else(|| format!("no child '{child_name}' in '{conn_name}'"))?;
-        let local = *engine_conn
-            .local_addrs
-            .first()
-            .ok_or("trap policies need a concrete local_addrs")?;
-        let remote = *engine_conn
-            .remote_addrs
-            .first()
-            .ok_or("trap policies need a concrete remote_addrs")?;
-        let trap = TrapPolicy {
-            reqid: self.next_trap_reqid,
-            connection: conn_name.to_owned(),
-            child: child_name.to_owned(),
-            local,
-            remote,
-            // As charon's trap manager: `dynamic` is the connection's own addresses.
-            local_ts: iked_ike::ts::resolve(&child.local_ts, local),
-            remote_ts: iked_ike::ts::resolve(&child.remote_ts, remote),
-            transport: child.mode == iked_ike::config::Mode::Transport,
-        };
+        let trap = super::super::traps::build(conn, child_name, self.next_trap_reqid)?;
         self.kernel.install_trap(&trap)?;
         self.next_trap_reqid += 1;
         self.traps.push(trap);
