@@ -102,11 +102,14 @@ fn flip_last(b: &mut [u8]) {
 }
 
 /// Empty INFORMATIONAL on the SA, answered: the SA is alive.
+/// Whether the SA still answers an empty INFORMATIONAL. Only a protected answer counts: an
+/// unprotected INVALID_IKE_SPI (RFC 7296 2.21.4, what iked sends for an SA it no longer
+/// knows) says the SA is gone.
 fn alive(ctx: &mut Ctx<'_>) -> Result<bool, String> {
     let req = ctx
         .request(ex::INFORMATIONAL, &[])
         .map_err(|e| e.to_string())?;
-    Ok(ctx.ask(&req).is_ok())
+    Ok(ctx.ask(&req).is_ok_and(|answer| answer.protected))
 }
 
 fn ike_auth_sealed(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, PeerError> {

@@ -83,7 +83,7 @@ fn trap_policy_acquire_starts_the_child() {
     let policies = String::from_utf8_lossy(&policies.stdout).into_owned();
     assert!(
         policies.contains("dir out")
-            && policies.contains("proto esp reqid 16777216 mode transport"),
+            && policies.contains("proto esp reqid 1778384896 mode transport"),
         "trap policies: {policies}\n{}",
         read_log()
     );

@@ -66,6 +66,10 @@ impl IkedBins {
             // charon's levels, as the lab's strongswan.conf sets them for charon
             "--debug".into(),
             "default=1,ike=2,cfg=2,knl=2".into(),
+            // A crashed instance's leftovers go 10 s after start (default 30 s), so the crash
+            // rows see the kernel clean without waiting half a minute under TCG.
+            "--stale-grace".into(),
+            "10".into(),
         ]
     }
 
@@ -375,6 +379,15 @@ impl Daemon {
     /// Stops and starts the daemon again with the same config (an operator's restart).
     pub fn restart(&mut self) -> Result<(), LabError> {
         self.stop();
+        self.spawn_process()?;
+        self.wait_ready()
+    }
+
+    /// Kills the daemon with SIGKILL (a crash: nothing is cleaned up) and starts it again.
+    pub fn crash_and_restart(&mut self) -> Result<(), LabError> {
+        if let Some(mut c) = self.child.take() {
+            stop_child(&mut c, "KILL", 5000);
+        }
         self.spawn_process()?;
         self.wait_ready()
     }

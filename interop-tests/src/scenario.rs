@@ -12,6 +12,7 @@
 //! they say nothing about iked, and may never carry a known-failure mark.
 
 mod any;
+mod crash;
 mod natt;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,10 @@ pub enum Kind {
     /// iked on BFL restarts while the SA is up: it stays up, leaves no stale state, and the
     /// tunnel comes back (the peer drops the old SA on INITIAL_CONTACT).
     RestartIked,
+    /// iked is killed with SIGKILL while the tunnel is up and started again: the tunnel comes
+    /// back when the initiator initiates again, the peer ends with one IKE SA, and the
+    /// crashed instance's SAs and policies are gone once `--stale-grace` passed.
+    CrashIked,
     /// `encap = yes` on the given side fakes a NAT: IKE moves to port 4500 and every SA is
     /// ESP-in-UDP (see [`natt`]).
     NattForced(Side),
@@ -252,6 +257,21 @@ pub fn all() -> Vec<Scenario> {
         ),
         Scenario::new("iked-psk-mismatch", PskMismatch, Iked, StrongSwan, Bfl),
         Scenario::new("iked-restart", RestartIked, Iked, StrongSwan, Bfl),
+        Scenario::new("iked-restart-responder", RestartIked, StrongSwan, Iked, Bfl),
+        Scenario::new("iked-crash-restart", CrashIked, Iked, StrongSwan, Bfl),
+        Scenario::new(
+            "iked-crash-restart-responder",
+            CrashIked,
+            StrongSwan,
+            Iked,
+            Bfl,
+        )
+        .known_failure(
+            "issue 17 §1: charon 5.9.8 keeps its old IKE SA after iked's crash (it ignores the \
+             unprotected INVALID_IKE_SPI its DPD gets) and refuses the re-initiated children as \
+             duplicates of the dead ones until its DPD gives up; iked does not yet initiate \
+             towards the peers its leftovers name",
+        ),
         Scenario::new("iked-natt-forced", NattForced(Bfr), Iked, StrongSwan, Bfl),
         Scenario::new(
             "iked-natt-forced-by-iked",
@@ -499,6 +519,7 @@ fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
         Kind::RekeyPackets => rekey(sc, ctx, dir, &hosts),
         Kind::PacketOffloadOnVeth => packet_offload(sc, ctx, &hosts),
         Kind::RestartIked => restart(sc, ctx, dir, &mut hosts),
+        Kind::CrashIked => crash::run(sc, ctx, dir, &mut hosts),
         Kind::Cert(case) if case.is_negative() => cert_refused(sc, ctx, &hosts, case),
         Kind::Cert(_) => seed(sc, ctx, dir, &hosts).map(|_| ()),
         Kind::NattForced(_) => natt::run(sc, ctx, dir, &hosts),

@@ -416,6 +416,11 @@ impl XfrmClient {
         result
     }
 
+    /// Whether this client added (or took over) the policy `id` and has not removed it.
+    pub fn owns_policy(&self, id: &PolicyId) -> bool {
+        self.owned_policies.contains(id)
+    }
+
     /// Read one policy back.
     pub fn get_policy(&mut self, id: &PolicyId) -> Result<PolicyState, XfrmError> {
         let reply = self.transport.request_reply(

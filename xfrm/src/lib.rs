@@ -21,8 +21,13 @@
 //! - [`client`]: [`XfrmClient`], the API the daemon calls (`alloc_spi`, `install_child`,
 //!   `remove_child`, `sa_counters`, IKE bypass policies) and [`EventMonitor`].
 //!
-//! Invariants: nothing here flushes or touches SAs/policies it did not create; key material
-//! lives in zeroizing buffers and is never printed.
+//! - [`stale`]: the reqid range that marks what iked installs, and the recognition of what
+//!   an earlier instance left (see that module for why the reqid is the mark).
+//!
+//! Invariants: nothing here flushes or touches SAs/policies outside iked's reqid range
+//! ([`stale::REQID_BASE`]..[`stale::REQID_END`]) other than those this client created (a policy
+//! in the way of a child's is updated, as charon does); key material lives in zeroizing
+//! buffers and is never printed.
 
 pub mod client;
 pub mod consts;
@@ -33,6 +38,7 @@ pub mod msg;
 pub mod parse;
 pub mod priority;
 pub mod socket;
+pub mod stale;
 pub mod types;
 
 pub use client::{ChildInstall, ClientOptions, EventMonitor, InstalledChild, XfrmClient};

@@ -448,6 +448,8 @@ pub struct PolicyState {
     pub offload: Option<OffloadState>,
     /// `XFRMA_MARK`.
     pub mark: Option<Mark>,
+    /// `XFRMA_IF_ID`.
+    pub if_id: Option<u32>,
 }
 
 /// Decode the payload of a `XFRM_MSG_NEWPOLICY` reply.
@@ -467,6 +469,7 @@ pub fn policy_state(payload: &[u8]) -> Result<PolicyState, ParseError> {
         template_reqids: Vec::new(),
         offload: None,
         mark: None,
+        if_id: None,
     };
     for attr in attributes(&payload[XFRM_USER_POLICY_INFO_LEN..]) {
         let (kind, value) = attr?;
@@ -480,6 +483,7 @@ pub fn policy_state(payload: &[u8]) -> Result<PolicyState, ParseError> {
                     .zip(read_u32(value, 4))
                     .map(|(value, mask)| Mark { value, mask })
             }
+            XFRMA_IF_ID => state.if_id = read_u32(value, 0),
             _ => {}
         }
     }

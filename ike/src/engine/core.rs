@@ -496,7 +496,7 @@ impl Engine {
             header.spi_i
         };
         let Some(id) = self.by_spi.get(&our_spi).copied() else {
-            self.drop_datagram(None, || format!("no IKE_SA found for SPI {our_spi:016x}"));
+            self.on_unknown_spi(now, (local, remote), header, bytes);
             return;
         };
         let Some(mut sa) = self.sas.remove(&id) else {

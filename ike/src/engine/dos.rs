@@ -69,6 +69,8 @@ pub(crate) struct DosState {
     last_threshold: [Option<Timestamp>; BUCKETS + 1],
     /// Half-open IKE SAs (responder) per source address; an address leaves at zero.
     per_ip: std::collections::HashMap<IpAddr, usize>,
+    /// The rate limit of INVALID_IKE_SPI answers (see `unknown_spi.rs`).
+    pub(crate) unknown_spi: super::unknown_spi::UnknownSpiLimiter,
 }
 
 impl DosState {
@@ -87,6 +89,7 @@ impl DosState {
             bucket_key: u64::from_be_bytes([b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11]]),
             last_threshold: [None; BUCKETS + 1],
             per_ip: std::collections::HashMap::new(),
+            unknown_spi: Default::default(),
         }
     }
 

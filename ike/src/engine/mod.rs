@@ -57,6 +57,7 @@ mod dos;
 mod exchange;
 mod fragment;
 mod sa;
+mod unknown_spi;
 
 use std::net::{IpAddr, SocketAddr};
 

@@ -56,6 +56,14 @@ struct Args {
     /// NET ASN ENC LIB ESP ...).
     #[arg(long, short = 'd', default_value = "default=1")]
     debug: String,
+    /// Seconds after start at which SAs and policies left in the kernel by an earlier iked
+    /// (recognised by iked's reqid range, 0x69000000-0x6fffffff) are removed unless a new
+    /// CHILD_SA took them over; the operator's own SAs and policies are never touched.
+    #[arg(long, default_value_t = iked::daemon::recovery::DEFAULT_GRACE.as_secs())]
+    stale_grace: u64,
+    /// Remove an earlier iked's leftovers at once (same as `--stale-grace 0`).
+    #[arg(long)]
+    flush_stale: bool,
 }
 
 /// Loads the charon tuning from strongswan.conf; its warnings name what iked does not apply.
@@ -95,6 +103,13 @@ fn main() -> anyhow::Result<()> {
         },
         listen: args.listen,
         charon,
+        recovery: iked::daemon::recovery::RecoveryOptions {
+            grace: std::time::Duration::from_secs(if args.flush_stale {
+                0
+            } else {
+                args.stale_grace
+            }),
+        },
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

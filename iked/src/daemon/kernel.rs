@@ -293,6 +293,10 @@ pub struct Xfrm {
     events: Option<std::sync::mpsc::Receiver<KernelEvent>>,
     /// Tells the monitor thread to end (checked after every receive timeout).
     monitor_stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Maps engine reqids into iked's kernel range, above an earlier instance's.
+    reqids: iked_xfrm::stale::ReqidSpace,
+    /// What an earlier instance left, until its deadline (see `recovery`).
+    sweep: Option<super::recovery::Sweep>,
 }
 
 impl Drop for Xfrm {
@@ -415,8 +419,23 @@ fn monitor_step(received: Result<Vec<iked_xfrm::XfrmEvent>, iked_xfrm::XfrmError
 impl Xfrm {
     /// Opens the netlink socket and starts a thread that forwards EXPIRE/ACQUIRE events and
     /// pokes `wake` so the event loop picks them up.
-    pub fn open(wake: std::sync::Arc<tokio::sync::Notify>) -> Result<Self, String> {
-        let client = iked_xfrm::XfrmClient::new().map_err(|e| e.to_string())?;
+    pub fn open(
+        wake: std::sync::Arc<tokio::sync::Notify>,
+        recovery: super::recovery::RecoveryOptions,
+    ) -> Result<Self, String> {
+        let mut client = iked_xfrm::XfrmClient::new().map_err(|e| e.to_string())?;
+        let leftovers = super::recovery::scan(&mut client)?;
+        let reqids = iked_xfrm::stale::ReqidSpace::above(&leftovers);
+        let sweep = if leftovers.is_empty() {
+            None
+        } else {
+            tracing::warn!(target: "KNL", "found {} SA(s) and {} policy(ies) of an earlier iked instance; removing what is not re-established in {} s", leftovers.sas.len(), leftovers.policies.len(), recovery.grace.as_secs());
+            Some(super::recovery::Sweep::start(
+                leftovers,
+                recovery,
+                wake.clone(),
+            )?)
+        };
         let mut monitor = iked_xfrm::EventMonitor::new().map_err(|e| e.to_string())?;
         monitor
             .set_timeout(Some(MONITOR_POLL))
@@ -461,6 +480,8 @@ impl Xfrm {
             traps: HashMap::new(),
             events: Some(rx),
             monitor_stop,
+            reqids,
+            sweep,
         })
     }
 
@@ -715,10 +736,12 @@ impl KernelBackend for Xfrm {
                 src,
                 dst,
             } => Some(
-                match self
-                    .client
-                    .alloc_spi(src, dst, iked_xfrm::IpsecProtocol::Esp, child.0)
-                {
+                match self.client.alloc_spi(
+                    src,
+                    dst,
+                    iked_xfrm::IpsecProtocol::Esp,
+                    self.reqids.to_kernel(child.0),
+                ) {
                     Ok(spi) => {
                         // Inbound SA: the kernel keys it by (this host, SPI, ESP).
                         self.larval.entry(child).or_default().push(iked_xfrm::SaId {
@@ -786,17 +809,27 @@ impl KernelBackend for Xfrm {
     fn finish_batch(&mut self) -> Vec<KernelEvent> {
         let mut answers = Vec::new();
         for (child, batch) in std::mem::take(&mut self.batches) {
+            let reqids = self.reqids;
+            // The kernel sees iked's reqid range; the entry keeps the engine's reqid.
+            let entry = |kernel, spec: &iked_xfrm::ChildInstall| {
+                let mut entry = InstalledEntry::new(kernel, spec);
+                entry.reqid = reqids.from_kernel(spec.reqid).unwrap_or(spec.reqid);
+                entry
+            };
             let result = plan_install(child, &batch, &self.installed).and_then(|plan| match plan {
-                InstallPlan::Fresh(spec) => self
-                    .client
-                    .install_child(&spec)
-                    .map(|kernel| (None, InstalledEntry::new(kernel, &spec)))
-                    .map_err(|e| e.to_string()),
-                InstallPlan::Rekey { old, spec } => {
+                InstallPlan::Fresh(mut spec) => {
+                    spec.reqid = reqids.to_kernel(spec.reqid);
+                    self.client
+                        .install_child(&spec)
+                        .map(|kernel| (None, entry(kernel, &spec)))
+                        .map_err(|e| e.to_string())
+                }
+                InstallPlan::Rekey { old, mut spec } => {
+                    spec.reqid = reqids.to_kernel(spec.reqid);
                     let predecessor = &self.installed[&old].kernel;
                     self.client
                         .rekey_child(predecessor, &spec)
-                        .map(|kernel| (Some(old), InstalledEntry::new(kernel, &spec)))
+                        .map(|kernel| (Some(old), entry(kernel, &spec)))
                         .map_err(|e| format!("rekeying CHILD_SA {{{}}}: {e}", old.0))
                 }
             });
@@ -938,7 +971,7 @@ impl KernelBackend for Xfrm {
                             spi: None,
                             protocol: iked_xfrm::IpsecProtocol::Esp,
                             mode,
-                            reqid: trap.reqid,
+                            reqid: self.reqids.to_kernel(trap.reqid),
                             optional: false,
                         }],
                         mark: None,
@@ -967,10 +1000,30 @@ impl KernelBackend for Xfrm {
     }
 
     fn poll_events(&mut self) -> Vec<KernelEvent> {
+        if self
+            .sweep
+            .as_ref()
+            .is_some_and(super::recovery::Sweep::is_due)
+            && let Some(sweep) = self.sweep.take()
+        {
+            let grace = sweep.grace().as_secs();
+            let (sas, policies) = sweep.run(&mut self.client);
+            tracing::info!(target: "KNL", "removed {sas} stale SA(s) and {policies} stale policy(ies) of an earlier iked instance ({grace} s after start)");
+        }
         let Some(rx) = &self.events else {
             return Vec::new();
         };
-        rx.try_iter().collect()
+        let reqids = self.reqids;
+        rx.try_iter()
+            .filter_map(|event| match event {
+                // Only ACQUIREs for this instance's trap policies (a leftover trap, or
+                // another tool's policy, is nothing the engine asked for).
+                KernelEvent::Acquire { reqid } => reqids
+                    .from_kernel(reqid)
+                    .map(|reqid| KernelEvent::Acquire { reqid }),
+                other => Some(other),
+            })
+            .collect()
     }
 }
 
@@ -1327,7 +1380,11 @@ mod tests {
     #[test]
     fn reserved_spis_never_outlive_their_child() {
         in_private_netns(|| {
-            let mut k = Xfrm::open(std::sync::Arc::new(tokio::sync::Notify::new())).unwrap();
+            let mut k = Xfrm::open(
+                std::sync::Arc::new(tokio::sync::Notify::new()),
+                Default::default(),
+            )
+            .unwrap();
             let sa_count = |k: &mut Xfrm| k.client.list_sas().unwrap().len();
 
             // Released by the engine (child failed before install): DELSA of the larval SA.

@@ -15,6 +15,7 @@ pub mod core;
 pub mod creds;
 pub mod kernel;
 pub mod net;
+pub mod recovery;
 pub mod traps;
 
 use std::path::PathBuf;
@@ -48,6 +49,8 @@ pub struct Options {
     pub listen: Vec<std::net::IpAddr>,
     /// The `charon { }` tuning from strongswan.conf.
     pub charon: iked_conf::strongswan::CharonSettings,
+    /// When an earlier instance's leftovers in the kernel are removed.
+    pub recovery: recovery::RecoveryOptions,
 }
 
 /// The engine's settings: strongSwan's defaults, the operator's strongswan.conf tuning, and the
@@ -229,7 +232,9 @@ fn start_core(
             tracing::warn!(target: "KNL", "*** RECORD-ONLY KERNEL MODE: SAs and policies are NOT installed; no traffic is protected ***");
             Box::new(kernel::Recording::new())
         }
-        KernelMode::Xfrm => Box::new(kernel::Xfrm::open(kernel_wake).map_err(DaemonError::Kernel)?),
+        KernelMode::Xfrm => Box::new(
+            kernel::Xfrm::open(kernel_wake, options.recovery).map_err(DaemonError::Kernel)?,
+        ),
     };
     let engine = Engine::new(
         engine_settings(&options.charon, options.ports),
