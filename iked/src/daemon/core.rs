@@ -156,6 +156,8 @@ pub struct Core {
     started_wall: u64,
     /// Set when SIGTERM/SIGINT asked the loop to stop.
     pub stopping: bool,
+    /// CRLs fetched for the engine's revocation checks.
+    pub revocation: super::revocation::Revocation,
 }
 
 /// The reqid range trap policies use, far above the engine's CHILD_SA ids.
@@ -189,6 +191,7 @@ impl Core {
             started_at: now,
             started_wall: wall,
             stopping: false,
+            revocation: Default::default(),
         };
         core.sync_log_groups();
         core
@@ -228,7 +231,17 @@ impl Core {
 
     /// Hands the engine the current credentials (after every credential change).
     fn push_credentials(&mut self) {
-        self.engine.set_credentials(self.creds.credential_set());
+        let set = self.revocation.merge(self.creds.credential_set());
+        self.engine.set_credentials(set);
+    }
+
+    /// A CRL fetch finished: new credentials, then the IKE_AUTHs waiting for it go on.
+    pub fn on_crl_fetched(&mut self, now: Timestamp, fetched: super::revocation::Fetched) {
+        self.refresh_wall_clock();
+        let wall = i64::try_from(crate::clock::wall_clock_secs()).unwrap_or(i64::MAX);
+        self.revocation.complete(fetched, wall);
+        self.push_credentials();
+        self.engine.crls_fetched(now);
     }
 
     pub fn kernel_mut(&mut self) -> &mut dyn KernelBackend {
@@ -654,6 +667,7 @@ impl Core {
     fn on_event(&mut self, now: Timestamp, event: Event) {
         match event {
             Event::Log { sa, group, message } => self.on_engine_log(sa, group, message),
+            Event::FetchCrls { uris, .. } => self.revocation.request(uris),
             Event::IkeUp {
                 sa,
                 name,

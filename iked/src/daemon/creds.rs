@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use iked_conf::KeyFileKind;
 use iked_crypto::auth::PrivateKey;
+use iked_crypto::crl::Crl;
 use iked_crypto::error::CryptoError;
 use iked_crypto::x509::{CertError, Certificate, RawPublicKey};
 use iked_ike::config as ec;
@@ -99,6 +100,11 @@ struct StoredPubkey {
 }
 
 /// A named certification authority (`authorities.<name>` or VICI `load-authority`).
+struct StoredCrl {
+    crl: Crl,
+    origin: Origin,
+}
+
 struct StoredAuthority {
     name: String,
     cacert: Certificate,
@@ -124,6 +130,7 @@ pub struct CredStore {
     keys: Vec<StoredKey>,
     pubkeys: Vec<StoredPubkey>,
     authorities: Vec<StoredAuthority>,
+    crls: Vec<StoredCrl>,
 }
 
 /// A credential directory of swanctl and what it holds.
@@ -131,13 +138,15 @@ pub struct CredStore {
 enum Dir {
     X509,
     X509Ca,
+    X509Crl,
     Pubkey,
     Key(KeyFileKind),
 }
 
-const DIRS: [(&str, Dir); 7] = [
+const DIRS: [(&str, Dir); 8] = [
     ("x509ca", Dir::X509Ca),
     ("x509", Dir::X509),
+    ("x509crl", Dir::X509Crl),
     ("pubkey", Dir::Pubkey),
     ("private", Dir::Key(KeyFileKind::Private)),
     ("rsa", Dir::Key(KeyFileKind::Rsa)),
@@ -146,7 +155,7 @@ const DIRS: [(&str, Dir); 7] = [
 ];
 
 /// swanctl directories iked does not read; files there get one warning each.
-const UNSUPPORTED_DIRS: [&str; 6] = ["x509aa", "x509ocsp", "x509crl", "x509ac", "pkcs12", "bliss"];
+const UNSUPPORTED_DIRS: [&str; 5] = ["x509aa", "x509ocsp", "x509ac", "pkcs12", "bliss"];
 
 /// The swanctl directory of a configuration file: the directory that holds it.
 pub fn swanctl_dir(config_file: &Path) -> PathBuf {
@@ -334,6 +343,7 @@ impl CredStore {
     ) -> CredReport {
         self.certs.retain(|c| c.origin != Origin::File);
         self.cas.retain(|c| c.origin != Origin::File);
+        self.crls.retain(|c| c.origin != Origin::File);
         self.keys.retain(|k| k.origin != Origin::File);
         self.pubkeys.retain(|k| k.origin != Origin::File);
         self.authorities.retain(|a| a.origin != Origin::File);
@@ -382,6 +392,12 @@ impl CredStore {
         let data = zeroize::Zeroizing::new(read_regular(path)?);
         let source_name = path.display().to_string();
         match kind {
+            Dir::X509Crl => {
+                let crl = Crl::load(&data).map_err(|e| CredProblem::Invalid(e.to_string()))?;
+                let issuer = crl.issuer().to_owned();
+                self.add_crl(crl, Origin::File);
+                Ok(format!("loaded crl of \"{issuer}\" from '{source_name}'"))
+            }
             Dir::X509 | Dir::X509Ca => {
                 let certs = parse_certs(&data)?;
                 let ca = kind == Dir::X509Ca;
@@ -487,6 +503,12 @@ impl CredStore {
         Ok(id)
     }
 
+    /// Adds a CRL; an identical one loaded before is replaced (its origin may change).
+    fn add_crl(&mut self, crl: Crl, origin: Origin) {
+        self.crls.retain(|c| c.crl != crl);
+        self.crls.push(StoredCrl { crl, origin });
+    }
+
     fn add_authority(&mut self, a: StoredAuthority) {
         self.authorities.retain(|x| x.name != a.name);
         self.authorities.push(a);
@@ -505,6 +527,14 @@ impl CredStore {
             keys: self.keys.iter().map(|k| k.key.clone()).collect(),
             certs: self.certs.iter().map(|c| c.cert.clone()).collect(),
             cas,
+            crls: self.crls.iter().map(|c| c.crl.clone()).collect(),
+            authority_crl_uris: self
+                .authorities
+                .iter()
+                .filter(|a| !a.crl_uris.is_empty())
+                .map(|a| (a.cacert.clone(), a.crl_uris.clone()))
+                .collect(),
+            ..CredentialSet::default()
         })
     }
 
@@ -552,6 +582,13 @@ impl CredStore {
                     }
                     Ok(subjects.join(", "))
                 }),
+            "X509_CRL" | "X509CRL" => Crl::load(data)
+                .map_err(|e| CredProblem::Invalid(e.to_string()))
+                .map(|crl| {
+                    let what = format!("crl of \"{}\"", crl.issuer());
+                    self.add_crl(crl, Origin::Vici);
+                    what
+                }),
             "PUBKEY" => {
                 let parsed = if is_pem(data) {
                     RawPublicKey::from_pem(data)
@@ -569,7 +606,7 @@ impl CredStore {
                 })
             }
             other => Err(CredProblem::Invalid(format!(
-                "certificate type {other} is not supported (X509, X509_CA and PUBKEY are)"
+                "certificate type {other} is not supported (X509, X509_CA, X509_CRL and PUBKEY are)"
             ))),
         };
         match result {
@@ -729,6 +766,7 @@ impl CredStore {
         self.cas.retain(|c| c.origin != Origin::Vici);
         self.keys.retain(|k| k.origin != Origin::Vici);
         self.pubkeys.retain(|k| k.origin != Origin::Vici);
+        self.crls.retain(|c| c.origin != Origin::Vici);
     }
 
     /// `list-certs` events (`type` ANY/X509/X509_CA/PUBKEY, `flag` NONE/CA, `subject`), in

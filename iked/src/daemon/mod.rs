@@ -15,6 +15,7 @@ pub mod core;
 pub mod creds;
 pub mod kernel;
 pub mod net;
+pub mod revocation;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -199,6 +200,8 @@ pub async fn run(
     let _ = crate::notify::notify("READY=1\nSTATUS=iked running");
     let mut next_watchdog = watchdog.map(|w| clock::now() + w);
 
+    let (crl_tx, mut crl_rx) = mpsc::unbounded_channel();
+    core.revocation.set_sender(crl_tx);
     flush(&mut core, &sockets).await;
     loop {
         let now_d = clock::now();
@@ -220,6 +223,7 @@ pub async fn run(
             Some(d) = dgram_rx.recv() => {
                 core.engine_mut().handle_datagram(now(), d.local, d.remote, &d.bytes);
             }
+            Some(f) = crl_rx.recv() => core.on_crl_fetched(now(), f),
             Some(request) = control_rx.recv() => {
                 core.handle_control(now(), request);
             }
