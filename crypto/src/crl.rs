@@ -57,6 +57,8 @@ pub struct Revoked {
     pub serial: Vec<u8>,
     /// revocationDate, Unix seconds.
     pub date: i64,
+    /// revocationDate as text (`Jan  2 00:00:00 2026 +00:00`).
+    pub date_text: String,
     /// reasonCode, as RFC 5280 names it (`keyCompromise`, ...), if present.
     pub reason: Option<String>,
 }
@@ -169,6 +171,7 @@ impl Crl {
             revoked.push(Revoked {
                 serial: strip_leading_zeros(entry.raw_serial()).to_vec(),
                 date: entry.revocation_date.timestamp(),
+                date_text: entry.revocation_date.to_string(),
                 reason: entry.reason_code().map(|(_, r)| reason_name(r.0)),
             });
         }
@@ -338,12 +341,12 @@ pub enum Policy {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RevocationError {
     /// A certificate of the path is revoked.
-    #[error("certificate \"{subject}\" was revoked on {date} (Unix time), reason: {reason}")]
+    #[error("certificate \"{subject}\" was revoked on {date}, reason: {reason}")]
     Revoked {
         /// Subject DN.
         subject: String,
-        /// revocationDate, Unix seconds.
-        date: i64,
+        /// revocationDate, as text.
+        date: String,
         /// The reason, or `unspecified`.
         reason: String,
     },
@@ -388,7 +391,7 @@ impl Policy {
         match (status, self) {
             (LinkStatus::Revoked(r), _) => Err(RevocationError::Revoked {
                 subject: subject.subject().to_string(),
-                date: r.date,
+                date: r.date_text.clone(),
                 reason: r.reason.clone().unwrap_or_else(|| "unspecified".into()),
             }),
             (LinkStatus::Good { .. }, _) | (_, Policy::Relaxed) => Ok(()),

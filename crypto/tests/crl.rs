@@ -164,6 +164,7 @@ fn revoked_good_stale_and_unknown_statuses() {
         LinkStatus::Revoked(r) => {
             assert_eq!(r.serial, vec![42]);
             assert_eq!(r.date, 1_795_132_800); // 2026-11-20
+            assert_eq!(r.date_text, "Nov 20 00:00:00 2026 +00:00");
         }
         other => panic!("{other:?}"),
     }
@@ -287,6 +288,7 @@ fn policies_mean_what_swanctl_conf_documents() {
     let revoked = LinkStatus::Revoked(iked_crypto::crl::Revoked {
         serial: vec![1],
         date: 5,
+        date_text: "Jan  1 00:00:05 1970 +00:00".into(),
         reason: None,
     });
     let good = LinkStatus::Good { until: None };
@@ -320,7 +322,7 @@ fn policies_mean_what_swanctl_conf_documents() {
     assert!(matches!(err, RevocationError::Revoked { .. }));
     assert_eq!(
         err.to_string(),
-        "certificate \"CN=peer\" was revoked on 5 (Unix time), reason: unspecified"
+        "certificate \"CN=peer\" was revoked on Jan  1 00:00:05 1970 +00:00, reason: unspecified"
     );
     let err = Policy::Strict
         .accepts(&cert, &LinkStatus::Unavailable)
