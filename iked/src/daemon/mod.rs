@@ -14,6 +14,7 @@ pub mod config;
 pub mod core;
 pub mod creds;
 pub mod kernel;
+pub mod knl_text;
 pub mod net;
 pub mod revocation;
 
