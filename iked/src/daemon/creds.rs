@@ -1161,6 +1161,52 @@ mod tests {
     }
 
     #[test]
+    fn vici_load_cert_takes_crls_and_clear_creds_drops_them() {
+        use rcgen::{
+            CertificateParams, CertificateRevocationListParams, IsCa, Issuer, KeyIdMethod, KeyPair,
+            KeyUsagePurpose, SerialNumber, date_time_ymd,
+        };
+        let mut ca = CertificateParams::default();
+        ca.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate().unwrap();
+        let crl = CertificateRevocationListParams {
+            this_update: date_time_ymd(2026, 1, 1),
+            next_update: date_time_ymd(2036, 1, 1),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: vec![],
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&Issuer::from_params(&ca, &key))
+        .unwrap();
+        let mut store = CredStore::default();
+        for data in [crl.der().to_vec(), crl.pem().unwrap().into_bytes()] {
+            let r = store.vici_load_cert(
+                &Message::new()
+                    .kv("type", "X509_CRL")
+                    .kv("flag", "NONE")
+                    .kv("data", data),
+            );
+            assert_eq!(r.get_str("success"), Some("yes"), "{r:?}");
+        }
+        // The same CRL twice is held once.
+        assert_eq!(store.credential_set().crls.len(), 1);
+        let r = store.vici_load_cert(
+            &Message::new()
+                .kv("type", "X509_CRL")
+                .kv("data", b"garbage".to_vec()),
+        );
+        assert_eq!(r.get_str("success"), Some("no"));
+        assert!(
+            r.get_str("errmsg").unwrap().contains("malformed CRL"),
+            "{r:?}"
+        );
+        store.vici_clear();
+        assert!(store.credential_set().crls.is_empty());
+    }
+
+    #[test]
     fn vici_commands_load_list_and_clear() {
         let mut store = CredStore::default();
         let r = store.vici_load_cert(
