@@ -1195,7 +1195,7 @@ mod tests {
         let r = store.vici_load_cert(
             &Message::new()
                 .kv("type", "X509_CRL")
-                .kv("data", b"garbage".to_vec()),
+                .kv("data", b"garbage"),
         );
         assert_eq!(r.get_str("success"), Some("no"));
         assert!(
