@@ -1192,11 +1192,7 @@ mod tests {
         }
         // The same CRL twice is held once.
         assert_eq!(store.credential_set().crls.len(), 1);
-        let r = store.vici_load_cert(
-            &Message::new()
-                .kv("type", "X509_CRL")
-                .kv("data", b"garbage"),
-        );
+        let r = store.vici_load_cert(&Message::new().kv("type", "X509_CRL").kv("data", b"garbage"));
         assert_eq!(r.get_str("success"), Some("no"));
         assert!(
             r.get_str("errmsg").unwrap().contains("malformed CRL"),
