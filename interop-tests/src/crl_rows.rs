@@ -2,10 +2,13 @@
 //!
 //! Contract:
 //! - [`provision`] writes one host's files for a revocation [`CertCase`] under its swanctl
-//!   directory, from a PKI made once per scenario directory with rcgen (a CA, `host1` with
-//!   serial 2 and `host2` with serial 3, each named `CN=hostN` and `DNS:hostN` as the CA rows
-//!   name them): `x509ca/cacert.pem`, `x509/hostN-cert.pem`, `private/hostN-privkey.pem`, and
-//!   for [`CertCase::RevokedCrlFile`] the verifier's `x509crl/ca.crl` revoking host1.
+//!   directory, from a PKI made once per run under `<out>/revocation-pki`: RSA 2048 keys from
+//!   `openssl genpkey` (Debian's charon 5.9.8 in the lab parses no ECDSA certificates), the
+//!   CA, certificates and CRLs signed with them by rcgen (`host1` with serial 2 in one
+//!   variant per distribution point, `host2` with serial 3, named `CN=hostN` and `DNS:hostN`
+//!   as the CA rows name them): `x509ca/cacert.pem`, `x509/hostN-cert.pem`,
+//!   `private/hostN-privkey.pem`, and for [`CertCase::RevokedCrlFile`] the verifier's
+//!   `x509crl/ca.crl` revoking host1.
 //!   The initiator's (host1's) certificate names a CRL distribution point on the verifier's
 //!   loopback: [`CRL_PORT`] where [`start_server`] serves the CRL (`python3 -m http.server`
 //!   in the verifier's namespace), or [`DEAD_PORT`] where nothing listens.
@@ -23,7 +26,7 @@ use rcgen::{
 
 use crate::LabError;
 use crate::certs::{CertCase, host_name};
-use crate::netlab::Lab;
+use crate::netlab::{Lab, args, run_ok};
 use crate::swan_conf::{Side, SwanctlConf};
 
 /// Where the verifier's CRL server listens (its own loopback).
@@ -44,84 +47,132 @@ fn write(path: &Path, text: &str) -> Result<(), LabError> {
     std::fs::write(path, text).map_err(|e| LabError::io(path, e))
 }
 
-/// The CRL distribution point of host1's certificate for `case`, if it has one.
-fn cdp(case: CertCase) -> Option<String> {
+/// An RSA key made by openssl (PKCS#8 PEM), loaded for rcgen.
+fn rsa_key(path: &Path) -> Result<KeyPair, LabError> {
+    let p = path.display().to_string();
+    run_ok(
+        "openssl",
+        &args(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            &p,
+        ]),
+        300,
+    )?;
+    let pem = std::fs::read_to_string(path).map_err(|e| LabError::io(path, e))?;
+    KeyPair::from_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).map_err(lab_err)
+}
+
+/// host1's certificate variants: file stem and distribution point.
+fn host1_variants() -> [(&'static str, Option<String>); 3] {
+    [
+        ("host1-nocdp", None),
+        (
+            "host1-cdp",
+            Some(format!("http://127.0.0.1:{CRL_PORT}/ca.crl")),
+        ),
+        (
+            "host1-deadcdp",
+            Some(format!("http://127.0.0.1:{DEAD_PORT}/ca.crl")),
+        ),
+    ]
+}
+
+/// host1's certificate file stem for `case`.
+fn host1_stem(case: CertCase) -> &'static str {
     match case {
-        CertCase::RevokedCrlHttp | CertCase::GoodCrlHttpStrict => {
-            Some(format!("http://127.0.0.1:{CRL_PORT}/ca.crl"))
-        }
-        CertCase::CrlUnreachableStrict => Some(format!("http://127.0.0.1:{DEAD_PORT}/ca.crl")),
-        _ => None,
+        CertCase::RevokedCrlHttp | CertCase::GoodCrlHttpStrict => "host1-cdp",
+        CertCase::CrlUnreachableStrict => "host1-deadcdp",
+        _ => "host1-nocdp",
     }
 }
 
-/// Makes the PKI of `case` under `dir` unless it is there.
-fn ensure(dir: &Path, case: CertCase) -> Result<(), LabError> {
+/// Makes the run's revocation PKI under `dir` unless it is there.
+fn ensure(dir: &Path) -> Result<(), LabError> {
     if dir.join("done").exists() {
         return Ok(());
     }
+    std::fs::create_dir_all(dir).map_err(|e| LabError::io(dir, e))?;
     let mut ca = CertificateParams::default();
     ca.distinguished_name
         .push(DnType::CommonName, "iked lab revocation CA");
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca_key = KeyPair::generate().map_err(lab_err)?;
+    let ca_key = rsa_key(&dir.join("ca-privkey.pem"))?;
     let ca_cert = ca.self_signed(&ca_key).map_err(lab_err)?;
     write(&dir.join("cacert.pem"), &ca_cert.pem())?;
     let issuer = Issuer::from_params(&ca, &ca_key);
-    for (side, serial) in [(Side::Bfl, HOST1_SERIAL), (Side::Bfr, HOST2_SERIAL)] {
-        let host = host_name(side);
+    let host_cert = |host: &str, serial: u64, key: &KeyPair, cdp: Option<String>| {
         let mut p = CertificateParams::default();
         p.distinguished_name.push(DnType::CommonName, host);
         p.subject_alt_names = vec![SanType::DnsName(host.try_into().map_err(lab_err)?)];
         p.serial_number = Some(SerialNumber::from(serial));
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        if side == Side::Bfl
-            && let Some(uri) = cdp(case)
-        {
+        if let Some(uri) = cdp {
             p.crl_distribution_points = vec![CrlDistributionPoint { uris: vec![uri] }];
         }
-        let key = KeyPair::generate().map_err(lab_err)?;
-        let cert = p.signed_by(&key, &issuer).map_err(lab_err)?;
-        write(&dir.join(format!("{host}-cert.pem")), &cert.pem())?;
+        p.signed_by(key, &issuer).map(|c| c.pem()).map_err(lab_err)
+    };
+    let host2_key = rsa_key(&dir.join("host2-privkey.pem"))?;
+    write(
+        &dir.join("host2-cert.pem"),
+        &host_cert("host2", HOST2_SERIAL, &host2_key, None)?,
+    )?;
+    let host1_key = rsa_key(&dir.join("host1-privkey.pem"))?;
+    for (stem, cdp) in host1_variants() {
         write(
-            &dir.join(format!("{host}-privkey.pem")),
-            &key.serialize_pem(),
+            &dir.join(format!("{stem}-cert.pem")),
+            &host_cert("host1", HOST1_SERIAL, &host1_key, cdp)?,
         )?;
     }
-    let revoked = match case {
-        CertCase::GoodCrlHttpStrict => vec![],
-        _ => vec![HOST1_SERIAL],
-    };
-    let crl = CertificateRevocationListParams {
-        this_update: date_time_ymd(2026, 1, 1),
-        next_update: date_time_ymd(2036, 1, 1),
-        crl_number: SerialNumber::from(1u64),
-        issuing_distribution_point: None,
-        revoked_certs: revoked
-            .into_iter()
-            .map(|s| RevokedCertParams {
-                serial_number: SerialNumber::from(s),
-                revocation_time: date_time_ymd(2026, 1, 2),
-                reason_code: Some(RevocationReason::KeyCompromise),
-                invalidity_date: None,
-            })
-            .collect(),
-        key_identifier_method: KeyIdMethod::Sha256,
+    for (name, revoked) in [("revoked", vec![HOST1_SERIAL]), ("good", vec![])] {
+        let crl = CertificateRevocationListParams {
+            this_update: date_time_ymd(2026, 1, 1),
+            next_update: date_time_ymd(2036, 1, 1),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .into_iter()
+                .map(|s| RevokedCertParams {
+                    serial_number: SerialNumber::from(s),
+                    revocation_time: date_time_ymd(2026, 1, 2),
+                    reason_code: Some(RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&issuer)
+        .map_err(lab_err)?;
+        // DER on the web server (what CDPs serve), PEM for x509crl/.
+        let www = dir.join(format!("www-{name}"));
+        std::fs::create_dir_all(&www).map_err(|e| LabError::io(&www, e))?;
+        std::fs::write(www.join("ca.crl"), crl.der()).map_err(|e| LabError::io(&www, e))?;
+        write(
+            &dir.join(format!("ca-{name}.crl.pem")),
+            &crl.pem().map_err(lab_err)?,
+        )?;
     }
-    .signed_by(&issuer)
-    .map_err(lab_err)?;
-    // DER on the web server (what CDPs serve), PEM in x509crl/.
-    let www = dir.join("www");
-    std::fs::create_dir_all(&www).map_err(|e| LabError::io(&www, e))?;
-    std::fs::write(www.join("ca.crl"), crl.der()).map_err(|e| LabError::io(&www, e))?;
-    write(&dir.join("ca.crl.pem"), &crl.pem().map_err(lab_err)?)?;
     write(&dir.join("done"), "")
 }
 
-/// The PKI directory of a scenario (beside its hosts' directories).
+/// The web directory the verifier serves for `case`.
+fn www(case: CertCase) -> &'static str {
+    match case {
+        CertCase::GoodCrlHttpStrict => "www-good",
+        _ => "www-revoked",
+    }
+}
+
+/// The run's revocation PKI directory: `<out>/revocation-pki` for a host directory
+/// `<out>/<scenario>/<side>`.
 fn pki_dir(host_dir: &Path) -> PathBuf {
-    host_dir.parent().unwrap_or(host_dir).join("revocation-pki")
+    let scenario = host_dir.parent().unwrap_or(host_dir);
+    scenario.parent().unwrap_or(scenario).join("revocation-pki")
 }
 
 /// Writes `side`'s credentials for `case`; the verifier is the initiator's peer.
@@ -132,14 +183,19 @@ pub fn provision(
     initiator: Side,
 ) -> Result<(), LabError> {
     let dir = pki_dir(host_dir);
-    ensure(&dir, case)?;
+    ensure(&dir)?;
     let host = host_name(side);
+    let cert_stem = if side == Side::Bfl {
+        host1_stem(case)
+    } else {
+        "host2"
+    };
     let copy = |from: PathBuf, to: PathBuf| -> Result<(), LabError> {
         let text = std::fs::read_to_string(&from).map_err(|e| LabError::io(&from, e))?;
         write(&to, &text)
     };
     copy(
-        dir.join(format!("{host}-cert.pem")),
+        dir.join(format!("{cert_stem}-cert.pem")),
         host_dir.join(format!("x509/{host}-cert.pem")),
     )?;
     copy(
@@ -148,7 +204,10 @@ pub fn provision(
     )?;
     copy(dir.join("cacert.pem"), host_dir.join("x509ca/cacert.pem"))?;
     if case == CertCase::RevokedCrlFile && side == initiator.peer() {
-        copy(dir.join("ca.crl.pem"), host_dir.join("x509crl/ca.crl"))?;
+        copy(
+            dir.join("ca-revoked.crl.pem"),
+            host_dir.join("x509crl/ca.crl"),
+        )?;
     }
     Ok(())
 }
@@ -171,8 +230,13 @@ impl Drop for CrlServer {
 
 /// Starts the CRL server in `side`'s namespace for the scenario whose host directory is
 /// `host_dir`, and waits until it accepts connections.
-pub fn start_server(lab: &Lab, side: Side, host_dir: &Path) -> Result<CrlServer, LabError> {
-    let www = pki_dir(host_dir).join("www");
+pub fn start_server(
+    lab: &Lab,
+    side: Side,
+    host_dir: &Path,
+    case: CertCase,
+) -> Result<CrlServer, LabError> {
+    let www = pki_dir(host_dir).join(www(case));
     let log = host_dir.with_file_name("crl-server.log");
     let out = std::fs::File::create(&log).map_err(|e| LabError::io(&log, e))?;
     let err = out.try_clone().map_err(|e| LabError::io(&log, e))?;

@@ -516,6 +516,7 @@ fn start_hosts(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<Hosts, LabErr
                 &ctx.lab,
                 verifier,
                 &dir.join(verifier.name()),
+                case,
             )?)
         }
         _ => None,

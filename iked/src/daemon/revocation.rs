@@ -64,8 +64,9 @@ impl Revocation {
         self.sender = Some(sender);
     }
 
-    /// Starts fetching each URI not already in flight. Without a runtime sender (tests that
-    /// drive the core directly) or over the cache bound, the URI fails at once.
+    /// Starts fetching each URI not already in flight. Over the cache bound a URI fails at
+    /// once (through the channel, like any failure). Without a sender (no event loop: the
+    /// daemon always sets one before its first input) nothing is fetched.
     pub fn request(&mut self, uris: Vec<String>) {
         for uri in uris {
             if self.in_flight.contains(&uri) {
