@@ -15,6 +15,7 @@
 //! - [`secret`]: zeroizing secret byte strings without `Debug` output.
 
 pub mod auth;
+pub mod crl;
 pub mod error;
 pub mod hash;
 pub mod kdf;

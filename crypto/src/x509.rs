@@ -155,6 +155,47 @@ pub enum CertError {
     },
 }
 
+/// Big-endian integer bytes without leading zeros (DER adds one before a high bit).
+pub(crate) fn strip_leading_zeros(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+    b.get(start..).unwrap_or_default()
+}
+
+/// The CRL distribution point URIs and the OCSP responder URIs of a certificate.
+fn revocation_uris(cert: &X509Certificate<'_>) -> (Vec<String>, Vec<String>) {
+    use x509_parser::extensions::{DistributionPointName, ParsedExtension};
+    const OID_OCSP: &str = "1.3.6.1.5.5.7.48.1";
+    let mut crl = Vec::new();
+    let mut ocsp = Vec::new();
+    for ext in cert.iter_extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::CRLDistributionPoints(points) => {
+                for point in points.iter() {
+                    if let Some(DistributionPointName::FullName(names)) = &point.distribution_point
+                    {
+                        for name in names {
+                            if let GeneralName::URI(uri) = name {
+                                crl.push((*uri).to_string());
+                            }
+                        }
+                    }
+                }
+            }
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                for desc in aia.iter() {
+                    if desc.access_method.to_id_string() == OID_OCSP
+                        && let GeneralName::URI(uri) = &desc.access_location
+                    {
+                        ocsp.push((*uri).to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (crl, ocsp)
+}
+
 /// A name of a certificate that violates the nameConstraints of a CA above it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{name} of certificate \"{subject}\" violates the name constraints of CA \"{ca}\": {why}")]
@@ -211,6 +252,14 @@ pub struct Certificate {
     /// OIDs of critical extensions iked does not process.
     unknown_critical: Vec<String>,
     subject_key_id: Option<Vec<u8>>,
+    /// serialNumber, big-endian without leading zero bytes (as CRL entries are compared).
+    serial: Vec<u8>,
+    /// keyUsage cRLSign (true without a keyUsage extension, RFC 5280 4.2.1.3).
+    crl_sign: bool,
+    /// URIs of the cRLDistributionPoints extension (full names only).
+    crl_uris: Vec<String>,
+    /// OCSP responder URIs of the authorityInfoAccess extension.
+    ocsp_uris: Vec<String>,
 }
 
 /// One GeneralSubtree base of a nameConstraints extension.
@@ -386,6 +435,11 @@ impl Certificate {
                 }
                 _ => None,
             });
+        let (crl_uris, ocsp_uris) = revocation_uris(&cert);
+        let crl_sign = cert
+            .key_usage()
+            .map_err(malformed)?
+            .is_none_or(|ku| ku.value.crl_sign());
         let validity = cert.validity();
         Ok(Certificate {
             der: der.to_vec(),
@@ -412,6 +466,10 @@ impl Certificate {
             name_constraints,
             unknown_critical,
             subject_key_id,
+            serial: strip_leading_zeros(cert.raw_serial()).to_vec(),
+            crl_sign,
+            crl_uris,
+            ocsp_uris,
         })
     }
 
@@ -501,6 +559,39 @@ impl Certificate {
     /// Subject equals issuer (RFC 5280 6.1: self-issued, whatever key signed it).
     pub fn is_self_issued(&self) -> bool {
         self.subject_der == self.issuer_der
+    }
+
+    /// serialNumber, big-endian, without leading zero bytes.
+    pub fn serial(&self) -> &[u8] {
+        &self.serial
+    }
+
+    /// Whether keyUsage allows cRLSign (true without a keyUsage extension).
+    pub fn may_sign_crls(&self) -> bool {
+        self.crl_sign
+    }
+
+    /// The URIs of the cRLDistributionPoints extension.
+    pub fn crl_uris(&self) -> &[String] {
+        &self.crl_uris
+    }
+
+    /// The OCSP responder URIs of the authorityInfoAccess extension.
+    pub fn ocsp_uris(&self) -> &[String] {
+        &self.ocsp_uris
+    }
+
+    /// Checks that `issuer`'s key made a signature over `tbs` (a CRL's, for instance).
+    pub(crate) fn verify_data(
+        &self,
+        algorithm: &[u8],
+        tbs: &[u8],
+        signature: &[u8],
+    ) -> Result<(), CryptoError> {
+        let scheme = SignatureScheme::from_algorithm_identifier(algorithm)?;
+        self.public_key()
+            .map_err(|_| CryptoError::UnsupportedSignatureAlgorithm)?
+            .verify(scheme, tbs, signature)
     }
 
     /// `notBefore` and `notAfter` as Unix seconds.
@@ -662,6 +753,22 @@ pub fn verify_chain<'a>(
     pinned: &[Certificate],
     now: i64,
 ) -> Result<Option<&'a Certificate>, CertError> {
+    verify_path(end, intermediates, anchors, pinned, now).map(|(anchor, _)| anchor)
+}
+
+/// [`verify_chain`], also returning the validated path: the end entity first, then each
+/// intermediate, the trust anchor last (just the end entity when it is pinned or an anchor).
+/// Revocation is checked over its links.
+pub fn verify_path<'a, 'b>(
+    end: &'b Certificate,
+    intermediates: &'b [Certificate],
+    anchors: &'a [Certificate],
+    pinned: &[Certificate],
+    now: i64,
+) -> Result<(Option<&'a Certificate>, Vec<&'b Certificate>), CertError>
+where
+    'a: 'b,
+{
     end.check_validity(now)?;
     if let Some((false, _)) = end.key_usage {
         return Err(CertError::KeyUsage {
@@ -670,11 +777,11 @@ pub fn verify_chain<'a>(
     }
     check_critical_extensions(end)?;
     if pinned.contains(end) {
-        return Ok(None);
+        return Ok((None, vec![end]));
     }
     // The end entity is an anchor itself (a CA certificate used directly): trusted as pinned.
     if let Some(anchor) = anchors.iter().find(|a| *a == end) {
-        return Ok(Some(anchor));
+        return Ok((Some(anchor), vec![end]));
     }
     // RFC 5280 sets no path limit; 8 links are far beyond IKE deployments and bound a
     // malicious loop.
@@ -691,7 +798,11 @@ pub fn verify_chain<'a>(
             .filter(|a| a.subject_der == current.issuer_der)
         {
             match check_candidate(&path, anchor, now) {
-                Ok(()) => return Ok(Some(anchor)),
+                Ok(()) => {
+                    let mut full = path;
+                    full.push(anchor);
+                    return Ok((Some(anchor), full));
+                }
                 Err(e) => last_error = Some(e),
             }
         }

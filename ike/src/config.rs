@@ -156,6 +156,8 @@ pub struct PubkeyAuth {
     pub send_cert: SendCert,
     /// `send_certreq` (remote side; default yes).
     pub send_certreq: bool,
+    /// `revocation` (remote side; default relaxed), applied to every link of the peer's path.
+    pub revocation: iked_crypto::crl::Policy,
 }
 
 impl PubkeyAuth {

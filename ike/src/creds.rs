@@ -11,7 +11,10 @@
 
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
 use iked_crypto::auth::{PrivateKey, PublicKey};
+use iked_crypto::crl::{self, Crl, LinkStatus, Policy, RevocationError};
 use iked_crypto::x509::{self, CertError, Certificate};
 
 use crate::config::{Identity, PubkeyAuth, id_type};
@@ -26,6 +29,15 @@ pub struct CredentialSet {
     pub certs: Vec<Certificate>,
     /// Trusted CA certificates (trust anchors).
     pub cas: Vec<Certificate>,
+    /// CRLs: loaded (`x509crl/`, VICI `load-cert`) and fetched. Each counts only for
+    /// certificates of the CA that signed it.
+    pub crls: Vec<Crl>,
+    /// CRL URIs of authorities (`authorities.<name>.crl_uris`), by the CA certificate: tried
+    /// for every certificate that CA issued, as charon's CDP lookup does.
+    pub authority_crl_uris: Vec<(Certificate, Vec<String>)>,
+    /// CRL URIs not to ask for again before the given Unix time: fetched (until the CRL's
+    /// nextUpdate) or failed recently. Others are asked for when a status is not known.
+    pub crl_retry: HashMap<String, i64>,
 }
 
 /// Why public-key authentication cannot proceed.
@@ -52,6 +64,13 @@ pub enum CredError {
         /// Subject DN.
         subject: String,
     },
+    /// A certificate of the peer's path is revoked, or its status is not what `revocation`
+    /// requires.
+    #[error(transparent)]
+    Revocation(#[from] RevocationError),
+    /// The status needs CRLs from these URIs, not fetched yet.
+    #[error("waiting for CRLs from {}", .0.join(", "))]
+    CrlsNeeded(Vec<String>),
     /// The peer's certificate chain does not end at one of `remote.cacerts`.
     #[error("certificate \"{subject}\" is not issued by a CA configured for this connection")]
     WrongCa {
@@ -205,7 +224,7 @@ pub fn trusted_peer_keys(
         .collect();
     // Anchors: the global CAs plus the connection's own (strongSwan loads `cacerts` as CAs).
     let anchors: Vec<Certificate> = creds.cas.iter().chain(&remote.cacerts).cloned().collect();
-    let anchor = x509::verify_chain(end, &intermediates, &anchors, &remote.certs, now)?;
+    let (anchor, path) = x509::verify_path(end, &intermediates, &anchors, &remote.certs, now)?;
     if let Some(anchor) = anchor
         && !remote.cacerts.is_empty()
         && !remote.cacerts.contains(anchor)
@@ -214,8 +233,68 @@ pub fn trusted_peer_keys(
             subject: end.subject().to_string(),
         });
     }
+    check_revocation(creds, remote.revocation, &path, now)?;
     Ok(vec![TrustedKey {
         key: end.public_key()?,
         subject: end.subject().to_string(),
     }])
+}
+
+/// Only URIs iked can fetch are asked for (strongSwan's fetchers also do LDAP and file).
+fn fetchable(uri: &str) -> bool {
+    uri.get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+}
+
+/// The revocation status of every link of a validated `path` (end entity first, anchor last)
+/// under `policy`, as strongSwan's revocation plugin decides it per link: a revoked certificate
+/// is refused under every policy; a link whose status is not known and whose CRL URIs
+/// (the certificate's distribution points, then its CA's `authorities` URIs) were not tried
+/// lately yields [`CredError::CrlsNeeded`], so the caller fetches them and checks again.
+pub fn check_revocation(
+    creds: &CredentialSet,
+    policy: Policy,
+    path: &[&Certificate],
+    now: i64,
+) -> Result<(), CredError> {
+    let mut needed: Vec<String> = Vec::new();
+    let mut statuses = Vec::new();
+    for link in path.windows(2) {
+        let [subject, issuer] = link else {
+            continue;
+        };
+        let mut status = crl::link_status(subject, issuer, &creds.crls, now);
+        if let LinkStatus::Revoked(_) = status {
+            // Refused under every policy (accepts() says why).
+            policy.accepts(subject, &status)?;
+        }
+        let from_ca: Vec<&String> = creds
+            .authority_crl_uris
+            .iter()
+            .filter(|(ca, _)| ca == *issuer)
+            .flat_map(|(_, uris)| uris.iter())
+            .collect();
+        if status == LinkStatus::NoInfo && !from_ca.is_empty() {
+            // The CA names where its CRL is: information should exist (charon: FAILED).
+            status = LinkStatus::Unavailable;
+        }
+        if matches!(status, LinkStatus::Unavailable | LinkStatus::Stale { .. }) {
+            for uri in subject.crl_uris().iter().chain(from_ca) {
+                if fetchable(uri)
+                    && creds.crl_retry.get(uri).is_none_or(|&t| now >= t)
+                    && !needed.contains(uri)
+                {
+                    needed.push(uri.clone());
+                }
+            }
+        }
+        statuses.push((*subject, status));
+    }
+    if !needed.is_empty() {
+        return Err(CredError::CrlsNeeded(needed));
+    }
+    for (subject, status) in statuses {
+        policy.accepts(subject, &status)?;
+    }
+    Ok(())
 }

@@ -50,6 +50,10 @@ pub enum ProtocolError {
     /// CA, identity mismatch, ...) for logs; the peer only sees AUTHENTICATION_FAILED.
     #[error("{0}")]
     PubkeyAuth(String),
+    /// The peer's certificate status needs CRLs not fetched yet (their URIs): the exchange
+    /// waits for the daemon to fetch them and is then processed again. Never sent.
+    #[error("waiting for CRLs from {}", .0.join(", "))]
+    CrlsNeeded(Vec<String>),
     /// The AUTH payload did not verify.
     #[error("AUTH payload verification failed")]
     AuthFailed,
@@ -110,9 +114,11 @@ pub fn notify_for(err: &ProtocolError) -> Option<(u16, Vec<u8>)> {
         E::NoProposalChosen | E::Crypto(_) => (notify::NO_PROPOSAL_CHOSEN, vec![]),
         E::InvalidKe { wanted, .. } => (notify::INVALID_KE_PAYLOAD, wanted.to_be_bytes().to_vec()),
         // Which of these happened is our business only.
-        E::NoPeerConfig(_) | E::NoSharedKey { .. } | E::AuthFailed | E::PubkeyAuth(_) => {
-            (notify::AUTHENTICATION_FAILED, vec![])
-        }
+        E::NoPeerConfig(_)
+        | E::NoSharedKey { .. }
+        | E::AuthFailed
+        | E::PubkeyAuth(_)
+        | E::CrlsNeeded(_) => (notify::AUTHENTICATION_FAILED, vec![]),
         E::TsUnacceptable => (notify::TS_UNACCEPTABLE, vec![]),
         E::ModeMismatch => (notify::NO_PROPOSAL_CHOSEN, vec![]),
         E::ChildNotFound => (notify::CHILD_SA_NOT_FOUND, vec![]),

@@ -30,6 +30,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use iked_conf as conf;
+use iked_crypto::crl::Policy as RevocationPolicy;
 
 use crate::config::{
     AddrRange, AuthConfig, AuthMethod, AuthSpecError, ChildConfig, ChildLifetimes, Fragmentation,
@@ -273,6 +274,11 @@ fn auth_round(
                     conf::CertPolicy::Never => SendCert::Never,
                 },
                 send_certreq: c.send_certreq,
+                revocation: match round.revocation {
+                    conf::Revocation::Strict => RevocationPolicy::Strict,
+                    conf::Revocation::IfUri => RevocationPolicy::IfUri,
+                    conf::Revocation::Relaxed => RevocationPolicy::Relaxed,
+                },
                 ..PubkeyAuth::new(constraint)
             }))
         }

@@ -105,6 +105,7 @@ impl Side {
             keys: vec![key(self.cert)],
             certs: self.certs.iter().map(|c| cert(c)).collect(),
             cas: self.cas.iter().map(|c| cert(c)).collect(),
+            ..CredentialSet::default()
         }
     }
 }

@@ -378,7 +378,7 @@ fn tunnel_child_against_charon_libipsec() {
     // The record-only backend logged what it would have installed.
     assert!(
         lab.logs()
-            .contains("RECORD-ONLY (nothing installed): add sa"),
+            .contains("RECORD-ONLY (nothing installed): adding SAD entry"),
         "{}",
         lab.logs()
     );

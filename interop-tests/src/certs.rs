@@ -46,6 +46,15 @@ pub enum CertCase {
     /// Raw public keys (`pubkeys`, each side holding its own and the peer's) and no `id`: each
     /// side is named by its key's ID_KEY_ID (strongSwan's default for such a side).
     RawKeys,
+    /// The revocation rows (`crl_rows.rs`): host1 revoked in a CRL in the verifier's
+    /// `x509crl/`.
+    RevokedCrlFile,
+    /// host1 revoked in the CRL at its distribution point, served over HTTP.
+    RevokedCrlHttp,
+    /// host1 not revoked, the verifier under `revocation = strict` fetches the CRL over HTTP.
+    GoodCrlHttpStrict,
+    /// host1's distribution point unreachable, the verifier under `revocation = strict`.
+    CrlUnreachableStrict,
 }
 
 impl CertCase {
@@ -53,14 +62,41 @@ impl CertCase {
     pub fn is_negative(self) -> bool {
         !matches!(
             self,
-            CertCase::SelfSigned | CertCase::CaSigned | CertCase::RawKeys
+            CertCase::SelfSigned
+                | CertCase::CaSigned
+                | CertCase::RawKeys
+                | CertCase::GoodCrlHttpStrict
+        )
+    }
+
+    /// Whether the credentials come from the revocation PKI (`crl_rows.rs`).
+    pub fn is_revocation(self) -> bool {
+        matches!(
+            self,
+            CertCase::RevokedCrlFile
+                | CertCase::RevokedCrlHttp
+                | CertCase::GoodCrlHttpStrict
+                | CertCase::CrlUnreachableStrict
+        )
+    }
+
+    /// Whether the verifier runs under `revocation = strict`.
+    pub fn is_strict(self) -> bool {
+        matches!(
+            self,
+            CertCase::GoodCrlHttpStrict | CertCase::CrlUnreachableStrict
         )
     }
 
     /// Words of which at least one must appear in the verifying daemon's log: the cause, named.
     pub fn cause_words(self) -> &'static [&'static str] {
         match self {
-            CertCase::SelfSigned | CertCase::CaSigned | CertCase::RawKeys => &[],
+            CertCase::SelfSigned
+            | CertCase::CaSigned
+            | CertCase::RawKeys
+            | CertCase::GoodCrlHttpStrict => &[],
+            CertCase::RevokedCrlFile | CertCase::RevokedCrlHttp => &["was revoked"],
+            CertCase::CrlUnreachableStrict => &["is unavailable"],
             CertCase::Expired => &["expired"],
             CertCase::OtherCa => &["unknown CA", "issuer", "no trusted", "not trusted"],
             CertCase::IdMismatch => &["identity", "does not match", "mismatch"],
@@ -202,6 +238,11 @@ impl Pki {
             CertCase::SelfSigned | CertCase::RawKeys => own(&self.dir.join("ss"), host),
             _ if side != faulty => own(&ca, host),
             CertCase::CaSigned => own(&ca, host),
+            // Made by `crl_rows::provision` instead.
+            CertCase::RevokedCrlFile
+            | CertCase::RevokedCrlHttp
+            | CertCase::GoodCrlHttpStrict
+            | CertCase::CrlUnreachableStrict => own(&ca, host),
             CertCase::Expired => own(&self.dir.join("bad"), "host1"),
             CertCase::OtherCa => own(&self.dir.join("other"), "host1"),
             CertCase::IdMismatch => own(&self.dir.join("bad"), "intruder"),
@@ -243,6 +284,9 @@ pub fn provision(
     side: Side,
     initiator: Side,
 ) -> Result<(), LabError> {
+    if case.is_revocation() {
+        return crate::crl_rows::provision(host_dir, case, side, initiator);
+    }
     let files = pki.files(case, side, initiator);
     let host = host_name(side);
     if case == CertCase::RawKeys {

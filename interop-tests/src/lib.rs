@@ -18,6 +18,7 @@
 pub mod certs;
 pub mod checks;
 pub mod clock;
+pub mod crl_rows;
 pub mod daemon;
 pub mod netlab;
 pub mod report;

@@ -330,6 +330,34 @@ pub fn all() -> Vec<Scenario> {
             Bfl,
         ),
         Scenario::new(
+            "iked-crl-file-revoked",
+            Cert(CertCase::RevokedCrlFile),
+            StrongSwan,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
+            "iked-crl-http-revoked",
+            Cert(CertCase::RevokedCrlHttp),
+            StrongSwan,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
+            "iked-crl-http-good-strict",
+            Cert(CertCase::GoodCrlHttpStrict),
+            StrongSwan,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
+            "iked-crl-unreachable-strict",
+            Cert(CertCase::CrlUnreachableStrict),
+            StrongSwan,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
             "iked-cert-id-mismatch",
             Cert(CertCase::IdMismatch),
             StrongSwan,
@@ -414,6 +442,8 @@ pub fn run(sc: &Scenario, ctx: &Context) -> ScenarioResult {
 struct Hosts {
     bfl: Daemon,
     bfr: Daemon,
+    /// The revocation rows' CRL server, stopped with the hosts.
+    _crl_server: Option<crate::crl_rows::CrlServer>,
 }
 
 impl Hosts {
@@ -470,7 +500,12 @@ pub fn scenario_config(
                 "no secret line in the seed config"
             );
         }
-        Kind::Cert(case) => conf = certs::edit_config(&conf, case, side)?,
+        Kind::Cert(case) => {
+            conf = certs::edit_config(&conf, case, side)?;
+            if case.is_strict() && side == responder {
+                conf = crate::crl_rows::strict_policy(&conf)?;
+            }
+        }
         Kind::NattForced(by) => natt::edit_config(&mut conf, side, by)?,
         Kind::SeedAny => any::edit_config(&mut conf, sc, side)?,
         _ => {}
@@ -494,9 +529,22 @@ fn start_hosts(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<Hosts, LabErr
             Some(&ctx.iked),
         )
     };
+    let crl_server = match sc.kind {
+        Kind::Cert(case) if crate::crl_rows::serves_crl(case) => {
+            let verifier = sc.initiator.peer();
+            Some(crate::crl_rows::start_server(
+                &ctx.lab,
+                verifier,
+                &dir.join(verifier.name()),
+                case,
+            )?)
+        }
+        _ => None,
+    };
     let mut hosts = Hosts {
         bfl: start(Side::Bfl)?,
         bfr: start(Side::Bfr)?,
+        _crl_server: crl_server,
     };
     hosts.bfl.wait_ready()?;
     hosts.bfr.wait_ready()?;

@@ -126,6 +126,8 @@ pub struct Engine {
     pub(crate) log_groups: LogGroups,
     /// Authenticated SAs by identity pair, for INITIAL_CONTACT and `unique`.
     pub(crate) contacts: super::contacts::Contacts,
+    /// SAs whose IKE_AUTH waits for CRLs (`engine/revocation.rs`).
+    pub(crate) crl_waiters: Vec<IkeSaId>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -173,6 +175,7 @@ impl Engine {
             wall_clock: None,
             log_groups: LogGroups::ALL,
             contacts: Default::default(),
+            crl_waiters: Vec::new(),
         }
     }
 
@@ -611,8 +614,11 @@ impl Engine {
             }
             return Fate::Keep;
         }
-        if sa.parked.as_ref().is_some_and(|p| p.message_id == mid) {
-            // Still waiting for the kernel to answer this request; the response will follow.
+        if sa.parked.as_ref().is_some_and(|p| p.message_id == mid)
+            || sa.awaiting_crls.as_ref().is_some_and(|a| a.waits_for(mid))
+        {
+            // Still waiting for the kernel (or for CRLs) to answer this request; the response
+            // will follow.
             return Fate::Keep;
         }
         if mid != sa.expected_request_id || sa.parked.is_some() {

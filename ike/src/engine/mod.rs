@@ -56,6 +56,7 @@ mod core;
 mod dos;
 mod exchange;
 mod fragment;
+mod revocation;
 mod sa;
 mod unknown_spi;
 
@@ -409,6 +410,14 @@ impl std::fmt::Debug for LogGroups {
 /// Output of the engine for the control plane.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
+    /// An IKE_AUTH waits for these CRLs: fetch them (off the event loop), put what was fetched
+    /// and when to try again into the credentials, then call [`Engine::crls_fetched`].
+    FetchCrls {
+        /// The waiting SA.
+        sa: IkeSaId,
+        /// `http://` URIs.
+        uris: Vec<String>,
+    },
     /// An IKE SA is established.
     IkeUp {
         /// The SA.

@@ -293,6 +293,8 @@ pub(crate) struct IkeSa {
     /// RFC 7383: whether the peer takes fragments, and its fragmented messages in reassembly.
     pub fragmentation: super::fragment::FragmentState,
     pub parked: Option<Parked>,
+    /// An IKE_AUTH message set aside until CRLs are fetched (`engine/revocation.rs`).
+    pub awaiting_crls: Option<Box<super::revocation::AwaitingCrls>>,
     pub tasks: VecDeque<Task>,
     pub children: Vec<Child>,
     pub last_received: Timestamp,
@@ -336,6 +338,7 @@ impl IkeSa {
             last_response: None,
             fragmentation: Default::default(),
             parked: None,
+            awaiting_crls: None,
             tasks: VecDeque::new(),
             children: Vec::new(),
             last_received: now,

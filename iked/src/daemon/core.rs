@@ -102,6 +102,9 @@ struct AutoStart {
 #[derive(Debug, Clone)]
 struct ChildMeta {
     installed_at: Timestamp,
+    /// The child config's name, for the teardown line (the engine has forgotten the child
+    /// by then).
+    name: String,
 }
 
 /// Result of loading configuration, reported to `ikectl load-all` and logs.
@@ -155,6 +158,8 @@ pub struct Core {
     started_wall: u64,
     /// Set when SIGTERM/SIGINT asked the loop to stop.
     pub stopping: bool,
+    /// CRLs fetched for the engine's revocation checks.
+    pub revocation: super::revocation::Revocation,
 }
 
 /// The reqid range trap policies use, far above the engine's CHILD_SA ids.
@@ -188,6 +193,7 @@ impl Core {
             started_at: now,
             started_wall: wall,
             stopping: false,
+            revocation: Default::default(),
         };
         core.sync_log_groups();
         core
@@ -227,7 +233,17 @@ impl Core {
 
     /// Hands the engine the current credentials (after every credential change).
     fn push_credentials(&mut self) {
-        self.engine.set_credentials(self.creds.credential_set());
+        let set = self.revocation.merge(self.creds.credential_set());
+        self.engine.set_credentials(set);
+    }
+
+    /// A CRL fetch finished: new credentials, then the IKE_AUTHs waiting for it go on.
+    pub fn on_crl_fetched(&mut self, now: Timestamp, fetched: super::revocation::Fetched) {
+        self.refresh_wall_clock();
+        let wall = i64::try_from(crate::clock::wall_clock_secs()).unwrap_or(i64::MAX);
+        self.revocation.complete(fetched, wall);
+        self.push_credentials();
+        self.engine.crls_fetched(now);
     }
 
     pub fn kernel_mut(&mut self) -> &mut dyn KernelBackend {

@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use iked_conf::KeyFileKind;
 use iked_crypto::auth::PrivateKey;
+use iked_crypto::crl::Crl;
 use iked_crypto::error::CryptoError;
 use iked_crypto::x509::{CertError, Certificate, RawPublicKey};
 use iked_ike::config as ec;
@@ -106,6 +107,11 @@ struct StoredPubkey {
 }
 
 /// A named certification authority (`authorities.<name>` or VICI `load-authority`).
+struct StoredCrl {
+    crl: Crl,
+    origin: Origin,
+}
+
 struct StoredAuthority {
     name: String,
     cacert: Certificate,
@@ -131,6 +137,7 @@ pub struct CredStore {
     keys: Vec<StoredKey>,
     pubkeys: Vec<StoredPubkey>,
     authorities: Vec<StoredAuthority>,
+    crls: Vec<StoredCrl>,
 }
 
 /// A credential directory of swanctl and what it holds.
@@ -138,13 +145,15 @@ pub struct CredStore {
 enum Dir {
     X509,
     X509Ca,
+    X509Crl,
     Pubkey,
     Key(KeyFileKind),
 }
 
-const DIRS: [(&str, Dir); 7] = [
+const DIRS: [(&str, Dir); 8] = [
     ("x509ca", Dir::X509Ca),
     ("x509", Dir::X509),
+    ("x509crl", Dir::X509Crl),
     ("pubkey", Dir::Pubkey),
     ("private", Dir::Key(KeyFileKind::Private)),
     ("rsa", Dir::Key(KeyFileKind::Rsa)),
@@ -153,7 +162,7 @@ const DIRS: [(&str, Dir); 7] = [
 ];
 
 /// swanctl directories iked does not read; files there get one warning each.
-const UNSUPPORTED_DIRS: [&str; 6] = ["x509aa", "x509ocsp", "x509crl", "x509ac", "pkcs12", "bliss"];
+const UNSUPPORTED_DIRS: [&str; 5] = ["x509aa", "x509ocsp", "x509ac", "pkcs12", "bliss"];
 
 /// The swanctl directory of a configuration file: the directory that holds it; for an
 /// ipsec.conf, the `ipsec.d` beside it (its files are named one by one, so that directory only
@@ -346,6 +355,7 @@ impl CredStore {
     ) -> CredReport {
         self.certs.retain(|c| c.origin != Origin::File);
         self.cas.retain(|c| c.origin != Origin::File);
+        self.crls.retain(|c| c.origin != Origin::File);
         self.keys.retain(|k| k.origin != Origin::File);
         self.pubkeys.retain(|k| k.origin != Origin::File);
         self.authorities.retain(|a| a.origin != Origin::File);
@@ -402,6 +412,12 @@ impl CredStore {
         let data = zeroize::Zeroizing::new(read_regular(path)?);
         let source_name = path.display().to_string();
         match kind {
+            Dir::X509Crl => {
+                let crl = Crl::load(&data).map_err(|e| CredProblem::Invalid(e.to_string()))?;
+                let issuer = crl.issuer().to_owned();
+                self.add_crl(crl, Origin::File);
+                Ok(format!("loaded crl of \"{issuer}\" from '{source_name}'"))
+            }
             Dir::X509 | Dir::X509Ca => {
                 let certs = parse_certs(&data)?;
                 let ca = kind == Dir::X509Ca;
@@ -519,6 +535,12 @@ impl CredStore {
         Ok(id)
     }
 
+    /// Adds a CRL; an identical one loaded before is replaced (its origin may change).
+    fn add_crl(&mut self, crl: Crl, origin: Origin) {
+        self.crls.retain(|c| c.crl != crl);
+        self.crls.push(StoredCrl { crl, origin });
+    }
+
     fn add_authority(&mut self, a: StoredAuthority) {
         self.authorities.retain(|x| x.name != a.name);
         self.authorities.push(a);
@@ -537,6 +559,14 @@ impl CredStore {
             keys: self.keys.iter().map(|k| k.key.clone()).collect(),
             certs: self.certs.iter().map(|c| c.cert.clone()).collect(),
             cas,
+            crls: self.crls.iter().map(|c| c.crl.clone()).collect(),
+            authority_crl_uris: self
+                .authorities
+                .iter()
+                .filter(|a| !a.crl_uris.is_empty())
+                .map(|a| (a.cacert.clone(), a.crl_uris.clone()))
+                .collect(),
+            ..CredentialSet::default()
         })
     }
 
@@ -584,6 +614,13 @@ impl CredStore {
                     }
                     Ok(subjects.join(", "))
                 }),
+            "X509_CRL" | "X509CRL" => Crl::load(data)
+                .map_err(|e| CredProblem::Invalid(e.to_string()))
+                .map(|crl| {
+                    let what = format!("crl of \"{}\"", crl.issuer());
+                    self.add_crl(crl, Origin::Vici);
+                    what
+                }),
             "PUBKEY" => {
                 let parsed = if is_pem(data) {
                     RawPublicKey::from_pem(data)
@@ -601,7 +638,7 @@ impl CredStore {
                 })
             }
             other => Err(CredProblem::Invalid(format!(
-                "certificate type {other} is not supported (X509, X509_CA and PUBKEY are)"
+                "certificate type {other} is not supported (X509, X509_CA, X509_CRL and PUBKEY are)"
             ))),
         };
         match result {
@@ -761,6 +798,7 @@ impl CredStore {
         self.cas.retain(|c| c.origin != Origin::Vici);
         self.keys.retain(|k| k.origin != Origin::Vici);
         self.pubkeys.retain(|k| k.origin != Origin::Vici);
+        self.crls.retain(|c| c.origin != Origin::Vici);
     }
 
     /// `list-certs` events (`type` ANY/X509/X509_CA/PUBKEY, `flag` NONE/CA, `subject`), in
@@ -1152,6 +1190,48 @@ mod tests {
             e.contains("connection 'c'") && e.contains("x509/bfr.pem"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn vici_load_cert_takes_crls_and_clear_creds_drops_them() {
+        use rcgen::{
+            CertificateParams, CertificateRevocationListParams, IsCa, Issuer, KeyIdMethod, KeyPair,
+            KeyUsagePurpose, SerialNumber, date_time_ymd,
+        };
+        let mut ca = CertificateParams::default();
+        ca.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate().unwrap();
+        let crl = CertificateRevocationListParams {
+            this_update: date_time_ymd(2026, 1, 1),
+            next_update: date_time_ymd(2036, 1, 1),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: vec![],
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&Issuer::from_params(&ca, &key))
+        .unwrap();
+        let mut store = CredStore::default();
+        for data in [crl.der().to_vec(), crl.pem().unwrap().into_bytes()] {
+            let r = store.vici_load_cert(
+                &Message::new()
+                    .kv("type", "X509_CRL")
+                    .kv("flag", "NONE")
+                    .kv("data", data),
+            );
+            assert_eq!(r.get_str("success"), Some("yes"), "{r:?}");
+        }
+        // The same CRL twice is held once.
+        assert_eq!(store.credential_set().crls.len(), 1);
+        let r = store.vici_load_cert(&Message::new().kv("type", "X509_CRL").kv("data", b"garbage"));
+        assert_eq!(r.get_str("success"), Some("no"));
+        assert!(
+            r.get_str("errmsg").unwrap().contains("malformed CRL"),
+            "{r:?}"
+        );
+        store.vici_clear();
+        assert!(store.credential_set().crls.is_empty());
     }
 
     #[test]

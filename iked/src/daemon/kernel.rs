@@ -180,37 +180,11 @@ impl KernelBackend for Recording {
             }
             KernelRequest::AddSa { id, sa } => {
                 self.offload.insert(sa.child, sa.hw_offload);
-                self.record(|| format!(
-                    "add sa {} reqid {} src {} dst {} spi 0x{:08x} mode {:?} encr {}/{:?} integ {} esn {} replay {} offload {:?} encap {:?}",
-                    direction(sa.direction),
-                    sa.child.0,
-                    sa.src,
-                    sa.dst,
-                    sa.spi,
-                    sa.mode,
-                    sa.encr.id,
-                    sa.encr.key_len,
-                    sa.integ,
-                    sa.esn,
-                    sa.replay_window,
-                    sa.hw_offload,
-                    sa.encap
-                ));
+                self.record(|| super::knl_text::add_sa(&sa));
                 Some(KernelEvent::Installed { id })
             }
             KernelRequest::AddPolicy { id, policy } => {
-                self.record(|| {
-                    format!(
-                        "add policy {} reqid {} {} -> {} tmpl {} -> {} mode {:?}",
-                        direction(policy.direction),
-                        policy.child.0,
-                        policy.src_ts,
-                        policy.dst_ts,
-                        policy.tmpl_src,
-                        policy.tmpl_dst,
-                        policy.mode
-                    )
-                });
+                self.record(|| super::knl_text::add_policy(&policy));
                 Some(KernelEvent::Installed { id })
             }
             KernelRequest::DeleteSa {

@@ -14,8 +14,10 @@ pub mod config;
 pub mod core;
 pub mod creds;
 pub mod kernel;
+pub mod knl_text;
 pub mod net;
 pub mod recovery;
+pub mod revocation;
 pub mod traps;
 
 use std::path::PathBuf;
@@ -164,6 +166,8 @@ pub async fn run(
     let _ = crate::notify::notify("READY=1\nSTATUS=iked running");
     let mut next_watchdog = watchdog.map(|w| clock::now() + w);
 
+    let (crl_tx, mut crl_rx) = mpsc::unbounded_channel();
+    core.revocation.set_sender(crl_tx);
     flush(&mut core, &sockets).await;
     loop {
         let now_d = clock::now();
@@ -185,6 +189,7 @@ pub async fn run(
             Some(d) = dgram_rx.recv() => {
                 core.engine_mut().handle_datagram(now(), d.local, d.remote, &d.bytes);
             }
+            Some(f) = crl_rx.recv() => core.on_crl_fetched(now(), f),
             Some(request) = control_rx.recv() => {
                 core.handle_control(now(), request);
             }

@@ -171,7 +171,10 @@ impl Engine {
             ProtocolError::PubkeyAuth("wall clock not set, cannot check certificates".into())
         })?;
         let keys = creds::trusted_peer_keys(&self.credentials, pk, ctx.id, &received, now)
-            .map_err(|e| ProtocolError::PubkeyAuth(e.to_string()))?;
+            .map_err(|e| match e {
+                creds::CredError::CrlsNeeded(uris) => ProtocolError::CrlsNeeded(uris),
+                e => ProtocolError::PubkeyAuth(e.to_string()),
+            })?;
         let (proof, scheme, subject) =
             auth::verify_signature(ctx, &keys, &pk.constraint, method, data)?;
         Ok((proof, format!("{scheme:?} (\"{subject}\")")))
@@ -310,7 +313,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn on_auth_response(
+    pub(crate) fn on_auth_response(
         &mut self,
         now: Timestamp,
         sa: &mut IkeSa,
@@ -355,6 +358,10 @@ impl Engine {
             })();
         let (proof, idr, how) = match verified {
             Ok(v) => v,
+            Err(ProtocolError::CrlsNeeded(uris)) => {
+                sa.phase = Phase::ExpectAuthResponse(Box::new(st));
+                return self.await_crls(sa, msg, uris, false);
+            }
             Err(e) => {
                 if let Some(nc) = &st.child
                     && let Some(spi) = nc.spi_in
@@ -437,7 +444,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn respond_auth(&mut self, now: Timestamp, sa: &mut IkeSa, msg: Message) -> Fate {
+    pub(crate) fn respond_auth(&mut self, now: Timestamp, sa: &mut IkeSa, msg: Message) -> Fate {
         let mid = msg.header.message_id;
         let Phase::ExpectAuthRequest(st) = std::mem::replace(&mut sa.phase, Phase::Transition)
         else {
@@ -511,6 +518,10 @@ impl Engine {
         })();
         let (proof, idi, config, how, ours) = match verified {
             Ok(v) => v,
+            Err(ProtocolError::CrlsNeeded(uris)) => {
+                sa.phase = Phase::ExpectAuthRequest(Box::new(st));
+                return self.await_crls(sa, msg, uris, true);
+            }
             Err(e) => {
                 engine_log!(
                     self,

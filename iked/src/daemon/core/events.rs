@@ -60,6 +60,11 @@ impl Core {
             let mut progressed = false;
             while let Some(request) = self.engine.poll_kernel() {
                 progressed = true;
+                // Cause order: what the engine logged before asking (the authentication that
+                // allowed a child, say) is printed before the kernel's lines about it.
+                while let Some(event) = self.engine.poll_event() {
+                    self.on_event(now, event);
+                }
                 if let Some(answer) = self.kernel.handle(request) {
                     self.engine.handle_kernel(now, answer);
                 }
@@ -94,6 +99,7 @@ impl Core {
     pub(super) fn on_event(&mut self, now: Timestamp, event: Event) {
         match event {
             Event::Log { sa, group, message } => self.on_engine_log(sa, group, message),
+            Event::FetchCrls { uris, .. } => self.revocation.request(uris),
             Event::IkeUp {
                 sa,
                 name,
@@ -111,7 +117,7 @@ impl Core {
                 meta.local = Some(local);
                 meta.remote = Some(remote);
                 meta.established_at = Some(now);
-                tracing::info!(target: "IKE", ike = name.as_str(), ike_id = u64::from(sa.0), "IKE_SA {name}[{}] established between {local}...{remote}", sa.0);
+                // The engine logged "IKE_SA ... established between" (charon logs it once).
                 self.broadcast_updown("ike-updown", sa, None, true, now);
                 self.complete_initiates(|p| p.ike == sa && p.awaiting == Awaiting::IkeUp, Ok(()));
             }
@@ -133,11 +139,14 @@ impl Core {
             }
             Event::IkeDown { sa, reason } => {
                 let name = self.sa_name(sa).unwrap_or_default();
-                tracing::info!(target: "IKE", ike = name.as_str(), "IKE_SA {name}[{}] down: {reason:?}", sa.0);
+                tracing::info!(target: "IKE", ike = name.as_str(), "IKE_SA {name}[{}] down: {}", sa.0, crate::daemon::knl_text::down(&reason));
                 self.broadcast_updown("ike-updown", sa, None, false, now);
                 self.complete_initiates(
                     |p| p.ike == sa,
-                    Err(format!("IKE_SA '{name}' went down: {reason:?}")),
+                    Err(format!(
+                        "IKE_SA '{name}' went down: {}",
+                        crate::daemon::knl_text::down(&reason)
+                    )),
                 );
                 self.on_sa_gone(sa, None);
                 let meta = self.sa_meta.remove(&sa);
@@ -166,18 +175,17 @@ impl Core {
                 }
                 self.sa_meta.remove(&old);
             }
+            // The engine logged "CHILD_SA ... established" already (charon logs it once).
             Event::ChildUp {
-                ike,
-                child,
-                name,
-                spi_in,
-                spi_out,
-                ..
+                ike, child, name, ..
             } => {
-                self.child_meta
-                    .insert(child, ChildMeta { installed_at: now });
-                let ike_name = self.sa_name(ike).unwrap_or_default();
-                tracing::info!(target: "CHD", ike = ike_name.as_str(), "CHILD_SA {name}{{{}}} established with SPIs {spi_in:08x}_i {spi_out:08x}_o", child.0);
+                self.child_meta.insert(
+                    child,
+                    ChildMeta {
+                        installed_at: now,
+                        name: name.clone(),
+                    },
+                );
                 self.broadcast_updown("child-updown", ike, Some(child), true, now);
                 self.complete_initiates(
                     |p| p.ike == ike && p.awaiting == Awaiting::Child(name.clone()),
@@ -197,8 +205,10 @@ impl Core {
             }
             Event::ChildDown { ike, child, reason } => {
                 let ike_name = self.sa_name(ike).unwrap_or_default();
-                let child_name = self.child_name(ike, child);
-                tracing::info!(target: "CHD", ike = ike_name.as_str(), "CHILD_SA {}{{{}}} down: {reason:?}", child_name.as_deref().unwrap_or("?"), child.0);
+                let child_name = self
+                    .child_name(ike, child)
+                    .or_else(|| self.child_meta.get(&child).map(|m| m.name.clone()));
+                tracing::info!(target: "CHD", ike = ike_name.as_str(), "CHILD_SA {}{{{}}} down: {}", child_name.as_deref().unwrap_or("?"), child.0, crate::daemon::knl_text::down(&reason));
                 self.broadcast_updown("child-updown", ike, Some(child), false, now);
                 self.child_meta.remove(&child);
                 self.on_sa_gone(ike, Some(child));
@@ -207,10 +217,18 @@ impl Core {
                 }
             }
             Event::ChildRekeyed { ike, old, new } => {
-                if let Some(meta) = self.child_meta.get(&old).cloned() {
-                    let _ = meta;
-                }
-                self.child_meta.insert(new, ChildMeta { installed_at: now });
+                let name = self
+                    .child_meta
+                    .get(&old)
+                    .map(|m| m.name.clone())
+                    .unwrap_or_default();
+                self.child_meta.insert(
+                    new,
+                    ChildMeta {
+                        installed_at: now,
+                        name,
+                    },
+                );
                 let ike_name = self.sa_name(ike).unwrap_or_default();
                 tracing::info!(target: "CHD", ike = ike_name.as_str(), "CHILD_SA {{{}}} rekeyed to {{{}}}", old.0, new.0);
                 let mut body = self.ike_sa_message(ike, false, now);
