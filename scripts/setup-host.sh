@@ -3,7 +3,8 @@
 #   - Debian packages: strongSwan 5.9.8 (charon + swanctl + plugins), tcpdump, tshark, strace, kmod,
 #     busybox-static (virtme-ng builds its initramfs with it), iputils-ping,
 #     python3-venv, openvswitch-pki (`ovs-pki`: the lab's CA for the certificate rows, as the seed's
-#     OVS section makes it);
+#     OVS section makes it), openvswitch-switch (ovsdb-server and ovs-vswitchd: the lab VM runs one
+#     instance per host namespace for the OVS rows; the host's own service is left disabled);
 #   - from bookworm-backports: qemu-system-x86 10 (bookworm's 7.2 oopses the guest under TCG), the
 #     6.12 kernel (unpacked under /var/lib/iked-lab, never installed as a host kernel; its modules go
 #     to /lib/modules/<version> because virtme-ng loads them from there) and iproute2 6.15 (unpacked
@@ -67,7 +68,7 @@ fi
 need_pkgs=()
 for p in iproute2 tcpdump tshark strace kmod python3-venv iputils-ping busybox-static \
          strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins \
-         openssl openvswitch-pki; do
+         openssl openvswitch-pki openvswitch-switch; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 if (( ${#need_pkgs[@]} )); then
@@ -77,6 +78,10 @@ if (( ${#need_pkgs[@]} )); then
   apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
   # charon must not run as a host service: the lab starts its own instances in namespaces.
   systemctl disable --now strongswan.service strongswan-starter.service >/dev/null 2>&1 || true
+  # Nor Open vSwitch, when this script installed it: the lab VM runs its own per namespace.
+  if [[ " ${need_pkgs[*]} " == *" openvswitch-switch "* ]]; then
+    systemctl disable --now openvswitch-switch.service >/dev/null 2>&1 || true
+  fi
 fi
 if ! dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null | grep -q '^1:1[0-9]'; then
   apt_update_once

@@ -20,6 +20,7 @@ pub mod checks;
 pub mod clock;
 pub mod daemon;
 pub mod netlab;
+pub mod ovs;
 pub mod report;
 pub mod scenario;
 pub mod swan_conf;

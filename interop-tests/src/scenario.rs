@@ -13,6 +13,7 @@
 
 mod any;
 mod natt;
+pub mod ovs;
 
 use std::path::{Path, PathBuf};
 
@@ -58,6 +59,9 @@ pub enum Kind {
     /// The seed with `remote_addrs = %any` on BFR (and `local_addrs = %any` on an iked
     /// initiator) and `dynamic` selectors on the edited sides (see [`any`]).
     SeedAny,
+    /// Open vSwitch IPsec as the seed configures it, iked on both hosts under a driver that
+    /// does what NVIDIA's ovs-monitor-ipsec does (see [`ovs`]).
+    Ovs(ovs::OvsCase),
 }
 
 /// One row of the lab.
@@ -330,6 +334,21 @@ pub fn all() -> Vec<Scenario> {
             Iked,
             Bfl,
         ),
+        Scenario::new("ovs-iked-psk", Ovs(ovs::OvsCase::Psk), Iked, Iked, Bfl),
+        Scenario::new(
+            "ovs-iked-cert-self-signed",
+            Ovs(ovs::OvsCase::SelfSigned),
+            Iked,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
+            "ovs-iked-cert-ca",
+            Ovs(ovs::OvsCase::CaSigned),
+            Iked,
+            Iked,
+            Bfl,
+        ),
     ]
 }
 
@@ -484,6 +503,10 @@ fn start_hosts(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<Hosts, LabErr
 }
 
 fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
+    if let Kind::Ovs(case) = sc.kind {
+        // Its own hosts: an OVS instance, iked and a driver on each.
+        return ovs::run(sc, ctx, dir, case);
+    }
     let mut hosts = start_hosts(sc, ctx, dir)?;
     let result = match sc.kind {
         Kind::Seed | Kind::SeedAny => seed(sc, ctx, dir, &hosts).map(|_| ()),
@@ -502,6 +525,7 @@ fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
         Kind::Cert(case) if case.is_negative() => cert_refused(sc, ctx, &hosts, case),
         Kind::Cert(_) => seed(sc, ctx, dir, &hosts).map(|_| ()),
         Kind::NattForced(_) => natt::run(sc, ctx, dir, &hosts),
+        Kind::Ovs(_) => Ok(()),
     };
     if result.is_err() {
         dump_state(ctx, dir, &hosts);
