@@ -5,6 +5,9 @@
 //! through `service strongswan-starter restart`) restarts iked; and nothing in it stops iked
 //! when one of those names is started.
 //!
+//! The README's installation installs that unit and puts the swanctl name where the monitor
+//! looks for it first (`/usr/sbin/swanctl`, then `/usr/local/sbin/swanctl`; issue 15 §6).
+//!
 //! Runs systemctl offline (`--root`), so it needs no running systemd; needs systemd's tools
 //! (`systemctl`, `systemd-analyze`), which fail the test under `CI=true` when missing.
 
@@ -168,5 +171,57 @@ fn enabling_makes_strongswan_starter_name_iked_even_with_strongswan_installed() 
     assert!(
         std::fs::symlink_metadata(wants.join("iked.service")).is_ok(),
         "{text}"
+    );
+}
+
+/// The shell lines of the README's installation block (the first fenced block of "Using it in
+/// place of strongSwan"), comments dropped.
+fn readme_install_lines() -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let section = readme
+        .split("## Using it in place of strongSwan")
+        .nth(1)
+        .expect("README has the installation section");
+    let block = section
+        .split("```")
+        .nth(1)
+        .expect("the section starts with a code block");
+    block
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn readme_install_puts_swanctl_where_the_monitor_looks() {
+    let lines = readme_install_lines();
+    // ikectl is installed into /usr/sbin, and the swanctl name there points at it.
+    assert!(
+        lines.iter().any(|l| l.starts_with("install ")
+            && l.contains("ikectl")
+            && l.ends_with("/usr/sbin/")),
+        "{lines:?}"
+    );
+    let link = lines
+        .iter()
+        .find(|l| l.starts_with("ln ") && l.ends_with(" /usr/sbin/swanctl"))
+        .unwrap_or_else(|| panic!("no link to /usr/sbin/swanctl: {lines:?}"));
+    let target = link.split_whitespace().rev().nth(1).unwrap_or_default();
+    assert!(target == "ikectl" || target == "/usr/sbin/ikectl", "{link}");
+    // The unit, installed and enabled by the same steps.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("systemd/iked.service") && l.contains("/etc/systemd/system/")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("enable --now iked.service")),
+        "{lines:?}"
     );
 }
