@@ -334,6 +334,13 @@ pub fn all() -> Vec<Scenario> {
             Iked,
             Bfl,
         ),
+        Scenario::new(
+            "ovs-baseline-psk",
+            Ovs(ovs::OvsCase::Psk),
+            StrongSwan,
+            StrongSwan,
+            Bfl,
+        ),
         Scenario::new("ovs-iked-psk", Ovs(ovs::OvsCase::Psk), Iked, Iked, Bfl),
         Scenario::new(
             "ovs-iked-cert-self-signed",

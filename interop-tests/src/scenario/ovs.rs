@@ -1,5 +1,7 @@
 //! Open vSwitch IPsec as the seed configures it, with iked on both hosts under a driver that
 //! does what NVIDIA's swanctl-based `ovs-monitor-ipsec` does (issue 15; see [`crate::ovs`]).
+//! The baseline row runs stock charon 5.9.8 with the stock swanctl under the same driver: it
+//! proves the lab and its assertions.
 //!
 //! Contract: each host gets its own OVS instance (bridge `ovs-br`, overlay address 10.10.0.x/24
 //! on its internal port), iked started from a swanctl.conf that only includes `conf.d/*.conf`,
@@ -89,7 +91,13 @@ struct Host {
 }
 
 impl Host {
-    fn start(ctx: &Context, dir: &Path, side: Side, case: OvsCase) -> Result<Host, LabError> {
+    fn start(
+        ctx: &Context,
+        dir: &Path,
+        side: Side,
+        case: OvsCase,
+        implementation: Implementation,
+    ) -> Result<Host, LabError> {
         let host_dir = dir.join(side.name());
         let switch = Switch::start(&ctx.lab, side, &host_dir.join("ovs"))?;
         switch.add_bridge(&format!("{}/24", overlay_addr(side)))?;
@@ -106,25 +114,41 @@ impl Host {
         let daemon = Daemon::start(
             &ctx.lab,
             side,
-            Implementation::Iked,
+            implementation,
             &host_dir,
             &SwanctlConf::from_text(BASE_CONF),
             Some(&ctx.iked),
         )?;
-        // ikectl under the name the monitor runs.
-        let bin = dir.join("bin");
-        std::fs::create_dir_all(&bin).map_err(|e| LabError::io(&bin, e))?;
-        let swanctl = bin.join("swanctl");
-        if !swanctl.exists() {
-            std::os::unix::fs::symlink(&ctx.iked.ikectl, &swanctl)
-                .map_err(|e| LabError::io(&swanctl, e))?;
-        }
+        let (program, env) = match implementation {
+            Implementation::Iked => {
+                // ikectl under the name the monitor runs.
+                let bin = dir.join("bin");
+                std::fs::create_dir_all(&bin).map_err(|e| LabError::io(&bin, e))?;
+                let swanctl = bin.join("swanctl");
+                if !swanctl.exists() {
+                    std::os::unix::fs::symlink(&ctx.iked.ikectl, &swanctl)
+                        .map_err(|e| LabError::io(&swanctl, e))?;
+                }
+                (swanctl, Vec::new())
+            }
+            // The baseline: the stock swanctl, its plugins and credential directory this host's.
+            Implementation::StrongSwan => (
+                PathBuf::from("swanctl"),
+                vec![
+                    (
+                        "STRONGSWAN_CONF".to_string(),
+                        host_dir.join("strongswan.conf").display().to_string(),
+                    ),
+                    ("SWANCTL_DIR".to_string(), host_dir.display().to_string()),
+                ],
+            ),
+        };
         let driver = Driver::new(
             SwanctlTool {
-                program: swanctl,
+                program,
                 uri: daemon.vici_uri(),
                 conf: daemon.conf_file().to_path_buf(),
-                env: Vec::new(),
+                env,
             },
             &host_dir,
             &host_dir.join("ovs-monitor.log"),
@@ -237,8 +261,8 @@ pub fn run(sc: &Scenario, ctx: &Context, dir: &Path, case: OvsCase) -> Result<()
         return Err(LabError::Setup(why));
     }
     let mut hosts = [
-        Host::start(ctx, dir, Side::Bfl, case)?,
-        Host::start(ctx, dir, Side::Bfr, case)?,
+        Host::start(ctx, dir, Side::Bfl, case, sc.bfl)?,
+        Host::start(ctx, dir, Side::Bfr, case, sc.bfr)?,
     ];
     for h in hosts.iter_mut() {
         h.daemon.wait_ready()?;
@@ -320,14 +344,29 @@ fn all_spis(ctx: &Context) -> Result<Vec<u32>, LabError> {
         .collect())
 }
 
+/// How many IKE SAs `list-sas` shows ESTABLISHED, and whether one is `name`.
+fn established(h: &Host, name: &str) -> Result<(usize, bool, String), LabError> {
+    let l = h.daemon.list_sas()?;
+    let count = if l.ok {
+        l.output.matches("ESTABLISHED").count()
+    } else {
+        0
+    };
+    let has = l.output.contains(&format!("{name}: #"));
+    Ok((count, has, l.output))
+}
+
 /// Waits until both hosts hold tunnel version `version` and nothing else (see the module
-/// contract); `old` SPIs must all be gone.
+/// contract): the kernels' four new SAs and one IKE SA per host; `old` SPIs must all be gone.
+/// Duplicates from the simultaneous start may take a while to be deleted (`unique = replace`),
+/// so the state is asserted once it settles or the budget runs out.
 fn converged(
     ctx: &Context,
     hosts: &[Host; 2],
     version: u32,
     old: &BTreeSet<u32>,
 ) -> Result<TunnelSpis, LabError> {
+    let name = format!("vxlanp0-{version}");
     let settled = || -> Result<bool, LabError> {
         let v = KernelView::read(&ctx.lab)?;
         let fresh = |s: &[crate::xfrm_text::XfrmState]| {
@@ -335,10 +374,19 @@ fn converged(
                 && s.iter()
                     .all(|sa| sa.spi.is_none_or(|spi| !old.contains(&spi)))
         };
-        Ok(fresh(&v.bfl_states) && fresh(&v.bfr_states))
+        if !(fresh(&v.bfl_states) && fresh(&v.bfr_states)) {
+            return Ok(false);
+        }
+        for h in hosts {
+            let (count, has, _) = established(h, &name)?;
+            if count != 1 || !has {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     };
     // Under TCG two restarts, two IKE_SA_INITs and a collision take tens of seconds.
-    let _ = wait_until("4 new ESP SAs on both hosts", 90, settled);
+    let _ = wait_until("one IKE SA and 4 new ESP SAs on both hosts", 120, settled);
     let view = KernelView::read(&ctx.lab)?;
     let spis = checks::check_seed_tunnel(&view, &OVS_ESP)?;
     let stale: Vec<u32> = view
@@ -349,23 +397,21 @@ fn converged(
         .filter(|s| old.contains(s))
         .collect();
     ensure!(stale.is_empty(), "SAs of the old tunnel left: {stale:x?}");
-    let name = format!("vxlanp0-{version}");
     for h in hosts {
-        let l = h.daemon.list_sas()?;
-        let established = l.output.matches("ESTABLISHED").count();
+        let (count, has, output) = established(h, &name)?;
         ensure!(
-            l.ok && established == 1 && l.output.contains(&format!("{name}: #")),
-            "{}: expected one ESTABLISHED IKE SA {name}, found {established}: {}",
+            count == 1 && has,
+            "{}: expected one ESTABLISHED IKE SA {name}, found {count}: {}",
             h.side.name(),
-            tail(&l.output, 20)
+            tail(&output, 40)
         );
         if version > 1 {
             let previous = format!("vxlanp0-{}:", version - 1);
             ensure!(
-                !l.output.contains(&previous),
+                !output.contains(&previous),
                 "{}: an IKE SA of the old version is listed: {}",
                 h.side.name(),
-                tail(&l.output, 20)
+                tail(&output, 20)
             );
         }
     }
@@ -470,8 +516,9 @@ fn print_operator_view(ctx: &Context, dir: &Path, hosts: &[Host; 2]) -> Result<(
                 .trim_end()
         );
         println!(
-            "\n===== {name} ({}, iked): swanctl --list-sas =====",
-            h.side.addr()
+            "\n===== {name} ({}, {}): swanctl --list-sas =====",
+            h.side.addr(),
+            h.daemon.implementation.label()
         );
         println!("{}", h.daemon.list_sas()?.output.trim_end());
         println!("\n===== {name}: ip xfrm state (keys redacted) =====");
