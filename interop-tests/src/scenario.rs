@@ -335,7 +335,7 @@ pub fn all() -> Vec<Scenario> {
             Bfl,
         ),
         Scenario::new(
-            "ovs-baseline-psk",
+            "baseline-ovs-psk",
             Ovs(ovs::OvsCase::Psk),
             StrongSwan,
             StrongSwan,
