@@ -394,3 +394,55 @@ fn swanctl_mode_refuses_a_bad_command_line_as_swanctl() {
         assert!(r.stdout.is_empty(), "{r:?}");
     }
 }
+
+/// What the monitor runs against a live tunnel: `-t --child NAME` takes that child down,
+/// `--load-all` of the same file succeeds quietly on stderr, and `--list-conns` still lists
+/// the connection. Two record-only daemons on loopback with the seed's `bf-out` child.
+#[test]
+fn terminate_child_and_load_all_as_the_monitor_runs_them() {
+    let p = loopback_pair("swanctl-mode-live", Side::default(), Side::default());
+    bfl_ikectl_ok(&p, &["initiate", "--child", "bf-out", "--timeout", "10"]);
+    assert!(list_sas(&p.bfl).contains("bf-out"));
+    let swanctl = p.dir.join("swanctl");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ikectl"), &swanctl).unwrap();
+    let strongswan_conf = p.dir.join("bfl").join("strongswan.conf");
+    let uri = format!("unix://{}", p.bfl.display());
+
+    let r = run(
+        &swanctl,
+        &strongswan_conf,
+        &["-t", "--child", "bf-out", "--uri", &uri],
+    );
+    assert_eq!(r.status, Some(0), "{r:?}\n{}", pair_logs(&p.dir));
+    assert!(
+        r.stdout.contains("terminate completed successfully"),
+        "{r:?}"
+    );
+    assert!(r.stderr.is_empty(), "{r:?}");
+    let listed = list_sas(&p.bfl);
+    assert!(!listed.contains("bf-out"), "{listed}");
+
+    let conf = p.dir.join("bfl").join("swanctl.conf");
+    let r = run(
+        &swanctl,
+        &strongswan_conf,
+        &[
+            "--load-all",
+            "--file",
+            conf.to_str().unwrap(),
+            "--uri",
+            &uri,
+        ],
+    );
+    assert_eq!(r.status, Some(0), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("successfully loaded 1 connections, 0 unloaded"),
+        "{r:?}"
+    );
+    // Nothing the monitor would log.
+    assert!(!r.stderr.to_ascii_lowercase().contains("error"), "{r:?}");
+    let r = run(&swanctl, &strongswan_conf, &["--list-conns", "--uri", &uri]);
+    assert_eq!(r.status, Some(0), "{r:?}");
+    assert!(r.stdout.starts_with("BFL-BFR: IKEv2"), "{r:?}");
+}
