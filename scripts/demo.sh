@@ -52,7 +52,8 @@ BIN=$CARGO_TARGET_DIR/debug
 KERNEL=$(ls /var/lib/iked-lab/boot/vmlinuz-6.12.*-amd64 | sort -V | tail -n1)
 OUT=$(mktemp -d /tmp/iked-demo.XXXXXX)
 
-echo "== 3/3 lab VM ($(basename "$KERNEL"), TCG: expect one to two minutes)"
+if [ "$VARIANT" = ovs ]; then WAIT="five to ten minutes"; else WAIT="one to two minutes"; fi
+echo "== 3/3 lab VM ($(basename "$KERNEL"), TCG: expect $WAIT)"
 # Through `cat`: qemu reopens its stdout by path, which would overwrite a redirected file.
 set +e
 vng --disable-kvm --memory 2G --run "$KERNEL" --rwdir "$OUT" --exec \
