@@ -257,9 +257,6 @@ fn both_at_once(
 
 /// Runs one OVS row.
 pub fn run(sc: &Scenario, ctx: &Context, dir: &Path, case: OvsCase) -> Result<(), LabError> {
-    if let Some(why) = Switch::missing() {
-        return Err(LabError::Setup(why));
-    }
     let mut hosts = [
         Host::start(ctx, dir, Side::Bfl, case, sc.bfl)?,
         Host::start(ctx, dir, Side::Bfr, case, sc.bfr)?,
