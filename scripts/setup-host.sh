@@ -3,8 +3,9 @@
 #   - Debian packages: strongSwan 5.9.8 (charon + swanctl + plugins), tcpdump, tshark, strace, kmod,
 #     busybox-static (virtme-ng builds its initramfs with it), iputils-ping,
 #     python3-venv, openvswitch-pki (`ovs-pki`: the lab's CA for the certificate rows, as the seed's
-#     OVS section makes it), openvswitch-switch (ovsdb-server, ovs-vsctl and the `ovs` Python
-#     package for the upstream ovs-monitor-ipsec test; its services are left stopped);
+#     OVS section makes it), openvswitch-switch (ovsdb-server, ovs-vswitchd, ovs-vsctl and the `ovs`
+#     Python package: the lab VM runs one OVS instance per host namespace for the OVS rows, and the
+#     upstream ovs-monitor-ipsec test runs its own ovsdb-server; the host's services are left stopped);
 #   - openvswitch-ipsec (upstream ovs-monitor-ipsec 3.1), unpacked under /var/lib/iked-lab/
 #     openvswitch-ipsec, not installed: the package depends on strongSwan's starter;
 #   - from bookworm-backports: qemu-system-x86 10 (bookworm's 7.2 oopses the guest under TCG), the
@@ -80,7 +81,7 @@ if (( ${#need_pkgs[@]} )); then
   apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
   # charon must not run as a host service: the lab starts its own instances in namespaces.
   systemctl disable --now strongswan.service strongswan-starter.service >/dev/null 2>&1 || true
-  # Nor Open vSwitch: the tests run their own ovsdb-server on a scratch database.
+  # Nor Open vSwitch: the tests and the lab VM run their own instances.
   systemctl disable --now openvswitch-switch.service ovsdb-server.service ovs-vswitchd.service \
     >/dev/null 2>&1 || true
 fi

@@ -157,5 +157,12 @@ fn ikectl_check_validates_offline() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "daemon unreachable");
+    // Under swanctl's name, swanctl's status for a daemon it cannot reach: the connect errno
+    // (ENOENT here), with its words on stderr.
+    assert_eq!(out.status.code(), Some(2), "daemon unreachable");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Error: connecting to 'unix://"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

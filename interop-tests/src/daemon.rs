@@ -93,7 +93,8 @@ pub struct Daemon {
     pub side: Side,
     pub implementation: Implementation,
     pub dir: PathBuf,
-    /// Connection name in this host's swanctl.conf (for terminate).
+    /// Connection name in this host's swanctl.conf (for terminate); empty when the file names
+    /// none itself (the OVS rows: a driver writes the connections into `conf.d/`).
     pub connection: String,
     socket: PathBuf,
     log: PathBuf,
@@ -139,9 +140,7 @@ impl Daemon {
             side,
             implementation,
             dir: dir.to_path_buf(),
-            connection: conf
-                .connection_name()
-                .ok_or_else(|| LabError::Setup("no connection in swanctl.conf".into()))?,
+            connection: conf.connection_name().unwrap_or_default(),
             socket,
             log,
             conf_file,
@@ -304,6 +303,29 @@ impl Daemon {
             &bins.ctl_args(&self.socket, rest),
             secs,
         )
+    }
+
+    /// The `--uri` of the daemon's control socket.
+    pub fn vici_uri(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// The host's swanctl.conf.
+    pub fn conf_file(&self) -> &Path {
+        &self.conf_file
+    }
+
+    /// What iked.service's ExecStartPost runs after a start: `ikectl load-all --file` (charon's
+    /// [`Daemon::wait_ready`] already ran `swanctl --load-all`). A failed load is returned,
+    /// not an error: the unit ignores it too (`-`).
+    pub fn exec_start_post(&self) -> Result<Option<ControlResult>, LabError> {
+        match self.implementation {
+            Implementation::StrongSwan => Ok(None),
+            Implementation::Iked => {
+                let file = self.conf_file.display().to_string();
+                self.ikectl(&["load-all", "--file", &file], 60).map(Some)
+            }
+        }
     }
 
     /// Initiates the given children (the first one brings up the IKE SA). strongSwan: one

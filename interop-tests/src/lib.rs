@@ -21,6 +21,7 @@ pub mod clock;
 pub mod crl_rows;
 pub mod daemon;
 pub mod netlab;
+pub mod ovs;
 pub mod report;
 pub mod scenario;
 pub mod swan_conf;

@@ -137,7 +137,9 @@ fn lab_vm_runs_all_scenarios() {
         out: out.clone(),
         command,
         console: Console::File(console.clone()),
-        timeout_secs: 20 * 60,
+        // A hang guard, not a measure: the OVS rows (two switches, daemon restarts per refresh)
+        // take 3 to 9 minutes each under TCG on a loaded machine.
+        timeout_secs: 45 * 60,
     })
     .unwrap_or_else(|e| panic!("{e}"));
 

@@ -30,9 +30,10 @@ fn main() {
                 std::process::exit(iked::ctl::EXIT_OK);
             }
             Err(e) => {
-                eprintln!("{e}");
+                // swanctl's words and status for a command line it refuses.
+                eprintln!("Error: {e}");
                 eprint!("{}", iked::ctl::swanctl::usage());
-                std::process::exit(iked::ctl::EXIT_USAGE);
+                std::process::exit(iked::ctl::swanctl::EXIT_BAD_COMMAND);
             }
         }
     } else {

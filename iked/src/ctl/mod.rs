@@ -13,7 +13,8 @@
 //!   for the commands Open vSwitch runs (`restart`, `update`, `rereadsecrets`, `status`,
 //!   `stroke down-nb`) over ipsec.conf; see [`ipsec`].
 //! - Exit codes: 0 success, 1 failure reported by the daemon or configuration errors, 2 usage
-//!   errors, 3 daemon unreachable.
+//!   errors, 3 daemon unreachable. Under the name `swanctl` output streams and exit statuses are
+//!   swanctl's instead (see [`swanctl`]).
 
 pub mod format;
 pub mod ipsec;
@@ -61,6 +62,10 @@ pub struct Cli {
     pub reply_timeout: u64,
     #[command(subcommand)]
     pub command: Command,
+    /// Invoked as `swanctl`: errors go to stderr in swanctl's words, with swanctl's exit
+    /// statuses (see [`swanctl`]'s module documentation).
+    #[arg(skip)]
+    pub swanctl: bool,
 }
 
 /// `ikectl` subcommands.
@@ -198,11 +203,23 @@ pub fn run(cli: Cli) -> i32 {
         Ok(c)
     }) {
         Ok(c) => c,
+        Err(e) if cli.swanctl => return swanctl::unreachable(&cli.uri, &e),
         Err(e) => {
             eprintln!("{e}");
             return EXIT_UNREACHABLE;
         }
     };
+    if cli.swanctl
+        && let Some(load) = cli.command.load_args()
+    {
+        return match swanctl::load(&mut client, load.0, load.1, cli.json) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("{e}");
+                swanctl::EXIT_EINVAL
+            }
+        };
+    }
     match execute(&mut client, &cli.command, cli.json) {
         Ok(code) => code,
         Err(ClientError::Io(e)) if is_timeout(&e) => {
@@ -434,6 +451,18 @@ pub fn execute(client: &mut Client, command: &Command, json: bool) -> Result<i32
     }
 }
 
+impl Command {
+    /// The file and what to load, for the `load-*` commands.
+    fn load_args(&self) -> Option<(&LoadArgs, &'static str)> {
+        match self {
+            Command::LoadAll(a) => Some((a, "all")),
+            Command::LoadConns(a) => Some((a, "conns")),
+            Command::LoadCreds(a) => Some((a, "creds")),
+            _ => None,
+        }
+    }
+}
+
 fn selector_message(sa: &SaSelector) -> Message {
     let mut req = Message::new();
     if let Some(c) = &sa.child {
@@ -545,11 +574,7 @@ fn list(
 /// `load-all`/`load-conns`/`load-creds`: the daemon loads the file itself (it has the same
 /// parser and the same filesystem) and reports what it (un)loaded; output as swanctl's.
 fn load(client: &mut Client, args: &LoadArgs, what: &str, json: bool) -> Result<i32, ClientError> {
-    let file = std::fs::canonicalize(&args.file).unwrap_or_else(|_| args.file.clone());
-    let req = Message::new()
-        .kv("file", file.to_string_lossy().as_bytes())
-        .kv("what", what);
-    let res = client.request("iked-load-file", req)?;
+    let res = load_request(client, args, what)?;
     if json {
         println!("{}", format::to_json(&res));
         return Ok(if res.get_bool("success") == Some(true) {
@@ -559,18 +584,48 @@ fn load(client: &mut Client, args: &LoadArgs, what: &str, json: bool) -> Result<
         });
     }
     print!("{}", format_load_result(&res, what));
-    // A credential file that cannot be used fails the command, as in swanctl.
-    let cred_failed = what != "conns" && !res.get_list("cred-errors").is_empty();
-    Ok(if res.get_bool("success") == Some(true) && !cred_failed {
-        EXIT_OK
-    } else {
+    Ok(if load_failed(&res, what) {
         EXIT_FAILED
+    } else {
+        EXIT_OK
     })
+}
+
+/// Asks the daemon to load `args.file` (`what`: all, conns or creds); returns its reply.
+fn load_request(client: &mut Client, args: &LoadArgs, what: &str) -> Result<Message, ClientError> {
+    let file = std::fs::canonicalize(&args.file).unwrap_or_else(|_| args.file.clone());
+    let req = Message::new()
+        .kv("file", file.to_string_lossy().as_bytes())
+        .kv("what", what);
+    client.request("iked-load-file", req)
+}
+
+/// Whether a load reply reports a failure: the daemon's verdict, or (except for `conns`) a
+/// credential file that could not be used, which fails the command as in swanctl.
+fn load_failed(res: &Message, what: &str) -> bool {
+    let cred_failed = what != "conns" && !res.get_list("cred-errors").is_empty();
+    res.get_bool("success") != Some(true) || cred_failed
+}
+
+/// Where swanctl prints a line of its load report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Out,
+    Err,
 }
 
 /// swanctl's load messages (`load_creds.c`, `load_conns.c`), from an `iked-load-file` reply.
 pub fn format_load_result(res: &Message, what: &str) -> String {
-    let mut out = String::new();
+    load_report_lines(res, what)
+        .into_iter()
+        .map(|(_, line)| line + "\n")
+        .collect()
+}
+
+/// The lines of [`format_load_result`] in order, each with the stream swanctl prints it on:
+/// what loaded on stdout, what failed (and the failure summaries) on stderr.
+pub fn load_report_lines(res: &Message, what: &str) -> Vec<(Stream, String)> {
+    let mut out: Vec<(Stream, String)> = Vec::new();
     // A refused connection is reported where swanctl does, with the connections.
     let refused = res.get_section("conns-refused");
     let refused_names: Vec<(String, String)> = refused
@@ -588,59 +643,72 @@ pub fn format_load_result(res: &Message, what: &str) -> String {
         {
             continue;
         }
-        out.push_str(&e);
-        out.push('\n');
+        out.push((Stream::Err, e));
     }
     if what != "conns" {
         for e in res.get_list("cred-errors") {
-            out.push_str(&format!("loading credential failed: {e}\n"));
+            out.push((Stream::Err, format!("loading credential failed: {e}")));
         }
         for c in res.get_list("creds") {
-            out.push_str(&c);
-            out.push('\n');
+            out.push((Stream::Out, c));
         }
         for s in res.get_list("secrets") {
-            out.push_str(&format!("loaded ike secret '{s}'\n"));
+            out.push((Stream::Out, format!("loaded ike secret '{s}'")));
         }
         let unloaded = res.get_str("secrets-unloaded").unwrap_or("0");
         if res.get_list("secrets").is_empty() && unloaded != "0" {
-            out.push_str(&format!("no secrets found, {unloaded} unloaded\n"));
+            out.push((
+                Stream::Out,
+                format!("no secrets found, {unloaded} unloaded"),
+            ));
         }
     }
     if what != "creds" {
         let conns = res.get_list("conns");
         for c in &conns {
-            out.push_str(&format!("loaded connection '{c}'\n"));
+            out.push((Stream::Out, format!("loaded connection '{c}'")));
         }
         for (name, why) in &refused_names {
-            out.push_str(&format!("loading connection '{name}' failed: {why}\n"));
+            out.push((
+                Stream::Err,
+                format!("loading connection '{name}' failed: {why}"),
+            ));
         }
         for c in res.get_list("conns-kept") {
-            out.push_str(&format!("kept previous connection '{c}'\n"));
+            out.push((Stream::Err, format!("kept previous connection '{c}'")));
         }
         let unloaded = res.get_str("conns-unloaded").unwrap_or("0");
         let found = conns.len() + refused_names.len();
         if found == 0 {
-            out.push_str(&format!("no connections found, {unloaded} unloaded\n"));
+            out.push((
+                Stream::Out,
+                format!("no connections found, {unloaded} unloaded"),
+            ));
         } else if refused_names.is_empty() {
             if res.get_bool("success") == Some(true) {
-                out.push_str(&format!(
-                    "successfully loaded {} connections, {unloaded} unloaded\n",
-                    conns.len()
+                out.push((
+                    Stream::Out,
+                    format!(
+                        "successfully loaded {} connections, {unloaded} unloaded",
+                        conns.len()
+                    ),
                 ));
             }
         } else {
-            out.push_str(&format!(
-                "loaded {} of {found} connections, {} failed to load, {unloaded} unloaded\n",
-                conns.len(),
-                refused_names.len()
+            out.push((
+                Stream::Err,
+                format!(
+                    "loaded {} of {found} connections, {} failed to load, {unloaded} unloaded",
+                    conns.len(),
+                    refused_names.len()
+                ),
             ));
         }
     }
     if res.get_bool("success") != Some(true)
         && let Some(e) = res.get_str("errmsg")
     {
-        out.push_str(&format!("loading failed: {e}\n"));
+        out.push((Stream::Err, format!("loading failed: {e}")));
     }
     out
 }

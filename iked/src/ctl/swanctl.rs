@@ -6,10 +6,26 @@
 //! `--help`/`-h` everywhere. The result is an ordinary [`super::Cli`], so both spellings share
 //! one implementation. `--raw`/`--pretty` select JSON (swanctl prints its own raw dump format
 //! there; nobody should parse that).
+//!
+//! Output and exit statuses follow swanctl 5.9's, because tools that drive swanctl (NVIDIA's
+//! `ovs-monitor-ipsec` logs only the stderr of `--load-all`, and only when it contains
+//! "error") read them: `--load-*` print what loaded on stdout and every failure on stderr
+//! (`loading connection 'NAME' failed: WHY`, `loaded N of M connections, ...`, ending with
+//! `loading failed: N error(s) in FILE`) and exit with EINVAL (22) when anything failed;
+//! an unreachable daemon is `connecting to 'URI' failed: WHY` plus `Error: connecting to 'URI'
+//! URI failed: WHY` with the connect errno as the exit status; a command line swanctl would
+//! refuse is `Error: ...` with status 1. Listings and initiate/terminate are shared with
+//! `ikectl` (their text is already swanctl's; failures exit 1 as in swanctl).
 
 use std::path::PathBuf;
 
 use super::{Cli, Command, InitiateArgs, LoadArgs, SaSelector, TerminateArgs};
+use crate::vici::client::{Client, ClientError};
+
+/// swanctl's status for a load with failures (`load_conns.c` returns EINVAL).
+pub const EXIT_EINVAL: i32 = 22;
+/// swanctl's status for a command line it does not accept (`command_usage` then 1).
+pub const EXIT_BAD_COMMAND: i32 = 1;
 
 /// A swanctl command line that could not be understood.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -235,7 +251,55 @@ pub fn parse(args: &[String]) -> Result<Cli, UsageError> {
         json: has("raw") || has("pretty"),
         reply_timeout: super::DEFAULT_REPLY_TIMEOUT_SECS,
         command: cmd,
+        swanctl: true,
     })
+}
+
+/// An error's text without Rust's ` (os error N)` suffix: strerror(3)'s words, as swanctl
+/// prints them.
+fn strerror(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+/// Reports a daemon that cannot be reached as swanctl does; returns the exit status (the
+/// connect errno, as swanctl's `command_dispatch`).
+pub fn unreachable(uri: &str, e: &ClientError) -> i32 {
+    let (why, code) = match e {
+        ClientError::Connect { source, .. } => (strerror(source), source.raw_os_error()),
+        ClientError::Io(source) => (strerror(source), source.raw_os_error()),
+        other => (other.to_string(), None),
+    };
+    eprintln!("connecting to '{uri}' failed: {why}");
+    eprintln!("Error: connecting to '{uri}' URI failed: {why}");
+    code.filter(|c| *c > 0 && *c < 256)
+        .unwrap_or(EXIT_BAD_COMMAND)
+}
+
+/// `--load-all`/`--load-conns`/`--load-creds`: the daemon's report split over stdout and stderr
+/// as swanctl splits it, EINVAL when anything failed.
+pub fn load(
+    client: &mut Client,
+    args: &LoadArgs,
+    what: &str,
+    json: bool,
+) -> Result<i32, ClientError> {
+    let res = super::load_request(client, args, what)?;
+    let failed = super::load_failed(&res, what);
+    if json {
+        println!("{}", super::format::to_json(&res));
+    } else {
+        for (stream, line) in super::load_report_lines(&res, what) {
+            match stream {
+                super::Stream::Out => println!("{line}"),
+                super::Stream::Err => eprintln!("{line}"),
+            }
+        }
+    }
+    Ok(if failed { EXIT_EINVAL } else { super::EXIT_OK })
 }
 
 /// swanctl-style usage text.
@@ -303,6 +367,17 @@ mod tests {
         assert_eq!(l.file, PathBuf::from("/tmp/x.conf"));
         assert!(parse(&argv("--list-sas --raw")).unwrap().json);
         assert!(!parse(&argv("-l")).unwrap().json);
+    }
+
+    #[test]
+    fn strerror_drops_the_os_error_suffix() {
+        let e = std::io::Error::from_raw_os_error(2);
+        assert_eq!(strerror(&e), "No such file or directory");
+        let e = ClientError::Connect {
+            path: "/nonexistent".into(),
+            source: std::io::Error::from_raw_os_error(111),
+        };
+        assert_eq!(unreachable("unix:///nonexistent", &e), 111);
     }
 
     #[test]
