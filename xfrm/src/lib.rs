@@ -32,6 +32,7 @@ pub mod link;
 pub mod msg;
 pub mod parse;
 pub mod priority;
+pub mod shunt;
 pub mod socket;
 pub mod types;
 
@@ -40,4 +41,5 @@ pub use error::{ParseError, XfrmError, XfrmObject};
 pub use link::{LinkEvent, LinkMonitor};
 pub use msg::{PolicyAction, PolicyId, PolicySpec, SaId, SaSpec, SpiRequest, TemplateSpec};
 pub use parse::{Acquire, Expire, Mapping, PolicyState, SaCounters, SaState, XfrmEvent};
+pub use shunt::{ShuntInstall, ShuntKind};
 pub use types::*;

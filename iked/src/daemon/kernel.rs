@@ -690,6 +690,9 @@ fn build_child_install(child: ChildSaId, batch: &Batch) -> Result<iked_xfrm::Chi
         mark_out: None,
         if_id_in: None,
         if_id_out: None,
+        set_mark_in: None,
+        set_mark_out: None,
+        mark_in_sa: false,
         nat_t_ports: sa_out.encap,
         hw_offload: match sa_out.hw_offload {
             iked_ike::config::HwOffload::No => iked_xfrm::HwOffload::No,
