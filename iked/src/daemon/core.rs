@@ -150,6 +150,8 @@ pub struct Core {
     /// Failed CHILD_SAs per IKE SA, newest last, one per child name.
     traps: Vec<TrapPolicy>,
     next_trap_reqid: u32,
+    /// Installed shunts (`mode = pass|drop`).
+    shunts: super::shunts::ShuntTable,
     /// Kernel counters per CHILD_SA, refreshed when SAs are listed.
     counter_cache: HashMap<ChildSaId, super::kernel::ChildCounters>,
     started_at: Timestamp,
@@ -185,6 +187,7 @@ impl Core {
             child_meta: HashMap::new(),
             traps: Vec::new(),
             next_trap_reqid: TRAP_REQID_BASE,
+            shunts: Default::default(),
             counter_cache: HashMap::new(),
             started_at: now,
             started_wall: wall,
@@ -414,6 +417,17 @@ impl Core {
                 report.unloaded.len()
             );
         }
+        // As charon's vici_config undoes a replaced or unloaded connection's start actions:
+        // its trap and shunt policies go, the new version installs its own.
+        for name in report
+            .replaced
+            .iter()
+            .chain(&report.unloaded)
+            .cloned()
+            .collect::<Vec<_>>()
+        {
+            self.drop_policies_of(&name);
+        }
         self.push_config_to_engine();
         if what != "creds" {
             self.apply_start_actions(now, None);
@@ -426,6 +440,8 @@ impl Core {
         let conns = self
             .conns
             .iter()
+            // Shunt-only connections are policies, never IKE peers.
+            .filter(|c| !super::shunts::is_shunt_only(&c.conn))
             .filter_map(|c| creds::engine_connection_with_creds(&c.conn, &dir).ok())
             .collect();
         let secrets = self
@@ -457,7 +473,9 @@ impl Core {
                 continue;
             }
             for child in &c.children {
-                if child.start_action.start {
+                if child.start_action.start && child.mode.is_shunt() {
+                    tracing::warn!(target: "CFG", "{}/{}: start_action = start does not apply to a {} shunt (use trap)", c.name, child.name, child.mode);
+                } else if child.start_action.start {
                     to_start.push((c.name.clone(), child.name.clone(), c.keyingtries));
                 }
                 if child.start_action.trap {
@@ -549,6 +567,14 @@ impl Core {
         let conn = self
             .find_conn(conn_name)
             .ok_or_else(|| format!("no connection '{conn_name}'"))?;
+        if let Some(shunt) = conn
+            .children
+            .iter()
+            .find(|c| c.name == child_name)
+            .and_then(|child| super::shunts::from_config(conn, child))
+        {
+            return self.shunts.install(self.kernel.as_mut(), shunt);
+        }
         let engine_conn = config::engine_connection(conn)?;
         let child = engine_conn
             .children
@@ -573,11 +599,24 @@ impl Core {
             local_ts: iked_ike::ts::resolve(&child.local_ts, local),
             remote_ts: iked_ike::ts::resolve(&child.remote_ts, remote),
             transport: child.mode == iked_ike::config::Mode::Transport,
+            marks: child.marks,
         };
         self.kernel.install_trap(&trap)?;
         self.next_trap_reqid += 1;
         self.traps.push(trap);
         Ok(())
+    }
+
+    /// Removes the trap and shunt policies of connection `conn`.
+    fn drop_policies_of(&mut self, conn: &str) {
+        let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.traps)
+            .into_iter()
+            .partition(|t| t.connection == conn);
+        self.traps = keep;
+        for t in &gone {
+            self.kernel.uninstall_trap(t);
+        }
+        self.shunts.uninstall_conn(self.kernel.as_mut(), conn);
     }
 
     // ----- kernel ----------------------------------------------------------------------------
@@ -1215,6 +1254,11 @@ impl Core {
         m = m
             .kv("spi-in", format!("{:08x}", c.spi_in))
             .kv("spi-out", format!("{:08x}", c.spi_out));
+        if let Some(marks) = self.kernel.child_marks(child) {
+            for (key, value) in super::marks::listing(&marks) {
+                m = m.kv(key, value);
+            }
+        }
         // What was negotiated, as charon lists it: the key exchange method only when the
         // child was created or rekeyed with one.
         if let Some(sel) = c.proposal.selected() {
@@ -1373,6 +1417,7 @@ impl Core {
                         "connection '{name}' not found for unloading"
                     )));
                 }
+                self.drop_policies_of(name);
                 self.push_config_to_engine();
                 responder.respond(success_response());
             }
@@ -1510,6 +1555,13 @@ impl Core {
                         );
                     }
                 }
+                let (drop, pass) = (
+                    message.get_bool("drop") == Some(true),
+                    message.get_bool("pass") == Some(true),
+                );
+                for (name, body) in self.shunts.listing(drop, pass, child_filter) {
+                    responder.event("list-policy", Message::new().section(name, body));
+                }
                 responder.respond(Message::new());
             }
             "initiate" => self.initiate(now, &message, responder),
@@ -1541,7 +1593,8 @@ impl Core {
                     .into_iter()
                     .partition(|t| t.child == child);
                 self.traps = keep;
-                if gone.is_empty() {
+                let shunt_gone = self.shunts.uninstall_child(self.kernel.as_mut(), child);
+                if gone.is_empty() && !shunt_gone {
                     return responder
                         .respond(error_response(format!("policy '{child}' not found")));
                 }
@@ -1573,6 +1626,7 @@ impl Core {
                 return error_response(e);
             }
             names.push(conn.name.clone());
+            self.drop_policies_of(&conn.name);
             self.conns.retain(|c| c.conn.name != conn.name);
             tracing::info!(target: "CFG", "added vici connection: {}", conn.name);
             self.conns.push(StoredConn {

@@ -900,6 +900,11 @@ pub fn engine_connection_with_creds(
     dir: &Path,
 ) -> Result<ec::IkeConfig, String> {
     let mut ike = super::config::engine_connection(conn)?;
+    // A connection made only of shunts never authenticates anyone (charon loads it without
+    // credentials too).
+    if super::shunts::is_shunt_only(conn) {
+        return Ok(ike);
+    }
     let located = |e: CredError| format!("connection '{}': {e}", conn.name);
     if let Some(round) = conn.local.first() {
         conn_credentials(&mut ike.local, round, dir).map_err(located)?;

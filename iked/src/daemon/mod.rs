@@ -14,7 +14,9 @@ pub mod config;
 pub mod core;
 pub mod creds;
 pub mod kernel;
+pub mod marks;
 pub mod net;
+pub mod shunts;
 
 use std::path::PathBuf;
 use std::time::Duration;
