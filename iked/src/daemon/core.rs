@@ -130,6 +130,8 @@ pub struct LoadReport {
     /// connections that need them fail instead, as with charon.
     pub cred_errors: Vec<String>,
     pub errors: Vec<String>,
+    /// The file itself could not be read or parsed: nothing of it was applied.
+    pub file_failed: bool,
 }
 
 /// The daemon core.
@@ -281,6 +283,7 @@ impl Core {
             Ok(l) => l,
             Err(errors) => {
                 report.errors = errors.errors.iter().map(ToString::to_string).collect();
+                report.file_failed = true;
                 for e in &report.errors {
                     tracing::error!(target: "CFG", "{e}");
                 }

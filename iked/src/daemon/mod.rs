@@ -166,11 +166,23 @@ pub async fn run(
     );
     if options.config_file.exists() {
         let report = core.load_file(now(), &options.config_file, "all");
-        if !report.errors.is_empty() {
+        // A file that cannot be parsed at all stops the start (systemd shows why); a refused
+        // connection does not: as with charon and `swanctl --load-all`, the valid ones load
+        // and the refused one is logged with its location.
+        if report.file_failed {
             return Err(DaemonError::Config(
                 options.config_file.clone(),
                 report.errors.join("\n"),
             ));
+        }
+        if !report.errors.is_empty() {
+            tracing::error!(
+                target: "CFG",
+                "starting with {} connection(s); {} refused: {:?}",
+                report.conns.len(),
+                report.refused.len(),
+                report.refused.iter().map(|(name, _)| name).collect::<Vec<_>>()
+            );
         }
     } else {
         tracing::warn!(target: "CFG", "{} not found, starting without connections", options.config_file.display());
