@@ -24,6 +24,7 @@
 //! Invariants: nothing here flushes or touches SAs/policies it did not create; key material
 //! lives in zeroizing buffers and is never printed.
 
+pub mod addrs;
 pub mod client;
 pub mod consts;
 pub mod error;

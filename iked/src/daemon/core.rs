@@ -154,6 +154,10 @@ pub struct Core {
     next_trap_reqid: u32,
     /// Installed shunts (`mode = pass|drop`).
     shunts: super::shunts::ShuntTable,
+    /// Whether connections wait for their local addresses (the daemon; not in-process tests).
+    check_addrs: bool,
+    /// Connections whose `start_action = start` waits for a local address.
+    waiting: HashSet<String>,
     /// Kernel counters per CHILD_SA, refreshed when SAs are listed.
     counter_cache: HashMap<ChildSaId, super::kernel::ChildCounters>,
     started_at: Timestamp,
@@ -190,6 +194,8 @@ impl Core {
             traps: Vec::new(),
             next_trap_reqid: TRAP_REQID_BASE,
             shunts: Default::default(),
+            check_addrs: false,
+            waiting: HashSet::new(),
             counter_cache: HashMap::new(),
             started_at: now,
             started_wall: wall,
@@ -471,12 +477,21 @@ impl Core {
     fn apply_start_actions(&mut self, now: Timestamp, only: Option<&str>) {
         let mut to_start: Vec<(String, String, u32)> = Vec::new();
         let mut to_trap: Vec<(String, String)> = Vec::new();
+        let mut held = Vec::new();
         for c in self.conns.iter().map(|c| &c.conn) {
             if only.is_some_and(|o| o != c.name) {
                 continue;
             }
+            let waiting = self.waiting_for(c);
+            let starts = c.children.iter().any(|ch| ch.start_action.start);
+            if !waiting.is_empty() && starts {
+                held.push(c.name.clone());
+                tracing::warn!(target: "CFG", "connection '{}': local address {:?} is not on this host yet; starting it when it appears", c.name, waiting);
+            }
             for child in &c.children {
-                if child.start_action.start && child.mode.is_shunt() {
+                if child.start_action.start && !waiting.is_empty() {
+                    // Held back until the address appears (set_host_addresses).
+                } else if child.start_action.start && child.mode.is_shunt() {
                     tracing::warn!(target: "CFG", "{}/{}: start_action = start does not apply to a {} shunt (use trap)", c.name, child.name, child.mode);
                 } else if child.start_action.start {
                     to_start.push((c.name.clone(), child.name.clone(), c.keyingtries));
@@ -486,6 +501,12 @@ impl Core {
                 }
             }
         }
+        if let Some(name) = only {
+            self.waiting.remove(name);
+        } else {
+            self.waiting.clear();
+        }
+        self.waiting.extend(held);
         for (conn, child) in to_trap {
             if let Err(e) = self.install_trap(&conn, &child) {
                 tracing::error!(target: "CFG", "installing trap policy for {conn}/{child} failed: {e}");
@@ -608,6 +629,38 @@ impl Core {
         self.next_trap_reqid += 1;
         self.traps.push(trap);
         Ok(())
+    }
+
+    /// The host's addresses changed (or are known for the first time): connections that were
+    /// waiting for a local address and have one now run their `start_action = start`.
+    pub fn addresses_changed(&mut self, now: Timestamp) {
+        let names: Vec<String> = self
+            .conns
+            .iter()
+            .filter(|c| self.waiting.contains(&c.conn.name))
+            .map(|c| c.conn.name.clone())
+            .collect();
+        for name in names {
+            let ready = self
+                .find_conn(&name)
+                .is_some_and(|c| self.waiting_for(c).is_empty());
+            if ready {
+                tracing::info!(target: "CFG", "connection '{name}': its local address appeared");
+                self.apply_start_actions(now, Some(&name));
+            }
+        }
+    }
+
+    /// Makes connections wait for their local addresses from now on (the daemon calls it).
+    pub fn check_local_addresses(&mut self) {
+        self.check_addrs = true;
+    }
+
+    fn waiting_for(&self, conn: &iked_conf::Connection) -> Vec<std::net::IpAddr> {
+        if !self.check_addrs {
+            return Vec::new();
+        }
+        super::addrs::waiting_for(conn, &super::addrs::is_local)
     }
 
     /// Removes the trap and shunt policies of connection `conn`.

@@ -10,6 +10,7 @@
 //! - A configuration error at start-up is fatal (like charon with a broken config it would
 //!   run with nothing); a configuration error on reload is logged and the old config stays.
 
+pub mod addrs;
 pub mod config;
 pub mod core;
 pub mod creds;
@@ -164,6 +165,10 @@ pub async fn run(
         now(),
         clock::wall_clock_secs(),
     );
+    // Known before the first load, so that connections whose local address is not here yet
+    // wait for it instead of failing to start.
+    let mut address_watch = addrs::Watch::open();
+    core.check_local_addresses();
     if options.config_file.exists() {
         let report = core.load_file(now(), &options.config_file, "all");
         // A file that cannot be parsed at all stops the start (systemd shows why); a refused
@@ -194,6 +199,11 @@ pub async fn run(
         if !addrs.contains(a) {
             addrs.push(*a);
         }
+    }
+    let wanted_at_start = addrs.clone();
+    let addrs = addrs::bindable(&addrs, &addrs::is_local);
+    for missing in wanted_at_start.iter().filter(|a| !addrs.contains(a)) {
+        tracing::warn!(target: "NET", "local address {missing} is not on this host yet; listening on it once it appears");
     }
     let mut bound_addrs = addrs.clone();
     let mut sockets = net::Sockets::bind(&addrs, options.ports, dgram_tx.clone())
@@ -272,20 +282,42 @@ pub async fn run(
                 }
                 let _ = crate::notify::notify("READY=1");
             }
+            _ = addrs::changed(&mut address_watch) => {
+                core.addresses_changed(now());
+            }
             _ = sigterm.recv() => { core.stopping = true; }
             _ = sigint.recv() => { core.stopping = true; }
         }
-        // New local addresses after a reload get sockets too.
+        // New local addresses after a reload, or appearing on the host, get sockets too.
         let mut wanted = core.local_addresses();
         for a in &options.listen {
             if !wanted.contains(a) {
                 wanted.push(*a);
             }
         }
+        // Empty: the configuration asks for the wildcards (not: its addresses are missing).
+        let wants_wildcards = wanted.is_empty();
         // An empty list is the wildcards, wider than any concrete list bound before.
-        if wanted.iter().any(|a| !bound_addrs.contains(a))
-            || (wanted.is_empty() && !bound_addrs.is_empty())
-        {
+        // Wildcard sockets (an empty `bound_addrs`) already receive on every address, also
+        // on ones that appear later; binding a concrete address next to them would fail. Next
+        // to concrete ones, only the new addresses that are usable now are bound (rebinding a
+        // bound one would fail; the check binds a probe, so it runs only for new ones).
+        let new: Vec<_> = wanted
+            .iter()
+            .copied()
+            .filter(|a| !bound_addrs.contains(a))
+            .collect();
+        let new = if bound_addrs.is_empty() {
+            Vec::new()
+        } else {
+            addrs::bindable(&new, &addrs::is_local)
+        };
+        if !new.is_empty() {
+            match sockets.add(&new, dgram_tx.clone()).await {
+                Ok(()) => bound_addrs.extend(new),
+                Err(e) => tracing::error!(target: "NET", "binding new local addresses failed: {e}"),
+            }
+        } else if wants_wildcards && !bound_addrs.is_empty() {
             match net::Sockets::bind(&wanted, options.ports, dgram_tx.clone()).await {
                 Ok(new) => {
                     drop(sockets);
