@@ -12,6 +12,7 @@
 //! they say nothing about iked, and may never carry a known-failure mark.
 
 mod any;
+mod guard;
 mod natt;
 
 use std::path::{Path, PathBuf};
@@ -55,6 +56,9 @@ pub enum Kind {
     /// up, or, for a faulty initiator credential, AUTHENTICATION_FAILED with the cause in the
     /// responder's log and nothing installed.
     Cert(CertCase),
+    /// NVIDIA's OVS guard on BFL: a shunt-only connection with a marked drop child for
+    /// `[udp/4789]` (see [`guard`]); marked clear text is refused, the tunnel still works.
+    DropGuard,
     /// The seed with `remote_addrs = %any` on BFR (and `local_addrs = %any` on an iked
     /// initiator) and `dynamic` selectors on the edited sides (see [`any`]).
     SeedAny,
@@ -330,6 +334,7 @@ pub fn all() -> Vec<Scenario> {
             Iked,
             Bfl,
         ),
+        Scenario::new("iked-drop-shunt-guard", DropGuard, Iked, StrongSwan, Bfl),
     ]
 }
 
@@ -453,6 +458,7 @@ pub fn scenario_config(
         Kind::Cert(case) => conf = certs::edit_config(&conf, case, side)?,
         Kind::NattForced(by) => natt::edit_config(&mut conf, side, by)?,
         Kind::SeedAny => any::edit_config(&mut conf, sc, side)?,
+        Kind::DropGuard => guard::edit_config(&mut conf, side)?,
         _ => {}
     }
     Ok(conf)
@@ -502,6 +508,7 @@ fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
         Kind::Cert(case) if case.is_negative() => cert_refused(sc, ctx, &hosts, case),
         Kind::Cert(_) => seed(sc, ctx, dir, &hosts).map(|_| ()),
         Kind::NattForced(_) => natt::run(sc, ctx, dir, &hosts),
+        Kind::DropGuard => guard::run(sc, ctx, dir, &hosts),
     };
     if result.is_err() {
         dump_state(ctx, dir, &hosts);
@@ -965,6 +972,15 @@ mod tests {
         let rekey = by_id("iked-rekey-packets");
         let c = scenario_config(&rekey, &ws, Side::Bfl).unwrap();
         assert_eq!(c.text().matches("rekey_packets = 1000").count(), 2);
+        let guard = by_id("iked-drop-shunt-guard");
+        let c = scenario_config(&guard, &ws, Side::Bfl).unwrap();
+        assert!(
+            c.text().contains("prevent_unencrypted_vxlan"),
+            "{}",
+            c.text()
+        );
+        let c = scenario_config(&guard, &ws, Side::Bfr).unwrap();
+        assert!(!c.text().contains("prevent_unencrypted_vxlan"));
     }
 
     #[test]

@@ -18,6 +18,10 @@
 //! - No larval SA outlives its CHILD_SA: an SPI reserved with ALLOCSPI is deleted when the
 //!   engine releases it (a `DeleteSa` for a CHILD_SA that never got installed) and, as a
 //!   safety net, as soon as installing its CHILD_SA fails (strongSwan does the same).
+//! - Shunts ([`super::shunts`]) are policies without SAs: `install_shunt` puts all of a
+//!   shunt's policies in or none, `uninstall_shunt` and `remove_all` take them out again.
+//! - Marks and interface ids: the engine hands over the child's configured values; `%unique`
+//!   values are resolved here once per reqid ([`super::marks`]), so a rekey keeps them.
 //! - [`KernelBackend::remove_all`] leaves the kernel as iked found it (shutdown): the peer
 //!   was sent DELETEs, but their answers are not awaited, so the engine never asks.
 //! - A CHILD_SA rekey arrives as a batch with both SAs but no policies, carrying the reqid
