@@ -481,46 +481,7 @@ async fn run(args: Args) -> Result<()> {
     let template = flood::template(&conn, &secrets, args.local)?;
 
     let (tx, mut rx) = mpsc::channel::<(usize, SocketAddr, Vec<u8>)>(8192);
-    let mut clients = Vec::with_capacity(n_clients);
-    for i in 0..n_clients {
-        let addr = SocketAddr::new(args.local, args.base_port + i as u16);
-        // Sends go through a plain non-blocking socket: tokio's `try_send_to` refuses until
-        // the runtime has seen the socket writable, which would drop each client's first packet.
-        let socket = std::net::UdpSocket::bind(addr)
-            .with_context(|| format!("binding {addr} (client {i})"))?;
-        socket.set_nonblocking(true)?;
-        let reader = UdpSocket::from_std(socket.try_clone()?)?;
-        // The connection (with the identity of each SA) is given by `Run::start`.
-        let engine = Engine::new(
-            Settings::default(),
-            vec![],
-            vec![],
-            Box::new(iked_crypto::rng::OsRandom),
-        );
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 65536];
-            while let Ok((len, from)) = reader.recv_from(&mut buf).await {
-                let ike = if from.port() == NAT_T_PORT {
-                    match nat_t::classify(&buf[..len]) {
-                        nat_t::NatTPayload::Ike(ike) => ike,
-                        nat_t::NatTPayload::Keepalive | nat_t::NatTPayload::Esp => continue,
-                    }
-                } else {
-                    &buf[..len]
-                };
-                if tx.send((i, from, ike.to_vec())).await.is_err() {
-                    break;
-                }
-            }
-        });
-        clients.push(Client {
-            engine,
-            socket,
-            addr,
-            send_errors: 0,
-        });
-    }
+    let clients = bind_clients(&args, n_clients, &tx)?;
     drop(tx);
 
     let clock = Clock::start();
@@ -619,6 +580,74 @@ async fn run(args: Args) -> Result<()> {
         run.fire_timers(run.clock.now());
     }
 
+    let report = finish(&mut run, &args, started, last_event, identities, flood);
+    println!("{}", serde_json::to_string(&report)?);
+
+    if args.hold {
+        hold(&mut run, &mut rx).await;
+    }
+    Ok(())
+}
+
+/// One engine and UDP socket per client port, each with a reader task feeding `tx` with
+/// `(client, from, IKE bytes)`.
+fn bind_clients(
+    args: &Args,
+    n_clients: usize,
+    tx: &mpsc::Sender<(usize, SocketAddr, Vec<u8>)>,
+) -> Result<Vec<Client>> {
+    let mut clients = Vec::with_capacity(n_clients);
+    for i in 0..n_clients {
+        let addr = SocketAddr::new(args.local, args.base_port + i as u16);
+        // Sends go through a plain non-blocking socket: tokio's `try_send_to` refuses until
+        // the runtime has seen the socket writable, which would drop each client's first packet.
+        let socket = std::net::UdpSocket::bind(addr)
+            .with_context(|| format!("binding {addr} (client {i})"))?;
+        socket.set_nonblocking(true)?;
+        let reader = UdpSocket::from_std(socket.try_clone()?)?;
+        // The connection (with the identity of each SA) is given by `Run::start`.
+        let engine = Engine::new(
+            Settings::default(),
+            vec![],
+            vec![],
+            Box::new(iked_crypto::rng::OsRandom),
+        );
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            while let Ok((len, from)) = reader.recv_from(&mut buf).await {
+                let ike = if from.port() == NAT_T_PORT {
+                    match nat_t::classify(&buf[..len]) {
+                        nat_t::NatTPayload::Ike(ike) => ike,
+                        nat_t::NatTPayload::Keepalive | nat_t::NatTPayload::Esp => continue,
+                    }
+                } else {
+                    &buf[..len]
+                };
+                if tx.send((i, from, ike.to_vec())).await.is_err() {
+                    break;
+                }
+            }
+        });
+        clients.push(Client {
+            engine,
+            socket,
+            addr,
+            send_errors: 0,
+        });
+    }
+    Ok(clients)
+}
+
+/// The report of a finished run: what did not finish by the time-out counts as failed.
+fn finish(
+    run: &mut Run,
+    args: &Args,
+    started: usize,
+    last_event: Timestamp,
+    identities: usize,
+    flood: Option<flood::Flood>,
+) -> Report {
     let unfinished = run
         .pending
         .values()
@@ -641,7 +670,7 @@ async fn run(args: Args) -> Result<()> {
     let mut sorted = std::mem::take(&mut run.latencies);
     sorted.sort_unstable();
     let elapsed = last_event.saturating_since(Timestamp::ZERO).as_secs_f64();
-    let report = Report {
+    Report {
         mode: match (&args.child, args.delete) {
             (None, false) => "childless",
             (Some(_), false) => "child",
@@ -670,13 +699,7 @@ async fn run(args: Args) -> Result<()> {
         flood_sent,
         first_failure: run.first_failure.clone(),
         samples: std::mem::take(&mut run.samples),
-    };
-    println!("{}", serde_json::to_string(&report)?);
-
-    if args.hold {
-        hold(&mut run, &mut rx).await;
     }
-    Ok(())
 }
 
 /// Keeps the engines answering the responder until stdin reaches end of file.

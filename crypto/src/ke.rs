@@ -16,7 +16,7 @@ use crypto_bigint::{Encoding, U512, U2048, U3072, U4096, Uint};
 use zeroize::Zeroize;
 
 use crate::error::CryptoError;
-use crate::registry::KeId;
+use crate::registry::ids::KeId;
 use crate::rng::{RandomSource, RngAdapter};
 use crate::secret::SecretBytes;
 

@@ -13,7 +13,7 @@ use sha2::{Sha256, Sha384, Sha512};
 use subtle::ConstantTimeEq;
 
 use crate::error::CryptoError;
-use crate::registry::{Encr, EncrId, EsnId, IntegId, PrfId, Proposal};
+use crate::registry::ids::{Encr, EncrId, EsnId, IntegId, PrfId, Proposal};
 use crate::secret::SecretBytes;
 
 fn hmac_parts<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {

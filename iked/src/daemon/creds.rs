@@ -30,9 +30,16 @@ use iked_crypto::x509::{CertError, Certificate, RawPublicKey};
 use iked_ike::config as ec;
 use iked_ike::creds::CredentialSet;
 
-use super::core::Origin;
 use crate::vici::Message;
 use crate::vici::server::{error_response, success_response};
+
+/// Where a connection, secret or credential came from: a file reload replaces only what an
+/// earlier file load brought in, and what came over VICI stays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    File,
+    Vici,
+}
 
 /// Why a credential could not be used.
 #[derive(Debug, thiserror::Error)]

@@ -140,71 +140,16 @@ pub async fn run(
     mut log_records: Option<mpsc::Receiver<LogRecord>>,
 ) -> Result<(), DaemonError> {
     let kernel_wake = std::sync::Arc::new(tokio::sync::Notify::new());
-    let kernel: Box<dyn kernel::KernelBackend> = match options.kernel {
-        KernelMode::Record => {
-            tracing::warn!(target: "KNL", "*** RECORD-ONLY KERNEL MODE: SAs and policies are NOT installed; no traffic is protected ***");
-            Box::new(kernel::Recording::new())
-        }
-        KernelMode::Xfrm => {
-            Box::new(kernel::Xfrm::open(kernel_wake.clone()).map_err(DaemonError::Kernel)?)
-        }
-    };
-    let engine = Engine::new(
-        engine_settings(&options.charon, options.ports),
-        Vec::new(),
-        Vec::new(),
-        // getrandom(2) through iked_crypto, not a file opened per call.
-        Box::new(iked_crypto::rng::OsRandom),
-    );
     let (events_tx, _) = broadcast::channel(256);
-    let mut core = core::Core::new(
-        engine,
-        kernel,
-        options.config_file.clone(),
-        events_tx.clone(),
-        now(),
-        clock::wall_clock_secs(),
-    );
-    // Known before the first load, so that connections whose local address is not here yet
-    // wait for it instead of failing to start.
-    let mut address_watch = addrs::Watch::open();
-    core.check_local_addresses();
-    if options.config_file.exists() {
-        let report = core.load_file(now(), &options.config_file, "all");
-        // A file that cannot be parsed at all stops the start (systemd shows why); a refused
-        // connection does not: as with charon and `swanctl --load-all`, the valid ones load
-        // and the refused one is logged with its location.
-        if report.file_failed {
-            return Err(DaemonError::Config(
-                options.config_file.clone(),
-                report.errors.join("\n"),
-            ));
-        }
-        if !report.errors.is_empty() {
-            tracing::error!(
-                target: "CFG",
-                "starting with {} connection(s); {} refused: {:?}",
-                report.conns.len(),
-                report.refused.len(),
-                report.refused.iter().map(|(name, _)| name).collect::<Vec<_>>()
-            );
-        }
-    } else {
-        tracing::warn!(target: "CFG", "{} not found, starting without connections", options.config_file.display());
-    }
+    let mut core = start_core(&options, kernel_wake.clone(), events_tx.clone())?;
 
     let (dgram_tx, mut dgram_rx) = mpsc::channel::<net::Received>(1024);
-    let mut addrs = core.local_addresses();
-    for a in &options.listen {
-        if !addrs.contains(a) {
-            addrs.push(*a);
-        }
-    }
-    let wanted_at_start = addrs.clone();
-    let addrs = addrs::bindable(&addrs, &addrs::is_local);
+    let wanted_at_start = listen_addresses(&core, &options);
+    let addrs = addrs::bindable(&wanted_at_start, &addrs::is_local);
     for missing in wanted_at_start.iter().filter(|a| !addrs.contains(a)) {
         tracing::warn!(target: "NET", "local address {missing} is not on this host yet; listening on it once it appears");
     }
+    let mut address_watch = addrs::Watch::open();
     let mut bound_addrs = addrs.clone();
     let mut sockets = net::Sockets::bind(&addrs, options.ports, dgram_tx.clone())
         .await
@@ -263,94 +208,171 @@ pub async fn run(
                     next_watchdog = Some(clock::now() + w);
                 }
             }
-            _ = sighup.recv() => {
-                tracing::info!(target: "DMN", "SIGHUP: reloading {}", core.config_file().display());
-                let _ = crate::notify::notify("RELOADING=1");
-                let file = core.config_file().to_owned();
-                let report = core.load_file(now(), &file, "all");
-                // A file that does not parse changes nothing; otherwise only the refused
-                // connections keep their previous version (load_file logged which).
-                if !report.errors.is_empty() && report.refused.is_empty() {
-                    tracing::error!(target: "CFG", "reload failed, keeping the previous configuration");
-                } else if !report.refused.is_empty() {
-                    tracing::error!(
-                        target: "CFG",
-                        "reload: {} connection(s) refused, kept the previous version of {:?}",
-                        report.refused.len(),
-                        report.kept
-                    );
-                }
-                let _ = crate::notify::notify("READY=1");
-            }
-            _ = addrs::changed(&mut address_watch) => {
-                core.addresses_changed(now());
-            }
+            _ = sighup.recv() => reload(&mut core),
+            _ = addrs::changed(&mut address_watch) => core.addresses_changed(now()),
             _ = sigterm.recv() => { core.stopping = true; }
             _ = sigint.recv() => { core.stopping = true; }
         }
-        // New local addresses after a reload, or appearing on the host, get sockets too.
-        let mut wanted = core.local_addresses();
-        for a in &options.listen {
-            if !wanted.contains(a) {
-                wanted.push(*a);
-            }
-        }
-        // Empty: the configuration asks for the wildcards (not: its addresses are missing).
-        let wants_wildcards = wanted.is_empty();
-        // An empty list is the wildcards, wider than any concrete list bound before.
-        // Wildcard sockets (an empty `bound_addrs`) already receive on every address, also
-        // on ones that appear later; binding a concrete address next to them would fail. Next
-        // to concrete ones, only the new addresses that are usable now are bound (rebinding a
-        // bound one would fail; the check binds a probe, so it runs only for new ones).
-        let new: Vec<_> = wanted
-            .iter()
-            .copied()
-            .filter(|a| !bound_addrs.contains(a))
-            .collect();
-        let new = if bound_addrs.is_empty() {
-            Vec::new()
-        } else {
-            addrs::bindable(&new, &addrs::is_local)
-        };
-        if !new.is_empty() {
-            match sockets.add(&new, dgram_tx.clone()).await {
-                Ok(()) => bound_addrs.extend(new),
-                Err(e) => tracing::error!(target: "NET", "binding new local addresses failed: {e}"),
-            }
-        } else if wants_wildcards && !bound_addrs.is_empty() {
-            match net::Sockets::bind(&wanted, options.ports, dgram_tx.clone()).await {
-                Ok(new) => {
-                    drop(sockets);
-                    sockets = new;
-                    bound_addrs = wanted;
-                }
-                Err(e) => tracing::error!(target: "NET", "binding new local addresses failed: {e}"),
-            }
-        }
+        rebind(&core, &options, &mut sockets, &mut bound_addrs, &dgram_tx).await;
         flush(&mut core, &sockets).await;
         if core.stopping {
             break;
         }
     }
+    shut_down(&mut core, &sockets).await;
+    vici_task.abort();
+    let _ = std::fs::remove_file(&options.vici_socket);
+    Ok(())
+}
+
+/// The kernel backend, engine and core, with the configuration file loaded: a file that does
+/// not parse is fatal at start-up, a refused connection is not; a missing file starts the
+/// daemon without connections.
+fn start_core(
+    options: &Options,
+    kernel_wake: std::sync::Arc<tokio::sync::Notify>,
+    events_tx: broadcast::Sender<server::BroadcastEvent>,
+) -> Result<core::Core, DaemonError> {
+    let kernel: Box<dyn kernel::KernelBackend> = match options.kernel {
+        KernelMode::Record => {
+            tracing::warn!(target: "KNL", "*** RECORD-ONLY KERNEL MODE: SAs and policies are NOT installed; no traffic is protected ***");
+            Box::new(kernel::Recording::new())
+        }
+        KernelMode::Xfrm => Box::new(kernel::Xfrm::open(kernel_wake).map_err(DaemonError::Kernel)?),
+    };
+    let engine = Engine::new(
+        engine_settings(&options.charon, options.ports),
+        Vec::new(),
+        Vec::new(),
+        // getrandom(2) through iked_crypto, not a file opened per call.
+        Box::new(iked_crypto::rng::OsRandom),
+    );
+    let mut core = core::Core::new(
+        engine,
+        kernel,
+        options.config_file.clone(),
+        events_tx,
+        now(),
+        clock::wall_clock_secs(),
+    );
+    // Before the first load, so that connections whose local address is not here yet wait
+    // for it instead of failing to start.
+    core.check_local_addresses();
+    if options.config_file.exists() {
+        let report = core.load_file(now(), &options.config_file, "all");
+        // A file that cannot be parsed at all stops the start (systemd shows why); a refused
+        // connection does not: as with charon and `swanctl --load-all`, the valid ones load
+        // and the refused one is logged with its location.
+        if report.file_failed {
+            return Err(DaemonError::Config(
+                options.config_file.clone(),
+                report.errors.join("\n"),
+            ));
+        }
+        if !report.errors.is_empty() {
+            tracing::error!(
+                target: "CFG",
+                "starting with {} connection(s); {} refused: {:?}",
+                report.conns.len(),
+                report.refused.len(),
+                report.refused.iter().map(|(name, _)| name).collect::<Vec<_>>()
+            );
+        }
+    } else {
+        tracing::warn!(target: "CFG", "{} not found, starting without connections", options.config_file.display());
+    }
+    Ok(core)
+}
+
+/// The addresses to bind: the loaded connections' (none: the wildcards) and `--listen`'s.
+fn listen_addresses(core: &core::Core, options: &Options) -> Vec<std::net::IpAddr> {
+    let mut addrs = core.local_addresses();
+    for a in &options.listen {
+        if !addrs.contains(a) {
+            addrs.push(*a);
+        }
+    }
+    addrs
+}
+
+/// New local addresses after a reload, or appearing on the host, get sockets too.
+async fn rebind(
+    core: &core::Core,
+    options: &Options,
+    sockets: &mut net::Sockets,
+    bound_addrs: &mut Vec<std::net::IpAddr>,
+    dgram_tx: &mpsc::Sender<net::Received>,
+) {
+    let wanted = listen_addresses(core, options);
+    // Wildcard sockets (an empty `bound_addrs`) already receive on every address, also on
+    // ones that appear later; binding a concrete address next to them would fail. Next to
+    // concrete ones, only the new addresses that are usable now are bound (rebinding a bound
+    // one would fail; the check binds a probe, so it runs only for new ones).
+    let new: Vec<_> = wanted
+        .iter()
+        .copied()
+        .filter(|a| !bound_addrs.contains(a))
+        .collect();
+    let new = if bound_addrs.is_empty() {
+        Vec::new()
+    } else {
+        addrs::bindable(&new, &addrs::is_local)
+    };
+    if !new.is_empty() {
+        match sockets.add(&new, dgram_tx.clone()).await {
+            Ok(()) => bound_addrs.extend(new),
+            Err(e) => tracing::error!(target: "NET", "binding new local addresses failed: {e}"),
+        }
+    } else if wanted.is_empty() && !bound_addrs.is_empty() {
+        // An empty list is the wildcards, wider than any concrete list bound before.
+        match net::Sockets::bind(&wanted, options.ports, dgram_tx.clone()).await {
+            Ok(new) => {
+                *sockets = new;
+                *bound_addrs = wanted;
+            }
+            Err(e) => tracing::error!(target: "NET", "binding new local addresses failed: {e}"),
+        }
+    }
+}
+
+/// SIGHUP: loads the configuration file again.
+fn reload(core: &mut core::Core) {
+    tracing::info!(target: "DMN", "SIGHUP: reloading {}", core.config_file().display());
+    let _ = crate::notify::notify("RELOADING=1");
+    let file = core.config_file().to_owned();
+    let report = core.load_file(now(), &file, "all");
+    // A file that does not parse changes nothing; otherwise only the refused
+    // connections keep their previous version (load_file logged which).
+    if !report.errors.is_empty() && report.refused.is_empty() {
+        tracing::error!(target: "CFG", "reload failed, keeping the previous configuration");
+    } else if !report.refused.is_empty() {
+        tracing::error!(
+            target: "CFG",
+            "reload: {} connection(s) refused, kept the previous version of {:?}",
+            report.refused.len(),
+            report.kept
+        );
+    }
+    let _ = crate::notify::notify("READY=1");
+}
+
+/// Tells peers we are going, as charon does on shutdown: deletes every IKE SA, gives the
+/// INFORMATIONALs a moment to leave, and removes our SAs from the kernel.
+async fn shut_down(core: &mut core::Core, sockets: &net::Sockets) {
     tracing::info!(target: "DMN", "shutting down");
     let _ = crate::notify::notify("STOPPING=1");
-    // Tell peers we are going, as charon does on shutdown: delete every IKE SA, then give
-    // the INFORMATIONALs a moment to leave.
     let t = now();
     let ids: Vec<_> = core.engine_mut().ike_sas().iter().map(|s| s.id).collect();
     for id in ids {
         let _ = core.engine_mut().terminate_ike(t, id);
     }
-    flush(&mut core, &sockets).await;
+    flush(core, sockets).await;
     // The DELETEs are out; their answers would come after we are gone, so the engine never
     // removes the CHILD_SAs itself. charon's shutdown leaves no IPsec state behind either.
     let removed = core.kernel_mut().remove_all();
     if removed > 0 {
         tracing::info!(target: "KNL", "removed {removed} CHILD_SA(s) from the kernel");
     }
-    vici_task.abort();
-    let _ = std::fs::remove_file(&options.vici_socket);
-    Ok(())
 }
 
 async fn recv_log(rx: &mut Option<mpsc::Receiver<LogRecord>>) -> Option<LogRecord> {

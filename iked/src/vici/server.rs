@@ -254,10 +254,10 @@ pub async fn serve(
 async fn handle_client(
     stream: UnixStream,
     requests: mpsc::Sender<ControlRequest>,
-    mut events: broadcast::Receiver<BroadcastEvent>,
+    events: broadcast::Receiver<BroadcastEvent>,
 ) {
-    let (mut reader, mut writer) = stream.into_split();
-    let (tx, mut out_rx) = mpsc::unbounded_channel::<Packet>();
+    let (mut reader, writer) = stream.into_split();
+    let (tx, out_rx) = mpsc::unbounded_channel::<Packet>();
     let out_tx = Outbox {
         tx,
         queued: Arc::default(),
@@ -267,71 +267,13 @@ async fn handle_client(
     let overflow = out_tx.overflow.clone();
     let registered: Arc<Mutex<HashSet<String>>> = Arc::default();
 
-    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
-    let writer_task = tokio::spawn(async move {
-        let mut stopping = false;
-        loop {
-            let packet = if stopping {
-                match out_rx.try_recv() {
-                    Ok(packet) => packet,
-                    Err(_) => break,
-                }
-            } else {
-                tokio::select! {
-                    biased;
-                    packet = out_rx.recv() => match packet {
-                        Some(packet) => packet,
-                        None => break,
-                    },
-                    // The client is gone: flush what is queued, then drop the queue so that
-                    // pending commands see `is_connected() == false`.
-                    _ = &mut stop_rx => {
-                        stopping = true;
-                        continue;
-                    }
-                }
-            };
-            let bytes = match codec::encode_packet(&packet) {
-                Ok(bytes) => bytes,
-                Err(e) => match codec::encode_packet(&Packet::CmdResponse(error_response(format!(
-                    "response not encodable: {e}"
-                )))) {
-                    Ok(bytes) => bytes,
-                    Err(_) => continue,
-                },
-            };
-            if writer.write_all(&bytes).await.is_err() {
-                break;
-            }
-            queued.fetch_sub(1, Ordering::Relaxed);
-        }
-    });
-
-    let broadcast_out = out_tx.clone();
-    let broadcast_registered = registered.clone();
-    let broadcast_task = tokio::spawn(async move {
-        loop {
-            match events.recv().await {
-                Ok(event) => {
-                    let wanted = broadcast_registered
-                        .lock()
-                        .map(|set| set.contains(event.name))
-                        .unwrap_or(false);
-                    if wanted
-                        && !broadcast_out.send_event(Packet::Event {
-                            event: event.name.to_owned(),
-                            message: event.message,
-                        })
-                    {
-                        break;
-                    }
-                }
-                // A slow client misses events rather than slowing the daemon down.
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => break,
-            }
-        }
-    });
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let writer_task = tokio::spawn(write_packets(writer, out_rx, queued, stop_rx));
+    let broadcast_task = tokio::spawn(forward_broadcasts(
+        events,
+        out_tx.clone(),
+        registered.clone(),
+    ));
 
     loop {
         let mut header = [0u8; 4];
@@ -433,6 +375,81 @@ async fn handle_client(
     // Flush what is queued (e.g. the error for an oversized segment) before closing.
     let _ = stop_tx.send(());
     let _ = writer_task.await;
+}
+
+/// A client's writer: encodes and writes its queued packets in order until the queue closes,
+/// or, once `stop` fires (the client is gone), until what is queued is flushed.
+async fn write_packets(
+    mut writer: tokio::net::unix::OwnedWriteHalf,
+    mut out_rx: mpsc::UnboundedReceiver<Packet>,
+    queued: Arc<AtomicUsize>,
+    mut stop_rx: oneshot::Receiver<()>,
+) {
+    let mut stopping = false;
+    loop {
+        let packet = if stopping {
+            match out_rx.try_recv() {
+                Ok(packet) => packet,
+                Err(_) => break,
+            }
+        } else {
+            tokio::select! {
+                biased;
+                packet = out_rx.recv() => match packet {
+                    Some(packet) => packet,
+                    None => break,
+                },
+                // The client is gone: flush what is queued, then drop the queue so that
+                // pending commands see `is_connected() == false`.
+                _ = &mut stop_rx => {
+                    stopping = true;
+                    continue;
+                }
+            }
+        };
+        let bytes = match codec::encode_packet(&packet) {
+            Ok(bytes) => bytes,
+            Err(e) => match codec::encode_packet(&Packet::CmdResponse(error_response(format!(
+                "response not encodable: {e}"
+            )))) {
+                Ok(bytes) => bytes,
+                Err(_) => continue,
+            },
+        };
+        if writer.write_all(&bytes).await.is_err() {
+            break;
+        }
+        queued.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Hands a client the broadcast events it registered for.
+async fn forward_broadcasts(
+    mut events: broadcast::Receiver<BroadcastEvent>,
+    broadcast_out: Outbox,
+    broadcast_registered: Arc<Mutex<HashSet<String>>>,
+) {
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                let wanted = broadcast_registered
+                    .lock()
+                    .map(|set| set.contains(event.name))
+                    .unwrap_or(false);
+                if wanted
+                    && !broadcast_out.send_event(Packet::Event {
+                        event: event.name.to_owned(),
+                        message: event.message,
+                    })
+                {
+                    break;
+                }
+            }
+            // A slow client misses events rather than slowing the daemon down.
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
 }
 
 fn packet_kind(packet: &Packet) -> &'static str {

@@ -27,6 +27,28 @@ const NAT_T_PORT: u16 = 4500;
 /// Length of a NAT_DETECTION hash (SHA-1).
 const NAT_HASH_LEN: usize = 20;
 
+/// An IKE_SA_INIT request as it arrived, handed through the steps of
+/// [`Engine::respond_sa_init`].
+#[derive(Clone, Copy)]
+struct SaInitRequest<'a> {
+    local: SocketAddr,
+    remote: SocketAddr,
+    header: Header,
+    bytes: &'a [u8],
+}
+
+/// What a responder agreed to in IKE_SA_INIT: the proposal and its suite, our key exchange
+/// half, nonce and SPI, and the IKE SA keys derived from them.
+struct SaInitAgreement {
+    chosen: Proposal,
+    suite_sel: crate::proposal::Selected,
+    group: u16,
+    ke: KeyExchange,
+    nr: Vec<u8>,
+    spi_r: u64,
+    keys: crate::suite::IkeKeys,
+}
+
 impl Engine {
     // ===== IKE_SA_INIT ========================================================================
 
@@ -388,6 +410,31 @@ impl Engine {
         header: Header,
         bytes: &[u8],
     ) {
+        let req = SaInitRequest {
+            local,
+            remote,
+            header,
+            bytes,
+        };
+        if !self.screen_sa_init(now, req) {
+            return;
+        }
+        let Some((msg, ni)) = self.decode_sa_init(req) else {
+            return;
+        };
+        let Some(config) = self.sa_init_config(req) else {
+            return;
+        };
+        let Some(agreed) = self.negotiate_sa_init(req, &config, &msg, &ni) else {
+            return;
+        };
+        self.start_responder_sa(now, req, config, &msg, ni, agreed);
+    }
+
+    /// Step 1 of [`Self::respond_sa_init`]: replays the response to a retransmit and lets
+    /// through only a fresh, well-formed request the DoS protection admits.
+    fn screen_sa_init(&mut self, now: Timestamp, req: SaInitRequest<'_>) -> bool {
+        let (local, remote, header, bytes) = (req.local, req.remote, req.header, req.bytes);
         if let Some(id) = self.by_initiator.get(&(header.spi_i, remote)).copied() {
             // A retransmitted IKE_SA_INIT: replay our response.
             if let Some(sa) = self.sas.get(&id)
@@ -401,16 +448,16 @@ impl Engine {
                     });
                 }
                 self.stats.replayed_responses += 1;
-                return;
+                return false;
             }
             self.drop_datagram(Some(id), || "IKE_SA_INIT retransmit while busy".to_owned());
-            return;
+            return false;
         }
         if header.message_id != 0 {
             self.drop_datagram(None, || {
                 "IKE_SA_INIT request with non-zero message ID".to_owned()
             });
-            return;
+            return false;
         }
         // RFC 7296 3.1: the initiator's SPI "MUST NOT be zero", and a request to start an IKE
         // SA comes from its original initiator (I flag set); anything else cannot be answered
@@ -419,17 +466,24 @@ impl Engine {
             self.drop_datagram(None, || {
                 format!("ignoring IKE_SA_INIT from {remote} with initiator SPI 0")
             });
-            return;
+            return false;
         }
         if !header.from_initiator() {
             self.drop_datagram(None, || {
                 format!("ignoring IKE_SA_INIT request from {remote} without the Initiator flag")
             });
-            return;
+            return false;
         }
         if !self.admit_sa_init(now, local, remote, header, bytes) {
-            return;
+            return false;
         }
+        true
+    }
+
+    /// Step 2: decodes the request and applies the payload limits charon applies; returns it
+    /// with the initiator's nonce.
+    fn decode_sa_init(&mut self, req: SaInitRequest<'_>) -> Option<(Message, Vec<u8>)> {
+        let (local, remote, header, bytes) = (req.local, req.remote, req.header, req.bytes);
         let msg = match crate::message::decode(bytes, None) {
             Ok(m) => m,
             Err(e) => {
@@ -450,7 +504,7 @@ impl Engine {
                     }
                     None => self.drop_datagram(None, || format!("IKE_SA_INIT dropped: {err}")),
                 }
-                return;
+                return None;
             }
         };
         engine_log!(self, None, LogGroup::Enc, "parsed {}", msg.summary());
@@ -461,7 +515,7 @@ impl Engine {
             || count(|p| matches!(p, Payload::Nonce(_))) > 1
         {
             self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
-            return;
+            return None;
         }
         // Notify data of a fixed or bounded size: a COOKIE is 1..64 octets (RFC 7296 2.6),
         // NAT detection data a SHA-1 digest (2.23); charon refuses others as malformed.
@@ -486,12 +540,18 @@ impl Engine {
         });
         if bad_notify || bad_proposals {
             self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
-            return;
+            return None;
         }
         let Some(ni) = nonce_payload(&msg).cloned() else {
             self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
-            return;
+            return None;
         };
+        Some((msg, ni))
+    }
+
+    /// Step 3: the connection for the request's addresses (NO_PROPOSAL_CHOSEN without one).
+    fn sa_init_config(&mut self, req: SaInitRequest<'_>) -> Option<Arc<IkeConfig>> {
+        let (local, remote, header) = (req.local, req.remote, req.header);
         let Some(config) =
             crate::config::best_addr_match(&self.connections, local.ip(), remote.ip(), |_| true)
                 .cloned()
@@ -505,7 +565,7 @@ impl Engine {
                 remote.ip()
             );
             self.refuse_sa_init(local, remote, header, notify::NO_PROPOSAL_CHOSEN);
-            return;
+            return None;
         };
         engine_log!(
             self,
@@ -514,9 +574,21 @@ impl Engine {
             "{} is initiating an IKE_SA",
             remote.ip()
         );
-        let (Some(theirs), Some((group, ke_data))) = (sa_payload(&msg), ke_payload(&msg)) else {
+        Some(config)
+    }
+
+    /// Step 4: the proposal, our half of the key exchange, our nonce and SPI, and the keys.
+    fn negotiate_sa_init(
+        &mut self,
+        req: SaInitRequest<'_>,
+        config: &IkeConfig,
+        msg: &Message,
+        ni: &[u8],
+    ) -> Option<SaInitAgreement> {
+        let (local, remote, header) = (req.local, req.remote, req.header);
+        let (Some(theirs), Some((group, ke_data))) = (sa_payload(msg), ke_payload(msg)) else {
             self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
-            return;
+            return None;
         };
         let chosen = match select_with_ke(&config.proposals, theirs, group) {
             Ok(p) => p,
@@ -525,35 +597,55 @@ impl Engine {
                 if let Some((kind, data)) = notify_for(&e) {
                     self.stateless_reply(local, remote, header, Notify::new(kind, data));
                 }
-                return;
+                return None;
             }
         };
-        let Some(suite_sel) = chosen.selected() else {
-            return;
-        };
+        let suite_sel = chosen.selected()?;
         let Ok(ke) = KeyExchange::generate(group, self.rng.as_mut()) else {
             self.refuse_sa_init(local, remote, header, notify::NO_PROPOSAL_CHOSEN);
-            return;
+            return None;
         };
         let Ok(shared) = ke.shared(ke_data) else {
             self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
-            return;
+            return None;
         };
         let nr = self.random_bytes(self.settings.nonce_len);
         let spi_r = self.random_spi();
-        let Ok(keys) = suite::skeyseed(suite_sel.prf, &ni, &nr, &shared).and_then(|seed| {
-            suite::derive_ike_keys(&suite_sel, &seed, &ni, &nr, header.spi_i, spi_r)
+        let Ok(keys) = suite::skeyseed(suite_sel.prf, ni, &nr, &shared).and_then(|seed| {
+            suite::derive_ike_keys(&suite_sel, &seed, ni, &nr, header.spi_i, spi_r)
         }) else {
             self.refuse_sa_init(local, remote, header, notify::NO_PROPOSAL_CHOSEN);
-            return;
+            return None;
         };
+        Some(SaInitAgreement {
+            chosen,
+            suite_sel,
+            group,
+            ke,
+            nr,
+            spi_r,
+            keys,
+        })
+    }
+
+    /// Step 5: the half-open IKE SA, waiting for IKE_AUTH, and our response.
+    fn start_responder_sa(
+        &mut self,
+        now: Timestamp,
+        req: SaInitRequest<'_>,
+        config: Arc<IkeConfig>,
+        msg: &Message,
+        ni: Vec<u8>,
+        agreed: SaInitAgreement,
+    ) {
+        let (local, remote, header, bytes) = (req.local, req.remote, req.header, req.bytes);
         let id = self.new_ike_id();
         engine_log!(
             self,
             Some(id),
             LogGroup::Cfg,
             "selected proposal: {}",
-            chosen.describe()
+            agreed.chosen.describe()
         );
         let local_id = config
             .local
@@ -563,7 +655,7 @@ impl Engine {
         let mut sa = IkeSa::new(
             id,
             config,
-            (header.spi_i, spi_r),
+            (header.spi_i, agreed.spi_r),
             (local, remote),
             local_id,
             now,
@@ -573,19 +665,19 @@ impl Engine {
         let announce_fragmentation = msg.notify(notify::FRAGMENTATION_SUPPORTED).is_some()
             && sa.config.fragmentation != Fragmentation::No;
         sa.fragmentation.peer_supported = announce_fragmentation;
-        self.detect_nat(now, &mut sa, &msg, local, remote);
-        let source_hash = self.nat_source_hash(&sa, spi_r, local);
+        self.detect_nat(now, &mut sa, msg, local, remote);
+        let source_hash = self.nat_source_hash(&sa, agreed.spi_r, local);
         let mut payloads = vec![
-            Payload::Sa(vec![chosen.clone()]),
+            Payload::Sa(vec![agreed.chosen.clone()]),
             Payload::Ke {
-                group,
-                data: ke.public(),
+                group: agreed.group,
+                data: agreed.ke.public(),
             },
-            Payload::Nonce(nr.clone()),
+            Payload::Nonce(agreed.nr.clone()),
             Payload::Notify(Notify::new(notify::NAT_DETECTION_SOURCE_IP, source_hash)),
             Payload::Notify(Notify::new(
                 notify::NAT_DETECTION_DESTINATION_IP,
-                nat_hash(sa.spi_i, spi_r, remote),
+                nat_hash(sa.spi_i, agreed.spi_r, remote),
             )),
             Payload::Notify(Notify::new(
                 notify::SIGNATURE_HASH_ALGORITHMS,
@@ -612,21 +704,21 @@ impl Engine {
             .and_then(|(_, b)| b.first().cloned())
             .unwrap_or_default();
         sa.crypto = Some(IkeCrypto {
-            proposal: chosen,
-            suite: suite_sel,
-            keys,
+            proposal: agreed.chosen,
+            suite: agreed.suite_sel,
+            keys: agreed.keys,
             iv_counter: 0,
         });
         sa.phase = Phase::ExpectAuthRequest(Box::new(ExpectAuthRequest {
             init: InitMaterial {
                 ni,
-                nr,
+                nr: agreed.nr,
                 request: bytes.to_vec(),
                 response,
             },
         }));
         self.count_half_open(&mut sa, remote.ip());
-        self.by_spi.insert(spi_r, id);
+        self.by_spi.insert(agreed.spi_r, id);
         self.by_initiator.insert((header.spi_i, remote), id);
         self.timers.schedule(
             TimerKey::HalfOpen(id),
