@@ -28,8 +28,8 @@ use crate::model::*;
 use crate::resolve::Node;
 use crate::syntax::RawKey;
 use crate::values::{
-    IfId, Mark, parse_bool, parse_duration, parse_if_id, parse_mark, parse_port, parse_u32,
-    parse_volume, split_list,
+    IfId, Mark, parse_bool, parse_duration, parse_if_id, parse_mark, parse_port, parse_set_mark,
+    parse_u32, parse_volume, split_list,
 };
 
 /// Accessor for one resolved section that reports as it reads.
@@ -827,6 +827,9 @@ const CHILD_KEYS: &[&str] = &[
     "hw_offload",
     "if_id_in",
     "if_id_out",
+    "set_mark_in",
+    "set_mark_out",
+    "mark_in_sa",
     "ipcomp",
     "updown",
     "label",
@@ -835,9 +838,6 @@ const CHILD_KEYS: &[&str] = &[
 const CHILD_UNSUPPORTED: &[&str] = &[
     // Only passed to the updown script, which is refused.
     "hostaccess",
-    "mark_in_sa",
-    "set_mark_in",
-    "set_mark_out",
     "sha256_96",
     "copy_df",
     "copy_ecn",
@@ -1114,6 +1114,13 @@ fn child(
         if_id_out: s
             .value(sink, "if_id_out", parse_if_id)
             .unwrap_or(conn_if_ids.1),
+        set_mark_in: s
+            .value(sink, "set_mark_in", parse_set_mark)
+            .unwrap_or(Mark::NONE),
+        set_mark_out: s
+            .value(sink, "set_mark_out", parse_set_mark)
+            .unwrap_or(Mark::NONE),
+        mark_in_sa: s.value(sink, "mark_in_sa", parse_bool).unwrap_or(false),
         inactivity: s
             .value(sink, "inactivity", parse_duration)
             .unwrap_or_default(),

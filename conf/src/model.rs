@@ -391,6 +391,12 @@ pub struct Child {
     pub if_id_in: IfId,
     /// `if_id_out` (default: the connection's).
     pub if_id_out: IfId,
+    /// `set_mark_in`: output mark the inbound SA sets (default none; `%same` is `mark_in`).
+    pub set_mark_in: Mark,
+    /// `set_mark_out`: output mark the outbound SA sets (`%same` is `mark_out`).
+    pub set_mark_out: Mark,
+    /// `mark_in_sa`: the inbound SA matches on `mark_in` too (default no).
+    pub mark_in_sa: bool,
     /// `inactivity` (default 0: off).
     pub inactivity: Duration,
 }

@@ -100,6 +100,8 @@ pub enum MarkValue {
     Unique,
     /// `%unique-dir`: a unique value per CHILD_SA and direction.
     UniqueDir,
+    /// `%same` (output marks only): the value of the matching `mark_in`/`mark_out`.
+    Same,
 }
 
 /// Netfilter mark and mask (`mark_in`, `mark_out`).
@@ -130,6 +132,7 @@ impl std::fmt::Display for Mark {
             MarkValue::Fixed(v) => write!(f, "{v:#x}/{:#010x}", self.mask),
             MarkValue::Unique => write!(f, "%unique/{:#010x}", self.mask),
             MarkValue::UniqueDir => write!(f, "%unique-dir/{:#010x}", self.mask),
+            MarkValue::Same => write!(f, "%same/{:#010x}", self.mask),
         }
     }
 }
@@ -153,6 +156,34 @@ pub fn parse_mark(s: &str) -> Result<Mark, String> {
         ),
     };
     Ok(Mark { value, mask })
+}
+
+/// `set_mark_in`/`set_mark_out`: `value[/mask]` or `%same` (charon's `mark_from_string` with
+/// `MARK_OP_SAME`: the unique values are not accepted for output marks).
+pub fn parse_set_mark(s: &str) -> Result<Mark, String> {
+    let (value_text, mask_text) = match s.split_once('/') {
+        Some((v, m)) => (v, Some(m)),
+        None => (s, None),
+    };
+    if value_text.trim().eq_ignore_ascii_case("%same") {
+        let mask = match mask_text {
+            Some(m) => parse_u32(m).map_err(|_| format!("invalid mark mask in '{s}'"))?,
+            None => u32::MAX,
+        };
+        return Ok(Mark {
+            value: MarkValue::Same,
+            mask,
+        });
+    }
+    match parse_mark(s)? {
+        Mark {
+            value: MarkValue::Unique | MarkValue::UniqueDir,
+            ..
+        } => Err(format!(
+            "'{s}': %unique is not allowed for an output mark (a value or %same is)"
+        )),
+        mark => Ok(mark),
+    }
 }
 
 /// XFRM interface ID (`if_id_in`, `if_id_out`).

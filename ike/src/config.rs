@@ -340,6 +340,8 @@ pub struct ChildConfig {
     pub policies_fwd_out: bool,
     /// Lifetimes.
     pub lifetimes: ChildLifetimes,
+    /// Marks and interface ids; the engine copies them into its SA requests.
+    pub marks: crate::marks::ChildMarks,
 }
 
 /// An IKE connection (a `connections` section).

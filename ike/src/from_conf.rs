@@ -37,6 +37,7 @@ use crate::config::{
     HwOffload, Identity, IkeConfig, IkeSecret, Mode, PubkeyAuth, PubkeyConstraint, SendCert,
     UniquePolicy, id_type,
 };
+use crate::marks::{ChildMarks, IfIdSpec, MarkSpec, MarkValue};
 use crate::proposal::{Proposal, protocol, transform_type};
 use crate::ts::{TrafficSelector, TsSpec};
 
@@ -103,6 +104,36 @@ pub enum Problem {
     NoProposal,
 }
 
+/// A child's marks and interface ids in the engine's terms.
+pub fn child_marks(ch: &conf::Child) -> ChildMarks {
+    use conf::values::{IfId, MarkValue as M};
+    let mark = |m: conf::values::Mark| MarkSpec {
+        value: match m.value {
+            M::Fixed(0) if m.mask == 0 => MarkValue::None,
+            M::Fixed(v) => MarkValue::Fixed(v),
+            M::Unique => MarkValue::Unique,
+            M::UniqueDir => MarkValue::UniqueDir,
+            M::Same => MarkValue::Same,
+        },
+        mask: m.mask,
+    };
+    let if_id = |i: IfId| match i {
+        IfId::Fixed(0) => IfIdSpec::None,
+        IfId::Fixed(v) => IfIdSpec::Fixed(v),
+        IfId::Unique => IfIdSpec::Unique,
+        IfId::UniqueDir => IfIdSpec::UniqueDir,
+    };
+    ChildMarks {
+        mark_in: mark(ch.mark_in),
+        mark_out: mark(ch.mark_out),
+        set_mark_in: mark(ch.set_mark_in),
+        set_mark_out: mark(ch.set_mark_out),
+        if_id_in: if_id(ch.if_id_in),
+        if_id_out: if_id(ch.if_id_out),
+        mark_in_sa: ch.mark_in_sa,
+    }
+}
+
 /// Converts all connections and IKE secrets; the first error stops the conversion.
 pub fn convert(config: &conf::Config) -> Result<(Vec<IkeConfig>, Vec<IkeSecret>), ConvertError> {
     let conns = config
@@ -151,6 +182,11 @@ pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
         engine_proposals(&c.proposals, protocol::IKE).map_err(|p| at("proposals".into(), p))?;
     let mut children = Vec::with_capacity(c.children.len());
     for ch in &c.children {
+        // Shunts (`mode = pass|drop`) are policies the daemon installs itself; the engine
+        // never negotiates them (charon's shunt manager, outside any IKE SA).
+        if ch.mode.is_shunt() {
+            continue;
+        }
         let at_child = |key: &str, p| at(format!("children.{}.{key}", ch.name), p);
         let mode = match ch.mode {
             conf::Mode::Tunnel => Mode::Tunnel,
@@ -182,6 +218,7 @@ pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
                 rekey_packets: l.rekey_packets,
                 life_packets: l.life_packets,
             },
+            marks: child_marks(ch),
         }));
     }
     Ok(IkeConfig {
@@ -378,7 +415,7 @@ fn engine_proposals(
 
 /// Converts one side's selectors; `dynamic` stays symbolic, for the engine to resolve per IKE
 /// SA.
-fn traffic_selectors(list: &[conf::addr::TrafficSelector]) -> Vec<TsSpec> {
+pub fn traffic_selectors(list: &[conf::addr::TrafficSelector]) -> Vec<TsSpec> {
     list.iter()
         .map(|ts| {
             let (start_port, end_port) = match ts.ports {
@@ -706,13 +743,49 @@ connections {
         assert_eq!(e.setting, "local.auth");
         assert!(matches!(e.problem, Problem::AuthConstraint(_)), "{e}");
 
-        let pass = base_with("esp_proposals = aes128gcm16-x25519", "mode = pass");
-        let e = convert_err(&pass);
+        let beet = base_with("esp_proposals = aes128gcm16-x25519", "mode = beet");
+        let e = convert_err(&beet);
         assert_eq!(e.setting, "children.ch.mode");
         assert_eq!(
             e.to_string(),
-            "connection 'c1': children.ch.mode: mode pass is not supported yet (tunnel and transport are)"
+            "connection 'c1': children.ch.mode: mode beet is not supported yet (tunnel and transport are)"
         );
+    }
+
+    #[test]
+    fn shunt_children_never_reach_the_engine_and_marks_do() {
+        for mode in ["pass", "drop"] {
+            let shunt = base_with(
+                "esp_proposals = aes128gcm16-x25519",
+                &format!("mode = {mode}"),
+            );
+            let conn = connection(&shunt.connections[0]).unwrap();
+            assert!(conn.children.is_empty(), "{mode}: {:?}", conn.children);
+        }
+        let marked = base_with(
+            "esp_proposals = aes128gcm16-x25519",
+            "esp_proposals = aes128gcm16-x25519\n      mark_in = 0x10/0xff\n      \
+             mark_out = %unique\n      set_mark_out = %same\n      if_id_in = 7\n      \
+             if_id_out = %unique-dir\n      mark_in_sa = yes",
+        );
+        let conn = connection(&marked.connections[0]).unwrap();
+        let m = conn.children[0].marks;
+        use crate::marks::{IfIdSpec, MarkSpec, MarkValue};
+        assert_eq!(
+            m.mark_in,
+            MarkSpec {
+                value: MarkValue::Fixed(0x10),
+                mask: 0xff
+            }
+        );
+        assert_eq!(m.mark_out.value, MarkValue::Unique);
+        assert_eq!(m.set_mark_out.value, MarkValue::Same);
+        assert_eq!(m.set_mark_in.value, MarkValue::None);
+        assert_eq!(
+            (m.if_id_in, m.if_id_out),
+            (IfIdSpec::Fixed(7), IfIdSpec::UniqueDir)
+        );
+        assert!(m.mark_in_sa);
     }
 
     #[test]

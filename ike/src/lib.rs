@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 #[cfg(feature = "conf")]
 pub mod from_conf;
+pub mod marks;
 pub mod message;
 pub mod proposal;
 pub mod suite;

@@ -201,11 +201,13 @@ impl Lab {
             .collect())
     }
 
-    /// IPsec policies in `side`, without the daemons' per-socket bypass policies.
+    /// IPsec policies in `side`: those with a template, so neither the daemons' per-socket
+    /// bypass policies nor shunts (pass/drop policies, which have none; the guard row checks
+    /// its own).
     pub fn ipsec_policies(&self, side: Side) -> Result<Vec<XfrmPolicy>, LabError> {
         Ok(xfrm_text::parse_policies(&self.xfrm_policy_text(side)?)
             .into_iter()
-            .filter(|p| !p.is_socket_policy())
+            .filter(|p| !p.is_socket_policy() && !p.templates.is_empty())
             .collect())
     }
 

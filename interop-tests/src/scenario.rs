@@ -13,6 +13,7 @@
 
 mod any;
 mod crash;
+mod guard;
 mod natt;
 pub mod ovs;
 
@@ -61,6 +62,9 @@ pub enum Kind {
     /// up, or, for a faulty initiator credential, AUTHENTICATION_FAILED with the cause in the
     /// responder's log and nothing installed.
     Cert(CertCase),
+    /// NVIDIA's OVS guard on BFL: a shunt-only connection with a marked drop child for
+    /// `[udp/4789]` (see [`guard`]); marked clear text is refused, the tunnel still works.
+    DropGuard,
     /// The seed with `remote_addrs = %any` on BFR (and `local_addrs = %any` on an iked
     /// initiator) and `dynamic` selectors on the edited sides (see [`any`]).
     SeedAny,
@@ -413,6 +417,7 @@ pub fn all() -> Vec<Scenario> {
             Bfl,
         )
         .known_failure(OVS_CONVERGENCE),
+        Scenario::new("iked-drop-shunt-guard", DropGuard, Iked, StrongSwan, Bfl),
     ]
 }
 
@@ -551,6 +556,7 @@ pub fn scenario_config(
         }
         Kind::NattForced(by) => natt::edit_config(&mut conf, side, by)?,
         Kind::SeedAny => any::edit_config(&mut conf, sc, side)?,
+        Kind::DropGuard => guard::edit_config(&mut conf, side)?,
         _ => {}
     }
     Ok(conf)
@@ -619,6 +625,7 @@ fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
         Kind::Cert(_) => seed(sc, ctx, dir, &hosts).map(|_| ()),
         Kind::NattForced(_) => natt::run(sc, ctx, dir, &hosts),
         Kind::Ovs(_) => Ok(()),
+        Kind::DropGuard => guard::run(sc, ctx, dir, &hosts),
     };
     if result.is_err() {
         dump_state(ctx, dir, &hosts);
@@ -1082,6 +1089,15 @@ mod tests {
         let rekey = by_id("iked-rekey-packets");
         let c = scenario_config(&rekey, &ws, Side::Bfl).unwrap();
         assert_eq!(c.text().matches("rekey_packets = 1000").count(), 2);
+        let guard = by_id("iked-drop-shunt-guard");
+        let c = scenario_config(&guard, &ws, Side::Bfl).unwrap();
+        assert!(
+            c.text().contains("prevent_unencrypted_vxlan"),
+            "{}",
+            c.text()
+        );
+        let c = scenario_config(&guard, &ws, Side::Bfr).unwrap();
+        assert!(!c.text().contains("prevent_unencrypted_vxlan"));
     }
 
     #[test]

@@ -86,6 +86,13 @@ pub struct ChildInstall {
     pub if_id_in: Option<u32>,
     /// Outbound XFRM interface id.
     pub if_id_out: Option<u32>,
+    /// Output mark the inbound SA sets (`set_mark_in`).
+    pub set_mark_in: Option<Mark>,
+    /// Output mark the outbound SA sets (`set_mark_out`).
+    pub set_mark_out: Option<Mark>,
+    /// `mark_in_sa`: the inbound SA carries `mark_in` too. Without it, as in charon's
+    /// child_sa.c, only the inbound policies match on `mark_in`; the inbound SA has no mark.
+    pub mark_in_sa: bool,
     /// NAT-T: (local UDP port, remote UDP port).
     pub nat_t_ports: Option<(u16, u16)>,
     /// `hw_offload` setting.
@@ -1010,8 +1017,13 @@ pub fn child_sa_specs(
         esn: child.esn,
         replay_window: child.replay_window,
         lifetimes: child.lifetimes_in,
-        mark: child.mark_in,
+        mark: if child.mark_in_sa {
+            child.mark_in
+        } else {
+            None
+        },
         if_id: child.if_id_in,
+        set_mark: child.set_mark_in,
         encap: encap(false),
         offload,
         set_sa_dir: sa_dir,
@@ -1033,6 +1045,7 @@ pub fn child_sa_specs(
         lifetimes: child.lifetimes_out,
         mark: child.mark_out,
         if_id: child.if_id_out,
+        set_mark: child.set_mark_out,
         encap: encap(true),
         offload,
         set_sa_dir: sa_dir,

@@ -12,6 +12,10 @@ pub use netlink_packet_xfrm::constants::{
     XFRMA_REPLAY_ESN_VAL, XFRMA_REPLAY_VAL, XFRMA_SA_EXTRA_FLAGS, XFRMA_TMPL,
 };
 
+/// `XFRMA_SET_MARK` (Linux 4.19+): u32 output mark an SA sets on the packets it processes.
+pub const XFRMA_SET_MARK: u16 = 29;
+/// `XFRMA_SET_MARK_MASK`: u32 mask of [`XFRMA_SET_MARK`].
+pub const XFRMA_SET_MARK_MASK: u16 = 30;
 /// `XFRMA_SA_DIR` (Linux 6.10+): u8 attribute, `XFRM_SA_DIR_IN` or `XFRM_SA_DIR_OUT`.
 pub const XFRMA_SA_DIR: u16 = 33;
 /// `XFRMA_SA_PCPU` (Linux 6.13+): u32 CPU of a per-CPU SA, echoed in ACQUIRE/EXPIRE.

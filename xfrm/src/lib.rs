@@ -29,6 +29,7 @@
 //! in the way of a child's is updated, as charon does); key material lives in zeroizing
 //! buffers and is never printed.
 
+pub mod addrs;
 pub mod client;
 pub mod consts;
 pub mod error;
@@ -37,6 +38,7 @@ pub mod link;
 pub mod msg;
 pub mod parse;
 pub mod priority;
+pub mod shunt;
 pub mod socket;
 pub mod stale;
 pub mod types;
@@ -46,4 +48,5 @@ pub use error::{ParseError, XfrmError, XfrmObject};
 pub use link::{LinkEvent, LinkMonitor};
 pub use msg::{PolicyAction, PolicyId, PolicySpec, SaId, SaSpec, SpiRequest, TemplateSpec};
 pub use parse::{Acquire, Expire, Mapping, PolicyState, SaCounters, SaState, XfrmEvent};
+pub use shunt::{ShuntInstall, ShuntKind};
 pub use types::*;

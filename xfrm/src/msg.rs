@@ -193,6 +193,9 @@ pub struct SaSpec {
     pub mark: Option<Mark>,
     /// XFRM interface id.
     pub if_id: Option<u32>,
+    /// Output mark the SA sets on packets it processes (`XFRMA_SET_MARK` and
+    /// `XFRMA_SET_MARK_MASK`; strongSwan's `set_mark_in`/`set_mark_out`).
+    pub set_mark: Option<Mark>,
     /// NAT-T encapsulation.
     pub encap: Option<NatTEncap>,
     /// Hardware offload request.
@@ -351,6 +354,11 @@ pub fn add_sa(spec: &SaSpec) -> Result<Request, XfrmError> {
         });
     }
     push_mark_ifid(&mut req, spec.mark, spec.if_id);
+    // As kernel-netlink's add_sa: value and mask as two u32 attributes, after the if_id.
+    if let Some(set) = spec.set_mark {
+        req.push_attr(XFRMA_SET_MARK, &set.value.to_ne_bytes());
+        req.push_attr(XFRMA_SET_MARK_MASK, &set.mask.to_ne_bytes());
+    }
 
     if use_esn_attr {
         let bmp_len = window.div_ceil(32);
@@ -714,6 +722,7 @@ mod tests {
             lifetimes: Lifetimes::default(),
             mark: Some(Mark { value: 1, mask: 1 }),
             if_id: Some(1),
+            set_mark: None,
             encap: Some(NatTEncap {
                 sport: 4500,
                 dport: 4500,

@@ -342,6 +342,9 @@ pub struct SaState {
     pub mark: Option<Mark>,
     /// `XFRMA_IF_ID`.
     pub if_id: Option<u32>,
+    /// `XFRMA_SET_MARK` value (mask from `XFRMA_SET_MARK_MASK`, all ones when absent, as
+    /// the kernel defaults it).
+    pub set_mark: Option<Mark>,
     /// `XFRMA_ENCAP` present.
     pub encapsulated: bool,
 }
@@ -385,6 +388,7 @@ fn sa_state_from(info: &UserSaInfo, attrs: &[u8]) -> Result<SaState, ParseError>
         replay: None,
         mark: None,
         if_id: None,
+        set_mark: None,
         encapsulated: false,
     };
     for attr in attributes(attrs) {
@@ -410,6 +414,15 @@ fn sa_state_from(info: &UserSaInfo, attrs: &[u8]) -> Result<SaState, ParseError>
                     .map(|(value, mask)| Mark { value, mask })
             }
             XFRMA_IF_ID => state.if_id = read_u32(value, 0),
+            XFRMA_SET_MARK => {
+                let mask = state.set_mark.map_or(u32::MAX, |m| m.mask);
+                state.set_mark = read_u32(value, 0).map(|value| Mark { value, mask });
+            }
+            XFRMA_SET_MARK_MASK => {
+                if let (Some(m), Some(mask)) = (state.set_mark.as_mut(), read_u32(value, 0)) {
+                    m.mask = mask;
+                }
+            }
             XFRMA_LASTUSED => state.counters.last_used = read_u64(value, 0),
             XFRMA_ENCAP => state.encapsulated = true,
             _ => {}

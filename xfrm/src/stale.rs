@@ -167,6 +167,7 @@ mod tests {
             replay: None,
             mark: None,
             if_id: None,
+            set_mark: None,
             encapsulated: false,
         }
     }

@@ -76,6 +76,7 @@ fn seed_sa(direction: SaDirection, src: &str, dst: &str, spi: u32, key_hex: &str
         lifetimes: Lifetimes::default(),
         mark: None,
         if_id: None,
+        set_mark: None,
         encap: None,
         offload: Some(OffloadRequest {
             ifindex: CAPTURE_P0_IFINDEX,
@@ -199,6 +200,9 @@ fn vxlan_child(hw_offload: HwOffload) -> ChildInstall {
         mark_out: None,
         if_id_in: None,
         if_id_out: None,
+        set_mark_in: None,
+        set_mark_out: None,
+        mark_in_sa: false,
         nat_t_ports: None,
         hw_offload,
         offload_device: None,
@@ -278,6 +282,7 @@ fn tunnel_cbc_hmac_natt_sa_with_mark_and_if_id_matches_iproute2() {
             mask: 0xff,
         }),
         if_id: Some(4),
+        set_mark: None,
         encap: Some(NatTEncap {
             sport: 4500,
             dport: 4501,

@@ -134,6 +134,7 @@ fn sample_sa(direction: SaDirection) -> SaSpec {
             mask: 0xff,
         }),
         if_id: Some(4),
+        set_mark: None,
         encap: None,
         offload: Some(OffloadRequest {
             ifindex: 5,

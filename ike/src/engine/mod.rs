@@ -165,6 +165,8 @@ pub struct SaInstall {
     /// UDP encapsulation (ESP-in-UDP, RFC 3948) when a NAT was detected or `encap = yes`:
     /// the outer UDP (source, destination) ports of this SA's packets.
     pub encap: Option<(u16, u16)>,
+    /// The child's marks and interface ids as configured (resolved by the kernel side).
+    pub marks: crate::marks::ChildMarks,
 }
 
 /// One IPsec policy.

@@ -502,6 +502,7 @@ pub fn child(name: &str, local: &str, remote: &str) -> ChildConfig {
         hw_offload: HwOffload::Packet,
         policies_fwd_out: true,
         lifetimes: ChildLifetimes::default(),
+        marks: Default::default(),
     }
 }
 

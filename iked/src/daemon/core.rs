@@ -46,6 +46,7 @@ mod engine_log;
 mod events;
 mod listing;
 mod loading;
+mod policies;
 
 pub use about::{format_unix_time, format_uptime, version_message};
 use engine_log::printed_engine_groups;
@@ -132,6 +133,8 @@ pub struct LoadReport {
     /// connections that need them fail instead, as with charon.
     pub cred_errors: Vec<String>,
     pub errors: Vec<String>,
+    /// The file itself could not be read or parsed: nothing of it was applied.
+    pub file_failed: bool,
 }
 
 /// The daemon core.
@@ -152,6 +155,12 @@ pub struct Core {
     /// Failed CHILD_SAs per IKE SA, newest last, one per child name.
     traps: Vec<TrapPolicy>,
     next_trap_reqid: u32,
+    /// Installed shunts (`mode = pass|drop`).
+    shunts: super::shunts::ShuntTable,
+    /// Whether connections wait for their local addresses (the daemon; not in-process tests).
+    check_addrs: bool,
+    /// Connections whose `start_action = start` waits for a local address.
+    waiting: HashSet<String>,
     /// Kernel counters per CHILD_SA, refreshed when SAs are listed.
     counter_cache: HashMap<ChildSaId, super::kernel::ChildCounters>,
     started_at: Timestamp,
@@ -189,6 +198,9 @@ impl Core {
             child_meta: HashMap::new(),
             traps: Vec::new(),
             next_trap_reqid: TRAP_REQID_BASE,
+            shunts: Default::default(),
+            check_addrs: false,
+            waiting: HashSet::new(),
             counter_cache: HashMap::new(),
             started_at: now,
             started_wall: wall,

@@ -969,8 +969,15 @@ pub fn engine_connection_with_creds(
     conn: &iked_conf::Connection,
     dir: &Path,
 ) -> Result<ec::IkeConfig, String> {
-    let mut ike = super::config::engine_connection(conn)?;
-    let located = |e: CredError| format!("connection '{}': {e}", conn.name);
+    // Located like the parser's errors, so an operator finds the connection in the file.
+    let mut ike =
+        super::config::engine_connection(conn).map_err(|e| format!("{}: {e}", conn.span))?;
+    // A connection made only of shunts never authenticates anyone (charon loads it without
+    // credentials too).
+    if super::shunts::is_shunt_only(conn) {
+        return Ok(ike);
+    }
+    let located = |e: CredError| format!("{}: connection '{}': {e}", conn.span, conn.name);
     if let Some(round) = conn.local.first() {
         conn_credentials(&mut ike.local, round, dir).map_err(located)?;
     }

@@ -18,6 +18,10 @@
 //! - No larval SA outlives its CHILD_SA: an SPI reserved with ALLOCSPI is deleted when the
 //!   engine releases it (a `DeleteSa` for a CHILD_SA that never got installed) and, as a
 //!   safety net, as soon as installing its CHILD_SA fails (strongSwan does the same).
+//! - Shunts ([`super::shunts`]) are policies without SAs: `install_shunt` puts all of a
+//!   shunt's policies in or none, `uninstall_shunt` and `remove_all` take them out again.
+//! - Marks and interface ids: the engine hands over the child's configured values; `%unique`
+//!   values are resolved here once per reqid ([`super::marks`]), so a rekey keeps them.
 //! - [`KernelBackend::remove_all`] leaves the kernel as iked found it (shutdown): the peer
 //!   was sent DELETEs, but their answers are not awaited, so the engine never asks.
 //! - A CHILD_SA rekey arrives as a batch with both SAs but no policies, carrying the reqid
@@ -54,6 +58,14 @@ pub trait KernelBackend {
     fn install_trap(&mut self, trap: &TrapPolicy) -> Result<(), String>;
     /// Removes a trap policy pair.
     fn uninstall_trap(&mut self, trap: &TrapPolicy);
+    /// Installs a shunt's bypass or drop policies (all or none).
+    fn install_shunt(&mut self, shunt: &super::shunts::Shunt) -> Result<(), String>;
+    /// Removes a shunt's policies.
+    fn uninstall_shunt(&mut self, shunt: &super::shunts::Shunt);
+    /// The marks and interface ids a CHILD_SA was installed with (for `list-sas`).
+    fn child_marks(&self, _child: ChildSaId) -> Option<iked_ike::marks::ResolvedMarks> {
+        None
+    }
     /// Removes everything this backend put into the kernel (CHILD_SAs, reserved SPIs, trap
     /// policies), as charon does on shutdown; returns how many CHILD_SAs were removed.
     fn remove_all(&mut self) -> usize {
@@ -99,6 +111,8 @@ pub struct TrapPolicy {
     pub local_ts: Vec<iked_ike::ts::TrafficSelector>,
     pub remote_ts: Vec<iked_ike::ts::TrafficSelector>,
     pub transport: bool,
+    /// The child's marks and interface ids (charon's trap policies carry them too).
+    pub marks: iked_ike::marks::ChildMarks,
 }
 
 fn direction(d: Direction) -> &'static str {
@@ -119,6 +133,8 @@ pub struct Recording {
     records: Vec<String>,
     /// What each child's SAs asked for (nothing is offloaded: nothing is installed).
     offload: HashMap<ChildSaId, iked_ike::config::HwOffload>,
+    marks: super::marks::MarkAllocator,
+    child_marks: HashMap<ChildSaId, iked_ike::marks::ResolvedMarks>,
 }
 
 impl Recording {
@@ -180,7 +196,10 @@ impl KernelBackend for Recording {
             }
             KernelRequest::AddSa { id, sa } => {
                 self.offload.insert(sa.child, sa.hw_offload);
-                self.record(|| super::knl_text::add_sa(&sa));
+                let marks = self.marks.resolve(sa.reqid, &sa.marks);
+                self.child_marks.insert(sa.child, marks);
+                let marks = super::marks::record_line(&marks, sa.direction == Direction::In);
+                self.record(|| format!("{}{marks}", super::knl_text::add_sa(&sa)));
                 Some(KernelEvent::Installed { id })
             }
             KernelRequest::AddPolicy { id, policy } => {
@@ -194,6 +213,7 @@ impl KernelBackend for Recording {
                 spi,
             } => {
                 self.offload.remove(&child);
+                self.child_marks.remove(&child);
                 self.record(|| {
                     format!(
                         "delete sa reqid {} src {src} dst {dst} spi 0x{spi:08x}",
@@ -246,6 +266,26 @@ impl KernelBackend for Recording {
     fn uninstall_trap(&mut self, trap: &TrapPolicy) {
         self.record(|| format!("delete trap policy reqid {}", trap.reqid));
     }
+
+    fn install_shunt(&mut self, shunt: &super::shunts::Shunt) -> Result<(), String> {
+        self.record(|| format!("add {}", shunt.describe()));
+        Ok(())
+    }
+
+    fn uninstall_shunt(&mut self, shunt: &super::shunts::Shunt) {
+        self.record(|| {
+            format!(
+                "delete {} shunt {}/{}",
+                shunt.mode_name().to_ascii_lowercase(),
+                shunt.connection,
+                shunt.child
+            )
+        });
+    }
+
+    fn child_marks(&self, child: ChildSaId) -> Option<iked_ike::marks::ResolvedMarks> {
+        self.child_marks.get(&child).copied()
+    }
 }
 
 /// The real kernel through netlink XFRM.
@@ -264,6 +304,9 @@ pub struct Xfrm {
     /// CHILD_SAs the kernel refused, until the engine deletes what is left of them.
     failures: HashMap<ChildSaId, InstallFailure>,
     traps: HashMap<u32, Vec<iked_xfrm::PolicyId>>,
+    /// Shunt policies per (connection, child).
+    shunts: HashMap<(String, String), Vec<iked_xfrm::PolicyId>>,
+    marks: super::marks::MarkAllocator,
     events: Option<std::sync::mpsc::Receiver<KernelEvent>>,
     /// Tells the monitor thread to end (checked after every receive timeout).
     monitor_stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -284,6 +327,7 @@ impl Drop for Xfrm {
 struct InstalledEntry {
     kernel: iked_xfrm::InstalledChild,
     reqid: u32,
+    marks: iked_ike::marks::ResolvedMarks,
     /// Mode, selectors and FWD policy choice it was installed with: a rekey must keep them
     /// (the policies are shared, only their templates move to the new SAs).
     mode: iked_xfrm::Mode,
@@ -299,6 +343,7 @@ impl InstalledEntry {
         Self {
             kernel,
             reqid: spec.reqid,
+            marks: super::marks::from_install(spec),
             mode: spec.mode,
             selectors: spec.selectors.clone(),
             policies_fwd_out: spec.policies_fwd_out,
@@ -452,6 +497,8 @@ impl Xfrm {
             larval: HashMap::new(),
             failures: HashMap::new(),
             traps: HashMap::new(),
+            shunts: HashMap::new(),
+            marks: Default::default(),
             events: Some(rx),
             monitor_stop,
             reqids,
@@ -511,6 +558,9 @@ impl Xfrm {
         };
         if let Err(e) = result {
             tracing::warn!(target: "KNL", "removing CHILD_SA {{{}}} failed: {e}", child.0);
+        }
+        if !self.installed.values().any(|e| e.reqid == entry.reqid) {
+            self.marks.release(entry.reqid);
         }
     }
 }
@@ -685,6 +735,9 @@ fn build_child_install(child: ChildSaId, batch: &Batch) -> Result<iked_xfrm::Chi
         mark_out: None,
         if_id_in: None,
         if_id_out: None,
+        set_mark_in: None,
+        set_mark_out: None,
+        mark_in_sa: false,
         nat_t_ports: sa_out.encap,
         hw_offload: match sa_out.hw_offload {
             iked_ike::config::HwOffload::No => iked_xfrm::HwOffload::No,
@@ -790,7 +843,21 @@ impl KernelBackend for Xfrm {
                 entry.reqid = reqids.from_kernel(spec.reqid).unwrap_or(spec.reqid);
                 entry
             };
-            let result = plan_install(child, &batch, &self.installed).and_then(|plan| match plan {
+            let marks = batch
+                .sa_out
+                .as_ref()
+                .or(batch.sa_in.as_ref())
+                .map(|sa| self.marks.resolve(sa.reqid, &sa.marks))
+                .unwrap_or_default();
+            let plan = plan_install(child, &batch, &self.installed).map(|mut plan| {
+                match &mut plan {
+                    InstallPlan::Fresh(spec) | InstallPlan::Rekey { spec, .. } => {
+                        super::marks::apply(spec, &marks)
+                    }
+                }
+                plan
+            });
+            let result = plan.and_then(|plan| match plan {
                 InstallPlan::Fresh(mut spec) => {
                     spec.reqid = reqids.to_kernel(spec.reqid);
                     self.client
@@ -871,6 +938,30 @@ impl KernelBackend for Xfrm {
         self.failures.get(&child).cloned()
     }
 
+    fn child_marks(&self, child: ChildSaId) -> Option<iked_ike::marks::ResolvedMarks> {
+        self.installed.get(&child).map(|e| e.marks)
+    }
+
+    fn install_shunt(&mut self, shunt: &super::shunts::Shunt) -> Result<(), String> {
+        let ids = self
+            .client
+            .install_shunt(&shunt.xfrm())
+            .map_err(|e| e.to_string())?;
+        self.shunts
+            .insert((shunt.connection.clone(), shunt.child.clone()), ids);
+        Ok(())
+    }
+
+    fn uninstall_shunt(&mut self, shunt: &super::shunts::Shunt) {
+        if let Some(ids) = self
+            .shunts
+            .remove(&(shunt.connection.clone(), shunt.child.clone()))
+            && let Err(e) = self.client.remove_policies(&ids)
+        {
+            tracing::warn!(target: "KNL", "removing shunt policies of {}/{} failed: {e}", shunt.connection, shunt.child);
+        }
+    }
+
     fn remove_all(&mut self) -> usize {
         // Rekeyed predecessors first (only their SAs), so no policy is restored to them.
         let mut children: Vec<ChildSaId> = self.installed.keys().copied().collect();
@@ -886,6 +977,11 @@ impl KernelBackend for Xfrm {
         for (reqid, ids) in std::mem::take(&mut self.traps) {
             if let Err(e) = self.client.remove_policies(&ids) {
                 tracing::warn!(target: "KNL", "removing trap policies of reqid {reqid} failed: {e}");
+            }
+        }
+        for ((conn, child), ids) in std::mem::take(&mut self.shunts) {
+            if let Err(e) = self.client.remove_policies(&ids) {
+                tracing::warn!(target: "KNL", "removing shunt policies of {conn}/{child} failed: {e}");
             }
         }
         self.batches.clear();
@@ -914,21 +1010,26 @@ impl KernelBackend for Xfrm {
         } else {
             iked_xfrm::Mode::Tunnel
         };
+        let marks = self.marks.resolve(trap.reqid, &trap.marks);
         let mut installed = Vec::new();
         for l in &trap.local_ts {
             for r in &trap.remote_ts {
-                for (direction, selector, src, dst) in [
+                for (direction, selector, src, dst, mark, if_id) in [
                     (
                         iked_xfrm::PolicyDirection::Out,
                         xfrm_selector(l, r),
                         trap.local,
                         trap.remote,
+                        marks.mark_out,
+                        marks.if_id_out,
                     ),
                     (
                         iked_xfrm::PolicyDirection::In,
                         xfrm_selector(r, l),
                         trap.remote,
                         trap.local,
+                        marks.mark_in,
+                        marks.if_id_in,
                     ),
                 ] {
                     let spec = iked_xfrm::PolicySpec {
@@ -948,8 +1049,8 @@ impl KernelBackend for Xfrm {
                             reqid: self.reqids.to_kernel(trap.reqid),
                             optional: false,
                         }],
-                        mark: None,
-                        if_id: None,
+                        mark: super::marks::xfrm_mark(mark),
+                        if_id,
                         offload_ifindex: None,
                         update: false,
                     };
@@ -966,6 +1067,7 @@ impl KernelBackend for Xfrm {
     }
 
     fn uninstall_trap(&mut self, trap: &TrapPolicy) {
+        self.marks.release(trap.reqid);
         if let Some(ids) = self.traps.remove(&trap.reqid)
             && let Err(e) = self.client.remove_policies(&ids)
         {
@@ -1093,6 +1195,7 @@ mod tests {
             },
             hw_offload: iked_ike::config::HwOffload::Packet,
             encap: None,
+            marks: Default::default(),
         })
     }
 

@@ -128,6 +128,7 @@ mod tests {
             lifetimes: KernelLifetimes::default(),
             hw_offload: HwOffload::Packet,
             encap: None,
+            marks: Default::default(),
         }
     }
 

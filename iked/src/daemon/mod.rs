@@ -10,14 +10,17 @@
 //! - A configuration error at start-up is fatal (like charon with a broken config it would
 //!   run with nothing); a configuration error on reload is logged and the old config stays.
 
+pub mod addrs;
 pub mod config;
 pub mod core;
 pub mod creds;
 pub mod kernel;
 pub mod knl_text;
+pub mod marks;
 pub mod net;
 pub mod recovery;
 pub mod revocation;
+pub mod shunts;
 pub mod traps;
 
 use std::path::PathBuf;
@@ -147,7 +150,12 @@ pub async fn run(
     let mut core = start_core(&options, kernel_wake.clone(), events_tx.clone())?;
 
     let (dgram_tx, mut dgram_rx) = mpsc::channel::<net::Received>(1024);
-    let addrs = listen_addresses(&core, &options);
+    let wanted_at_start = listen_addresses(&core, &options);
+    let addrs = addrs::bindable(&wanted_at_start, &addrs::is_local);
+    for missing in wanted_at_start.iter().filter(|a| !addrs.contains(a)) {
+        tracing::warn!(target: "NET", "local address {missing} is not on this host yet; listening on it once it appears");
+    }
+    let mut address_watch = addrs::Watch::open();
     let mut bound_addrs = addrs.clone();
     let mut sockets = net::Sockets::bind(&addrs, options.ports, dgram_tx.clone())
         .await
@@ -210,6 +218,7 @@ pub async fn run(
                 }
             }
             _ = sighup.recv() => reload(&mut core),
+            _ = addrs::changed(&mut address_watch) => core.addresses_changed(now()),
             _ = sigterm.recv() => { core.stopping = true; }
             _ = sigint.recv() => { core.stopping = true; }
         }
@@ -225,8 +234,9 @@ pub async fn run(
     Ok(())
 }
 
-/// The kernel backend, engine and core, with the configuration file loaded: errors in it are
-/// fatal at start-up; a missing file starts the daemon without connections.
+/// The kernel backend, engine and core, with the configuration file loaded: a file that does
+/// not parse is fatal at start-up, a refused connection is not; a missing file starts the
+/// daemon without connections.
 fn start_core(
     options: &Options,
     kernel_wake: std::sync::Arc<tokio::sync::Notify>,
@@ -256,13 +266,28 @@ fn start_core(
         now(),
         clock::wall_clock_secs(),
     );
+    // Before the first load, so that connections whose local address is not here yet wait
+    // for it instead of failing to start.
+    core.check_local_addresses();
     if options.config_file.exists() {
         let report = core.load_file(now(), &options.config_file, "all");
-        if !report.errors.is_empty() {
+        // A file that cannot be parsed at all stops the start (systemd shows why); a refused
+        // connection does not: as with charon and `swanctl --load-all`, the valid ones load
+        // and the refused one is logged with its location.
+        if report.file_failed {
             return Err(DaemonError::Config(
                 options.config_file.clone(),
                 report.errors.join("\n"),
             ));
+        }
+        if !report.errors.is_empty() {
+            tracing::error!(
+                target: "CFG",
+                "starting with {} connection(s); {} refused: {:?}",
+                report.conns.len(),
+                report.refused.len(),
+                report.refused.iter().map(|(name, _)| name).collect::<Vec<_>>()
+            );
         }
     } else {
         tracing::warn!(target: "CFG", "{} not found, starting without connections", options.config_file.display());
@@ -281,7 +306,7 @@ fn listen_addresses(core: &core::Core, options: &Options) -> Vec<std::net::IpAdd
     addrs
 }
 
-/// New local addresses after a reload get sockets too.
+/// New local addresses after a reload, or appearing on the host, get sockets too.
 async fn rebind(
     core: &core::Core,
     options: &Options,
@@ -290,10 +315,27 @@ async fn rebind(
     dgram_tx: &mpsc::Sender<net::Received>,
 ) {
     let wanted = listen_addresses(core, options);
-    // An empty list is the wildcards, wider than any concrete list bound before.
-    if wanted.iter().any(|a| !bound_addrs.contains(a))
-        || (wanted.is_empty() && !bound_addrs.is_empty())
-    {
+    // Wildcard sockets (an empty `bound_addrs`) already receive on every address, also on
+    // ones that appear later; binding a concrete address next to them would fail. Next to
+    // concrete ones, only the new addresses that are usable now are bound (rebinding a bound
+    // one would fail; the check binds a probe, so it runs only for new ones).
+    let new: Vec<_> = wanted
+        .iter()
+        .copied()
+        .filter(|a| !bound_addrs.contains(a))
+        .collect();
+    let new = if bound_addrs.is_empty() {
+        Vec::new()
+    } else {
+        addrs::bindable(&new, &addrs::is_local)
+    };
+    if !new.is_empty() {
+        match sockets.add(&new, dgram_tx.clone()).await {
+            Ok(()) => bound_addrs.extend(new),
+            Err(e) => tracing::error!(target: "NET", "binding new local addresses failed: {e}"),
+        }
+    } else if wanted.is_empty() && !bound_addrs.is_empty() {
+        // An empty list is the wildcards, wider than any concrete list bound before.
         match net::Sockets::bind(&wanted, options.ports, dgram_tx.clone()).await {
             Ok(new) => {
                 *sockets = new;

@@ -107,6 +107,23 @@ impl Sockets {
         Ok(set)
     }
 
+    /// Binds further concrete addresses next to the ones bound (an address that appeared on
+    /// the host); all or none of them.
+    pub async fn add(
+        &mut self,
+        addrs: &[IpAddr],
+        sink: mpsc::Sender<Received>,
+    ) -> std::io::Result<()> {
+        if addrs.is_empty() {
+            return Ok(());
+        }
+        let mut more = Sockets::bind(addrs, self.ports, sink).await?;
+        // Taken over, so that dropping `more` aborts nothing.
+        self.sockets.extend(std::mem::take(&mut more.sockets));
+        self.tasks.append(&mut more.tasks);
+        Ok(())
+    }
+
     /// Local addresses the sockets are bound to.
     pub fn bound(&self) -> Vec<SocketAddr> {
         self.sockets.keys().copied().collect()

@@ -46,6 +46,7 @@ pub fn build(
         local_ts: iked_ike::ts::resolve(&child.local_ts, local),
         remote_ts: iked_ike::ts::resolve(&child.remote_ts, remote),
         transport: child.mode == iked_ike::config::Mode::Transport,
+        marks: child.marks,
     })
 }
 

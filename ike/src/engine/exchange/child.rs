@@ -727,6 +727,7 @@ impl Engine {
             } else {
                 encap_in
             },
+            marks: child.config.marks,
         };
         let sa_in = mk(Direction::In, remote, local, child.spi_in, in_keys);
         let sa_out = mk(Direction::Out, local, remote, child.spi_out, out_keys);

@@ -320,6 +320,7 @@ mod tests {
             hw_offload: HwOffload::No,
             policies_fwd_out: false,
             lifetimes: ChildLifetimes::default(),
+            marks: Default::default(),
         }
     }
 

@@ -99,7 +99,8 @@ impl Core {
             .into_iter()
             .partition(|t| t.child == child);
         self.traps = keep;
-        if gone.is_empty() {
+        let shunt_gone = self.shunts.uninstall_child(self.kernel.as_mut(), child);
+        if gone.is_empty() && !shunt_gone {
             return error_response(format!("policy '{child}' not found"));
         }
         for t in &gone {

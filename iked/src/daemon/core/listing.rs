@@ -78,6 +78,13 @@ impl Core {
                 );
             }
         }
+        let (drop, pass) = (
+            message.get_bool("drop") == Some(true),
+            message.get_bool("pass") == Some(true),
+        );
+        for (name, body) in self.shunts.listing(drop, pass, child_filter) {
+            responder.event("list-policy", Message::new().section(name, body));
+        }
         responder.respond(Message::new());
     }
 
@@ -315,6 +322,11 @@ impl Core {
         m = m
             .kv("spi-in", format!("{:08x}", c.spi_in))
             .kv("spi-out", format!("{:08x}", c.spi_out));
+        if let Some(marks) = self.kernel.child_marks(child) {
+            for (key, value) in super::super::marks::listing(&marks) {
+                m = m.kv(key, value);
+            }
+        }
         // What was negotiated, as charon lists it: the key exchange method only when the
         // child was created or rekeyed with one.
         if let Some(sel) = c.proposal.selected() {

@@ -81,6 +81,7 @@ impl Core {
         if self.conns.len() == before {
             return error_response(format!("connection '{name}' not found for unloading"));
         }
+        self.drop_policies_of(name);
         self.remove_stale_traps();
         self.push_config_to_engine();
         success_response()
@@ -131,6 +132,7 @@ impl Core {
             Ok(l) => l,
             Err(errors) => {
                 report.errors = errors.errors.iter().map(ToString::to_string).collect();
+                report.file_failed = true;
                 for e in &report.errors {
                     tracing::error!(target: "CFG", "{e}");
                 }
@@ -267,6 +269,17 @@ impl Core {
                 report.unloaded.len()
             );
         }
+        // As charon's vici_config undoes a replaced or unloaded connection's start actions:
+        // its trap and shunt policies go, the new version installs its own.
+        for name in report
+            .replaced
+            .iter()
+            .chain(&report.unloaded)
+            .cloned()
+            .collect::<Vec<_>>()
+        {
+            self.drop_policies_of(&name);
+        }
         self.push_config_to_engine();
         if what != "creds" {
             self.remove_stale_traps();
@@ -291,6 +304,8 @@ impl Core {
         let conns = self
             .conns
             .iter()
+            // Shunt-only connections are policies, never IKE peers.
+            .filter(|c| !super::super::shunts::is_shunt_only(&c.conn))
             .filter_map(|c| creds::engine_connection_with_creds(&c.conn, &dir).ok())
             .collect();
         let secrets = self
@@ -317,12 +332,22 @@ impl Core {
     pub(super) fn apply_start_actions(&mut self, now: Timestamp, only: Option<&str>) {
         let mut to_start: Vec<(String, String, u32)> = Vec::new();
         let mut to_trap: Vec<(String, String)> = Vec::new();
+        let mut held = Vec::new();
         for c in self.conns.iter().map(|c| &c.conn) {
             if only.is_some_and(|o| o != c.name) {
                 continue;
             }
+            let waiting = self.waiting_for(c);
+            if !waiting.is_empty() && c.children.iter().any(|ch| ch.start_action.start) {
+                held.push(c.name.clone());
+                tracing::warn!(target: "CFG", "connection '{}': local address {:?} is not on this host yet; starting it when it appears", c.name, waiting);
+            }
             for child in &c.children {
-                if child.start_action.start {
+                if child.start_action.start && !waiting.is_empty() {
+                    // Held back until the address appears (addresses_changed).
+                } else if child.start_action.start && child.mode.is_shunt() {
+                    tracing::warn!(target: "CFG", "{}/{}: start_action = start does not apply to a {} shunt (use trap)", c.name, child.name, child.mode);
+                } else if child.start_action.start {
                     to_start.push((c.name.clone(), child.name.clone(), c.keyingtries));
                 }
                 if child.start_action.trap {
@@ -330,6 +355,12 @@ impl Core {
                 }
             }
         }
+        if let Some(name) = only {
+            self.waiting.remove(name);
+        } else {
+            self.waiting.clear();
+        }
+        self.waiting.extend(held);
         for (conn, child) in to_trap {
             if let Err(e) = self.install_trap(&conn, &child) {
                 tracing::error!(target: "CFG", "installing trap policy for {conn}/{child} failed: {e}");
@@ -387,6 +418,14 @@ impl Core {
         let conn = self
             .find_conn(conn_name)
             .ok_or_else(|| format!("no connection '{conn_name}'"))?;
+        if let Some(shunt) = conn
+            .children
+            .iter()
+            .find(|c| c.name == child_name)
+            .and_then(|child| super::super::shunts::from_config(conn, child))
+        {
+            return self.shunts.install(self.kernel.as_mut(), shunt);
+        }
         let trap = super::super::traps::build(conn, child_name, self.next_trap_reqid)?;
         self.kernel.install_trap(&trap)?;
         self.next_trap_reqid += 1;
@@ -413,6 +452,7 @@ impl Core {
                 return error_response(e);
             }
             names.push(conn.name.clone());
+            self.drop_policies_of(&conn.name);
             self.conns.retain(|c| c.conn.name != conn.name);
             tracing::info!(target: "CFG", "added vici connection: {}", conn.name);
             self.conns.push(StoredConn {
