@@ -33,6 +33,8 @@ pub struct Lab {
     pub ip: PathBuf,
     /// This crate's `lab-runner`, re-executed inside namespaces for traffic helpers.
     pub runner: PathBuf,
+    /// The lab directory of `scripts/setup-host.sh` (trixie roots of the peers).
+    pub dir: PathBuf,
 }
 
 /// Formats a command line for messages.

@@ -41,6 +41,10 @@ pub enum Kind {
     RekeyPackets,
     /// The IKE SA is deleted from the given side: both kernels end clean.
     Delete(Side),
+    /// One CHILD_SA (`bf-out`) is deleted from the given side: its SAs go on both hosts, the
+    /// other child and the IKE SA stay; then that side deletes the IKE SA and both kernels
+    /// end clean.
+    DeleteChild(Side),
     /// The responder offers only `aes256gcm16-modp2048-esn`: NO_PROPOSAL_CHOSEN both sides.
     ProposalMismatch,
     /// The responder has another PSK: AUTHENTICATION_FAILED, nothing installed.
@@ -63,7 +67,7 @@ pub enum Kind {
 /// One row of the lab.
 #[derive(Debug, Clone)]
 pub struct Scenario {
-    pub id: &'static str,
+    pub id: String,
     pub kind: Kind,
     pub bfl: Implementation,
     pub bfr: Implementation,
@@ -74,18 +78,18 @@ pub struct Scenario {
     pub known_failure: Option<&'static str>,
 }
 
-use Implementation::{Iked, StrongSwan};
+use Implementation::{Iked, Libreswan, StrongSwan, StrongSwan6};
 
 impl Scenario {
-    const fn new(
-        id: &'static str,
+    fn new(
+        id: impl Into<String>,
         kind: Kind,
         bfl: Implementation,
         bfr: Implementation,
         initiator: Side,
     ) -> Self {
         Self {
-            id,
+            id: id.into(),
             kind,
             bfl,
             bfr,
@@ -95,7 +99,7 @@ impl Scenario {
     }
 
     /// Marks the scenario as a known failure, with the reason.
-    pub const fn known_failure(mut self, reason: &'static str) -> Self {
+    pub fn known_failure(mut self, reason: &'static str) -> Self {
         self.known_failure = Some(reason);
         self
     }
@@ -112,12 +116,17 @@ impl Scenario {
         self.bfl == Iked || self.bfr == Iked
     }
 
+    /// A baseline: no iked on either side.
+    pub fn is_baseline(&self) -> bool {
+        !self.uses_iked()
+    }
+
     /// The "peer" column: what iked is tested against.
     pub fn peer_label(&self) -> String {
         match (self.bfl, self.bfr) {
-            (StrongSwan, StrongSwan) => "strongSwan 5.9.8 (both)".into(),
             (Iked, Iked) => "iked".into(),
-            _ => StrongSwan.label().into(),
+            (Iked, peer) | (peer, Iked) => peer.label().into(),
+            (peer, _) => format!("{} (both)", peer.label()),
         }
     }
 
@@ -131,10 +140,10 @@ impl Scenario {
             }
         };
         match (self.bfl, self.bfr) {
-            (StrongSwan, StrongSwan) => "baseline, not iked".into(),
             (Iked, Iked) => "both ends".into(),
             (Iked, _) => format!("BFL {}", init(Side::Bfl)),
             (_, Iked) => format!("BFR {}", init(Side::Bfr)),
+            _ => "baseline, not iked".into(),
         }
     }
 }
@@ -143,7 +152,7 @@ impl Scenario {
 pub fn all() -> Vec<Scenario> {
     use Kind::*;
     use Side::{Bfl, Bfr};
-    vec![
+    let mut rows = vec![
         Scenario::new("baseline-seed", Seed, StrongSwan, StrongSwan, Bfl),
         Scenario::new(
             "baseline-rekey-packets",
@@ -330,6 +339,54 @@ pub fn all() -> Vec<Scenario> {
             Iked,
             Bfl,
         ),
+    ];
+    for peer in [StrongSwan6, Libreswan] {
+        rows.extend(peer_rows(peer));
+    }
+    rows
+}
+
+/// The short name of a peer family in row ids.
+fn peer_tag(peer: Implementation) -> &'static str {
+    match peer {
+        StrongSwan => "strongswan5",
+        StrongSwan6 => "strongswan6",
+        Libreswan => "libreswan5",
+        Iked => "iked",
+    }
+}
+
+/// The rows every trixie peer family gets: a baseline of the peer against itself, then iked
+/// against it in both roles (see the README's section on the peers).
+pub fn peer_rows(peer: Implementation) -> Vec<Scenario> {
+    use Kind::*;
+    use Side::{Bfl, Bfr};
+    let t = peer_tag(peer);
+    vec![
+        Scenario::new(format!("baseline-seed-{t}"), Seed, peer, peer, Bfl),
+        Scenario::new(format!("iked-initiates-seed-{t}"), Seed, Iked, peer, Bfl),
+        Scenario::new(format!("iked-responds-seed-{t}"), Seed, peer, Iked, Bfl),
+        Scenario::new(
+            format!("iked-delete-child-by-iked-{t}"),
+            DeleteChild(Bfl),
+            Iked,
+            peer,
+            Bfl,
+        ),
+        Scenario::new(
+            format!("iked-delete-child-by-peer-{t}"),
+            DeleteChild(Bfr),
+            Iked,
+            peer,
+            Bfl,
+        ),
+        Scenario::new(
+            format!("iked-rekey-packets-{t}"),
+            RekeyPackets,
+            Iked,
+            peer,
+            Bfl,
+        ),
     ]
 }
 
@@ -358,7 +415,7 @@ const TRAFFIC_COUNT: u32 = 5;
 /// Runs one scenario and returns its table row.
 pub fn run(sc: &Scenario, ctx: &Context) -> ScenarioResult {
     let row = |outcome, secs| ScenarioResult {
-        scenario: sc.id.to_string(),
+        scenario: sc.id.clone(),
         peer: sc.peer_label(),
         role: sc.role_label(),
         outcome,
@@ -369,7 +426,7 @@ pub fn run(sc: &Scenario, ctx: &Context) -> ScenarioResult {
         return row(Outcome::Skip(why), 0.0);
     }
     let watch = Stopwatch::start();
-    let dir = ctx.out.join(sc.id);
+    let dir = ctx.out.join(&sc.id);
     let _ = std::fs::remove_dir_all(&dir);
     let outcome = match std::fs::create_dir_all(&dir) {
         Err(e) => Outcome::Fail(LabError::io(&dir, e).to_string()),
@@ -488,6 +545,7 @@ fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
     let result = match sc.kind {
         Kind::Seed | Kind::SeedAny => seed(sc, ctx, dir, &hosts).map(|_| ()),
         Kind::Delete(from) => delete(sc, ctx, dir, &hosts, from),
+        Kind::DeleteChild(from) => delete_child(sc, ctx, dir, &hosts, from),
         Kind::ProposalMismatch => negative(sc, ctx, &hosts, &["NO_PROP"], "NO_PROPOSAL_CHOSEN"),
         Kind::PskMismatch => negative(
             sc,
@@ -581,7 +639,8 @@ fn print_operator_view(
     for side in Side::BOTH {
         let d = hosts.get(side);
         let tool = match d.implementation {
-            StrongSwan => "swanctl --list-sas",
+            StrongSwan | StrongSwan6 => "swanctl --list-sas",
+            Libreswan => "whack --showstates",
             Iked => "ikectl list-sas",
         };
         println!(
@@ -633,6 +692,11 @@ fn delete(
     from: Side,
 ) -> Result<(), LabError> {
     seed(sc, ctx, dir, hosts)?;
+    terminate_ike(ctx, hosts, from)
+}
+
+/// `from` deletes the IKE SA: both kernels end clean.
+fn terminate_ike(ctx: &Context, hosts: &Hosts, from: Side) -> Result<(), LabError> {
     let r = hosts.get(from).terminate()?;
     ensure!(
         r.ok,
@@ -641,6 +705,53 @@ fn delete(
         tail(&r.output, 10)
     );
     checks::wait_clean(&ctx.lab, 15)
+}
+
+/// The child that [`Kind::DeleteChild`] deletes: the second one initiated, so on Libreswan it
+/// is never the conn that owns the IKE SA.
+const DELETED_CHILD: &str = "bf-out";
+
+fn delete_child(
+    sc: &Scenario,
+    ctx: &Context,
+    dir: &Path,
+    hosts: &Hosts,
+    from: Side,
+) -> Result<(), LabError> {
+    let spis = seed(sc, ctx, dir, hosts)?;
+    let d = hosts.get(from);
+    let r = d.terminate_child(DELETED_CHILD)?;
+    ensure!(
+        r.ok,
+        "{} terminate --child {DELETED_CHILD} failed: {}",
+        d.implementation.label(),
+        tail(&r.output, 10)
+    );
+    // bf-out carries BFL -> BFR:4789; bf-in (BFR -> BFL:4789) stays, on both hosts alike.
+    let _ = wait_until("the deleted child's SAs removed", 15, || {
+        let v = KernelView::read(&ctx.lab)?;
+        Ok(v.bfl_states.len() == 2 && v.bfr_states.len() == 2)
+    });
+    let v = KernelView::read(&ctx.lab)?;
+    for side in Side::BOTH {
+        let left: Vec<_> = v.states(side).iter().filter_map(|s| s.spi).collect();
+        ensure!(
+            left.len() == 2 && !left.contains(&spis.bfl_to_bfr) && left.contains(&spis.bfr_to_bfl),
+            "{} after deleting {DELETED_CHILD}: SAs {left:08x?} (want only bf-in's, with \
+             {:08x}, without {:08x})",
+            side.name(),
+            spis.bfr_to_bfl,
+            spis.bfl_to_bfr
+        );
+        ensure!(
+            v.policies(side).len() == 2,
+            "{} after deleting {DELETED_CHILD}: {} policies (want bf-in's in and out)",
+            side.name(),
+            v.policies(side).len()
+        );
+    }
+    ensure_established(hosts, &Side::BOTH)?;
+    terminate_ike(ctx, hosts, from)
 }
 
 /// A handshake that must fail with `notify` on both sides and install nothing.
@@ -695,7 +806,7 @@ fn cert_refused(
         Iked => log
             .lines()
             .any(|l| case.cause_words().iter().any(|w| l.contains(w))),
-        StrongSwan => log.contains("AUTH_FAILED"),
+        StrongSwan | StrongSwan6 | Libreswan => log.contains("AUTH_FAILED"),
     };
     ensure!(
         named,
@@ -896,12 +1007,12 @@ mod tests {
     #[test]
     fn ids_are_unique_and_baselines_are_labelled() {
         let all = all();
-        let mut ids: Vec<_> = all.iter().map(|s| s.id).collect();
+        let mut ids: Vec<_> = all.iter().map(|s| s.id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), all.len());
         for s in &all {
-            let baseline = s.bfl == StrongSwan && s.bfr == StrongSwan;
+            let baseline = s.is_baseline();
             assert_eq!(s.id.starts_with("baseline-"), baseline, "{}", s.id);
             assert_eq!(s.role_label().contains("baseline"), baseline);
             // A baseline proves the lab: it may never be excused as a known failure.
@@ -973,6 +1084,7 @@ mod tests {
             lab: Lab {
                 ip: "/nonexistent/ip".into(),
                 runner: "/nonexistent/runner".into(),
+                dir: "/nonexistent/lab".into(),
             },
             workspace: workspace(),
             out: std::env::temp_dir().join("iked-lab-unit"),

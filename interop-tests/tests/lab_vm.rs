@@ -112,13 +112,14 @@ fn lab_vm_runs_all_scenarios() {
         eprintln!("[lab] iked scenarios will be SKIPPED: {why}");
     }
     let mut command = format!(
-        "{} run --out {} --workspace {} --iked {} --ikectl {} --ip {}",
+        "{} run --out {} --workspace {} --iked {} --ikectl {} --ip {} --lab-dir {}",
         env!("CARGO_BIN_EXE_lab-runner"),
         out.display(),
         workspace().display(),
         iked.display(),
         ikectl.display(),
-        ip.display()
+        ip.display(),
+        lab_dir.display()
     );
     if let Ok(only) = std::env::var("IKED_LAB_ONLY") {
         command.push_str(&format!(" --only {only}"));

@@ -40,6 +40,9 @@ struct Common {
     /// iproute2 `ip` to use.
     #[arg(long, default_value = "/var/lib/iked-lab/iproute2/bin/ip")]
     ip: PathBuf,
+    /// Lab directory of `scripts/setup-host.sh` (the trixie roots of strongSwan 6 and Libreswan).
+    #[arg(long, default_value = interop_tests::vm::LAB_DIR)]
+    lab_dir: PathBuf,
     /// Keep logs of passed scenarios too.
     #[arg(long)]
     keep_all: bool,
@@ -96,6 +99,7 @@ fn context(common: &Common, verbose: bool) -> Result<Context> {
         lab: Lab {
             ip: common.ip.clone(),
             runner: std::env::current_exe().context("locating lab-runner")?,
+            dir: common.lab_dir.clone(),
         },
         workspace: common.workspace.clone(),
         out: common.out.clone(),
@@ -133,7 +137,7 @@ fn run_all(common: &Common, only: &[String]) -> Result<ExitCode> {
     };
     let selected: Vec<Scenario> = scenario::all()
         .into_iter()
-        .filter(|s| only.is_empty() || only.iter().any(|o| o == s.id))
+        .filter(|s| only.is_empty() || only.contains(&s.id))
         .collect();
     anyhow::ensure!(!selected.is_empty(), "no scenario matches {only:?}");
     for sc in &selected {
@@ -182,7 +186,7 @@ fn demo(common: &Common, bfl: Impl) -> Result<ExitCode> {
         }
     );
     let sc = Scenario {
-        id: "demo-seed",
+        id: "demo-seed".into(),
         kind: Kind::Seed,
         bfl: bfl_impl,
         bfr: Implementation::StrongSwan,
