@@ -79,6 +79,17 @@ pub struct TunnelSpis {
     pub bfr_to_bfl: u32,
 }
 
+impl TunnelSpis {
+    /// The SPI of the SA carrying `from` -> its peer:4789: the SA of `from`'s own `bf-out`
+    /// child (each host names its children after its own direction).
+    pub fn from(&self, from: Side) -> u32 {
+        match from {
+            Side::Bfl => self.bfl_to_bfr,
+            Side::Bfr => self.bfr_to_bfl,
+        }
+    }
+}
+
 fn host32(side: Side) -> String {
     format!("{}/32", side.addr())
 }

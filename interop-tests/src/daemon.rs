@@ -83,6 +83,9 @@ impl Implementation {
 pub struct IkedBins {
     pub iked: PathBuf,
     pub ikectl: PathBuf,
+    /// A strongswan.conf text whose `charon { }` tuning iked gets (`--strongswan-conf`), for
+    /// the scenarios that need one (cookies, DPD); otherwise iked reads the system's file.
+    pub tuning: Option<String>,
 }
 
 impl IkedBins {
@@ -95,7 +98,7 @@ impl IkedBins {
     }
 
     fn daemon_args(&self, conf: &Path, socket: &Path) -> Vec<String> {
-        vec![
+        let mut v = vec![
             self.iked.display().to_string(),
             "--config".into(),
             conf.display().to_string(),
@@ -104,7 +107,12 @@ impl IkedBins {
             // charon's levels, as the lab's strongswan.conf sets them for charon
             "--debug".into(),
             "default=1,ike=2,cfg=2,knl=2".into(),
-        ]
+        ];
+        if self.tuning.is_some() {
+            v.push("--strongswan-conf".into());
+            v.push(tuning_path(conf).display().to_string());
+        }
+        v
     }
 
     fn ctl_args(&self, socket: &Path, rest: &[&str]) -> Vec<String> {
@@ -112,6 +120,11 @@ impl IkedBins {
         v.extend(rest.iter().map(|s| s.to_string()));
         v
     }
+}
+
+/// Where iked's tuning file goes: beside its swanctl.conf.
+fn tuning_path(conf: &Path) -> PathBuf {
+    conf.with_file_name("iked-strongswan.conf")
 }
 
 /// Outcome of a control command (initiate, terminate, list).
@@ -170,6 +183,13 @@ impl Daemon {
         let strongswan_conf_path = dir.join("strongswan.conf");
         std::fs::write(&strongswan_conf_path, strongswan_conf(&socket, &log))
             .map_err(|e| LabError::io(&strongswan_conf_path, e))?;
+        if let Some(text) = iked
+            .and_then(|b| b.tuning.as_ref())
+            .filter(|_| implementation == Implementation::Iked)
+        {
+            let path = tuning_path(&conf_file);
+            std::fs::write(&path, text).map_err(|e| LabError::io(&path, e))?;
+        }
         if implementation == Implementation::Libreswan {
             let (ipsec_conf, secrets) = libreswan::translate(conf, &log)?;
             for (name, text) in [("ipsec.conf", ipsec_conf), ("ipsec.secrets", secrets)] {
@@ -449,6 +469,23 @@ impl Daemon {
         }
     }
 
+    /// Rekeys the CHILD_SA `child`, or the IKE SA when `None`. charon's and iked's commands
+    /// only start the exchange; the scenario watches the kernels and SA lists for its end.
+    pub fn rekey(&self, child: Option<&str>) -> Result<ControlResult, LabError> {
+        let name = self.connection.clone();
+        let (flag, which) = match child {
+            Some(c) => ("--child", c),
+            None => ("--ike", name.as_str()),
+        };
+        match self.implementation {
+            Implementation::StrongSwan | Implementation::StrongSwan6 => {
+                self.swanctl(&["--rekey", flag, which], 60)
+            }
+            Implementation::Iked => self.ikectl(&["rekey", flag, which], 60),
+            Implementation::Libreswan => self.libreswan_rekey(child),
+        }
+    }
+
     /// Deletes one CHILD_SA, keeping the IKE SA.
     pub fn terminate_child(&self, child: &str) -> Result<ControlResult, LabError> {
         match self.implementation {
@@ -476,6 +513,11 @@ impl Daemon {
     /// The daemon's log so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The daemon's process id (the chrooted peers exec into theirs: it is the daemon's own).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Whether the process is still alive.

@@ -163,7 +163,6 @@ pub fn translate(conf: &SwanctlConf, log: &Path) -> Result<(String, String), Lab
          \tlogtime=yes\n\
          \tplutodebug=none\n\n\
          conn seed-base\n\
-         \tauto=ignore\n\
          \tkeyexchange=ikev2\n\
          \tleft={left}\n\
          \tright={right}\n\

@@ -12,7 +12,11 @@
 //! they say nothing about iked, and may never carry a known-failure mark.
 
 mod any;
+mod cookie;
 mod natt;
+mod rekey_cmd;
+
+pub use rekey_cmd::Target as RekeyTarget;
 
 use std::path::{Path, PathBuf};
 
@@ -45,6 +49,12 @@ pub enum Kind {
     /// other child and the IKE SA stay; then that side deletes the IKE SA and both kernels
     /// end clean.
     DeleteChild(Side),
+    /// The given side rekeys the `bf-out` CHILD_SA or the IKE SA on command while datagrams
+    /// flow: none lost, old SAs gone (see [`rekey_cmd`]).
+    Rekey(Side, RekeyTarget),
+    /// iked responds with `cookie_threshold_ip = 1` while a half-open IKE SA from the peer's
+    /// address is pending: the peer must retry with the COOKIE (see [`cookie`]).
+    Cookie,
     /// The responder offers only `aes256gcm16-modp2048-esn`: NO_PROPOSAL_CHOSEN both sides.
     ProposalMismatch,
     /// The responder has another PSK: AUTHENTICATION_FAILED, nothing installed.
@@ -380,9 +390,31 @@ pub fn peer_rows(peer: Implementation) -> Vec<Scenario> {
             peer,
             Bfl,
         ),
+        Scenario::new(format!("iked-cookie-{t}"), Cookie, peer, Iked, Bfl),
         Scenario::new(
-            format!("iked-rekey-packets-{t}"),
-            RekeyPackets,
+            format!("iked-rekey-child-by-iked-{t}"),
+            Rekey(Bfl, RekeyTarget::Child),
+            Iked,
+            peer,
+            Bfl,
+        ),
+        Scenario::new(
+            format!("iked-rekey-child-by-peer-{t}"),
+            Rekey(Bfr, RekeyTarget::Child),
+            Iked,
+            peer,
+            Bfl,
+        ),
+        Scenario::new(
+            format!("iked-rekey-ike-by-iked-{t}"),
+            Rekey(Bfl, RekeyTarget::Ike),
+            Iked,
+            peer,
+            Bfl,
+        ),
+        Scenario::new(
+            format!("iked-rekey-ike-by-peer-{t}"),
+            Rekey(Bfr, RekeyTarget::Ike),
             Iked,
             peer,
             Bfl,
@@ -403,6 +435,14 @@ pub struct Context {
     pub keep_all: bool,
     /// Print the operator's view (list-sas, xfrm state, ESP capture) as the demo does.
     pub verbose: bool,
+}
+
+/// The strongswan.conf tuning iked gets in a scenario, if any.
+fn iked_tuning(kind: Kind) -> Option<String> {
+    match kind {
+        Kind::Cookie => Some(cookie::IKED_TUNING.to_string()),
+        _ => None,
+    }
 }
 
 /// The children the seed initiates, in the guide's order.
@@ -516,6 +556,10 @@ pub fn scenario_config(
 }
 
 fn start_hosts(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<Hosts, LabError> {
+    let iked = IkedBins {
+        tuning: iked_tuning(sc.kind),
+        ..ctx.iked.clone()
+    };
     let start = |side: Side| -> Result<Daemon, LabError> {
         let conf = scenario_config(sc, &ctx.workspace, side)?;
         if let Kind::Cert(case) = sc.kind {
@@ -528,7 +572,7 @@ fn start_hosts(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<Hosts, LabErr
             sc.implementation(side),
             &dir.join(side.name()),
             &conf,
-            Some(&ctx.iked),
+            Some(&iked),
         )
     };
     let mut hosts = Hosts {
@@ -546,6 +590,8 @@ fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
         Kind::Seed | Kind::SeedAny => seed(sc, ctx, dir, &hosts).map(|_| ()),
         Kind::Delete(from) => delete(sc, ctx, dir, &hosts, from),
         Kind::DeleteChild(from) => delete_child(sc, ctx, dir, &hosts, from),
+        Kind::Rekey(by, target) => rekey_cmd::run(sc, ctx, dir, &hosts, by, target),
+        Kind::Cookie => cookie::run(sc, ctx, dir, &hosts),
         Kind::ProposalMismatch => negative(sc, ctx, &hosts, &["NO_PROP"], "NO_PROPOSAL_CHOSEN"),
         Kind::PskMismatch => negative(
             sc,
@@ -707,8 +753,9 @@ fn terminate_ike(ctx: &Context, hosts: &Hosts, from: Side) -> Result<(), LabErro
     checks::wait_clean(&ctx.lab, 15)
 }
 
-/// The child that [`Kind::DeleteChild`] deletes: the second one initiated, so on Libreswan it
-/// is never the conn that owns the IKE SA.
+/// The child that [`Kind::DeleteChild`] deletes, by the deleting side's name (its SA carries
+/// that side's VXLAN out). On the initiator it is the second child initiated, so on Libreswan
+/// it is not the conn that owns the IKE SA.
 const DELETED_CHILD: &str = "bf-out";
 
 fn delete_child(
@@ -727,7 +774,9 @@ fn delete_child(
         d.implementation.label(),
         tail(&r.output, 10)
     );
-    // bf-out carries BFL -> BFR:4789; bf-in (BFR -> BFL:4789) stays, on both hosts alike.
+    // `from`'s bf-out carries from -> peer:4789 (each host names its children after its own
+    // direction); the other child stays, on both hosts alike.
+    let (deleted, kept) = (spis.from(from), spis.from(from.peer()));
     let _ = wait_until("the deleted child's SAs removed", 15, || {
         let v = KernelView::read(&ctx.lab)?;
         Ok(v.bfl_states.len() == 2 && v.bfr_states.len() == 2)
@@ -736,17 +785,18 @@ fn delete_child(
     for side in Side::BOTH {
         let left: Vec<_> = v.states(side).iter().filter_map(|s| s.spi).collect();
         ensure!(
-            left.len() == 2 && !left.contains(&spis.bfl_to_bfr) && left.contains(&spis.bfr_to_bfl),
-            "{} after deleting {DELETED_CHILD}: SAs {left:08x?} (want only bf-in's, with \
-             {:08x}, without {:08x})",
+            left.len() == 2 && !left.contains(&deleted) && left.contains(&kept),
+            "{} after {} deleted its {DELETED_CHILD}: SAs {left:08x?} (want only the other \
+             child's, with {kept:08x}, without {deleted:08x})",
             side.name(),
-            spis.bfr_to_bfl,
-            spis.bfl_to_bfr
+            from.name()
         );
         ensure!(
             v.policies(side).len() == 2,
-            "{} after deleting {DELETED_CHILD}: {} policies (want bf-in's in and out)",
+            "{} after {} deleted its {DELETED_CHILD}: {} policies (want the other child's in \
+             and out)",
             side.name(),
+            from.name(),
             v.policies(side).len()
         );
     }
@@ -1091,6 +1141,7 @@ mod tests {
             iked: IkedBins {
                 iked: "/nonexistent/target/debug/iked".into(),
                 ikectl: "/nonexistent/target/debug/ikectl".into(),
+                tuning: None,
             },
             keep_all: false,
             verbose: false,

@@ -81,6 +81,14 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         interval_us: u64,
     },
+    /// Leave one half-open IKE SA at a responder: a legitimate IKE_SA_INIT from `--local`
+    /// (port chosen by the kernel), answered, and never followed by IKE_AUTH.
+    HalfOpen {
+        #[arg(long)]
+        local: std::net::IpAddr,
+        #[arg(long)]
+        to: std::net::SocketAddr,
+    },
     /// Receive numbered UDP datagrams; prints `ready`, then a JSON summary.
     UdpRecv {
         #[arg(long)]
@@ -106,6 +114,7 @@ fn context(common: &Common, verbose: bool) -> Result<Context> {
         iked: IkedBins {
             iked: common.iked.clone(),
             ikectl: common.ikectl.clone(),
+            tuning: None,
         },
         keep_all: common.keep_all,
         verbose,
@@ -229,6 +238,21 @@ fn main() -> Result<ExitCode> {
         } => {
             netlab::udp_send(&to, count, interval_us)
                 .with_context(|| format!("sending to {to}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::HalfOpen { local, to } => {
+            // The PSK and identity never matter: IKE_AUTH is not sent.
+            let mut peer = iked_hostile::peer::Peer::new(
+                local,
+                to,
+                b"unused",
+                b"half-open",
+                u64::from(std::process::id()),
+            )
+            .context("half-open socket")?;
+            peer.init(iked_hostile::peer::Suite::CbcSha256)
+                .with_context(|| format!("IKE_SA_INIT to {to}"))?;
+            println!("half-open IKE SA left at {to}");
             Ok(ExitCode::SUCCESS)
         }
         Cmd::UdpRecv {

@@ -59,20 +59,39 @@ impl Daemon {
         self.whack(&["--name", conn, "--terminate"], 60)
     }
 
+    /// Rekeys the child `conn`, or the IKE SA (named through the first conn, which owns it).
+    pub(super) fn libreswan_rekey(&self, conn: Option<&str>) -> Result<ControlResult, LabError> {
+        match conn {
+            Some(c) => self.whack(&["--name", c, "--rekey-child"], 60),
+            None => {
+                let first = self.libreswan_conns()?.into_iter().next().ok_or_else(|| {
+                    LabError::Setup("ipsec.conf has no conn to rekey the IKE SA with".into())
+                })?;
+                self.whack(&["--name", &first, "--rekey-ike"], 60)
+            }
+        }
+    }
+
+    /// The child conns of the translated ipsec.conf, in file order.
+    fn libreswan_conns(&self) -> Result<Vec<String>, LabError> {
+        let path = self.dir.join("ipsec.conf");
+        let conf = std::fs::read_to_string(&path).map_err(|e| LabError::io(&path, e))?;
+        Ok(conf
+            .lines()
+            .filter_map(|l| l.strip_prefix("conn "))
+            .map(|n| n.trim().to_string())
+            .filter(|n| n != "seed-base")
+            .collect())
+    }
+
     /// Takes every conn down: the children, then the IKE SA they share.
     pub(super) fn libreswan_down_all(&self) -> Result<ControlResult, LabError> {
-        let conf = std::fs::read_to_string(self.dir.join("ipsec.conf"))
-            .map_err(|e| LabError::io(&self.dir.join("ipsec.conf"), e))?;
         let mut all = ControlResult {
             ok: true,
             output: String::new(),
         };
-        let conns = conf
-            .lines()
-            .filter_map(|l| l.strip_prefix("conn "))
-            .filter(|n| n.trim() != "seed-base");
-        for conn in conns {
-            let r = self.whack(&["--name", conn.trim(), "--terminate"], 60)?;
+        for conn in self.libreswan_conns()? {
+            let r = self.whack(&["--name", &conn, "--terminate"], 60)?;
             all.ok &= r.ok;
             all.output.push_str(&r.output);
         }
