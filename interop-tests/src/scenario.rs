@@ -13,9 +13,12 @@
 
 mod any;
 mod cookie;
+mod dpd;
 mod natt;
+mod offload_both;
 mod rekey_cmd;
 
+pub use dpd::Action as DpdAction;
 pub use rekey_cmd::Target as RekeyTarget;
 
 use std::path::{Path, PathBuf};
@@ -55,6 +58,10 @@ pub enum Kind {
     /// iked responds with `cookie_threshold_ip = 1` while a half-open IKE SA from the peer's
     /// address is pending: the peer must retry with the COOKIE (see [`cookie`]).
     Cookie,
+    /// iked detects the paused peer with DPD and applies its `dpd_action` (see [`dpd`]).
+    Dpd(DpdAction),
+    /// `hw_offload = packet` on both ends of the veth: both refuse (see [`offload_both`]).
+    PacketOffloadBoth,
     /// The responder offers only `aes256gcm16-modp2048-esn`: NO_PROPOSAL_CHOSEN both sides.
     ProposalMismatch,
     /// The responder has another PSK: AUTHENTICATION_FAILED, nothing installed.
@@ -356,6 +363,80 @@ pub fn all() -> Vec<Scenario> {
     rows
 }
 
+/// Rows for strongSwan 6 only: certificates (Libreswan would need its NSS database and
+/// `leftcert=`; its translation refuses `auth = pubkey` by name), and `hw_offload = packet` on
+/// both ends, a keyword strongSwan 6 shares with iked.
+fn strongswan6_rows(t: &str) -> Vec<Scenario> {
+    use Kind::*;
+    use Side::Bfl;
+    let p = StrongSwan6;
+    vec![
+        Scenario::new(
+            format!("iked-initiates-cert-self-signed-{t}"),
+            Cert(CertCase::SelfSigned),
+            Iked,
+            p,
+            Bfl,
+        ),
+        Scenario::new(
+            format!("iked-responds-cert-self-signed-{t}"),
+            Cert(CertCase::SelfSigned),
+            p,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
+            format!("iked-initiates-cert-ca-{t}"),
+            Cert(CertCase::CaSigned),
+            Iked,
+            p,
+            Bfl,
+        ),
+        Scenario::new(
+            format!("iked-responds-cert-ca-{t}"),
+            Cert(CertCase::CaSigned),
+            p,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
+            format!("iked-cert-expired-{t}"),
+            Cert(CertCase::Expired),
+            p,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
+            format!("iked-cert-other-ca-{t}"),
+            Cert(CertCase::OtherCa),
+            p,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
+            format!("iked-cert-id-mismatch-{t}"),
+            Cert(CertCase::IdMismatch),
+            p,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
+            format!("iked-packet-offload-both-{t}"),
+            PacketOffloadBoth,
+            Iked,
+            p,
+            Bfl,
+        ),
+        Scenario::new(
+            format!("iked-responds-packet-offload-both-{t}"),
+            PacketOffloadBoth,
+            p,
+            Iked,
+            Bfl,
+        ),
+    ]
+}
+
 /// The short name of a peer family in row ids.
 fn peer_tag(peer: Implementation) -> &'static str {
     match peer {
@@ -372,7 +453,7 @@ pub fn peer_rows(peer: Implementation) -> Vec<Scenario> {
     use Kind::*;
     use Side::{Bfl, Bfr};
     let t = peer_tag(peer);
-    vec![
+    let mut rows = vec![
         Scenario::new(format!("baseline-seed-{t}"), Seed, peer, peer, Bfl),
         Scenario::new(format!("iked-initiates-seed-{t}"), Seed, Iked, peer, Bfl),
         Scenario::new(format!("iked-responds-seed-{t}"), Seed, peer, Iked, Bfl),
@@ -391,6 +472,27 @@ pub fn peer_rows(peer: Implementation) -> Vec<Scenario> {
             Bfl,
         ),
         Scenario::new(format!("iked-cookie-{t}"), Cookie, peer, Iked, Bfl),
+        Scenario::new(
+            format!("iked-dpd-clear-{t}"),
+            Dpd(DpdAction::Clear),
+            Iked,
+            peer,
+            Bfl,
+        ),
+        Scenario::new(
+            format!("iked-dpd-trap-{t}"),
+            Dpd(DpdAction::Trap),
+            Iked,
+            peer,
+            Bfl,
+        ),
+        Scenario::new(
+            format!("iked-dpd-restart-{t}"),
+            Dpd(DpdAction::Restart),
+            Iked,
+            peer,
+            Bfl,
+        ),
         Scenario::new(
             format!("iked-rekey-child-by-iked-{t}"),
             Rekey(Bfl, RekeyTarget::Child),
@@ -419,7 +521,26 @@ pub fn peer_rows(peer: Implementation) -> Vec<Scenario> {
             peer,
             Bfl,
         ),
-    ]
+    ];
+    // A responder (either one) with `remote_addrs = %any` and `dynamic` selectors.
+    rows.push(Scenario::new(
+        format!("iked-responds-seed-any-{t}"),
+        SeedAny,
+        peer,
+        Iked,
+        Bfl,
+    ));
+    rows.push(Scenario::new(
+        format!("iked-initiates-seed-any-{t}"),
+        SeedAny,
+        Iked,
+        peer,
+        Bfl,
+    ));
+    if peer == StrongSwan6 {
+        rows.extend(strongswan6_rows(t));
+    }
+    rows
 }
 
 /// What every scenario shares.
@@ -441,6 +562,7 @@ pub struct Context {
 fn iked_tuning(kind: Kind) -> Option<String> {
     match kind {
         Kind::Cookie => Some(cookie::IKED_TUNING.to_string()),
+        Kind::Dpd(_) => Some(dpd::IKED_TUNING.to_string()),
         _ => None,
     }
 }
@@ -519,6 +641,8 @@ pub fn scenario_config(
     // veth has no offload: `auto` falls back to software, as the seed's `packet` cannot.
     let offload = if sc.kind == Kind::PacketOffloadOnVeth && sc.implementation(side) == Iked {
         "packet"
+    } else if sc.kind == Kind::PacketOffloadBoth {
+        offload_both::offload_setting()
     } else {
         "auto"
     };
@@ -550,6 +674,7 @@ pub fn scenario_config(
         Kind::Cert(case) => conf = certs::edit_config(&conf, case, side)?,
         Kind::NattForced(by) => natt::edit_config(&mut conf, side, by)?,
         Kind::SeedAny => any::edit_config(&mut conf, sc, side)?,
+        Kind::Dpd(action) => dpd::edit_config(&mut conf, sc, side, action)?,
         _ => {}
     }
     Ok(conf)
@@ -592,6 +717,8 @@ fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
         Kind::DeleteChild(from) => delete_child(sc, ctx, dir, &hosts, from),
         Kind::Rekey(by, target) => rekey_cmd::run(sc, ctx, dir, &hosts, by, target),
         Kind::Cookie => cookie::run(sc, ctx, dir, &hosts),
+        Kind::Dpd(action) => dpd::run(sc, ctx, &hosts, action),
+        Kind::PacketOffloadBoth => offload_both::run(sc, ctx, dir, &hosts),
         Kind::ProposalMismatch => negative(sc, ctx, &hosts, &["NO_PROP"], "NO_PROPOSAL_CHOSEN"),
         Kind::PskMismatch => negative(
             sc,

@@ -4,8 +4,9 @@
 //! source address that already holds one half-open IKE SA must present a cookie. [`run`]
 //! leaves such an SA from the initiator's address with `lab-runner half-open` (a legitimate
 //! IKE_SA_INIT that is answered and never followed by IKE_AUTH), then has the peer initiate
-//! the seed: iked must have sent a COOKIE notify to the peer's port 500 (its log), the peer's
-//! log must show the COOKIE, and the tunnel must come up with traffic as in the seed row.
+//! the seed: the peer's log must show the COOKIE notify it received (iked logs its COOKIE at
+//! the NET level, which the lab's `--debug` leaves at 1), and the tunnel must come up with
+//! traffic as in the seed row, so the peer retried with the cookie and iked accepted it.
 
 use std::path::Path;
 
@@ -13,6 +14,10 @@ use crate::netlab::{args, run_ok};
 use crate::{LabError, ensure};
 
 use super::{Context, Hosts, Iked, Scenario, seed};
+
+/// Wording of the peer logs for a received COOKIE: charon `received COOKIE notify`, Libreswan
+/// names it `COOKIE` too.
+const PEER_WORD: &str = "COOKIE";
 
 /// iked's strongswan.conf in this scenario.
 pub const IKED_TUNING: &str =
@@ -36,15 +41,9 @@ pub fn run(sc: &Scenario, ctx: &Context, dir: &Path, hosts: &Hosts) -> Result<()
         30,
     )?;
     seed(sc, ctx, dir, hosts)?;
-    let iked_log = hosts.get(iked_side).log_text();
-    let to_peer = format!("sending COOKIE notify to {}[500]", peer_side.addr());
-    ensure!(
-        iked_log.contains(&to_peer),
-        "iked's log has no `{to_peer}`: it never asked the peer for a cookie"
-    );
     let peer_log = hosts.get(peer_side).log_text();
     ensure!(
-        peer_log.contains("COOKIE"),
+        peer_log.contains(PEER_WORD),
         "the peer's log ({}) shows no COOKIE: it did not retry with one",
         sc.implementation(peer_side).label()
     );
