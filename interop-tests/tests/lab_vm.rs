@@ -138,7 +138,8 @@ fn lab_vm_runs_all_scenarios() {
         out: out.clone(),
         command,
         console: Console::File(console.clone()),
-        timeout_secs: 20 * 60,
+        // 60 scenarios: about 18 min on an idle 2-core machine under TCG.
+        timeout_secs: 40 * 60,
     })
     .unwrap_or_else(|e| panic!("{e}"));
 
