@@ -203,11 +203,12 @@ impl Lab {
             .collect())
     }
 
-    /// IPsec policies in `side`, without the daemons' per-socket bypass policies.
+    /// IPsec policies in `side`, without the daemons' own bypass policies (per-socket ones, and
+    /// Libreswan's IPv6 neighbour-discovery bypass: see [`XfrmPolicy::is_daemon_bypass`]).
     pub fn ipsec_policies(&self, side: Side) -> Result<Vec<XfrmPolicy>, LabError> {
         Ok(xfrm_text::parse_policies(&self.xfrm_policy_text(side)?)
             .into_iter()
-            .filter(|p| !p.is_socket_policy())
+            .filter(|p| !p.is_daemon_bypass())
             .collect())
     }
 

@@ -101,6 +101,17 @@ impl XfrmPolicy {
     pub fn is_socket_policy(&self) -> bool {
         self.dir.starts_with("socket")
     }
+
+    /// A policy an IKE daemon installs for itself rather than for a tunnel: per-socket
+    /// policies, and Libreswan's IPv6 neighbour-discovery bypass (`::/0 -> ::/0 ipv6-icmp`
+    /// without a template), which pluto installs at start and keeps for its lifetime.
+    pub fn is_daemon_bypass(&self) -> bool {
+        self.is_socket_policy()
+            || (self.templates.is_empty()
+                && self.selector.src == "::/0"
+                && self.selector.dst == "::/0"
+                && self.selector.proto.as_deref() == Some("ipv6-icmp"))
+    }
 }
 
 /// A policy template (`tmpl src .. dst .. proto esp [spi ..] reqid N mode M`).
@@ -463,6 +474,17 @@ src ::/0 dst ::/0
         assert_eq!(states[1].oseq, Some(3));
         assert_eq!(states[1].packets, Some(3));
         assert_eq!(states[1].spi, Some(0xc2a5_29b3));
+    }
+
+    #[test]
+    fn libreswan_neighbour_discovery_bypass_is_the_daemons_own() {
+        let text = "src ::/0 dst ::/0 proto ipv6-icmp type 135\n\tdir out priority 1 ptype main\n\
+                    src 192.168.50.1/32 dst 192.168.50.2/32 proto udp dport 4789\n\tdir out priority 1 ptype main\n\
+                    \ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto esp reqid 1 mode transport\n";
+        let pols = parse_policies(text);
+        assert_eq!(pols.len(), 2, "{pols:?}");
+        assert!(pols[0].is_daemon_bypass());
+        assert!(!pols[1].is_daemon_bypass());
     }
 
     #[test]
