@@ -1,9 +1,9 @@
 //! Dead peer detection by iked against a paused peer, for each `dpd_action`.
 //!
 //! Contract: iked (the initiator) gets `dpd_delay = 2s` and the child setting `dpd_action =
-//! clear | trap | restart` ([`edit_config`]), and fast retransmits ([`IKED_TUNING`]: two
-//! retransmits, 1 s then 1.4 s, so a silent peer is declared dead within seconds, not the
-//! default 165 s). [`run`] brings the seed's tunnel up, pauses the peer (SIGSTOP), and waits
+//! clear | trap | restart` ([`edit_config`]), and faster retransmits ([`IKED_TUNING`]: three
+//! retransmits after 2 s, 3 s and 4.5 s, so a silent peer is declared dead within about half a
+//! minute, not the default 165 s, while a peer slowed by TCG still answers the set-up). [`run`] brings the seed's tunnel up, pauses the peer (SIGSTOP), and waits
 //! until iked lists no established IKE SA. Then, per action, what a user sees:
 //! - `clear`: iked's kernel holds nothing; after the peer resumes (SIGCONT) iked stays down
 //!   until initiated again, and once initiated traffic flows both ways;
@@ -43,9 +43,10 @@ impl Action {
     }
 }
 
-/// iked's strongswan.conf in these scenarios: give up on a silent peer after about 5 s.
+/// iked's strongswan.conf in these scenarios: give up on a silent peer after about 25 s (two
+/// retransmits with 1 s were too few for Libreswan's IKE_AUTH under TCG).
 pub const IKED_TUNING: &str = "# written by the iked lab (scenario/dpd.rs)\ncharon {\n    \
-     retransmit_tries = 2\n    retransmit_timeout = 1.0\n    retransmit_base = 1.4\n}\n";
+     retransmit_tries = 3\n    retransmit_timeout = 2.0\n    retransmit_base = 1.5\n}\n";
 
 /// Adds `dpd_delay = 2s` to the connection (after its `mobike` line) and `dpd_action` to every
 /// child, on iked's side only.
