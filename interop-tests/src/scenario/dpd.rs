@@ -148,13 +148,13 @@ pub fn run(sc: &Scenario, ctx: &Context, hosts: &Hosts, action: Action) -> Resul
             // The first datagrams trigger the acquire; the child that carries them comes back.
             ctx.lab.udp_send(iked_side, VXLAN_PORT, 3, 200_000)?;
             wait_until("the trapped child to come back", 60, || {
-                Ok(KernelView::read(&ctx.lab)?.states(iked_side).len() >= 2)
+                Ok(installed(&KernelView::read(&ctx.lab)?, iked_side) >= 2)
             })?;
             traffic_flows(ctx, &[iked_side])?;
         }
         Action::Restart => {
             wait_until("iked to restart the tunnel", 60, || {
-                Ok(KernelView::read(&ctx.lab)?.states(iked_side).len() == 4)
+                Ok(installed(&KernelView::read(&ctx.lab)?, iked_side) == 4)
             })?;
             traffic_flows(ctx, &Side::BOTH)?;
         }
@@ -166,6 +166,22 @@ pub fn run(sc: &Scenario, ctx: &Context, hosts: &Hosts, action: Action) -> Resul
         ids.len()
     );
     Ok(())
+}
+
+/// SAs on `side` that carry traffic: not counting the larval state (SPI 0) the kernel holds
+/// while an acquire is negotiated, during which packets are dropped. An outbound SA is
+/// required, so traffic is only sent once the child is installed in both directions.
+fn installed(view: &KernelView, side: Side) -> usize {
+    let real = || {
+        view.states(side)
+            .iter()
+            .filter(|s| s.spi.is_some_and(|spi| spi != 0))
+    };
+    if real().any(|s| s.src == side.addr()) {
+        real().count()
+    } else {
+        0
+    }
 }
 
 /// Datagrams from each of `from` to its peer's UDP/4789 all arrive.
