@@ -17,7 +17,7 @@
 
 use std::time::Duration;
 
-use crate::checks::KernelView;
+use crate::checks::{self, KernelView};
 use crate::netlab::{VXLAN_PORT, signal, wait_until};
 use crate::swan_conf::{Side, SwanctlConf};
 use crate::{LabError, ensure};
@@ -188,9 +188,9 @@ fn installed(view: &KernelView, side: Side) -> usize {
 fn traffic_flows(ctx: &Context, from: &[Side]) -> Result<(), LabError> {
     const COUNT: u32 = 5;
     for side in from {
-        let rx = ctx
-            .lab
-            .start_udp_receiver(side.peer(), VXLAN_PORT, COUNT, 3000)?;
+        let rx =
+            ctx.lab
+                .start_udp_receiver(side.peer(), VXLAN_PORT, COUNT, checks::RECEIVE_IDLE_MS)?;
         ctx.lab.udp_send(*side, VXLAN_PORT, COUNT, 2000)?;
         let got = rx.finish()?;
         ensure!(

