@@ -8,6 +8,9 @@
 #     6.12 kernel (unpacked under /var/lib/iked-lab, never installed as a host kernel; its modules go
 #     to /lib/modules/<version> because virtme-ng loads them from there) and iproute2 6.15 (unpacked
 #     to /var/lib/iked-lab/iproute2/bin/ip: the first to parse `offload packet`);
+#   - two Debian 13 (trixie) root file systems built with mmdebstrap under /var/lib/iked-lab
+#     (trixie-strongswan: strongSwan 6; trixie-libreswan: Libreswan 5): the lab's other peers,
+#     run chrooted in the VM (interop-tests/src/peer_root.rs); about 4 minutes each, once;
 #   - virtme-ng (`vng`) from PyPI, in its own venv (Debian 12's pip refuses system-wide installs),
 #     run through a wrapper /usr/local/bin/vng.
 # Idempotent: every step checks first, so a second run makes no network access and takes well under
