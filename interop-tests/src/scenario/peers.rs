@@ -23,12 +23,6 @@ const DPD_RESTART_FAILURE: &str = "dpd_action = restart: iked logs `restarting B
      then saw 0 of 5 datagrams BFL -> BFR, which may also have been the traffic check's 3 s \
      receiver time-out under load (raised to 10 s since, not re-run). To be filed as an issue";
 
-/// Seen in the lab run of 2026-12-07 (strongSwan 6.0.1) on a host at load 15.
-const DPD_TRAP_FAILURE: &str = "dpd_action = trap: traffic brings `bf-out` back through the \
-     acquire (SAs and policies matching on both hosts), yet 0 of 5 datagrams BFL -> BFR were \
-     counted; the trap policies and a larval state stay beside the new child. Possibly the \
-     traffic check's 3 s receiver time-out under load (raised to 10 s since, not re-run)";
-
 /// Rows for strongSwan 6 only: certificates (Libreswan would need its NSS database and
 /// `leftcert=`; its translation refuses `auth = pubkey` by name), and `hw_offload = packet` on
 /// both ends, a keyword strongSwan 6 shares with iked.
@@ -151,8 +145,7 @@ pub fn peer_rows(peer: Implementation) -> Vec<Scenario> {
             Iked,
             peer,
             Bfl,
-        )
-        .known_failure(DPD_TRAP_FAILURE),
+        ),
         Scenario::new(
             format!("iked-dpd-restart-{t}"),
             Dpd(DpdAction::Restart),
