@@ -19,9 +19,9 @@ use super::{DpdAction, Kind, RekeyTarget, Scenario};
 /// with all its children.
 const DPD_RESTART_FAILURE: &str = "dpd_action = restart: iked logs `restarting BFL-BFR` three \
      times (per closed child and for the IKE SA) and initiates three IKE SAs at once (charon \
-     restarts once); the peer answers with COOKIEs and refuses two with AUTH_FAILED. The row \
-     then saw 0 of 5 datagrams BFL -> BFR, which may also have been the traffic check's 3 s \
-     receiver time-out under load (raised to 10 s since, not re-run). To be filed as an issue";
+     restarts once); the peer answers with COOKIEs and refuses two with AUTH_FAILED. In one run \
+     0 of 5 datagrams BFL -> BFR crossed afterwards, in the next iked did not have the tunnel's \
+     four SAs back within 60 s (strongSwan 6.0.1, 2026-12-07). To be filed as an issue";
 
 /// Rows for strongSwan 6 only: certificates (Libreswan would need its NSS database and
 /// `leftcert=`; its translation refuses `auth = pubkey` by name), and `hw_offload = packet` on
