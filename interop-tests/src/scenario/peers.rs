@@ -19,9 +19,10 @@ use super::{DpdAction, Kind, RekeyTarget, Scenario};
 /// with all its children.
 const DPD_RESTART_FAILURE: &str = "dpd_action = restart: iked logs `restarting BFL-BFR` three \
      times (per closed child and for the IKE SA) and initiates three IKE SAs at once (charon \
-     restarts once); the peer answers with COOKIEs and refuses two with AUTH_FAILED. In one run \
-     0 of 5 datagrams BFL -> BFR crossed afterwards, in the next iked did not have the tunnel's \
-     four SAs back within 60 s (strongSwan 6.0.1, 2026-12-07). To be filed as an issue";
+     restarts once); the peer answers with COOKIEs and refuses some or all of them with \
+     AUTH_FAILED: in one run two (and 0 of 5 datagrams BFL -> BFR crossed afterwards), in the \
+     next all three, and the tunnel did not come back (strongSwan 6.0.1, 2026-12-07). To be \
+     filed as an issue";
 
 /// Rows for strongSwan 6 only: certificates (Libreswan would need its NSS database and
 /// `leftcert=`; its translation refuses `auth = pubkey` by name), and `hw_offload = packet` on
