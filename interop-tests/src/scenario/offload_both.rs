@@ -25,12 +25,15 @@ pub fn offload_setting() -> &'static str {
 /// Log or command words by which each implementation reports the refusal.
 fn refusal_words(implementation: Implementation) -> &'static [&'static str] {
     match implementation {
-        Iked => &["kernel refused", "NO_PROPOSAL_CHOSEN"],
+        // Its own kernel's refusal, or the peer's NO_PROPOSAL_CHOSEN when the peer refused first
+        // (charon 6 as responder answers IKE_AUTH with a bare NO_PROP: "peer sent error notify
+        // NO_PROP").
+        Iked => &["kernel refused", "NO_PROP"],
         _ => &[
+            "failed to configure HW offload",
             "unable to install",
             "failed to install",
-            "NO_PROPOSAL_CHOSEN",
-            "N(NO_PROP)",
+            "NO_PROP",
         ],
     }
 }
