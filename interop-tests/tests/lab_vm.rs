@@ -138,7 +138,7 @@ fn lab_vm_runs_all_scenarios() {
         out: out.clone(),
         command,
         console: Console::File(console.clone()),
-        // 60 scenarios: about 18 min on an idle 2-core machine under TCG.
+        // 73 scenarios: about 23 min on an idle 2-core machine under TCG (estimated).
         timeout_secs: 40 * 60,
     })
     .unwrap_or_else(|e| panic!("{e}"));
