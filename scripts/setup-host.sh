@@ -12,6 +12,9 @@
 #     6.12 kernel (unpacked under /var/lib/iked-lab, never installed as a host kernel; its modules go
 #     to /lib/modules/<version> because virtme-ng loads them from there) and iproute2 6.15 (unpacked
 #     to /var/lib/iked-lab/iproute2/bin/ip: the first to parse `offload packet`);
+#   - two Debian 13 (trixie) root file systems built with mmdebstrap under /var/lib/iked-lab
+#     (trixie-strongswan: strongSwan 6; trixie-libreswan: Libreswan 5): the lab's other peers,
+#     run chrooted in the VM (interop-tests/src/peer_root.rs); about 4 minutes each, once;
 #   - virtme-ng (`vng`) from PyPI, in its own venv (Debian 12's pip refuses system-wide installs),
 #     run through a wrapper /usr/local/bin/vng.
 # Idempotent: every step checks first, so a second run makes no network access and takes well under
@@ -141,6 +144,41 @@ if [ ! -x "$LAB/iproute2/bin/ip" ]; then
   [ -x "$LAB/iproute2/bin/ip" ] || die "iproute2 package has no ip binary"
 fi
 
+# Debian 13 (trixie)'s strongSwan 6 and Libreswan 5: the lab's second and third peer families
+# (interop-tests/src/peer_root.rs). Their binaries need trixie's C library, so they run chrooted
+# in trixie root file systems built here with mmdebstrap from the same Debian mirror as the
+# machine's own sources; the lab VM sees them through the shared root file system. One root per
+# family: Debian's libreswan and strongswan packages conflict. Each is built into a temporary
+# directory and renamed at the end, so a directory present under its final name is complete.
+build_trixie_root() { # build_trixie_root DIR PACKAGE,PACKAGE...
+  local dir=$1 pkgs=$2 uri
+  if [ -e "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$pkgs" ]; then
+    return
+  fi
+  if ! command -v mmdebstrap >/dev/null; then
+    apt_update_once
+    log "installing mmdebstrap"
+    apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null
+  fi
+  uri=$(grep -rhs '^URIs:.*debian' /etc/apt/sources.list.d/*.sources | grep -v security | head -n1 | awk '{print $2}')
+  [ -n "$uri" ] || uri=$(grep -hs '^deb .*debian' /etc/apt/sources.list | grep -v security | head -n1 | awk '{print $2}')
+  [ -n "$uri" ] || uri=http://deb.debian.org/debian
+  log "building the trixie root file system $dir ($uri)"
+  rm -rf "$dir.tmp"
+  mmdebstrap --quiet --variant=minbase --include="$pkgs" \
+    --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
+    --dpkgopt='path-exclude=/usr/share/{doc,man,locale}/*' \
+    trixie "$dir.tmp" "deb $uri trixie main" >&2
+  printf '%s\n' "$pkgs" > "$dir.tmp/.complete"
+  rm -rf "$dir"
+  mv "$dir.tmp" "$dir"
+}
+# netbase: /etc/protocols and /etc/services, through which charon and pluto parse `[udp/4789]`.
+build_trixie_root "$LAB/trixie-strongswan" \
+  strongswan-charon,strongswan-swanctl,libcharon-extra-plugins,libstrongswan-extra-plugins,netbase,iproute2,tcpdump,openssl
+build_trixie_root "$LAB/trixie-libreswan" libreswan,libnss3-tools,netbase,iproute2,tcpdump,openssl
+trixie_version() { chroot "$LAB/trixie-$1" dpkg-query -W -f='${Version}' "$2"; }
+
 # virtme-ng in a venv of Debian's python3, so pyenv or PEP 668 do not matter.
 VENV=$LAB/venv
 if [ ! -x "$VENV/bin/vng" ]; then
@@ -166,4 +204,4 @@ if [ "$(cat /usr/local/bin/vng 2>/dev/null)" != "$wrapper" ]; then
   chmod 0755 /usr/local/bin/vng
 fi
 
-log "ready: kernel $kver, $(qemu-system-x86_64 --version | head -n1), $(vng --version 2>&1 | head -n1), $("$LAB/iproute2/bin/ip" -V), strongSwan $(dpkg-query -W -f='${Version}' strongswan-charon)"
+log "ready: kernel $kver, $(qemu-system-x86_64 --version | head -n1), $(vng --version 2>&1 | head -n1), $("$LAB/iproute2/bin/ip" -V), strongSwan $(dpkg-query -W -f='${Version}' strongswan-charon), trixie peers: strongSwan $(trixie_version strongswan strongswan-charon), Libreswan $(trixie_version libreswan libreswan)"

@@ -79,6 +79,17 @@ pub struct TunnelSpis {
     pub bfr_to_bfl: u32,
 }
 
+impl TunnelSpis {
+    /// The SPI of the SA carrying `from` -> its peer:4789: the SA of `from`'s own `bf-out`
+    /// child (each host names its children after its own direction).
+    pub fn from(&self, from: Side) -> u32 {
+        match from {
+            Side::Bfl => self.bfl_to_bfr,
+            Side::Bfr => self.bfr_to_bfl,
+        }
+    }
+}
+
 fn host32(side: Side) -> String {
     format!("{}/32", side.addr())
 }
@@ -271,6 +282,9 @@ pub fn check_reqid_pairing(
     Ok(())
 }
 
+/// How long a traffic check's receiver waits for the next datagram (see [`check_traffic`]).
+pub const RECEIVE_IDLE_MS: u64 = 10_000;
+
 /// Both hosts have no ESP SA and no IPsec policy left (per-socket bypass policies excepted).
 pub fn check_clean(view: &KernelView) -> Result<(), LabError> {
     for side in Side::BOTH {
@@ -341,7 +355,10 @@ pub fn check_traffic(
 ) -> Result<WireSummary, LabError> {
     let capture = lab.start_capture(Side::Bfr, &dir.join("capture-bfr.txt"))?;
     for from in Side::BOTH {
-        let rx = lab.start_udp_receiver(from.peer(), VXLAN_PORT, count, 3000)?;
+        // The idle time starts when the receiver is bound, before the sender process starts:
+        // under TCG on a loaded host that start took over 3 s, and the receiver gave up on
+        // datagrams that then crossed the tunnel (seen decrypted in the peer's SA counters).
+        let rx = lab.start_udp_receiver(from.peer(), VXLAN_PORT, count, RECEIVE_IDLE_MS)?;
         lab.udp_send(from, VXLAN_PORT, count, 2000)?;
         let got = rx.finish()?;
         ensure!(

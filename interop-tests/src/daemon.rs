@@ -13,29 +13,67 @@
 //!   `ikectl --uri unix://PATH terminate --ike NAME --timeout S`, `ikectl --uri unix://PATH
 //!   list-sas` exit 0 on success and print the reason otherwise.
 
+mod libreswan_ctl;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::LabError;
 use crate::clock::Stopwatch;
+use crate::libreswan;
 use crate::netlab::{Lab, args, run_capture, stop_child, wait_until};
+use crate::peer_root::{PeerRoot, quote};
 use crate::swan_conf::{Side, SwanctlConf, strongswan_conf};
 
-/// Which IKE implementation a host runs.
+/// Which IKE implementation a host runs: iked, or one of the peer families it is tested
+/// against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Implementation {
-    /// Debian's strongSwan 5.9.8 charon, driven by swanctl over its VICI socket.
+    /// Debian 12's strongSwan 5.9.8 charon, driven by swanctl over its VICI socket.
     StrongSwan,
+    /// Debian 13's strongSwan 6.0 charon and swanctl, chrooted in a trixie root ([`PeerRoot`]).
+    StrongSwan6,
+    /// Debian 13's Libreswan 5 pluto, driven by whack, chrooted in a trixie root
+    /// ([`crate::libreswan`] translates the seed's swanctl.conf).
+    Libreswan,
     /// Our daemon, driven by ikectl.
     Iked,
 }
 
 impl Implementation {
-    /// Label for tables.
+    /// Label for tables (the versions `scripts/setup-host.sh` installs).
     pub fn label(self) -> &'static str {
         match self {
             Implementation::StrongSwan => "strongSwan 5.9.8",
+            Implementation::StrongSwan6 => "strongSwan 6.0.1",
+            Implementation::Libreswan => "Libreswan 5.2",
             Implementation::Iked => "iked",
+        }
+    }
+
+    /// strongSwan's charon, driven by swanctl (either version).
+    pub fn is_charon(self) -> bool {
+        matches!(
+            self,
+            Implementation::StrongSwan | Implementation::StrongSwan6
+        )
+    }
+
+    /// The trixie root this implementation runs from, if any.
+    pub fn peer_root(self, lab_dir: &Path) -> Option<PeerRoot> {
+        match self {
+            Implementation::StrongSwan6 => Some(PeerRoot::new(lab_dir, "strongswan")),
+            Implementation::Libreswan => Some(PeerRoot::new(lab_dir, "libreswan")),
+            Implementation::StrongSwan | Implementation::Iked => None,
+        }
+    }
+
+    /// Name of the daemon's log file in its directory.
+    fn log_name(self) -> &'static str {
+        match self {
+            Implementation::StrongSwan | Implementation::StrongSwan6 => "charon.log",
+            Implementation::Libreswan => "pluto.log",
+            Implementation::Iked => "iked.log",
         }
     }
 }
@@ -45,6 +83,9 @@ impl Implementation {
 pub struct IkedBins {
     pub iked: PathBuf,
     pub ikectl: PathBuf,
+    /// A strongswan.conf text whose `charon { }` tuning iked gets (`--strongswan-conf`), for
+    /// the scenarios that need one (cookies, DPD); otherwise iked reads the system's file.
+    pub tuning: Option<String>,
 }
 
 impl IkedBins {
@@ -57,7 +98,7 @@ impl IkedBins {
     }
 
     fn daemon_args(&self, conf: &Path, socket: &Path) -> Vec<String> {
-        vec![
+        let mut v = vec![
             self.iked.display().to_string(),
             "--config".into(),
             conf.display().to_string(),
@@ -70,7 +111,12 @@ impl IkedBins {
             // rows see the kernel clean without waiting half a minute under TCG.
             "--stale-grace".into(),
             "10".into(),
-        ]
+        ];
+        if self.tuning.is_some() {
+            v.push("--strongswan-conf".into());
+            v.push(tuning_path(conf).display().to_string());
+        }
+        v
     }
 
     fn ctl_args(&self, socket: &Path, rest: &[&str]) -> Vec<String> {
@@ -78,6 +124,11 @@ impl IkedBins {
         v.extend(rest.iter().map(|s| s.to_string()));
         v
     }
+}
+
+/// Where iked's tuning file goes: beside its swanctl.conf.
+fn tuning_path(conf: &Path) -> PathBuf {
+    conf.with_file_name("iked-strongswan.conf")
 }
 
 /// Outcome of a control command (initiate, terminate, list).
@@ -101,12 +152,18 @@ pub struct Daemon {
     conf_file: PathBuf,
     strongswan_conf: PathBuf,
     iked: Option<IkedBins>,
+    /// The trixie root of strongSwan 6 / Libreswan.
+    root: Option<PeerRoot>,
     lab: Lab,
     child: Option<Child>,
 }
 
 const SWANCTL: &str = "swanctl";
 const CHARON: &str = "/usr/lib/ipsec/charon";
+/// Libreswan's binaries in the trixie root.
+const PLUTO: &str = "/usr/libexec/ipsec/pluto";
+const WHACK: &str = "/usr/libexec/ipsec/whack";
+const ADDCONN: &str = "/usr/libexec/ipsec/addconn";
 
 impl Daemon {
     /// Writes the configs into `dir` and starts the daemon process; [`Daemon::wait_ready`]
@@ -122,19 +179,39 @@ impl Daemon {
         std::fs::create_dir_all(dir).map_err(|e| LabError::io(dir, e))?;
         let conf_file = dir.join("swanctl.conf");
         conf.write(&conf_file)?;
-        let (socket, log) = match implementation {
-            Implementation::StrongSwan => (dir.join("charon.vici"), dir.join("charon.log")),
-            Implementation::Iked => (dir.join("iked.vici"), dir.join("iked.log")),
+        let log = dir.join(implementation.log_name());
+        let socket = match implementation {
+            Implementation::Libreswan => dir.join("run").join("pluto.ctl"),
+            Implementation::Iked => dir.join("iked.vici"),
+            _ => dir.join("charon.vici"),
         };
         let strongswan_conf_path = dir.join("strongswan.conf");
         std::fs::write(&strongswan_conf_path, strongswan_conf(&socket, &log))
             .map_err(|e| LabError::io(&strongswan_conf_path, e))?;
+        if let Some(text) = iked
+            .and_then(|b| b.tuning.as_ref())
+            .filter(|_| implementation == Implementation::Iked)
+        {
+            let path = tuning_path(&conf_file);
+            std::fs::write(&path, text).map_err(|e| LabError::io(&path, e))?;
+        }
+        if implementation == Implementation::Libreswan {
+            let (ipsec_conf, secrets) = libreswan::translate(conf, &log)?;
+            for (name, text) in [("ipsec.conf", ipsec_conf), ("ipsec.secrets", secrets)] {
+                let path = dir.join(name);
+                std::fs::write(&path, text).map_err(|e| LabError::io(&path, e))?;
+            }
+        }
+        let root = implementation.peer_root(&lab.dir);
+        if let Some(why) = root.as_ref().and_then(PeerRoot::missing) {
+            return Err(LabError::Setup(why));
+        }
         let iked = match implementation {
             Implementation::Iked => Some(
                 iked.cloned()
                     .ok_or_else(|| LabError::Setup("iked binaries not given".into()))?,
             ),
-            Implementation::StrongSwan => None,
+            _ => None,
         };
         let mut d = Daemon {
             side,
@@ -146,6 +223,7 @@ impl Daemon {
             conf_file,
             strongswan_conf: strongswan_conf_path,
             iked,
+            root,
             lab: lab.clone(),
             child: None,
         };
@@ -156,11 +234,12 @@ impl Daemon {
     fn spawn_process(&mut self) -> Result<(), LabError> {
         let _ = std::fs::remove_file(&self.socket);
         let daemon_cmd: Vec<String> = match self.implementation {
-            Implementation::StrongSwan => vec![
+            Implementation::StrongSwan | Implementation::StrongSwan6 => vec![
                 "env".into(),
                 format!("STRONGSWAN_CONF={}", self.strongswan_conf.display()),
                 CHARON.into(),
             ],
+            Implementation::Libreswan => self.pluto_command(),
             Implementation::Iked => {
                 let bins = self
                     .iked
@@ -171,18 +250,22 @@ impl Daemon {
                 v
             }
         };
-        // A private /run per daemon: charon's pid file and default sockets live there.
-        let script = format!(
-            "mount -t tmpfs lab-run /run && exec {}",
-            daemon_cmd
-                .iter()
-                .map(|a| format!("'{a}'"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
+        // A private /run per daemon: charon's pid file and default sockets live there. The
+        // trixie peers get a whole private root (with its own /run) instead.
+        let script = match &self.root {
+            Some(root) => root.wrap(&self.dir, &daemon_cmd),
+            None => format!(
+                "mount -t tmpfs lab-run /run && exec {}",
+                daemon_cmd
+                    .iter()
+                    .map(|a| quote(a))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        };
         let out_path = self.dir.join(match self.implementation {
-            Implementation::StrongSwan => "charon.stdout",
             Implementation::Iked => "iked.log",
+            _ => "daemon.stdout",
         });
         let out = std::fs::OpenOptions::new()
             .create(true)
@@ -227,7 +310,10 @@ impl Daemon {
             },
         );
         waited?;
-        if self.implementation == Implementation::StrongSwan {
+        if self.implementation == Implementation::Libreswan {
+            self.load_libreswan_conns()?;
+        }
+        if self.implementation.is_charon() {
             self.swanctl(
                 &[
                     "--load-all",
@@ -259,7 +345,30 @@ impl Daemon {
         a.push("--uri".into());
         a.push(format!("unix://{}", self.socket.display()));
         a.extend(rest[1..].iter().map(|s| s.to_string()));
-        self.control("env", &a, secs)
+        let mut env = vec!["env".to_string()];
+        env.extend(a);
+        self.control_in_root(&env, secs)
+    }
+
+    /// Runs a control command: in the daemon's trixie root when it has one (same mount
+    /// namespace, `/run` and network namespace, through `nsenter`), else on the VM's root.
+    fn control_in_root(&self, command: &[String], secs: u64) -> Result<ControlResult, LabError> {
+        let (program, rest) = command
+            .split_first()
+            .ok_or_else(|| LabError::Setup("empty control command".into()))?;
+        match (&self.root, &self.child) {
+            (Some(_), Some(child)) => {
+                let mut a = PeerRoot::nsenter_args(child.id());
+                a.extend(command.iter().cloned());
+                self.control("nsenter", &a, secs)
+            }
+            (Some(_), None) => Err(LabError::Setup(format!(
+                "{} on {} is not running",
+                self.implementation.label(),
+                self.side.name()
+            ))),
+            (None, _) => self.control(program, rest, secs),
+        }
     }
 
     /// Runs a control command and appends it, its status, duration and output to
@@ -320,7 +429,9 @@ impl Daemon {
     /// not an error: the unit ignores it too (`-`).
     pub fn exec_start_post(&self) -> Result<Option<ControlResult>, LabError> {
         match self.implementation {
-            Implementation::StrongSwan => Ok(None),
+            Implementation::StrongSwan
+            | Implementation::StrongSwan6
+            | Implementation::Libreswan => Ok(None),
             Implementation::Iked => {
                 let file = self.conf_file.display().to_string();
                 self.ikectl(&["load-all", "--file", &file], 60).map(Some)
@@ -333,7 +444,19 @@ impl Daemon {
     /// every `--child`. Returns the combined output; `ok` only if every child came up.
     pub fn initiate(&self, children: &[&str]) -> Result<ControlResult, LabError> {
         match self.implementation {
-            Implementation::StrongSwan => {
+            Implementation::Libreswan => {
+                let mut all = ControlResult {
+                    ok: true,
+                    output: String::new(),
+                };
+                for child in children {
+                    let r = self.whack(&["--name", child, "--initiate"], 90)?;
+                    all.ok &= r.ok;
+                    all.output.push_str(&r.output);
+                }
+                Ok(all)
+            }
+            Implementation::StrongSwan | Implementation::StrongSwan6 => {
                 let mut all = ControlResult {
                     ok: true,
                     output: String::new(),
@@ -362,19 +485,55 @@ impl Daemon {
     pub fn terminate(&self) -> Result<ControlResult, LabError> {
         let name = self.connection.clone();
         match self.implementation {
-            Implementation::StrongSwan => {
+            Implementation::StrongSwan | Implementation::StrongSwan6 => {
                 self.swanctl(&["--terminate", "--ike", &name, "--timeout", "30"], 60)
             }
             Implementation::Iked => {
                 self.ikectl(&["terminate", "--ike", &name, "--timeout", "30"], 60)
             }
+            // Libreswan has no connection named after the IKE SA: each child is a conn, and
+            // taking down the conns takes down the IKE SA they share.
+            Implementation::Libreswan => self.libreswan_down_all(),
+        }
+    }
+
+    /// Rekeys the CHILD_SA `child`, or the IKE SA when `None`. charon's and iked's commands
+    /// only start the exchange; the scenario watches the kernels and SA lists for its end.
+    pub fn rekey(&self, child: Option<&str>) -> Result<ControlResult, LabError> {
+        let name = self.connection.clone();
+        let (flag, which) = match child {
+            Some(c) => ("--child", c),
+            None => ("--ike", name.as_str()),
+        };
+        match self.implementation {
+            Implementation::StrongSwan | Implementation::StrongSwan6 => {
+                self.swanctl(&["--rekey", flag, which], 60)
+            }
+            Implementation::Iked => self.ikectl(&["rekey", flag, which], 60),
+            Implementation::Libreswan => self.libreswan_rekey(child),
+        }
+    }
+
+    /// Deletes one CHILD_SA, keeping the IKE SA.
+    pub fn terminate_child(&self, child: &str) -> Result<ControlResult, LabError> {
+        match self.implementation {
+            Implementation::StrongSwan | Implementation::StrongSwan6 => {
+                self.swanctl(&["--terminate", "--child", child, "--timeout", "30"], 60)
+            }
+            Implementation::Iked => {
+                self.ikectl(&["terminate", "--child", child, "--timeout", "30"], 60)
+            }
+            Implementation::Libreswan => self.libreswan_delete_child(child),
         }
     }
 
     /// The daemon's own view of its SAs (`swanctl --list-sas` / `ikectl list-sas`).
     pub fn list_sas(&self) -> Result<ControlResult, LabError> {
         match self.implementation {
-            Implementation::StrongSwan => self.swanctl(&["--list-sas"], 30),
+            Implementation::StrongSwan | Implementation::StrongSwan6 => {
+                self.swanctl(&["--list-sas"], 30)
+            }
+            Implementation::Libreswan => self.whack(&["--showstates"], 30),
             Implementation::Iked => self.ikectl(&["list-sas"], 30),
         }
     }
@@ -382,6 +541,11 @@ impl Daemon {
     /// The daemon's log so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The daemon's process id (the chrooted peers exec into theirs: it is the daemon's own).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Whether the process is still alive.

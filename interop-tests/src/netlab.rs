@@ -33,6 +33,8 @@ pub struct Lab {
     pub ip: PathBuf,
     /// This crate's `lab-runner`, re-executed inside namespaces for traffic helpers.
     pub runner: PathBuf,
+    /// The lab directory of `scripts/setup-host.sh` (trixie roots of the peers).
+    pub dir: PathBuf,
 }
 
 /// Formats a command line for messages.
@@ -201,13 +203,14 @@ impl Lab {
             .collect())
     }
 
-    /// IPsec policies in `side`: those with a template, so neither the daemons' per-socket
-    /// bypass policies nor shunts (pass/drop policies, which have none; the guard row checks
-    /// its own).
+    /// IPsec policies in `side`: those with a template, so neither the daemons' own bypass
+    /// policies (per-socket ones, and Libreswan's IPv6 neighbour-discovery bypass: see
+    /// [`XfrmPolicy::is_daemon_bypass`]) nor shunts (pass/drop policies, which have none; the
+    /// guard row checks its own).
     pub fn ipsec_policies(&self, side: Side) -> Result<Vec<XfrmPolicy>, LabError> {
         Ok(xfrm_text::parse_policies(&self.xfrm_policy_text(side)?)
             .into_iter()
-            .filter(|p| !p.is_socket_policy() && !p.templates.is_empty())
+            .filter(|p| !p.is_daemon_bypass() && !p.templates.is_empty())
             .collect())
     }
 

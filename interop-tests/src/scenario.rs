@@ -12,10 +12,18 @@
 //! they say nothing about iked, and may never carry a known-failure mark.
 
 mod any;
+mod cookie;
 mod crash;
+mod dpd;
 mod guard;
 mod natt;
+mod offload_both;
 pub mod ovs;
+mod peers;
+mod rekey_cmd;
+
+pub use dpd::Action as DpdAction;
+pub use rekey_cmd::Target as RekeyTarget;
 
 use std::path::{Path, PathBuf};
 
@@ -44,6 +52,20 @@ pub enum Kind {
     RekeyPackets,
     /// The IKE SA is deleted from the given side: both kernels end clean.
     Delete(Side),
+    /// One CHILD_SA (`bf-out`) is deleted from the given side: its SAs go on both hosts, the
+    /// other child and the IKE SA stay; then that side deletes the IKE SA and both kernels
+    /// end clean.
+    DeleteChild(Side),
+    /// The given side rekeys the `bf-out` CHILD_SA or the IKE SA on command while datagrams
+    /// flow: none lost, old SAs gone (see [`rekey_cmd`]).
+    Rekey(Side, RekeyTarget),
+    /// iked responds with `cookie_threshold_ip = 1` while a half-open IKE SA from the peer's
+    /// address is pending: the peer must retry with the COOKIE (see [`cookie`]).
+    Cookie,
+    /// iked detects the paused peer with DPD and applies its `dpd_action` (see [`dpd`]).
+    Dpd(DpdAction),
+    /// `hw_offload = packet` on both ends of the veth: both refuse (see [`offload_both`]).
+    PacketOffloadBoth,
     /// The responder offers only `aes256gcm16-modp2048-esn`: NO_PROPOSAL_CHOSEN both sides.
     ProposalMismatch,
     /// The responder has another PSK: AUTHENTICATION_FAILED, nothing installed.
@@ -76,7 +98,7 @@ pub enum Kind {
 /// One row of the lab.
 #[derive(Debug, Clone)]
 pub struct Scenario {
-    pub id: &'static str,
+    pub id: String,
     pub kind: Kind,
     pub bfl: Implementation,
     pub bfr: Implementation,
@@ -87,18 +109,18 @@ pub struct Scenario {
     pub known_failure: Option<&'static str>,
 }
 
-use Implementation::{Iked, StrongSwan};
+use Implementation::{Iked, Libreswan, StrongSwan, StrongSwan6};
 
 impl Scenario {
-    const fn new(
-        id: &'static str,
+    fn new(
+        id: impl Into<String>,
         kind: Kind,
         bfl: Implementation,
         bfr: Implementation,
         initiator: Side,
     ) -> Self {
         Self {
-            id,
+            id: id.into(),
             kind,
             bfl,
             bfr,
@@ -108,7 +130,7 @@ impl Scenario {
     }
 
     /// Marks the scenario as a known failure, with the reason.
-    pub const fn known_failure(mut self, reason: &'static str) -> Self {
+    pub fn known_failure(mut self, reason: &'static str) -> Self {
         self.known_failure = Some(reason);
         self
     }
@@ -125,12 +147,17 @@ impl Scenario {
         self.bfl == Iked || self.bfr == Iked
     }
 
+    /// A baseline: no iked on either side.
+    pub fn is_baseline(&self) -> bool {
+        !self.uses_iked()
+    }
+
     /// The "peer" column: what iked is tested against.
     pub fn peer_label(&self) -> String {
         match (self.bfl, self.bfr) {
-            (StrongSwan, StrongSwan) => "strongSwan 5.9.8 (both)".into(),
             (Iked, Iked) => "iked".into(),
-            _ => StrongSwan.label().into(),
+            (Iked, peer) | (peer, Iked) => peer.label().into(),
+            (peer, _) => format!("{} (both)", peer.label()),
         }
     }
 
@@ -144,10 +171,10 @@ impl Scenario {
             }
         };
         match (self.bfl, self.bfr) {
-            (StrongSwan, StrongSwan) => "baseline, not iked".into(),
             (Iked, Iked) => "both ends".into(),
             (Iked, _) => format!("BFL {}", init(Side::Bfl)),
             (_, Iked) => format!("BFR {}", init(Side::Bfr)),
+            _ => "baseline, not iked".into(),
         }
     }
 }
@@ -162,7 +189,7 @@ const OVS_CONVERGENCE: &str = "issue 15 §3: each start child comes up in its ow
 pub fn all() -> Vec<Scenario> {
     use Kind::*;
     use Side::{Bfl, Bfr};
-    vec![
+    let mut rows = vec![
         Scenario::new("baseline-seed", Seed, StrongSwan, StrongSwan, Bfl),
         Scenario::new(
             "baseline-rekey-packets",
@@ -418,7 +445,11 @@ pub fn all() -> Vec<Scenario> {
         )
         .known_failure(OVS_CONVERGENCE),
         Scenario::new("iked-drop-shunt-guard", DropGuard, Iked, StrongSwan, Bfl),
-    ]
+    ];
+    for peer in [StrongSwan6, Libreswan] {
+        rows.extend(peers::peer_rows(peer));
+    }
+    rows
 }
 
 /// What every scenario shares.
@@ -436,6 +467,15 @@ pub struct Context {
     pub verbose: bool,
 }
 
+/// The strongswan.conf tuning iked gets in a scenario, if any.
+fn iked_tuning(kind: Kind) -> Option<String> {
+    match kind {
+        Kind::Cookie => Some(cookie::IKED_TUNING.to_string()),
+        Kind::Dpd(_) => Some(dpd::IKED_TUNING.to_string()),
+        _ => None,
+    }
+}
+
 /// The children the seed initiates, in the guide's order.
 pub const SEED_CHILDREN: [&str; 2] = ["bf-in", "bf-out"];
 /// The ESP proposal of the mismatch scenario (from the task).
@@ -446,7 +486,7 @@ const TRAFFIC_COUNT: u32 = 5;
 /// Runs one scenario and returns its table row.
 pub fn run(sc: &Scenario, ctx: &Context) -> ScenarioResult {
     let row = |outcome, secs| ScenarioResult {
-        scenario: sc.id.to_string(),
+        scenario: sc.id.clone(),
         peer: sc.peer_label(),
         role: sc.role_label(),
         outcome,
@@ -465,7 +505,7 @@ pub fn run(sc: &Scenario, ctx: &Context) -> ScenarioResult {
         return row(Outcome::Skip(why), 0.0);
     }
     let watch = Stopwatch::start();
-    let dir = ctx.out.join(sc.id);
+    let dir = ctx.out.join(&sc.id);
     let _ = std::fs::remove_dir_all(&dir);
     let outcome = match std::fs::create_dir_all(&dir) {
         Err(e) => Outcome::Fail(LabError::io(&dir, e).to_string()),
@@ -520,6 +560,8 @@ pub fn scenario_config(
     // veth has no offload: `auto` falls back to software, as the seed's `packet` cannot.
     let offload = if sc.kind == Kind::PacketOffloadOnVeth && sc.implementation(side) == Iked {
         "packet"
+    } else if sc.kind == Kind::PacketOffloadBoth {
+        offload_both::offload_setting()
     } else {
         "auto"
     };
@@ -557,12 +599,17 @@ pub fn scenario_config(
         Kind::NattForced(by) => natt::edit_config(&mut conf, side, by)?,
         Kind::SeedAny => any::edit_config(&mut conf, sc, side)?,
         Kind::DropGuard => guard::edit_config(&mut conf, side)?,
+        Kind::Dpd(action) => dpd::edit_config(&mut conf, sc, side, action)?,
         _ => {}
     }
     Ok(conf)
 }
 
 fn start_hosts(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<Hosts, LabError> {
+    let iked = IkedBins {
+        tuning: iked_tuning(sc.kind),
+        ..ctx.iked.clone()
+    };
     let start = |side: Side| -> Result<Daemon, LabError> {
         let conf = scenario_config(sc, &ctx.workspace, side)?;
         if let Kind::Cert(case) = sc.kind {
@@ -575,7 +622,7 @@ fn start_hosts(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<Hosts, LabErr
             sc.implementation(side),
             &dir.join(side.name()),
             &conf,
-            Some(&ctx.iked),
+            Some(&iked),
         )
     };
     let crl_server = match sc.kind {
@@ -609,6 +656,11 @@ fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
     let result = match sc.kind {
         Kind::Seed | Kind::SeedAny => seed(sc, ctx, dir, &hosts).map(|_| ()),
         Kind::Delete(from) => delete(sc, ctx, dir, &hosts, from),
+        Kind::DeleteChild(from) => delete_child(sc, ctx, dir, &hosts, from),
+        Kind::Rekey(by, target) => rekey_cmd::run(sc, ctx, dir, &hosts, by, target),
+        Kind::Cookie => cookie::run(sc, ctx, dir, &hosts),
+        Kind::Dpd(action) => dpd::run(sc, ctx, &hosts, action),
+        Kind::PacketOffloadBoth => offload_both::run(sc, ctx, dir, &hosts),
         Kind::ProposalMismatch => negative(sc, ctx, &hosts, &["NO_PROP"], "NO_PROPOSAL_CHOSEN"),
         Kind::PskMismatch => negative(
             sc,
@@ -705,7 +757,8 @@ fn print_operator_view(
     for side in Side::BOTH {
         let d = hosts.get(side);
         let tool = match d.implementation {
-            StrongSwan => "swanctl --list-sas",
+            StrongSwan | StrongSwan6 => "swanctl --list-sas",
+            Libreswan => "whack --showstates",
             Iked => "ikectl list-sas",
         };
         println!(
@@ -757,6 +810,11 @@ fn delete(
     from: Side,
 ) -> Result<(), LabError> {
     seed(sc, ctx, dir, hosts)?;
+    terminate_ike(ctx, hosts, from)
+}
+
+/// `from` deletes the IKE SA: both kernels end clean.
+fn terminate_ike(ctx: &Context, hosts: &Hosts, from: Side) -> Result<(), LabError> {
     let r = hosts.get(from).terminate()?;
     ensure!(
         r.ok,
@@ -765,6 +823,57 @@ fn delete(
         tail(&r.output, 10)
     );
     checks::wait_clean(&ctx.lab, 15)
+}
+
+/// The child that [`Kind::DeleteChild`] deletes, by the deleting side's name (its SA carries
+/// that side's VXLAN out). On the initiator it is the second child initiated, so on Libreswan
+/// it is not the conn that owns the IKE SA.
+const DELETED_CHILD: &str = "bf-out";
+
+fn delete_child(
+    sc: &Scenario,
+    ctx: &Context,
+    dir: &Path,
+    hosts: &Hosts,
+    from: Side,
+) -> Result<(), LabError> {
+    let spis = seed(sc, ctx, dir, hosts)?;
+    let d = hosts.get(from);
+    let r = d.terminate_child(DELETED_CHILD)?;
+    ensure!(
+        r.ok,
+        "{} terminate --child {DELETED_CHILD} failed: {}",
+        d.implementation.label(),
+        tail(&r.output, 10)
+    );
+    // `from`'s bf-out carries from -> peer:4789 (each host names its children after its own
+    // direction); the other child stays, on both hosts alike.
+    let (deleted, kept) = (spis.from(from), spis.from(from.peer()));
+    let _ = wait_until("the deleted child's SAs removed", 15, || {
+        let v = KernelView::read(&ctx.lab)?;
+        Ok(v.bfl_states.len() == 2 && v.bfr_states.len() == 2)
+    });
+    let v = KernelView::read(&ctx.lab)?;
+    for side in Side::BOTH {
+        let left: Vec<_> = v.states(side).iter().filter_map(|s| s.spi).collect();
+        ensure!(
+            left.len() == 2 && !left.contains(&deleted) && left.contains(&kept),
+            "{} after {} deleted its {DELETED_CHILD}: SAs {left:08x?} (want only the other \
+             child's, with {kept:08x}, without {deleted:08x})",
+            side.name(),
+            from.name()
+        );
+        ensure!(
+            v.policies(side).len() == 2,
+            "{} after {} deleted its {DELETED_CHILD}: {} policies (want the other child's in \
+             and out)",
+            side.name(),
+            from.name(),
+            v.policies(side).len()
+        );
+    }
+    ensure_established(hosts, &Side::BOTH)?;
+    terminate_ike(ctx, hosts, from)
 }
 
 /// A handshake that must fail with `notify` on both sides and install nothing.
@@ -819,7 +928,7 @@ fn cert_refused(
         Iked => log
             .lines()
             .any(|l| case.cause_words().iter().any(|w| l.contains(w))),
-        StrongSwan => log.contains("AUTH_FAILED"),
+        StrongSwan | StrongSwan6 | Libreswan => log.contains("AUTH_FAILED"),
     };
     ensure!(
         named,
@@ -1020,12 +1129,12 @@ mod tests {
     #[test]
     fn ids_are_unique_and_baselines_are_labelled() {
         let all = all();
-        let mut ids: Vec<_> = all.iter().map(|s| s.id).collect();
+        let mut ids: Vec<_> = all.iter().map(|s| s.id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), all.len());
         for s in &all {
-            let baseline = s.bfl == StrongSwan && s.bfr == StrongSwan;
+            let baseline = s.is_baseline();
             assert_eq!(s.id.starts_with("baseline-"), baseline, "{}", s.id);
             assert_eq!(s.role_label().contains("baseline"), baseline);
             // A baseline proves the lab: it may never be excused as a known failure.
@@ -1106,12 +1215,14 @@ mod tests {
             lab: Lab {
                 ip: "/nonexistent/ip".into(),
                 runner: "/nonexistent/runner".into(),
+                dir: "/nonexistent/lab".into(),
             },
             workspace: workspace(),
             out: std::env::temp_dir().join("iked-lab-unit"),
             iked: IkedBins {
                 iked: "/nonexistent/target/debug/iked".into(),
                 ikectl: "/nonexistent/target/debug/ikectl".into(),
+                tuning: None,
             },
             keep_all: false,
             verbose: false,

@@ -101,6 +101,17 @@ impl XfrmPolicy {
     pub fn is_socket_policy(&self) -> bool {
         self.dir.starts_with("socket")
     }
+
+    /// A policy an IKE daemon installs for itself rather than for a tunnel: per-socket
+    /// policies, and Libreswan's IPv6 neighbour-discovery bypass (`::/0 -> ::/0 ipv6-icmp`
+    /// without a template), which pluto installs at start and keeps for its lifetime.
+    pub fn is_daemon_bypass(&self) -> bool {
+        self.is_socket_policy()
+            || (self.templates.is_empty()
+                && self.selector.src == "::/0"
+                && self.selector.dst == "::/0"
+                && self.selector.proto.as_deref() == Some("ipv6-icmp"))
+    }
 }
 
 /// A policy template (`tmpl src .. dst .. proto esp [spi ..] reqid N mode M`).
@@ -161,6 +172,26 @@ fn parse_selector(words: &[&str]) -> Selector {
     }
 }
 
+/// The words after `flag` up to the numeric value in parentheses. iproute2 prints
+/// `extra_flag ...` right after the last flag without a space (`flag esnextra_flag
+/// dont-encap-dscp`), so a word is cut where `extra_flag` starts and the list ends there.
+fn state_flags(words: &[&str]) -> Vec<String> {
+    let mut flags = Vec::new();
+    for w in words {
+        if w.starts_with('(') {
+            break;
+        }
+        if let Some(pos) = w.find("extra_flag") {
+            if pos > 0 {
+                flags.push(w[..pos].to_string());
+            }
+            break;
+        }
+        flags.push(w.to_string());
+    }
+    flags
+}
+
 /// Parses the output of `ip [-s] xfrm state` (one or many SAs).
 pub fn parse_states(text: &str) -> Vec<XfrmState> {
     entry_blocks(text).map(|b| parse_state_block(&b)).collect()
@@ -211,11 +242,7 @@ fn parse_state_block(lines: &[&str]) -> XfrmState {
             }
             "replay-window" => {
                 if let Some(i) = words.iter().position(|w| *w == "flag") {
-                    sa.flags = words[i + 1..]
-                        .iter()
-                        .take_while(|w| !w.starts_with('('))
-                        .map(|w| w.to_string())
-                        .collect();
+                    sa.flags = state_flags(&words[i + 1..]);
                 }
             }
             "aead" | "enc" | "auth" | "auth-trunc" => {
@@ -447,6 +474,27 @@ src ::/0 dst ::/0
         assert_eq!(states[1].oseq, Some(3));
         assert_eq!(states[1].packets, Some(3));
         assert_eq!(states[1].spi, Some(0xc2a5_29b3));
+    }
+
+    #[test]
+    fn libreswan_neighbour_discovery_bypass_is_the_daemons_own() {
+        let text = "src ::/0 dst ::/0 proto ipv6-icmp type 135\n\tdir out priority 1 ptype main\n\
+                    src 192.168.50.1/32 dst 192.168.50.2/32 proto udp dport 4789\n\tdir out priority 1 ptype main\n\
+                    \ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto esp reqid 1 mode transport\n";
+        let pols = parse_policies(text);
+        assert_eq!(pols.len(), 2, "{pols:?}");
+        assert!(pols[0].is_daemon_bypass());
+        assert!(!pols[1].is_daemon_bypass());
+    }
+
+    #[test]
+    fn flags_glued_to_extra_flag_are_split() {
+        // iproute2 6.15 prints Libreswan's outbound SAs without a space before `extra_flag`.
+        let text = "src 192.168.50.1 dst 192.168.50.2\n\tproto esp spi 0xd8a09d41 reqid 1 mode transport\n\treplay-window 0 seq 0x00000000 flag esnextra_flag dont-encap-dscp (0x10000000)\n";
+        let states = parse_states(text);
+        assert_eq!(states.len(), 1);
+        assert!(states[0].has_esn());
+        assert_eq!(states[0].flags, ["esn"]);
     }
 
     #[test]

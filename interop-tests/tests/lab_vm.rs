@@ -112,13 +112,14 @@ fn lab_vm_runs_all_scenarios() {
         eprintln!("[lab] iked scenarios will be SKIPPED: {why}");
     }
     let mut command = format!(
-        "{} run --out {} --workspace {} --iked {} --ikectl {} --ip {}",
+        "{} run --out {} --workspace {} --iked {} --ikectl {} --ip {} --lab-dir {}",
         env!("CARGO_BIN_EXE_lab-runner"),
         out.display(),
         workspace().display(),
         iked.display(),
         ikectl.display(),
-        ip.display()
+        ip.display(),
+        lab_dir.display()
     );
     if let Ok(only) = std::env::var("IKED_LAB_ONLY") {
         command.push_str(&format!(" --only {only}"));
@@ -137,9 +138,9 @@ fn lab_vm_runs_all_scenarios() {
         out: out.clone(),
         command,
         console: Console::File(console.clone()),
-        // A hang guard, not a measure: the OVS rows (two switches, daemon restarts per refresh)
-        // take 3 to 9 minutes each under TCG on a loaded machine.
-        timeout_secs: 45 * 60,
+        // A hang guard, not a measure: the full lab (iked, charon 5.9.8, strongSwan 6 and
+        // Libreswan 5 rows, the OVS rows with two switches) under TCG on a loaded machine.
+        timeout_secs: 60 * 60,
     })
     .unwrap_or_else(|e| panic!("{e}"));
 

@@ -41,6 +41,9 @@ struct Common {
     /// iproute2 `ip` to use.
     #[arg(long, default_value = "/var/lib/iked-lab/iproute2/bin/ip")]
     ip: PathBuf,
+    /// Lab directory of `scripts/setup-host.sh` (the trixie roots of strongSwan 6 and Libreswan).
+    #[arg(long, default_value = interop_tests::vm::LAB_DIR)]
+    lab_dir: PathBuf,
     /// Keep logs of passed scenarios too.
     #[arg(long)]
     keep_all: bool,
@@ -89,6 +92,14 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         interval_us: u64,
     },
+    /// Leave one half-open IKE SA at a responder: a legitimate IKE_SA_INIT from `--local`
+    /// (port chosen by the kernel), answered, and never followed by IKE_AUTH.
+    HalfOpen {
+        #[arg(long)]
+        local: std::net::IpAddr,
+        #[arg(long)]
+        to: std::net::SocketAddr,
+    },
     /// Receive numbered UDP datagrams; prints `ready`, then a JSON summary.
     UdpRecv {
         #[arg(long)]
@@ -107,12 +118,14 @@ fn context(common: &Common, verbose: bool) -> Result<Context> {
         lab: Lab {
             ip: common.ip.clone(),
             runner: std::env::current_exe().context("locating lab-runner")?,
+            dir: common.lab_dir.clone(),
         },
         workspace: common.workspace.clone(),
         out: common.out.clone(),
         iked: IkedBins {
             iked: common.iked.clone(),
             ikectl: common.ikectl.clone(),
+            tuning: None,
         },
         keep_all: common.keep_all,
         verbose,
@@ -144,7 +157,7 @@ fn run_all(common: &Common, only: &[String]) -> Result<ExitCode> {
     };
     let selected: Vec<Scenario> = scenario::all()
         .into_iter()
-        .filter(|s| only.is_empty() || only.iter().any(|o| o == s.id))
+        .filter(|s| only.is_empty() || only.contains(&s.id))
         .collect();
     anyhow::ensure!(!selected.is_empty(), "no scenario matches {only:?}");
     for sc in &selected {
@@ -193,7 +206,7 @@ fn demo(common: &Common, bfl: Impl) -> Result<ExitCode> {
         }
     );
     let sc = Scenario {
-        id: "demo-seed",
+        id: "demo-seed".into(),
         kind: Kind::Seed,
         bfl: bfl_impl,
         bfr: Implementation::StrongSwan,
@@ -238,7 +251,7 @@ fn demo_ovs(common: &Common) -> Result<ExitCode> {
         kernel_release()
     );
     let sc = Scenario {
-        id: "demo-ovs-psk",
+        id: "demo-ovs-psk".to_string(),
         kind: Kind::Ovs(scenario::ovs::OvsCase::Psk),
         bfl: Implementation::Iked,
         bfr: Implementation::Iked,
@@ -285,6 +298,21 @@ fn main() -> Result<ExitCode> {
         } => {
             netlab::udp_send(&to, count, interval_us)
                 .with_context(|| format!("sending to {to}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::HalfOpen { local, to } => {
+            // The PSK and identity never matter: IKE_AUTH is not sent.
+            let mut peer = iked_hostile::peer::Peer::new(
+                local,
+                to,
+                b"unused",
+                b"half-open",
+                u64::from(std::process::id()),
+            )
+            .context("half-open socket")?;
+            peer.init(iked_hostile::peer::Suite::CbcSha256)
+                .with_context(|| format!("IKE_SA_INIT to {to}"))?;
+            println!("half-open IKE SA left at {to}");
             Ok(ExitCode::SUCCESS)
         }
         Cmd::UdpRecv {

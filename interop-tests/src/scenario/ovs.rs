@@ -142,6 +142,13 @@ impl Host {
                     ("SWANCTL_DIR".to_string(), host_dir.display().to_string()),
                 ],
             ),
+            // The OVS rows compare iked with the monitor's own daemon, charon 5.9.8.
+            other => {
+                return Err(LabError::Setup(format!(
+                    "the OVS rows run iked or charon 5.9.8, not {}",
+                    other.label()
+                )));
+            }
         };
         let driver = Driver::new(
             SwanctlTool {
