@@ -485,168 +485,8 @@ impl Engine {
         nr: &[u8],
         shared: Option<Secret>,
     ) {
-        let result = (|| -> Result<(Child, ChildKeys), ProtocolError> {
-            if let Some(n) = msg.error_notify() {
-                return Err(ProtocolError::PeerNotify(n.kind));
-            }
-            let spi_in = nc.spi_in.ok_or(ProtocolError::NoProposalChosen)?;
-            let props = sa_payload(msg).ok_or(ProtocolError::MissingPayload("SA"))?;
-            let [chosen] = props.as_slice() else {
-                return Err(ProtocolError::NoProposalChosen);
-            };
-            let ours: Vec<Proposal> = if nc.ke.is_some() {
-                nc.config.esp_proposals.clone()
-            } else {
-                nc.config
-                    .esp_proposals
-                    .iter()
-                    .map(Proposal::without_ke)
-                    .collect()
-            };
-            let fits = if nc.ke.is_some() {
-                accept_child_answer(&ours, chosen)
-            } else {
-                accept_answer(&ours, chosen)
-            };
-            if !fits {
-                return Err(ProtocolError::NoProposalChosen);
-            }
-            let sel = chosen.selected().ok_or(ProtocolError::NoProposalChosen)?;
-            let spi_out =
-                spi32(&chosen.spi).ok_or(ProtocolError::Malformed("ESP SPI size".into()))?;
-            let (tsi, tsr) = ts_payloads(msg).ok_or(ProtocolError::MissingPayload("TS"))?;
-            let transport = nc.config.mode == Mode::Transport;
-            if transport && msg.notify(notify::USE_TRANSPORT_MODE).is_none() {
-                return Err(ProtocolError::ModeMismatch);
-            }
-            // Through a NAT the responder answers with the addresses it sees (see the
-            // responder's side); ours are the ones we use.
-            let (tsi, tsr) = (
-                transport_nat_ts(tsi, transport && sa.nat.here, sa.local.ip()),
-                transport_nat_ts(tsr, transport && sa.nat.there, sa.remote.ip()),
-            );
-            let (tsi, tsr) = (tsi.as_slice(), tsr.as_slice());
-            let (host_l, host_r) = if transport {
-                (Some(sa.local.ip()), Some(sa.remote.ip()))
-            } else {
-                (None, None)
-            };
-            let (cfg_l, cfg_r) = match nc.rekey_of.and_then(|id| sa.child(id)) {
-                Some(old) => (old.local_ts.clone(), old.remote_ts.clone()),
-                None => (
-                    resolve(&nc.config.local_ts, sa.local.ip()),
-                    resolve(&nc.config.remote_ts, sa.remote.ip()),
-                ),
-            };
-            let local_ts = narrow(tsi, &cfg_l, host_l);
-            let remote_ts = narrow(tsr, &cfg_r, host_r);
-            // The responder may only narrow what we proposed.
-            if local_ts.len() != tsi.len()
-                || remote_ts.len() != tsr.len()
-                || local_ts.is_empty()
-                || remote_ts.is_empty()
-            {
-                return Err(ProtocolError::TsUnacceptable);
-            }
-            let c = sa.crypto.as_ref().ok_or(ProtocolError::Integrity)?;
-            let keys = suite::child_keys(c.suite.prf, &c.keys.sk_d, shared.as_ref(), ni, nr, &sel)?;
-            engine_log!(
-                self,
-                Some(sa.id),
-                LogGroup::Cfg,
-                "selected proposal: {}",
-                chosen.describe()
-            );
-            Ok((
-                Child {
-                    id: nc.id,
-                    config: nc.config.clone(),
-                    spi_in,
-                    spi_out,
-                    local_ts,
-                    remote_ts,
-                    proposal: chosen.clone(),
-                    state: ChildState::Installing,
-                    pending: Vec::new(),
-                    installed: Vec::new(),
-                    nonces: (ni.to_vec(), nr.to_vec()),
-                    we_initiated: true,
-                    reqid: nc.id.0,
-                    peer_knows: true,
-                    replaced_by: None,
-                },
-                keys,
-            ))
-        })();
-        match result {
-            Ok((child, keys)) => {
-                let old = nc.rekey_of;
-                let id = child.id;
-                // RFC 7296 2.8.1: if the peer rekeyed the same child meanwhile, the exchange
-                // holding the lowest of the four nonces made the redundant SA; its initiator
-                // deletes that SA and the winner deletes the old one.
-                let collision = old
-                    .and_then(|o| sa.child(o))
-                    .and_then(|o| o.replaced_by)
-                    .and_then(|peer_new| sa.child(peer_new).map(|p| (peer_new, p.nonces.clone())));
-                // The child we rekeyed was deleted meanwhile (the peer won a rekey collision
-                // whose answer reached us late, or just deleted it): like charon's rekey/delete
-                // collision, our new child is redundant and is deleted once installed.
-                let old_gone = old.is_some_and(|o| sa.child(o).is_none());
-                self.install_child(now, sa, child, keys, old);
-                if old_gone {
-                    engine_log!(
-                        self,
-                        Some(sa.id),
-                        LogGroup::Ike,
-                        "CHILD_SA rekey/delete collision, deleting redundant {}{{{}}}",
-                        nc.config.name,
-                        id.0
-                    );
-                    sa.tasks.push_front(Task::DeleteChild(id));
-                    return;
-                }
-                match (old, collision) {
-                    (Some(_), Some((peer_new, peer_nonces))) => {
-                        let ours_min = min_nonce(ni, nr);
-                        let theirs_min = min_nonce(&peer_nonces.0, &peer_nonces.1);
-                        if ours_min < theirs_min {
-                            engine_log!(
-                                self,
-                                Some(sa.id),
-                                LogGroup::Ike,
-                                "CHILD_SA rekey collision lost, deleting redundant {{{}}}",
-                                id.0
-                            );
-                            sa.tasks.push_front(Task::DeleteChild(id));
-                            if let Some(o) = old.and_then(|o| sa.child_mut(o)) {
-                                o.replaced_by = Some(peer_new);
-                            }
-                        } else {
-                            engine_log!(
-                                self,
-                                Some(sa.id),
-                                LogGroup::Ike,
-                                "CHILD_SA rekey collision won, deleting the old CHILD_SA once the new one is installed"
-                            );
-                            // The old child is deleted by on_install_result once the new SAs
-                            // are in the kernel, so a failed install leaves it in force.
-                            if let Some(o) = old.and_then(|o| sa.child_mut(o)) {
-                                o.replaced_by = Some(id);
-                            }
-                        }
-                    }
-                    (Some(o), None) => {
-                        // As charon's child_rekey: the old CHILD_SA is deleted only after the
-                        // new one installed (on_install_result); until then it keeps carrying
-                        // traffic, and if the install fails it stays up until it expires.
-                        if let Some(oc) = sa.child_mut(o) {
-                            oc.replaced_by = Some(id);
-                        }
-                    }
-                    _ => {}
-                }
-            }
+        match self.check_child_answer(sa, &nc, msg, ni, nr, shared) {
+            Ok((child, keys)) => self.adopt_child_answer(now, sa, &nc, child, keys, (ni, nr)),
             Err(e) => {
                 // The responder may have created its half of the child; we cannot use it.
                 self.reject_child_answer(sa, &nc, msg, e.to_string());
@@ -658,6 +498,188 @@ impl Engine {
                         .schedule(TimerKey::RetryChildRekey(old), now + delay);
                 }
             }
+        }
+    }
+
+    /// The checks of [`Self::complete_child_initiator`]: the peer's answer against what we
+    /// proposed (proposal, SPI, mode, narrowed selectors), and the child's keys.
+    fn check_child_answer(
+        &mut self,
+        sa: &IkeSa,
+        nc: &NewChild,
+        msg: &Message,
+        ni: &[u8],
+        nr: &[u8],
+        shared: Option<Secret>,
+    ) -> Result<(Child, ChildKeys), ProtocolError> {
+        if let Some(n) = msg.error_notify() {
+            return Err(ProtocolError::PeerNotify(n.kind));
+        }
+        let spi_in = nc.spi_in.ok_or(ProtocolError::NoProposalChosen)?;
+        let props = sa_payload(msg).ok_or(ProtocolError::MissingPayload("SA"))?;
+        let [chosen] = props.as_slice() else {
+            return Err(ProtocolError::NoProposalChosen);
+        };
+        let ours: Vec<Proposal> = if nc.ke.is_some() {
+            nc.config.esp_proposals.clone()
+        } else {
+            nc.config
+                .esp_proposals
+                .iter()
+                .map(Proposal::without_ke)
+                .collect()
+        };
+        let fits = if nc.ke.is_some() {
+            accept_child_answer(&ours, chosen)
+        } else {
+            accept_answer(&ours, chosen)
+        };
+        if !fits {
+            return Err(ProtocolError::NoProposalChosen);
+        }
+        let sel = chosen.selected().ok_or(ProtocolError::NoProposalChosen)?;
+        let spi_out = spi32(&chosen.spi).ok_or(ProtocolError::Malformed("ESP SPI size".into()))?;
+        let (tsi, tsr) = ts_payloads(msg).ok_or(ProtocolError::MissingPayload("TS"))?;
+        let transport = nc.config.mode == Mode::Transport;
+        if transport && msg.notify(notify::USE_TRANSPORT_MODE).is_none() {
+            return Err(ProtocolError::ModeMismatch);
+        }
+        // Through a NAT the responder answers with the addresses it sees (see the
+        // responder's side); ours are the ones we use.
+        let (tsi, tsr) = (
+            transport_nat_ts(tsi, transport && sa.nat.here, sa.local.ip()),
+            transport_nat_ts(tsr, transport && sa.nat.there, sa.remote.ip()),
+        );
+        let (tsi, tsr) = (tsi.as_slice(), tsr.as_slice());
+        let (host_l, host_r) = if transport {
+            (Some(sa.local.ip()), Some(sa.remote.ip()))
+        } else {
+            (None, None)
+        };
+        let (cfg_l, cfg_r) = match nc.rekey_of.and_then(|id| sa.child(id)) {
+            Some(old) => (old.local_ts.clone(), old.remote_ts.clone()),
+            None => (
+                resolve(&nc.config.local_ts, sa.local.ip()),
+                resolve(&nc.config.remote_ts, sa.remote.ip()),
+            ),
+        };
+        let local_ts = narrow(tsi, &cfg_l, host_l);
+        let remote_ts = narrow(tsr, &cfg_r, host_r);
+        // The responder may only narrow what we proposed.
+        if local_ts.len() != tsi.len()
+            || remote_ts.len() != tsr.len()
+            || local_ts.is_empty()
+            || remote_ts.is_empty()
+        {
+            return Err(ProtocolError::TsUnacceptable);
+        }
+        let c = sa.crypto.as_ref().ok_or(ProtocolError::Integrity)?;
+        let keys = suite::child_keys(c.suite.prf, &c.keys.sk_d, shared.as_ref(), ni, nr, &sel)?;
+        engine_log!(
+            self,
+            Some(sa.id),
+            LogGroup::Cfg,
+            "selected proposal: {}",
+            chosen.describe()
+        );
+        Ok((
+            Child {
+                id: nc.id,
+                config: nc.config.clone(),
+                spi_in,
+                spi_out,
+                local_ts,
+                remote_ts,
+                proposal: chosen.clone(),
+                state: ChildState::Installing,
+                pending: Vec::new(),
+                installed: Vec::new(),
+                nonces: (ni.to_vec(), nr.to_vec()),
+                we_initiated: true,
+                reqid: nc.id.0,
+                peer_knows: true,
+                replaced_by: None,
+            },
+            keys,
+        ))
+    }
+
+    /// Installs an accepted child and settles a rekey: the old child is replaced once the new
+    /// one is installed, and a rekey collision (RFC 7296 2.8.1) deletes the redundant SA.
+    fn adopt_child_answer(
+        &mut self,
+        now: Timestamp,
+        sa: &mut IkeSa,
+        nc: &NewChild,
+        child: Child,
+        keys: ChildKeys,
+        (ni, nr): (&[u8], &[u8]),
+    ) {
+        let old = nc.rekey_of;
+        let id = child.id;
+        // RFC 7296 2.8.1: if the peer rekeyed the same child meanwhile, the exchange
+        // holding the lowest of the four nonces made the redundant SA; its initiator
+        // deletes that SA and the winner deletes the old one.
+        let collision = old
+            .and_then(|o| sa.child(o))
+            .and_then(|o| o.replaced_by)
+            .and_then(|peer_new| sa.child(peer_new).map(|p| (peer_new, p.nonces.clone())));
+        // The child we rekeyed was deleted meanwhile (the peer won a rekey collision
+        // whose answer reached us late, or just deleted it): like charon's rekey/delete
+        // collision, our new child is redundant and is deleted once installed.
+        let old_gone = old.is_some_and(|o| sa.child(o).is_none());
+        self.install_child(now, sa, child, keys, old);
+        if old_gone {
+            engine_log!(
+                self,
+                Some(sa.id),
+                LogGroup::Ike,
+                "CHILD_SA rekey/delete collision, deleting redundant {}{{{}}}",
+                nc.config.name,
+                id.0
+            );
+            sa.tasks.push_front(Task::DeleteChild(id));
+            return;
+        }
+        match (old, collision) {
+            (Some(_), Some((peer_new, peer_nonces))) => {
+                let ours_min = min_nonce(ni, nr);
+                let theirs_min = min_nonce(&peer_nonces.0, &peer_nonces.1);
+                if ours_min < theirs_min {
+                    engine_log!(
+                        self,
+                        Some(sa.id),
+                        LogGroup::Ike,
+                        "CHILD_SA rekey collision lost, deleting redundant {{{}}}",
+                        id.0
+                    );
+                    sa.tasks.push_front(Task::DeleteChild(id));
+                    if let Some(o) = old.and_then(|o| sa.child_mut(o)) {
+                        o.replaced_by = Some(peer_new);
+                    }
+                } else {
+                    engine_log!(
+                        self,
+                        Some(sa.id),
+                        LogGroup::Ike,
+                        "CHILD_SA rekey collision won, deleting the old CHILD_SA once the new one is installed"
+                    );
+                    // The old child is deleted by on_install_result once the new SAs
+                    // are in the kernel, so a failed install leaves it in force.
+                    if let Some(o) = old.and_then(|o| sa.child_mut(o)) {
+                        o.replaced_by = Some(id);
+                    }
+                }
+            }
+            (Some(o), None) => {
+                // As charon's child_rekey: the old CHILD_SA is deleted only after the
+                // new one installed (on_install_result); until then it keeps carrying
+                // traffic, and if the install fails it stays up until it expires.
+                if let Some(oc) = sa.child_mut(o) {
+                    oc.replaced_by = Some(id);
+                }
+            }
+            _ => {}
         }
     }
 
