@@ -53,15 +53,19 @@ macro_rules! engine_log {
 mod auth;
 mod contacts;
 mod core;
+mod crossing;
 mod dos;
 mod exchange;
 mod fragment;
+mod reuse;
 mod sa;
 
 use std::net::{IpAddr, SocketAddr};
 
 pub use self::auth::{AuthContext, AuthVerified, Authenticator, PskAuthenticator};
 pub use self::core::{Engine, InitiateOptions};
+pub use self::crossing::GRACE as CROSSING_GRACE;
+pub use self::reuse::Started;
 use crate::config::{HwOffload, Mode};
 use crate::proposal::{Proposal, Transform};
 pub use crate::suite::RandomSource;

@@ -470,14 +470,18 @@ impl Core {
                 tracing::error!(target: "CFG", "installing trap policy for {conn}/{child} failed: {e}");
             }
         }
-        for (conn, child, tries) in to_start {
-            let already = self
-                .engine
-                .ike_sas()
-                .iter()
-                .any(|sa| sa.name == conn && sa.children.iter().any(|c| c.name == child));
-            if !already {
-                self.auto_initiate(now, &conn, vec![child], tries);
+        // All `start` children of a connection go to one IKE SA (charon's reuse_ikesa).
+        for (conn, children, tries) in super::start::group_by_conn(to_start) {
+            let sas = self.engine.ike_sas();
+            let missing: Vec<String> = children
+                .into_iter()
+                .filter(|child| {
+                    !sas.iter()
+                        .any(|sa| sa.name == conn && sa.children.iter().any(|c| c.name == *child))
+                })
+                .collect();
+            if !missing.is_empty() {
+                self.auto_initiate(now, &conn, missing, tries);
             }
         }
     }
@@ -490,8 +494,12 @@ impl Core {
         keyingtries: u32,
     ) {
         let refs: Vec<&str> = children.iter().map(String::as_str).collect();
-        match self.initiate_conn(now, conn, &refs) {
-            Ok(id) => {
+        let options = self.initiate_options(conn);
+        match self.engine.start_children(now, conn, &refs, options) {
+            Ok(iked_ike::engine::Started::Reused(id)) => {
+                tracing::info!(target: "IKE", ike = conn, "queued {children:?} on IKE SA {}", id.0);
+            }
+            Ok(iked_ike::engine::Started::New(id)) => {
                 tracing::info!(target: "IKE", ike = conn, "initiating {conn} for {:?}", children);
                 self.sa_meta.insert(
                     id,
@@ -518,6 +526,13 @@ impl Core {
         conn: &str,
         children: &[&str],
     ) -> Result<IkeSaId, iked_ike::error::CommandError> {
+        let options = self.initiate_options(conn);
+        self.engine.initiate_with(now, conn, children, options)
+    }
+
+    /// Endpoint choices for initiating `conn`: its `remote_port`, and our route's source
+    /// address towards the peer for `local_addrs = %any`.
+    fn initiate_options(&self, conn: &str) -> iked_ike::engine::InitiateOptions {
         let found = self.find_conn(conn);
         let remote_port = found.map(|c| c.remote_port);
         // With `local_addrs = %any` our address (hashed for NAT detection, used by the SAs) is
@@ -530,12 +545,11 @@ impl Core {
                 })
             })
             .and_then(|ip| super::net::route_source(SocketAddr::new(ip, 500)));
-        let options = iked_ike::engine::InitiateOptions {
+        iked_ike::engine::InitiateOptions {
             local_addr,
             remote_port,
             ..Default::default()
-        };
-        self.engine.initiate_with(now, conn, children, options)
+        }
     }
 
     fn install_trap(&mut self, conn_name: &str, child_name: &str) -> Result<(), String> {

@@ -15,6 +15,7 @@ pub mod core;
 pub mod creds;
 pub mod kernel;
 pub mod net;
+pub mod start;
 
 use std::path::PathBuf;
 use std::time::Duration;
