@@ -253,3 +253,65 @@ fn both_ends_starting_at_once_settle_on_one_ike_sa_each_round() {
         drop(procs);
     }
 }
+
+/// The monitor's PSK change: it writes the tunnel again under a new version (`vxlanp0-2`,
+/// new secret) and runs `--load-all`. The old connection is unloaded, and with it go its IKE
+/// SA and children (charon closes what `start_action = start` brought up); the new one comes
+/// up in their place, and no listing in between shows a child without its proposal.
+#[test]
+fn a_psk_change_replaces_the_old_sas() {
+    let dir = scratch("ovs-monitor-psk");
+    let (port, nat_t) = free_udp_ports();
+    let (_procs, [a, b]) = start_both(&dir, port, nat_t);
+    assert!(
+        eventually(Duration::from_secs(20), || converged(&sas(&a), &sas(&b))),
+        "{}",
+        logs(&dir)
+    );
+    let old_spis = sas(&a)[0].spis.clone();
+    for (name, socket) in [("a", &a), ("b", &b)] {
+        let path = dir.join(name).join("swanctl.conf");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("-1", "-2")
+            .replace("swordfish", "marlin");
+        std::fs::write(&path, text).unwrap();
+        let out = ikectl(socket, &["load-all", "--file", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+    }
+    let mut listings = Vec::new();
+    let settled = eventually(Duration::from_secs(20), || {
+        listings.push(list_sas(&a));
+        listings.push(list_sas(&b));
+        let (sa, sb) = (sas(&a), sas(&b));
+        let renamed = |l: &[Sa]| {
+            l.iter()
+                .all(|s| s.children.iter().all(|c| c.0.ends_with("-2")))
+        };
+        sa.len() == 1
+            && sb.len() == 1
+            && sa[0].spis != old_spis
+            && sa[0].spis == sb[0].spis
+            && renamed(&sa)
+            && renamed(&sb)
+            && sa[0].children.len() == 2
+            && sb[0].children.len() == 2
+            && sa[0]
+                .children
+                .iter()
+                .chain(&sb[0].children)
+                .all(|c| c.1 == "INSTALLED")
+    });
+    assert!(
+        settled,
+        "A {:#?}\nB {:#?}\n{}",
+        sas(&a),
+        sas(&b),
+        logs(&dir)
+    );
+    for l in &listings {
+        assert!(!l.contains("ESP:\n") && !l.contains("ESP: \n"), "{l}");
+    }
+    let log = std::fs::read_to_string(dir.join("a/iked.log")).unwrap();
+    assert!(log.contains("of a replaced connection"), "{log}");
+}

@@ -59,9 +59,9 @@ pub enum Kind {
     /// The seed with `remote_addrs = %any` on BFR (and `local_addrs = %any` on an iked
     /// initiator) and `dynamic` selectors on the edited sides (see [`any`]).
     SeedAny,
-    /// Both hosts start both children at once in NVIDIA's OVS monitor's shape, 20 rounds (see
-    /// [`monitor`]).
-    MonitorStart,
+    /// Both hosts start both children at once in NVIDIA's OVS monitor's shape, this many
+    /// rounds (see [`monitor`]).
+    MonitorStart(u32),
 }
 
 /// One row of the lab.
@@ -222,10 +222,10 @@ pub fn all() -> Vec<Scenario> {
         Scenario::new("iked-initiates-seed", Seed, Iked, StrongSwan, Bfl),
         Scenario::new("iked-responds-seed", Seed, StrongSwan, Iked, Bfl),
         Scenario::new("iked-vs-iked-seed", Seed, Iked, Iked, Bfl),
-        Scenario::new("iked-vs-iked-both-start", MonitorStart, Iked, Iked, Bfl),
+        Scenario::new("iked-vs-iked-both-start", MonitorStart(20), Iked, Iked, Bfl),
         Scenario::new(
             "iked-vs-strongswan-both-start",
-            MonitorStart,
+            MonitorStart(3),
             Iked,
             StrongSwan,
             Bfl,
@@ -465,7 +465,7 @@ pub fn scenario_config(
         Kind::Cert(case) => conf = certs::edit_config(&conf, case, side)?,
         Kind::NattForced(by) => natt::edit_config(&mut conf, side, by)?,
         Kind::SeedAny => any::edit_config(&mut conf, sc, side)?,
-        Kind::MonitorStart => monitor::edit_config(&mut conf)?,
+        Kind::MonitorStart(_) => monitor::edit_config(&mut conf)?,
         _ => {}
     }
     Ok(conf)
@@ -515,7 +515,7 @@ fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
         Kind::Cert(case) if case.is_negative() => cert_refused(sc, ctx, &hosts, case),
         Kind::Cert(_) => seed(sc, ctx, dir, &hosts).map(|_| ()),
         Kind::NattForced(_) => natt::run(sc, ctx, dir, &hosts),
-        Kind::MonitorStart => monitor::run(ctx, dir, &mut hosts),
+        Kind::MonitorStart(rounds) => monitor::run(ctx, dir, &mut hosts, rounds),
     };
     if result.is_err() {
         dump_state(ctx, dir, &hosts);

@@ -295,6 +295,7 @@ impl Engine {
                     encap: sa.nat.any(),
                     proposal: c.proposal.clone(),
                     reqid: c.reqid,
+                    mode: c.config.mode,
                 })
                 .collect(),
             local_id: sa.local_id.to_string(),

@@ -59,6 +59,7 @@ mod exchange;
 mod fragment;
 mod reuse;
 mod sa;
+mod stale;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -66,6 +67,7 @@ pub use self::auth::{AuthContext, AuthVerified, Authenticator, PskAuthenticator}
 pub use self::core::{Engine, InitiateOptions};
 pub use self::crossing::GRACE as CROSSING_GRACE;
 pub use self::reuse::Started;
+pub use self::stale::StaleSa;
 use crate::config::{HwOffload, Mode};
 use crate::proposal::{Proposal, Transform};
 pub use crate::suite::RandomSource;
@@ -547,6 +549,9 @@ pub struct ChildInfo {
     pub proposal: Proposal,
     /// The reqid of its kernel SAs and policies (kept across rekeys, unlike `id`).
     pub reqid: u32,
+    /// Its mode, from the configuration it was created with (which a reload may have
+    /// removed since).
+    pub mode: Mode,
 }
 
 /// A snapshot of one IKE SA.

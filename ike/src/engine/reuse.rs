@@ -10,7 +10,7 @@
 //! several `start` children of one connection come up in one IKE SA.
 
 use super::core::{Engine, InitiateOptions};
-use super::sa::{Active, Phase, Task};
+use super::sa::{Active, ChildState, Phase, Task};
 use super::{IkeSaId, LogGroup};
 use crate::error::CommandError;
 use crate::time::Timestamp;
@@ -34,6 +34,30 @@ impl Started {
 }
 
 impl Engine {
+    /// Whether an established IKE SA of `conn` that is not being deleted exists.
+    pub fn has_established(&self, conn: &str) -> bool {
+        self.sas.values().any(|sa| {
+            sa.config.name == conn && sa.phase.is_established() && !super::contacts::is_deleting(sa)
+        })
+    }
+
+    /// Whether child `child` of `conn` is up or being created on an IKE SA that is not being
+    /// deleted (what `start_action = start` checks before starting it again).
+    pub fn child_active(&self, conn: &str, child: &str) -> bool {
+        self.sas.values().any(|sa| {
+            sa.config.name == conn
+                && !super::contacts::is_deleting(sa)
+                && (sa.children.iter().any(|c| {
+                    c.config.name == child
+                        && matches!(c.state, ChildState::Installing | ChildState::Installed)
+                }) || sa.queued_children.iter().any(|c| c.name == child)
+                    || sa
+                        .tasks
+                        .iter()
+                        .any(|t| matches!(t, Task::CreateChild(c) if c.name == child)))
+        })
+    }
+
     /// Starts `children` of `conn` on its existing IKE SA if there is one (module docs), else
     /// on a new one.
     pub fn start_children(

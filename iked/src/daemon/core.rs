@@ -150,6 +150,8 @@ pub struct Core {
     /// Failed CHILD_SAs per IKE SA, newest last, one per child name.
     traps: Vec<TrapPolicy>,
     next_trap_reqid: u32,
+    /// `start` children our kernel refused, to create again on the IKE SA that survives.
+    refused_starts: super::start::RefusedStarts,
     /// Kernel counters per CHILD_SA, refreshed when SAs are listed.
     counter_cache: HashMap<ChildSaId, super::kernel::ChildCounters>,
     started_at: Timestamp,
@@ -185,6 +187,7 @@ impl Core {
             child_meta: HashMap::new(),
             traps: Vec::new(),
             next_trap_reqid: TRAP_REQID_BASE,
+            refused_starts: Default::default(),
             counter_cache: HashMap::new(),
             started_at: now,
             started_wall: wall,
@@ -289,6 +292,7 @@ impl Core {
         }
         self.config_file = file.to_owned();
         let config = loaded.config;
+        let old_start = super::retire::start_children(self.conns.iter().map(|c| &c.conn));
         if what != "conns" {
             let dir = creds::swanctl_dir(file);
             let cred_report = self
@@ -416,9 +420,22 @@ impl Core {
         }
         self.push_config_to_engine();
         if what != "creds" {
+            self.retire_stale(now, &old_start);
             self.apply_start_actions(now, None);
         }
         report
+    }
+
+    /// Closes what `start_action = start` of an unloaded or changed connection brought up
+    /// (charon's `clear_start_actions`; see `retire.rs`).
+    fn retire_stale(&mut self, now: Timestamp, old_start: &super::retire::StartChildren) {
+        for step in super::retire::plan(self.engine.stale_sas(), old_start) {
+            tracing::info!(target: "CFG", "{step}");
+            let _ = match step {
+                super::retire::Retire::Ike { id, .. } => self.engine.terminate_ike(now, id),
+                super::retire::Retire::Child { id, .. } => self.engine.terminate_child(now, id),
+            };
+        }
     }
 
     fn push_config_to_engine(&mut self) {
@@ -472,17 +489,36 @@ impl Core {
         }
         // All `start` children of a connection go to one IKE SA (charon's reuse_ikesa).
         for (conn, children, tries) in super::start::group_by_conn(to_start) {
-            let sas = self.engine.ike_sas();
             let missing: Vec<String> = children
                 .into_iter()
-                .filter(|child| {
-                    !sas.iter()
-                        .any(|sa| sa.name == conn && sa.children.iter().any(|c| c.name == *child))
-                })
+                .filter(|child| !self.engine.child_active(&conn, child))
                 .collect();
             if !missing.is_empty() {
                 self.auto_initiate(now, &conn, missing, tries);
             }
+        }
+    }
+
+    /// An IKE SA of `conn` went away (a crossing resolved, `unique = replace`) while another
+    /// one stays: the `start` children our kernel refused meanwhile (their twins on the old SA
+    /// held the policies) are created on the survivor (see `start.rs`).
+    fn restart_on_survivor(&mut self, now: Timestamp, conn: &str) {
+        let Some(refused) = self.refused_starts.take(conn) else {
+            return;
+        };
+        let Some(c) = self.find_conn(conn) else {
+            return;
+        };
+        let tries = c.keyingtries;
+        let missing: Vec<String> = c
+            .children
+            .iter()
+            .filter(|ch| ch.start_action.start && refused.contains(&ch.name))
+            .map(|ch| ch.name.clone())
+            .filter(|ch| !self.engine.child_active(conn, ch))
+            .collect();
+        if !missing.is_empty() && self.engine.has_established(conn) {
+            self.auto_initiate(now, conn, missing, tries);
         }
     }
 
@@ -716,6 +752,7 @@ impl Core {
                 self.on_sa_gone(sa, None);
                 let meta = self.sa_meta.remove(&sa);
                 self.after_down(now, &name, None, &reason, meta);
+                self.restart_on_survivor(now, &name);
             }
             Event::IkeRekeyed { old, new } => {
                 if let Some(mut meta) = self.sa_meta.get(&old).cloned() {
@@ -761,6 +798,9 @@ impl Core {
             Event::ChildFailed { ike, name, reason } => {
                 let ike_name = self.sa_name(ike).unwrap_or_default();
                 tracing::warn!(target: "CHD", ike = ike_name.as_str(), "establishing CHILD_SA {name} failed: {reason}");
+                if reason.starts_with(iked_ike::engine::CHILD_KERNEL_REFUSAL) {
+                    self.refused_starts.note(&ike_name, &name);
+                }
                 // As charon, list-sas shows nothing for a refused child: the log above and
                 // the initiating command's result carry the refusal (with the kernel's text
                 // when the kernel refused it, e.g. an offload the device cannot do).
@@ -1200,12 +1240,16 @@ impl Core {
         let c = info.children.iter().find(|c| c.id == child)?;
         let conn = self.find_conn(&info.name);
         let child_conf = conn.and_then(|conn| conn.children.iter().find(|ch| ch.name == c.name));
-        let mode = child_conf
-            .map(|ch| ch.mode.to_string().to_ascii_uppercase())
-            .unwrap_or_else(|| "TUNNEL".into());
+        // The mode the child was created with (its connection may be gone since a reload).
+        let mode = match c.mode {
+            iked_ike::config::Mode::Transport => "TRANSPORT",
+            iked_ike::config::Mode::Tunnel => "TUNNEL",
+        };
         // A child our kernel refused is not listed, as in charon, although the engine holds it
-        // until the peer has confirmed our DELETE.
-        if !c.installed && self.kernel.install_failure(child).is_some() {
+        // until the peer has confirmed our DELETE; nor one without a negotiated proposal.
+        if (!c.installed && self.kernel.install_failure(child).is_some())
+            || c.proposal.selected().is_none()
+        {
             return None;
         }
         let mut m = Message::new()
@@ -1381,6 +1425,7 @@ impl Core {
                     return responder.respond(error_response("missing connection name to unload"));
                 };
                 let before = self.conns.len();
+                let old_start = super::retire::start_children(self.conns.iter().map(|c| &c.conn));
                 self.conns.retain(|c| c.conn.name != name);
                 if self.conns.len() == before {
                     return responder.respond(error_response(format!(
@@ -1388,6 +1433,7 @@ impl Core {
                     )));
                 }
                 self.push_config_to_engine();
+                self.retire_stale(now, &old_start);
                 responder.respond(success_response());
             }
             "get-conns" => {
@@ -1581,6 +1627,7 @@ impl Core {
             }
         };
         let mut names = Vec::new();
+        let old_start = super::retire::start_children(self.conns.iter().map(|c| &c.conn));
         let dir = creds::swanctl_dir(&self.config_file);
         for conn in loaded.config.connections {
             if let Err(e) = creds::engine_connection_with_creds(&conn, &dir) {
@@ -1595,6 +1642,7 @@ impl Core {
             });
         }
         self.push_config_to_engine();
+        self.retire_stale(now, &old_start);
         for n in names {
             self.apply_start_actions(now, Some(&n));
         }

@@ -291,6 +291,8 @@ pub struct Xfrm {
     failures: HashMap<ChildSaId, InstallFailure>,
     traps: HashMap<u32, Vec<iked_xfrm::PolicyId>>,
     events: Option<std::sync::mpsc::Receiver<KernelEvent>>,
+    /// strongswan.conf `charon.plugins.kernel-netlink.set_proto_port_transport_sa`.
+    proto_port_transport_sa: bool,
     /// Tells the monitor thread to end (checked after every receive timeout).
     monitor_stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
@@ -460,8 +462,15 @@ impl Xfrm {
             failures: HashMap::new(),
             traps: HashMap::new(),
             events: Some(rx),
+            proto_port_transport_sa: false,
             monitor_stop,
         })
+    }
+
+    /// Transport-mode SAs get their selector's protocol and ports (charon's
+    /// `set_proto_port_transport_sa`; default off: cleared, as charon).
+    pub fn set_proto_port_transport_sa(&mut self, on: bool) {
+        self.proto_port_transport_sa = on;
     }
 
     /// Deletes a larval SA; one that is already gone (expired, or consumed by a failed
@@ -699,6 +708,7 @@ fn build_child_install(child: ChildSaId, batch: &Batch) -> Result<iked_xfrm::Chi
         },
         offload_device: None,
         acquire_seq: 0,
+        proto_port_transport_sa: false,
     })
 }
 
@@ -786,13 +796,17 @@ impl KernelBackend for Xfrm {
     fn finish_batch(&mut self) -> Vec<KernelEvent> {
         let mut answers = Vec::new();
         for (child, batch) in std::mem::take(&mut self.batches) {
+            let proto_port = self.proto_port_transport_sa;
             let result = plan_install(child, &batch, &self.installed).and_then(|plan| match plan {
-                InstallPlan::Fresh(spec) => self
-                    .client
-                    .install_child(&spec)
-                    .map(|kernel| (None, InstalledEntry::new(kernel, &spec)))
-                    .map_err(|e| e.to_string()),
-                InstallPlan::Rekey { old, spec } => {
+                InstallPlan::Fresh(mut spec) => {
+                    spec.proto_port_transport_sa = proto_port;
+                    self.client
+                        .install_child(&spec)
+                        .map(|kernel| (None, InstalledEntry::new(kernel, &spec)))
+                        .map_err(|e| e.to_string())
+                }
+                InstallPlan::Rekey { old, mut spec } => {
+                    spec.proto_port_transport_sa = proto_port;
                     let predecessor = &self.installed[&old].kernel;
                     self.client
                         .rekey_child(predecessor, &spec)

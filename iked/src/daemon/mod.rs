@@ -15,6 +15,7 @@ pub mod core;
 pub mod creds;
 pub mod kernel;
 pub mod net;
+pub mod retire;
 pub mod start;
 
 use std::path::PathBuf;
@@ -144,7 +145,11 @@ pub async fn run(
             Box::new(kernel::Recording::new())
         }
         KernelMode::Xfrm => {
-            Box::new(kernel::Xfrm::open(kernel_wake.clone()).map_err(DaemonError::Kernel)?)
+            let mut xfrm = kernel::Xfrm::open(kernel_wake.clone()).map_err(DaemonError::Kernel)?;
+            xfrm.set_proto_port_transport_sa(
+                options.charon.set_proto_port_transport_sa.unwrap_or(false),
+            );
+            Box::new(xfrm)
         }
     };
     let engine = Engine::new(

@@ -5,7 +5,8 @@
 //! Contract: [`edit_config`] turns the seed into that shape (proposals, selectors, transport
 //! mode, `policies_fwd_out`, `reauth_time = 0` and `mobike = no` are the seed's and the
 //! monitor's alike). [`run`] stops both daemons, starts both back to back (neither initiates
-//! by command), and asserts, for each of [`ROUNDS`] rounds: one established IKE SA per host,
+//! by command), and asserts, for each round (20 against iked, as
+//! the issue asks; 3 against charon): one established IKE SA per host,
 //! both children installed on both hosts with matching SPIs and nothing else in either kernel
 //! (the seed tunnel check), no other IKE SA listed, and VXLAN traffic both ways only as ESP.
 
@@ -18,8 +19,14 @@ use crate::{LabError, ensure};
 
 use super::{Context, Hosts, TRAFFIC_COUNT, tail};
 
-/// Rounds of simultaneous start per scenario (the issue asks for 20).
-pub const ROUNDS: u32 = 20;
+/// The scenario's round count, or `IKED_LAB_ROUNDS` when set (a shorter run).
+fn rounds(scenario: u32) -> u32 {
+    std::env::var("IKED_LAB_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(scenario)
+}
 
 /// Gives one side the monitor's shape (module contract).
 pub fn edit_config(conf: &mut SwanctlConf) -> Result<(), LabError> {
@@ -97,15 +104,15 @@ fn round(ctx: &Context, dir: &Path, hosts: &mut Hosts, n: u32) -> Result<(), Lab
         .map_err(|e| LabError::Check(format!("round {n}: after stopping: {e}")))
 }
 
-/// Runs [`ROUNDS`] rounds (module contract).
-pub fn run(ctx: &Context, dir: &Path, hosts: &mut Hosts) -> Result<(), LabError> {
+/// Runs `rounds` rounds (module contract).
+pub fn run(ctx: &Context, dir: &Path, hosts: &mut Hosts, rounds: u32) -> Result<(), LabError> {
     // The first start (by `start_hosts`) counts as round 0's: stop it so that every round
     // begins with both hosts down and starting together.
     for side in Side::BOTH {
         hosts.get_mut(side).stop();
     }
     checks::wait_clean(&ctx.lab, 20)?;
-    for n in 1..=ROUNDS {
+    for n in 1..=self::rounds(rounds) {
         round(ctx, dir, hosts, n)?;
     }
     Ok(())
