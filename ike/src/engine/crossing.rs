@@ -21,10 +21,12 @@
 //!   only after a second [`GRACE`], if it is still there (a charon peer, which does not apply
 //!   this rule). If the peer deletes either SA meanwhile (charon's `unique = replace`), the
 //!   crossing is over and nothing else is deleted, so the two ends never delete both.
-//! - Before deleting, the deleting end moves the children the redundant SA carries or was
-//!   still to create (configured name not present, queued or being created on the survivor)
-//!   to the survivor as CREATE_CHILD_SA exchanges, so no requested child is lost; the
-//!   survivor's own initiator has by then created its own children there.
+//! - Before deleting, the deleting end, when it initiated the survivor, moves the children the
+//!   redundant SA carries or was still to create (configured name not present, queued or being
+//!   created on the survivor) to the survivor as CREATE_CHILD_SA exchanges, so no requested
+//!   child is lost. The end that only answered the survivor creates nothing there: the
+//!   survivor's initiator does (its own children, and the daemon's `start` children again
+//!   once the other SA is gone), so no child is created twice.
 //!
 //! Cost: the partners are found through the identity-pair index of `contacts.rs` (O(1) per SA).
 
@@ -198,10 +200,16 @@ impl Engine {
             return;
         };
         let present: Vec<String> = child_names(w).iter().map(|c| c.name.clone()).collect();
-        let moved: Vec<Arc<ChildConfig>> = child_names(l)
-            .into_iter()
-            .filter(|c| !present.contains(&c.name))
-            .collect();
+        // Only onto a survivor we initiated: the peer creates children on its own, and two
+        // ends creating the same child at once would make two of it.
+        let moved: Vec<Arc<ChildConfig>> = if w.initiator {
+            child_names(l)
+                .into_iter()
+                .filter(|c| !present.contains(&c.name))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let (lname, wname) = (l.log_name(), w.log_name());
         engine_log!(
             self,

@@ -34,10 +34,14 @@ impl Started {
 }
 
 impl Engine {
-    /// Whether an established IKE SA of `conn` that is not being deleted exists.
-    pub fn has_established(&self, conn: &str) -> bool {
+    /// Whether an established IKE SA of `conn` that we initiated and that is not being deleted
+    /// exists.
+    pub fn has_established_initiated(&self, conn: &str) -> bool {
         self.sas.values().any(|sa| {
-            sa.config.name == conn && sa.phase.is_established() && !super::contacts::is_deleting(sa)
+            sa.config.name == conn
+                && sa.initiator
+                && sa.phase.is_established()
+                && !super::contacts::is_deleting(sa)
         })
     }
 
@@ -54,7 +58,9 @@ impl Engine {
                     || sa
                         .tasks
                         .iter()
-                        .any(|t| matches!(t, Task::CreateChild(c) if c.name == child)))
+                        .any(|t| matches!(t, Task::CreateChild(c) if c.name == child))
+                    || matches!(&sa.outstanding, Some(o)
+                        if matches!(&o.active, Active::CreateChild(nc) if nc.config.name == child)))
         })
     }
 

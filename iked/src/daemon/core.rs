@@ -150,8 +150,6 @@ pub struct Core {
     /// Failed CHILD_SAs per IKE SA, newest last, one per child name.
     traps: Vec<TrapPolicy>,
     next_trap_reqid: u32,
-    /// `start` children our kernel refused, to create again on the IKE SA that survives.
-    refused_starts: super::start::RefusedStarts,
     /// Kernel counters per CHILD_SA, refreshed when SAs are listed.
     counter_cache: HashMap<ChildSaId, super::kernel::ChildCounters>,
     started_at: Timestamp,
@@ -187,7 +185,6 @@ impl Core {
             child_meta: HashMap::new(),
             traps: Vec::new(),
             next_trap_reqid: TRAP_REQID_BASE,
-            refused_starts: Default::default(),
             counter_cache: HashMap::new(),
             started_at: now,
             started_wall: wall,
@@ -500,12 +497,9 @@ impl Core {
     }
 
     /// An IKE SA of `conn` went away (a crossing resolved, `unique = replace`) while another
-    /// one stays: the `start` children our kernel refused meanwhile (their twins on the old SA
-    /// held the policies) are created on the survivor (see `start.rs`).
+    /// one we initiated stays: the `start` children missing on it (refused while their twins
+    /// on the old SA held the policies, say) are created there (see `start.rs`).
     fn restart_on_survivor(&mut self, now: Timestamp, conn: &str) {
-        let Some(refused) = self.refused_starts.take(conn) else {
-            return;
-        };
         let Some(c) = self.find_conn(conn) else {
             return;
         };
@@ -513,11 +507,12 @@ impl Core {
         let missing: Vec<String> = c
             .children
             .iter()
-            .filter(|ch| ch.start_action.start && refused.contains(&ch.name))
+            .filter(|ch| ch.start_action.start)
             .map(|ch| ch.name.clone())
             .filter(|ch| !self.engine.child_active(conn, ch))
             .collect();
-        if !missing.is_empty() && self.engine.has_established(conn) {
+        // Only the survivor's initiator creates them: the other end never does the same.
+        if !missing.is_empty() && self.engine.has_established_initiated(conn) {
             self.auto_initiate(now, conn, missing, tries);
         }
     }
@@ -798,9 +793,6 @@ impl Core {
             Event::ChildFailed { ike, name, reason } => {
                 let ike_name = self.sa_name(ike).unwrap_or_default();
                 tracing::warn!(target: "CHD", ike = ike_name.as_str(), "establishing CHILD_SA {name} failed: {reason}");
-                if reason.starts_with(iked_ike::engine::CHILD_KERNEL_REFUSAL) {
-                    self.refused_starts.note(&ike_name, &name);
-                }
                 // As charon, list-sas shows nothing for a refused child: the log above and
                 // the initiating command's result carry the refusal (with the kernel's text
                 // when the kernel refused it, e.g. an offload the device cannot do).

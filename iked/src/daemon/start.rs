@@ -2,31 +2,11 @@
 //! started together, so that they come up in one IKE SA (the first in IKE_AUTH, the others by
 //! CREATE_CHILD_SA), as charon does with `reuse_ikesa`; and when one of two IKE SAs of such a
 //! connection goes away (both ends started it at once, or `unique = replace`), the `start`
-//! children our kernel refused meanwhile (their twins on the other SA held the policies: iked
-//! does not share a policy between CHILD_SAs as charon's kernel-netlink does) are created on
-//! the one that stays (`Core::restart_on_survivor`). Only the end whose kernel refused does
-//! so, so the two ends never create the same child twice.
-
-use std::collections::{HashMap, HashSet};
-
-/// `start` children a kernel refused, by connection.
-#[derive(Debug, Default)]
-pub struct RefusedStarts(HashMap<String, HashSet<String>>);
-
-impl RefusedStarts {
-    /// Child `child` of `conn` was refused by our kernel.
-    pub fn note(&mut self, conn: &str, child: &str) {
-        self.0
-            .entry(conn.to_owned())
-            .or_default()
-            .insert(child.to_owned());
-    }
-
-    /// The refused children of `conn`, forgotten from now on.
-    pub fn take(&mut self, conn: &str) -> Option<HashSet<String>> {
-        self.0.remove(conn)
-    }
-}
+//! children missing on the one that stays are created there (`Core::restart_on_survivor`) by
+//! the end that initiated it, never by the other, so no child is created twice. One can be
+//! missing because iked does not share a kernel policy between two CHILD_SAs with the same
+//! selectors as charon's kernel-netlink does: while its twin on the other IKE SA held the
+//! policies, the kernel refused it.
 
 /// `(connection, child, keyingtries)` in configuration order -> one entry per connection with
 /// its children in order (the connection's first `keyingtries` wins; all children of one
