@@ -955,11 +955,27 @@ fn child(
                 ("crypto", HwOffload::Crypto),
                 ("packet", HwOffload::Packet),
                 ("auto", HwOffload::Auto),
+                // NVIDIA's BlueField strongSwan (BF-5.9.0) and its OVS monitor spell packet
+                // offload `full`; 5.9.10bf and later say `packet`.
+                ("full", HwOffload::Packet),
             ],
             "hw_offload value",
             v,
         )
     });
+    if let Some((HwOffload::Packet, raw)) = &hw_offload_raw
+        && s.node
+            .value("hw_offload")
+            .is_some_and(|(v, _)| v.trim().eq_ignore_ascii_case("full"))
+    {
+        sink.warning(
+            &raw.value_span,
+            format!(
+                "hw_offload = full in {path} is NVIDIA's older name for packet offload, taken as \
+                 hw_offload = packet (the current spelling)"
+            ),
+        );
+    }
     let hw_offload = hw_offload_raw.map(|h| h.0).unwrap_or(HwOffload::No);
     let lint = offload_lint(hw_offload);
 

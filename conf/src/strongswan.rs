@@ -55,6 +55,9 @@ pub struct CharonSettings {
     pub port: Option<u16>,
     /// `port_nat_t` (default 4500).
     pub port_nat_t: Option<u16>,
+    /// `plugins.kernel-netlink.set_proto_port_transport_sa` (default no): transport-mode SAs
+    /// carry their selector's protocol and ports (ovs-monitor-ipsec sets it).
+    pub set_proto_port_transport_sa: Option<bool>,
 }
 
 /// A loaded strongswan.conf and the warnings seen on the way.
@@ -173,6 +176,23 @@ fn interpret(section: &RawSection, sink: &mut Sink) -> CharonSettings {
             other => not_implemented(sink, key, other),
         }
     }
+    if let Some(knl) = section
+        .sections
+        .get("plugins")
+        .and_then(|p| p.sections.get("kernel-netlink"))
+        && let Some(key) = knl.keys.get("set_proto_port_transport_sa")
+        && let Some(value) = key.value.as_deref()
+    {
+        // The only plugin setting iked applies; the rest of `plugins { }` (for instance
+        // kernel-netlink's xfrm_ack_expires, which the OVS monitor writes) stays ignored.
+        out.set_proto_port_transport_sa = parsed(
+            sink,
+            "plugins.kernel-netlink.set_proto_port_transport_sa",
+            key,
+            value,
+            values::parse_bool,
+        );
+    }
     for (name, sub) in &section.sections {
         // Debian's stock files list every section with its keys commented out: only a section
         // that sets something is worth a warning.
@@ -265,6 +285,26 @@ mod tests {
                 "strongswan.conf:7:3: charon.make_before_break is not implemented by iked; ignored",
                 "strongswan.conf:12:3: charon.tls is not implemented by iked; ignored",
             ]
+        );
+    }
+
+    #[test]
+    fn reads_set_proto_port_transport_sa_as_the_ovs_monitor_writes_it() {
+        // /etc/strongswan.d/ovs.conf of ovs-monitor-ipsec.
+        let text = "charon {\n  plugins {\n    kernel-netlink {\n      \
+                    set_proto_port_transport_sa = yes\n      xfrm_ack_expires = 10\n    }\n    \
+                    gcm { load = yes }\n  }\n  load_modular = yes\n}\n";
+        let loaded = load_str("ovs.conf", text).unwrap();
+        assert_eq!(loaded.charon.set_proto_port_transport_sa, Some(true));
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let bad = "charon { plugins { kernel-netlink { set_proto_port_transport_sa = maybe } } }";
+        let err = load_str("ovs.conf", bad).unwrap_err();
+        assert!(
+            err.errors[0]
+                .to_string()
+                .contains("invalid charon.plugins.kernel-netlink.set_proto_port_transport_sa"),
+            "{:?}",
+            err.errors
         );
     }
 

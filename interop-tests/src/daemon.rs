@@ -562,6 +562,13 @@ impl Daemon {
         }
     }
 
+    /// Starts the stopped daemon again without waiting ([`Daemon::wait_ready`] does), so that
+    /// several can start at the same moment.
+    pub fn respawn(&mut self) -> Result<(), LabError> {
+        self.stop();
+        self.spawn_process()
+    }
+
     /// Stops and starts the daemon again with the same config (an operator's restart).
     pub fn restart(&mut self) -> Result<(), LabError> {
         self.stop();

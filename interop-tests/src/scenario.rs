@@ -16,6 +16,7 @@ mod cookie;
 mod crash;
 mod dpd;
 mod guard;
+mod monitor;
 mod natt;
 mod offload_both;
 pub mod ovs;
@@ -93,6 +94,9 @@ pub enum Kind {
     /// Open vSwitch IPsec as the seed configures it, iked on both hosts under a driver that
     /// does what NVIDIA's ovs-monitor-ipsec does (see [`ovs`]).
     Ovs(ovs::OvsCase),
+    /// Both hosts start both children at once in NVIDIA's OVS monitor's shape, this many
+    /// rounds (see [`monitor`]).
+    MonitorStart(u32),
 }
 
 /// One row of the lab.
@@ -264,6 +268,14 @@ pub fn all() -> Vec<Scenario> {
         Scenario::new("iked-initiates-seed", Seed, Iked, StrongSwan, Bfl),
         Scenario::new("iked-responds-seed", Seed, StrongSwan, Iked, Bfl),
         Scenario::new("iked-vs-iked-seed", Seed, Iked, Iked, Bfl),
+        Scenario::new("iked-vs-iked-both-start", MonitorStart(20), Iked, Iked, Bfl),
+        Scenario::new(
+            "iked-vs-strongswan-both-start",
+            MonitorStart(3),
+            Iked,
+            StrongSwan,
+            Bfl,
+        ),
         Scenario::new("iked-responds-seed-any", SeedAny, StrongSwan, Iked, Bfl),
         Scenario::new("iked-initiates-seed-any", SeedAny, Iked, StrongSwan, Bfl),
         Scenario::new(
@@ -600,6 +612,7 @@ pub fn scenario_config(
         Kind::SeedAny => any::edit_config(&mut conf, sc, side)?,
         Kind::DropGuard => guard::edit_config(&mut conf, side)?,
         Kind::Dpd(action) => dpd::edit_config(&mut conf, sc, side, action)?,
+        Kind::MonitorStart(_) => monitor::edit_config(&mut conf)?,
         _ => {}
     }
     Ok(conf)
@@ -678,6 +691,7 @@ fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
         Kind::NattForced(_) => natt::run(sc, ctx, dir, &hosts),
         Kind::Ovs(_) => Ok(()),
         Kind::DropGuard => guard::run(sc, ctx, dir, &hosts),
+        Kind::MonitorStart(rounds) => monitor::run(ctx, dir, &mut hosts, rounds),
     };
     if result.is_err() {
         dump_state(ctx, dir, &hosts);

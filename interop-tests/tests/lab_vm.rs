@@ -7,7 +7,8 @@
 //! Environment: `IKED_LAB=/dir` if setup-host.sh used another lab directory;
 //! `IKED_LAB_ONLY=id,id` runs some scenarios; `IKED_BIN` / `IKECTL_BIN` point at
 //! other builds of our binaries (default: beside `lab-runner` in this target directory, built
-//! there with `cargo build -p iked --bins` when missing); `IKED_LAB_KEEP=1` keeps logs of passed scenarios too.
+//! there with `cargo build -p iked --bins` when missing); `IKED_LAB_KEEP=1` keeps logs of passed scenarios too;
+//! `IKED_LAB_ROUNDS=n` runs n rounds in the both-start rows (default 20 against iked, 3 against charon).
 //! Output: `$CARGO_TARGET_TMPDIR/lab/` (results.json, results.txt, vm-console.log, per-scenario
 //! logs of failures).
 
@@ -111,8 +112,13 @@ fn lab_vm_runs_all_scenarios() {
         );
         eprintln!("[lab] iked scenarios will be SKIPPED: {why}");
     }
+    // The lab runner inherits no environment from here: pass the round override explicitly.
+    let rounds = std::env::var("IKED_LAB_ROUNDS")
+        .ok()
+        .filter(|v| v.chars().all(|c| c.is_ascii_digit()) && !v.is_empty())
+        .map_or_else(String::new, |v| format!("env IKED_LAB_ROUNDS={v} "));
     let mut command = format!(
-        "{} run --out {} --workspace {} --iked {} --ikectl {} --ip {} --lab-dir {}",
+        "{rounds}{} run --out {} --workspace {} --iked {} --ikectl {} --ip {} --lab-dir {}",
         env!("CARGO_BIN_EXE_lab-runner"),
         out.display(),
         workspace().display(),
@@ -139,8 +145,8 @@ fn lab_vm_runs_all_scenarios() {
         command,
         console: Console::File(console.clone()),
         // A hang guard, not a measure: the full lab (iked, charon 5.9.8, strongSwan 6 and
-        // Libreswan 5 rows, the OVS rows with two switches) under TCG on a loaded machine.
-        timeout_secs: 60 * 60,
+        // Libreswan 5 rows, the OVS rows with two switches, the both-start rounds) under TCG.
+        timeout_secs: 75 * 60,
     })
     .unwrap_or_else(|e| panic!("{e}"));
 

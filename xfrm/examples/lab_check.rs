@@ -102,6 +102,7 @@ fn child(local: &str, remote: &str, spi_in: Spi, spi_out: Spi, vxlan_local: bool
         hw_offload: HwOffload::No,
         offload_device: None,
         acquire_seq: 0,
+        proto_port_transport_sa: false,
     }
 }
 

@@ -101,6 +101,9 @@ pub struct ChildInstall {
     pub offload_device: Option<String>,
     /// Sequence number of the ACQUIRE being answered.
     pub acquire_seq: u32,
+    /// Transport mode: put the first selector's protocol and ports into the SA selectors too
+    /// (charon's `kernel-netlink.set_proto_port_transport_sa`); otherwise they are cleared.
+    pub proto_port_transport_sa: bool,
 }
 
 /// A CHILD_SA as installed; pass it back to [`XfrmClient::remove_child`].
@@ -992,9 +995,22 @@ pub fn child_sa_specs(
         }),
     };
     // Transport-mode SA selectors are host to host with protocol/ports cleared, as
-    // strongSwan does unless set_proto_port_transport_sa is set.
+    // strongSwan does unless set_proto_port_transport_sa is set: then, as charon's
+    // kernel-netlink, they carry the (first) selector's protocol and ports, mirrored inbound.
     let sa_selector = |src: IpAddr, dst: IpAddr| match child.mode {
-        Mode::Transport => Some(TrafficSelector::host_to_host(src, dst)),
+        Mode::Transport => {
+            let sel = TrafficSelector::host_to_host(src, dst);
+            Some(match child.selectors.first() {
+                Some(ts) if child.proto_port_transport_sa => {
+                    if src == child.local {
+                        sel.with_proto(ts.proto, ts.sport, ts.dport)
+                    } else {
+                        sel.with_proto(ts.proto, ts.dport, ts.sport)
+                    }
+                }
+                _ => sel,
+            })
+        }
         Mode::Tunnel => None,
     };
     let encap = |out: bool| {

@@ -287,6 +287,7 @@ fn child(hw_offload: HwOffload) -> client::ChildInstall {
         hw_offload,
         offload_device: None,
         acquire_seq: 0,
+        proto_port_transport_sa: false,
     }
 }
 

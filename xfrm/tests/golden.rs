@@ -207,6 +207,7 @@ fn vxlan_child(hw_offload: HwOffload) -> ChildInstall {
         hw_offload,
         offload_device: None,
         acquire_seq: 0,
+        proto_port_transport_sa: false,
     }
 }
 
@@ -250,6 +251,37 @@ fn child_sa_specs_follow_strongswan_replay_rules() {
     assert_eq!(bytes_out.as_bytes()[16 + 215], 0);
     // SA selectors are host to host with protocol cleared (strongSwan default).
     assert_eq!(bytes_out.as_bytes()[16 + 44], 0);
+}
+
+#[test]
+fn set_proto_port_transport_sa_puts_the_selector_ports_on_the_sas() {
+    // charon's kernel-netlink with set_proto_port_transport_sa = yes (what ovs-monitor-ipsec
+    // writes): `ip xfrm state` then shows `sel src 192.168.1.64/32 dst 192.168.1.65/32 proto
+    // udp dport 4789` outbound and the mirror image inbound.
+    let mut child = vxlan_child(HwOffload::No);
+    child.proto_port_transport_sa = true;
+    let (sa_in, sa_out) = child_sa_specs(&child, OffloadMode::None, None, true, true);
+    let (sel_in, sel_out) = (sa_in.selector.unwrap(), sa_out.selector.unwrap());
+    assert_eq!((sel_out.src, sel_out.dst), (child.local, child.remote));
+    assert_eq!(
+        (sel_out.proto, sel_out.sport, sel_out.dport),
+        (17, Port::ANY, Port::exact(4789))
+    );
+    assert_eq!((sel_in.src, sel_in.dst), (child.remote, child.local));
+    assert_eq!(
+        (sel_in.proto, sel_in.sport, sel_in.dport),
+        (17, Port::exact(4789), Port::ANY)
+    );
+    // The netlink message carries them (struct xfrm_selector: ports at 32/34, proto at 44).
+    let bytes = msg::add_sa(&sa_out).unwrap();
+    assert_eq!(bytes.as_bytes()[16 + 44], 17);
+    assert_eq!(&bytes.as_bytes()[16 + 32..16 + 34], &4789u16.to_be_bytes());
+    // Without the setting (charon's default) both are cleared.
+    child.proto_port_transport_sa = false;
+    let (sa_in, sa_out) = child_sa_specs(&child, OffloadMode::None, None, true, true);
+    for sel in [sa_in.selector.unwrap(), sa_out.selector.unwrap()] {
+        assert_eq!((sel.proto, sel.sport, sel.dport), (0, Port::ANY, Port::ANY));
+    }
 }
 
 #[test]

@@ -323,6 +323,7 @@ fn child_on_veth(hw_offload: HwOffload) -> ChildInstall {
         hw_offload,
         offload_device: None,
         acquire_seq: 0,
+        proto_port_transport_sa: false,
     }
 }
 

@@ -71,6 +71,7 @@ fn child() -> ChildInstall {
         },
         esn: false,
         replay_window: 32,
+        proto_port_transport_sa: false,
         lifetimes_in: Lifetimes::default(),
         lifetimes_out: Lifetimes::default(),
         selectors: vec![TrafficSelector::host_to_host(

@@ -20,6 +20,8 @@
 //! - as initiator, INITIAL_CONTACT goes into the first IKE_AUTH request when the connection
 //!   names the peer's identity without wildcards, `unique` is not `never`, and no SA of the
 //!   pair is in the index.
+//! - Neither INITIAL_CONTACT nor `unique` touches an SA that crossed the new one (both ends
+//!   initiated the connection at once; `crossing.rs` resolves those the same way on both ends).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
@@ -178,6 +180,7 @@ impl Engine {
         if let Some(key) = self.contact_key(sa) {
             self.contacts.insert(key, sa.id);
         }
+        self.crossings.note_up(sa.id, self.next_ike_id);
     }
 
     /// Takes an SA out of the index; every path that destroys an SA comes through here.
@@ -185,6 +188,7 @@ impl Engine {
         if let Some(key) = self.contact_key(sa) {
             self.contacts.remove(key, sa.id);
         }
+        self.crossings.forget(sa.id);
     }
 
     /// Whether `other` is an SA of exactly this identity pair and family (not just its hash).
@@ -245,10 +249,12 @@ impl Engine {
             .into_iter()
             .filter(|id| {
                 *id != sa.id
-                    && self
-                        .sas
-                        .get(id)
-                        .is_some_and(|o| Self::same_pair(o, &sa.local_id, &remote, ipv4))
+                    && self.sas.get(id).is_some_and(|o| {
+                        Self::same_pair(o, &sa.local_id, &remote, ipv4)
+                            // Left to the crossing rule (crossing.rs), which both ends apply
+                            // alike, rather than to whichever end finishes first.
+                            && !self.is_crossing(sa, o)
+                    })
             })
             .collect();
         if initial_contact {
@@ -330,7 +336,7 @@ impl Engine {
 }
 
 /// An SA whose delete is under way or queued (charon's IKE_DELETING).
-fn is_deleting(sa: &IkeSa) -> bool {
+pub(crate) fn is_deleting(sa: &IkeSa) -> bool {
     matches!(
         sa.outstanding,
         Some(Outstanding {

@@ -74,6 +74,8 @@ pub(crate) enum TimerKey {
     /// Give up on a kernel answer a held response waits for (SPI or child install), so a
     /// backend that never answers cannot wedge the IKE SA.
     KernelAnswer(IkeSaId),
+    /// Resolve IKE SAs that crossed this one (`crossing.rs`).
+    Crossing(IkeSaId),
 }
 
 /// What a kernel answer continues.
@@ -111,7 +113,7 @@ pub struct Engine {
     pub(crate) spi_allocations: HashMap<KernelRequestId, (ChildSaId, IpAddr, IpAddr)>,
     /// Cookie secrets and the half-open limits' state (see `dos.rs`).
     pub(crate) dos: super::dos::DosState,
-    next_ike_id: u32,
+    pub(crate) next_ike_id: u32,
     next_child_id: u32,
     next_kernel_id: u64,
     transmits: VecDeque<Transmit>,
@@ -128,6 +130,8 @@ pub struct Engine {
     pub(crate) contacts: super::contacts::Contacts,
     /// SAs whose IKE_AUTH waits for CRLs (`engine/revocation.rs`).
     pub(crate) crl_waiters: Vec<IkeSaId>,
+    /// When SAs came up, for simultaneous initiation by both ends (`crossing.rs`).
+    pub(crate) crossings: super::crossing::Crossings,
 }
 
 impl std::fmt::Debug for Engine {
@@ -176,6 +180,7 @@ impl Engine {
             log_groups: LogGroups::ALL,
             contacts: Default::default(),
             crl_waiters: Vec::new(),
+            crossings: Default::default(),
         }
     }
 
@@ -293,6 +298,7 @@ impl Engine {
                     encap: sa.nat.any(),
                     proposal: c.proposal.clone(),
                     reqid: c.reqid,
+                    mode: c.config.mode,
                 })
                 .collect(),
             local_id: sa.local_id.to_string(),
@@ -891,6 +897,7 @@ impl Engine {
                 }
                 TimerKey::NatKeepalive(id) => self.send_nat_keepalive(now, id),
                 TimerKey::KernelAnswer(id) => self.on_kernel_answer_timeout(now, id),
+                TimerKey::Crossing(id) => self.on_crossing_timer(now, id),
                 TimerKey::RekeyedCleanup(id) => {
                     if let Some(sa) = self.sas.remove(&id) {
                         self.destroy(sa, DownReason::Rekeyed);
@@ -991,6 +998,7 @@ impl Engine {
             TimerKey::RekeyedCleanup(id),
             TimerKey::NatKeepalive(id),
             TimerKey::KernelAnswer(id),
+            TimerKey::Crossing(id),
         ] {
             self.timers.cancel(key);
         }

@@ -53,17 +53,23 @@ macro_rules! engine_log {
 mod auth;
 mod contacts;
 mod core;
+mod crossing;
 mod dos;
 mod exchange;
 mod fragment;
+mod reuse;
 mod revocation;
 mod sa;
+mod stale;
 mod unknown_spi;
 
 use std::net::{IpAddr, SocketAddr};
 
 pub use self::auth::{AuthContext, AuthVerified, Authenticator, PskAuthenticator};
 pub use self::core::{Engine, InitiateOptions};
+pub use self::crossing::GRACE as CROSSING_GRACE;
+pub use self::reuse::Started;
+pub use self::stale::StaleSa;
 use crate::config::{HwOffload, Mode};
 use crate::proposal::{Proposal, Transform};
 pub use crate::suite::RandomSource;
@@ -555,6 +561,9 @@ pub struct ChildInfo {
     pub proposal: Proposal,
     /// The reqid of its kernel SAs and policies (kept across rekeys, unlike `id`).
     pub reqid: u32,
+    /// Its mode, from the configuration it was created with (which a reload may have
+    /// removed since).
+    pub mode: Mode,
 }
 
 /// A snapshot of one IKE SA.

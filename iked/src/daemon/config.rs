@@ -319,6 +319,53 @@ mod tests {
     }
 
     #[test]
+    fn vici_load_conn_takes_the_ovs_monitor_shape() {
+        // What stock swanctl sends for NVIDIA's OVS monitor file: `hw_offload = full` and
+        // `local_addrs = 0.0.0.0/0` load, `full` as packet offload with a notice.
+        let tree = Message::new().section(
+            "vxlanp0-1",
+            Message::new()
+                .list("local_addrs", ["0.0.0.0/0"])
+                .list("remote_addrs", ["192.168.1.2"])
+                .kv("unique", "replace")
+                .section(
+                    "local",
+                    Message::new().kv("auth", "psk").kv("id", "192.168.1.1"),
+                )
+                .section(
+                    "remote",
+                    Message::new().kv("auth", "psk").kv("id", "192.168.1.2"),
+                )
+                .section(
+                    "children",
+                    Message::new().section(
+                        "vxlanp0-in-1",
+                        Message::new()
+                            .list("local_ts", ["192.168.1.1/32[udp/4789]"])
+                            .list("remote_ts", ["192.168.1.2/32[udp]"])
+                            .list("esp_proposals", ["aes256gcm16-modp2048-esn"])
+                            .kv("mode", "transport")
+                            .kv("start_action", "start")
+                            .kv("hw_offload", "full"),
+                    ),
+                ),
+        );
+        let text = vici_conn_to_text(&tree).unwrap();
+        let loaded = iked_conf::load_str("vici:load-conn", &text).unwrap();
+        let conn = &loaded.config.connections[0];
+        assert_eq!(conn.children[0].hw_offload, iked_conf::HwOffload::Packet);
+        assert!(
+            loaded
+                .warnings
+                .iter()
+                .any(|w| w.to_string().contains("hw_offload = full")),
+            "{:?}",
+            loaded.warnings
+        );
+        engine_connection(conn).unwrap();
+    }
+
+    #[test]
     fn hostile_vici_trees_are_rejected() {
         let injected = Message::new().section("x } secrets {", Message::new());
         assert!(vici_conn_to_text(&injected).is_err());

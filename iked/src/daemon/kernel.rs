@@ -308,6 +308,8 @@ pub struct Xfrm {
     shunts: HashMap<(String, String), Vec<iked_xfrm::PolicyId>>,
     marks: super::marks::MarkAllocator,
     events: Option<std::sync::mpsc::Receiver<KernelEvent>>,
+    /// strongswan.conf `charon.plugins.kernel-netlink.set_proto_port_transport_sa`.
+    proto_port_transport_sa: bool,
     /// Tells the monitor thread to end (checked after every receive timeout).
     monitor_stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Maps engine reqids into iked's kernel range, above an earlier instance's.
@@ -500,10 +502,17 @@ impl Xfrm {
             shunts: HashMap::new(),
             marks: Default::default(),
             events: Some(rx),
+            proto_port_transport_sa: false,
             monitor_stop,
             reqids,
             sweep,
         })
+    }
+
+    /// Transport-mode SAs get their selector's protocol and ports (charon's
+    /// `set_proto_port_transport_sa`; default off: cleared, as charon).
+    pub fn set_proto_port_transport_sa(&mut self, on: bool) {
+        self.proto_port_transport_sa = on;
     }
 
     /// Deletes a larval SA; one that is already gone (expired, or consumed by a failed
@@ -747,6 +756,7 @@ fn build_child_install(child: ChildSaId, batch: &Batch) -> Result<iked_xfrm::Chi
         },
         offload_device: None,
         acquire_seq: 0,
+        proto_port_transport_sa: false,
     })
 }
 
@@ -837,6 +847,7 @@ impl KernelBackend for Xfrm {
         let mut answers = Vec::new();
         for (child, batch) in std::mem::take(&mut self.batches) {
             let reqids = self.reqids;
+            let proto_port = self.proto_port_transport_sa;
             // The kernel sees iked's reqid range; the entry keeps the engine's reqid.
             let entry = |kernel, spec: &iked_xfrm::ChildInstall| {
                 let mut entry = InstalledEntry::new(kernel, spec);
@@ -860,6 +871,7 @@ impl KernelBackend for Xfrm {
             let result = plan.and_then(|plan| match plan {
                 InstallPlan::Fresh(mut spec) => {
                     spec.reqid = reqids.to_kernel(spec.reqid);
+                    spec.proto_port_transport_sa = proto_port;
                     self.client
                         .install_child(&spec)
                         .map(|kernel| (None, entry(kernel, &spec)))
@@ -867,6 +879,7 @@ impl KernelBackend for Xfrm {
                 }
                 InstallPlan::Rekey { old, mut spec } => {
                     spec.reqid = reqids.to_kernel(spec.reqid);
+                    spec.proto_port_transport_sa = proto_port;
                     let predecessor = &self.installed[&old].kernel;
                     self.client
                         .rekey_child(predecessor, &spec)

@@ -19,8 +19,10 @@ pub mod knl_text;
 pub mod marks;
 pub mod net;
 pub mod recovery;
+pub mod retire;
 pub mod revocation;
 pub mod shunts;
+pub mod start;
 pub mod traps;
 
 use std::path::PathBuf;
@@ -247,9 +249,14 @@ fn start_core(
             tracing::warn!(target: "KNL", "*** RECORD-ONLY KERNEL MODE: SAs and policies are NOT installed; no traffic is protected ***");
             Box::new(kernel::Recording::new())
         }
-        KernelMode::Xfrm => Box::new(
-            kernel::Xfrm::open(kernel_wake, options.recovery).map_err(DaemonError::Kernel)?,
-        ),
+        KernelMode::Xfrm => {
+            let mut xfrm =
+                kernel::Xfrm::open(kernel_wake, options.recovery).map_err(DaemonError::Kernel)?;
+            xfrm.set_proto_port_transport_sa(
+                options.charon.set_proto_port_transport_sa.unwrap_or(false),
+            );
+            Box::new(xfrm)
+        }
     };
     let engine = Engine::new(
         engine_settings(&options.charon, options.ports),

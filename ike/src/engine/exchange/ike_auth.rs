@@ -405,6 +405,7 @@ impl Engine {
     }
 
     pub(super) fn announce_established(&mut self, now: Timestamp, sa: &mut IkeSa) {
+        self.note_established(now, sa);
         engine_log!(
             self,
             Some(sa.id),

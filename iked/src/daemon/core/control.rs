@@ -49,7 +49,7 @@ impl Core {
             "reload-settings" => responder.respond(self.reload_settings(now)),
             "iked-load-file" => responder.respond(self.load_file_vici(now, m)),
             "load-conn" => responder.respond(self.load_conn_vici(now, m)),
-            "unload-conn" => responder.respond(self.unload_conn(m)),
+            "unload-conn" => responder.respond(self.unload_conn(now, m)),
             "load-shared" => responder.respond(self.load_shared(m)),
             "unload-shared" => responder.respond(self.unload_shared(m)),
             "clear-creds" => responder.respond(self.clear_creds()),
@@ -116,6 +116,13 @@ impl Core {
         conn: &str,
         children: &[&str],
     ) -> Result<IkeSaId, iked_ike::error::CommandError> {
+        let options = self.initiate_options(conn);
+        self.engine.initiate_with(now, conn, children, options)
+    }
+
+    /// Endpoint choices for initiating `conn`: its `remote_port`, and our route's source
+    /// address towards the peer for `local_addrs = %any`.
+    pub(super) fn initiate_options(&self, conn: &str) -> iked_ike::engine::InitiateOptions {
         let found = self.find_conn(conn);
         let remote_port = found.map(|c| c.remote_port);
         // With `local_addrs = %any` our address (hashed for NAT detection, used by the SAs) is
@@ -128,12 +135,11 @@ impl Core {
                 })
             })
             .and_then(|ip| crate::daemon::net::route_source(SocketAddr::new(ip, 500)));
-        let options = iked_ike::engine::InitiateOptions {
+        iked_ike::engine::InitiateOptions {
             local_addr,
             remote_port,
             ..Default::default()
-        };
-        self.engine.initiate_with(now, conn, children, options)
+        }
     }
 
     pub(super) fn initiate(&mut self, now: Timestamp, message: &Message, responder: Responder) {

@@ -151,6 +151,7 @@ impl Core {
                 self.on_sa_gone(sa, None);
                 let meta = self.sa_meta.remove(&sa);
                 self.after_down(now, &name, None, &reason, meta);
+                self.restart_on_survivor(now, &name);
             }
             Event::IkeRekeyed { old, new } => {
                 if let Some(mut meta) = self.sa_meta.get(&old).cloned() {

@@ -293,12 +293,16 @@ impl Core {
         let c = info.children.iter().find(|c| c.id == child)?;
         let conn = self.find_conn(&info.name);
         let child_conf = conn.and_then(|conn| conn.children.iter().find(|ch| ch.name == c.name));
-        let mode = child_conf
-            .map(|ch| ch.mode.to_string().to_ascii_uppercase())
-            .unwrap_or_else(|| "TUNNEL".into());
+        // The mode the child was created with (its connection may be gone since a reload).
+        let mode = match c.mode {
+            iked_ike::config::Mode::Transport => "TRANSPORT",
+            iked_ike::config::Mode::Tunnel => "TUNNEL",
+        };
         // A child our kernel refused is not listed, as in charon, although the engine holds it
-        // until the peer has confirmed our DELETE.
-        if !c.installed && self.kernel.install_failure(child).is_some() {
+        // until the peer has confirmed our DELETE; nor one without a negotiated proposal.
+        if (!c.installed && self.kernel.install_failure(child).is_some())
+            || c.proposal.selected().is_none()
+        {
             return None;
         }
         let mut m = Message::new()

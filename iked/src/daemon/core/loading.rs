@@ -72,11 +72,12 @@ impl Core {
     }
 
     /// `unload-conn`: removes a connection by name (from the file or VICI alike).
-    pub(super) fn unload_conn(&mut self, message: &Message) -> Message {
+    pub(super) fn unload_conn(&mut self, now: Timestamp, message: &Message) -> Message {
         let Some(name) = message.get_str("name") else {
             return error_response("missing connection name to unload");
         };
         let before = self.conns.len();
+        let old_start = crate::daemon::retire::start_children(self.conns.iter().map(|c| &c.conn));
         self.conns.retain(|c| c.conn.name != name);
         if self.conns.len() == before {
             return error_response(format!("connection '{name}' not found for unloading"));
@@ -84,6 +85,7 @@ impl Core {
         self.drop_policies_of(name);
         self.remove_stale_traps();
         self.push_config_to_engine();
+        self.retire_stale(now, &old_start);
         success_response()
     }
 
@@ -144,6 +146,7 @@ impl Core {
         }
         self.config_file = file.to_owned();
         let config = loaded.config;
+        let old_start = crate::daemon::retire::start_children(self.conns.iter().map(|c| &c.conn));
         if what != "conns" {
             let dir = creds::swanctl_dir(file);
             let cred_report = self
@@ -282,6 +285,7 @@ impl Core {
         }
         self.push_config_to_engine();
         if what != "creds" {
+            self.retire_stale(now, &old_start);
             self.remove_stale_traps();
             self.apply_start_actions(now, None);
         }
@@ -296,6 +300,24 @@ impl Core {
             let t = self.traps.remove(i);
             tracing::info!(target: "CFG", "uninstalling trap policy {}/{}", t.connection, t.child);
             self.kernel.uninstall_trap(&t);
+        }
+    }
+
+    /// Closes what `start_action = start` of an unloaded or changed connection brought up
+    /// (charon's `clear_start_actions`; see `retire.rs`).
+    pub(super) fn retire_stale(
+        &mut self,
+        now: Timestamp,
+        old_start: &crate::daemon::retire::StartChildren,
+    ) {
+        for step in crate::daemon::retire::plan(self.engine.stale_sas(), old_start) {
+            tracing::info!(target: "CFG", "{step}");
+            let _ = match step {
+                crate::daemon::retire::Retire::Ike { id, .. } => self.engine.terminate_ike(now, id),
+                crate::daemon::retire::Retire::Child { id, .. } => {
+                    self.engine.terminate_child(now, id)
+                }
+            };
         }
     }
 
@@ -366,15 +388,36 @@ impl Core {
                 tracing::error!(target: "CFG", "installing trap policy for {conn}/{child} failed: {e}");
             }
         }
-        for (conn, child, tries) in to_start {
-            let already = self
-                .engine
-                .ike_sas()
-                .iter()
-                .any(|sa| sa.name == conn && sa.children.iter().any(|c| c.name == child));
-            if !already {
-                self.auto_initiate(now, &conn, vec![child], tries);
+        // All `start` children of a connection go to one IKE SA (charon's reuse_ikesa).
+        for (conn, children, tries) in crate::daemon::start::group_by_conn(to_start) {
+            let missing: Vec<String> = children
+                .into_iter()
+                .filter(|child| !self.engine.child_active(&conn, child))
+                .collect();
+            if !missing.is_empty() {
+                self.auto_initiate(now, &conn, missing, tries);
             }
+        }
+    }
+
+    /// An IKE SA of `conn` went away (a crossing resolved, `unique = replace`) while another
+    /// one we initiated stays: the `start` children missing on it (refused while their twins
+    /// on the old SA held the policies, say) are created there (see `start.rs`).
+    pub(super) fn restart_on_survivor(&mut self, now: Timestamp, conn: &str) {
+        let Some(c) = self.find_conn(conn) else {
+            return;
+        };
+        let tries = c.keyingtries;
+        let missing: Vec<String> = c
+            .children
+            .iter()
+            .filter(|ch| ch.start_action.start)
+            .map(|ch| ch.name.clone())
+            .filter(|ch| !self.engine.child_active(conn, ch))
+            .collect();
+        // Only the survivor's initiator creates them: the other end never does the same.
+        if !missing.is_empty() && self.engine.has_established_initiated(conn) {
+            self.auto_initiate(now, conn, missing, tries);
         }
     }
 
@@ -386,8 +429,12 @@ impl Core {
         keyingtries: u32,
     ) {
         let refs: Vec<&str> = children.iter().map(String::as_str).collect();
-        match self.initiate_conn(now, conn, &refs) {
-            Ok(id) => {
+        let options = self.initiate_options(conn);
+        match self.engine.start_children(now, conn, &refs, options) {
+            Ok(iked_ike::engine::Started::Reused(id)) => {
+                tracing::info!(target: "IKE", ike = conn, "queued {children:?} on IKE SA {}", id.0);
+            }
+            Ok(iked_ike::engine::Started::New(id)) => {
                 tracing::info!(target: "IKE", ike = conn, "initiating {conn} for {:?}", children);
                 self.sa_meta.insert(
                     id,
@@ -446,6 +493,7 @@ impl Core {
             }
         };
         let mut names = Vec::new();
+        let old_start = crate::daemon::retire::start_children(self.conns.iter().map(|c| &c.conn));
         let dir = creds::swanctl_dir(&self.config_file);
         for conn in loaded.config.connections {
             if let Err(e) = creds::engine_connection_with_creds(&conn, &dir) {
@@ -461,6 +509,7 @@ impl Core {
             });
         }
         self.push_config_to_engine();
+        self.retire_stale(now, &old_start);
         for n in names {
             self.apply_start_actions(now, Some(&n));
         }
