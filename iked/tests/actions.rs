@@ -125,6 +125,16 @@ fn dpd_action_restart_reestablishes_once_the_silent_peer_answers_again() {
         ike_unique_id(&sas).is_some_and(|id| id != first) && sas.contains("INSTALLED, TRANSPORT")
     });
     assert!(back, "BFL did not re-establish:\n{}", pair_logs(&p.dir));
+    // One re-establishment for the IKE SA and both its children, as charon: not one per child
+    // (each a new IKE SA the peer's `unique` then fights over).
+    let log = std::fs::read_to_string(&bfl_log).unwrap_or_default();
+    let restarts = log.matches("restarting BFL-BFR").count();
+    assert_eq!(
+        restarts,
+        1,
+        "restarted {restarts} times:\n{}",
+        pair_logs(&p.dir)
+    );
 }
 
 #[test]

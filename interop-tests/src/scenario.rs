@@ -183,12 +183,6 @@ impl Scenario {
     }
 }
 
-/// Why the OVS rows fail against the current iked: issue 15 §3 (the engine fix is another
-/// branch's). Remove the marks when they pass.
-const OVS_CONVERGENCE: &str = "issue 15 §3: each start child comes up in its own IKE SA and \
-    the simultaneous start of both hosts leaves two or three IKE SAs per host (seen: one with a \
-    child stuck INSTALLING)";
-
 /// Every scenario, baselines first. Kept small: each handshake costs seconds under TCG.
 pub fn all() -> Vec<Scenario> {
     use Kind::*;
@@ -438,24 +432,21 @@ pub fn all() -> Vec<Scenario> {
             StrongSwan,
             Bfl,
         ),
-        Scenario::new("ovs-iked-psk", Ovs(ovs::OvsCase::Psk), Iked, Iked, Bfl)
-            .known_failure(OVS_CONVERGENCE),
+        Scenario::new("ovs-iked-psk", Ovs(ovs::OvsCase::Psk), Iked, Iked, Bfl),
         Scenario::new(
             "ovs-iked-cert-self-signed",
             Ovs(ovs::OvsCase::SelfSigned),
             Iked,
             Iked,
             Bfl,
-        )
-        .known_failure(OVS_CONVERGENCE),
+        ),
         Scenario::new(
             "ovs-iked-cert-ca",
             Ovs(ovs::OvsCase::CaSigned),
             Iked,
             Iked,
             Bfl,
-        )
-        .known_failure(OVS_CONVERGENCE),
+        ),
         Scenario::new("iked-drop-shunt-guard", DropGuard, Iked, StrongSwan, Bfl),
     ];
     for peer in [StrongSwan6, Libreswan] {

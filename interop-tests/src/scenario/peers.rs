@@ -14,16 +14,6 @@ use crate::swan_conf::Side;
 use super::Implementation::{Iked, Libreswan, StrongSwan, StrongSwan6};
 use super::{DpdAction, Kind, RekeyTarget, Scenario};
 
-/// Found by these rows (lab run 2026-12-07, strongSwan 6.0.1): iked restarts the connection
-/// once per child that DPD closed and once more for the IKE SA, where charon restarts it once
-/// with all its children.
-const DPD_RESTART_FAILURE: &str = "dpd_action = restart: iked logs `restarting BFL-BFR` three \
-     times (per closed child and for the IKE SA) and initiates three IKE SAs at once (charon \
-     restarts once); the peer answers with COOKIEs and refuses some or all of them with \
-     AUTH_FAILED: in one run two (and 0 of 5 datagrams BFL -> BFR crossed afterwards), in the \
-     next all three, and the tunnel did not come back (strongSwan 6.0.1, 2026-12-07). To be \
-     filed as an issue";
-
 /// Rows for strongSwan 6 only: certificates (Libreswan would need its NSS database and
 /// `leftcert=`; its translation refuses `auth = pubkey` by name), and `hw_offload = packet` on
 /// both ends, a keyword strongSwan 6 shares with iked.
@@ -153,8 +143,7 @@ pub fn peer_rows(peer: Implementation) -> Vec<Scenario> {
             Iked,
             peer,
             Bfl,
-        )
-        .known_failure(DPD_RESTART_FAILURE),
+        ),
         Scenario::new(
             format!("iked-rekey-child-by-iked-{t}"),
             Rekey(Bfl, RekeyTarget::Child),

@@ -213,7 +213,12 @@ impl Core {
                 self.broadcast_updown("child-updown", ike, Some(child), false, now);
                 self.child_meta.remove(&child);
                 self.on_sa_gone(ike, Some(child));
-                if reason != DownReason::Rekeyed {
+                // A child that went down with its IKE SA (DPD timeout, the peer's IKE delete)
+                // is restarted by the IKE SA's own down event, once for all its children, as
+                // charon re-establishes an IKE SA; acting here too started one new IKE SA per
+                // child, which the peer's `unique` then fought over.
+                let ike_alive = self.engine.ike_sas().iter().any(|sa| sa.id == ike);
+                if reason != DownReason::Rekeyed && ike_alive {
                     self.after_down(now, &ike_name, child_name.as_deref(), &reason, None);
                 }
             }
