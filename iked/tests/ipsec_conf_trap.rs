@@ -12,14 +12,6 @@ use std::time::Duration;
 
 use common::*;
 
-struct Ns(String);
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
 const CONF: &str = "config setup\n    uniqueids=yes\n\nconn %default\n    keyingtries=%forever\n    \
     type=transport\n    keyexchange=ikev2\n    auto=route\n    ike=aes256gcm16-sha256-modp2048\n    \
     esp=aes256gcm16-modp2048\n\nconn vx0-in-1\n    left=%any\n    right=192.168.51.2\n    \
@@ -29,29 +21,10 @@ const CONF: &str = "config setup\n    uniqueids=yes\n\nconn %default\n    keying
 
 #[test]
 fn auto_route_with_left_any_traps_and_acquires() {
-    if !is_root() || !have("ip") || !have("python3") {
-        missing_prerequisite("root, iproute2 and python3 for a network namespace");
+    let Some(ns) = Netns::new("R", &["python3"]) else {
         return;
-    }
-    let name = format!("ikedR{}", std::process::id() % 100_000);
-    if !Command::new("ip")
-        .args(["netns", "add", &name])
-        .status()
-        .unwrap()
-        .success()
-    {
-        missing_prerequisite("a network namespace (ip netns add failed)");
-        return;
-    }
-    let ns = Ns(name);
-    let sh = |cmd: &str| {
-        let ok = Command::new("ip")
-            .args(["netns", "exec", &ns.0, "sh", "-c", cmd])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{cmd}");
     };
+    let sh = |cmd: &str| ns.sh(cmd);
     sh(
         "ip link set lo up && ip link add d0 type veth peer name d1 && \
         ip addr add 192.168.51.1/24 dev d0 && ip link set d0 up && ip link set d1 up",

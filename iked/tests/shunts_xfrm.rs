@@ -13,14 +13,6 @@ use std::time::Duration;
 
 use common::*;
 
-struct Ns(String);
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
 const GUARD: &str = "
   shunts {
     children {
@@ -92,21 +84,9 @@ fn policies(ns: &str) -> String {
 
 #[test]
 fn drop_and_pass_shunts_reach_the_kernel_and_leave_with_their_connection() {
-    if !is_root() || !have("ip") || !have("python3") {
-        missing_prerequisite("root, iproute2 and python3 for a network namespace");
+    let Some(ns) = Netns::new("H", &["python3"]) else {
         return;
-    }
-    let name = format!("ikedS{}", std::process::id() % 100_000);
-    if !Command::new("ip")
-        .args(["netns", "add", &name])
-        .status()
-        .unwrap()
-        .success()
-    {
-        missing_prerequisite("a network namespace (ip netns add failed)");
-        return;
-    }
-    let ns = Ns(name);
+    };
     let ok = Command::new("ip")
         .args(["netns", "exec", &ns.0, "sh", "-c"])
         .arg(

@@ -11,39 +11,12 @@ use std::time::Duration;
 
 use common::*;
 
-struct Ns(String);
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
 #[test]
 fn trap_policy_acquire_starts_the_child() {
-    if !is_root() || !have("ip") {
-        missing_prerequisite("root and iproute2 for a network namespace");
+    let Some(ns) = Netns::new("T", &[]) else {
         return;
-    }
-    let name = format!("ikedT{}", std::process::id() % 100_000);
-    if !Command::new("ip")
-        .args(["netns", "add", &name])
-        .status()
-        .unwrap()
-        .success()
-    {
-        missing_prerequisite("a network namespace (ip netns add failed)");
-        return;
-    }
-    let ns = Ns(name);
-    let sh = |cmd: &str| {
-        let ok = Command::new("ip")
-            .args(["netns", "exec", &ns.0, "sh", "-c", cmd])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{cmd}");
     };
+    let sh = |cmd: &str| ns.sh(cmd);
     sh(
         "ip link set lo up && ip link add d0 type veth peer name d1 && ip addr add 192.168.50.1/24 dev d0 && ip link set d0 up && ip link set d1 up",
     );

@@ -382,3 +382,43 @@ pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     }
     check()
 }
+
+/// A network namespace on the host for one test, deleted with everything in it when dropped.
+pub struct Netns(pub String);
+
+impl Netns {
+    /// `ip netns add iked<tag><pid>`; `None` (after [`missing_prerequisite`]) without root,
+    /// iproute2 or one of `programs`, or when the kernel refuses the namespace.
+    pub fn new(tag: &str, programs: &[&str]) -> Option<Netns> {
+        if !is_root() || !have("ip") || programs.iter().any(|p| !have(p)) {
+            let extra: String = programs.iter().map(|p| format!(", {p}")).collect();
+            missing_prerequisite(&format!("root and iproute2{extra} for a network namespace"));
+            return None;
+        }
+        let name = format!("iked{tag}{}", std::process::id() % 100_000);
+        let made = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !made {
+            missing_prerequisite("a network namespace (ip netns add failed)");
+            return None;
+        }
+        Some(Netns(name))
+    }
+
+    /// Runs `cmd` with `sh -c` in the namespace and asserts that it succeeds.
+    pub fn sh(&self, cmd: &str) {
+        let ok = Command::new("ip")
+            .args(["netns", "exec", &self.0, "sh", "-c", cmd])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "{cmd}");
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
