@@ -22,10 +22,10 @@ fn marked(conf: String) -> String {
 
 fn add_sa_lines(log: &str, direction: &str) -> Vec<String> {
     log.lines()
+        // charon's wording: "adding SAD entry with SPI .. and reqid {..} (out a -> b, ..)".
         .filter(|l| {
-            l.contains(&format!(
-                "RECORD-ONLY (nothing installed): add sa {direction} "
-            ))
+            l.contains("RECORD-ONLY (nothing installed): adding SAD entry")
+                && l.contains(&format!("({direction} "))
         })
         .map(str::to_owned)
         .collect()
