@@ -10,7 +10,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 log=$(mktemp /tmp/iked-test.XXXXXX.log)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --workspace 2>&1 | tee "$log"
+# --no-fail-fast: one failing binary must not hide the rest (the lab runs last).
+cargo test --no-fail-fast --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 
