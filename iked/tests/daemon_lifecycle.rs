@@ -48,13 +48,13 @@ fn notifies_systemd_reloads_on_sighup_and_stops_on_sigterm() {
     procs.add("iked", child);
 
     let mut buf = [0u8; 256];
-    let n = notify.recv(&mut buf).unwrap();
+    let n = recv_retrying(&notify, &mut buf);
     let first = String::from_utf8_lossy(&buf[..n]).into_owned();
     assert!(first.starts_with("READY=1"), "{first}");
     assert!(socket.exists(), "VICI socket exists once READY is sent");
     let mut watchdogs = 0;
     for _ in 0..5 {
-        let n = notify.recv(&mut buf).unwrap();
+        let n = recv_retrying(&notify, &mut buf);
         if &buf[..n] == b"WATCHDOG=1" {
             watchdogs += 1;
         }
@@ -165,4 +165,16 @@ fn ikectl_check_validates_offline() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `recv` again when a signal interrupts it (EINTR: the test binary's other test reaps its
+/// children meanwhile); a time-out or any other error fails the test.
+fn recv_retrying(socket: &UnixDatagram, buf: &mut [u8]) -> usize {
+    loop {
+        match socket.recv(buf) {
+            Ok(n) => return n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => panic!("reading the notify socket: {e}"),
+        }
+    }
 }
