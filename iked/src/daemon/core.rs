@@ -46,6 +46,7 @@ mod engine_log;
 mod events;
 mod listing;
 mod loading;
+mod reinit;
 
 pub use about::{format_unix_time, format_uptime, version_message};
 use engine_log::printed_engine_groups;

@@ -259,6 +259,7 @@ fn start_core(
                 report.errors.join("\n"),
             ));
         }
+        core.reinitiate_leftovers(now());
     } else {
         tracing::warn!(target: "CFG", "{} not found, starting without connections", options.config_file.display());
     }
