@@ -312,12 +312,6 @@ pub fn all() -> Vec<Scenario> {
             StrongSwan,
             Iked,
             Bfl,
-        )
-        .known_failure(
-            "issue 17 §1: charon 5.9.8 keeps its old IKE SA after iked's crash (it ignores the \
-             unprotected INVALID_IKE_SPI its DPD gets) and refuses the re-initiated children as \
-             duplicates of the dead ones until its DPD gives up; iked does not yet initiate \
-             towards the peers its leftovers name",
         ),
         Scenario::new("iked-natt-forced", NattForced(Bfr), Iked, StrongSwan, Bfl),
         Scenario::new(

@@ -47,6 +47,7 @@ mod events;
 mod listing;
 mod loading;
 mod policies;
+mod reinit;
 
 pub use about::{format_unix_time, format_uptime, version_message};
 use engine_log::printed_engine_groups;

@@ -66,6 +66,10 @@ pub trait KernelBackend {
     fn child_marks(&self, _child: ChildSaId) -> Option<iked_ike::marks::ResolvedMarks> {
         None
     }
+    /// The policies an earlier iked instance left, until they are swept (see `recovery`).
+    fn leftover_policies(&self) -> Vec<iked_xfrm::PolicyId> {
+        Vec::new()
+    }
     /// Removes everything this backend put into the kernel (CHILD_SAs, reserved SPIs, trap
     /// policies), as charon does on shutdown; returns how many CHILD_SAs were removed.
     fn remove_all(&mut self) -> usize {
@@ -1086,6 +1090,13 @@ impl KernelBackend for Xfrm {
         {
             tracing::warn!(target: "KNL", "removing trap policies of reqid {} failed: {e}", trap.reqid);
         }
+    }
+
+    fn leftover_policies(&self) -> Vec<iked_xfrm::PolicyId> {
+        self.sweep
+            .as_ref()
+            .map(|s| s.leftovers().policies.clone())
+            .unwrap_or_default()
     }
 
     fn poll_events(&mut self) -> Vec<KernelEvent> {

@@ -296,6 +296,7 @@ fn start_core(
                 report.refused.iter().map(|(name, _)| name).collect::<Vec<_>>()
             );
         }
+        core.reinitiate_leftovers(now());
     } else {
         tracing::warn!(target: "CFG", "{} not found, starting without connections", options.config_file.display());
     }

@@ -15,13 +15,20 @@
 //! - The timer is a thread that only raises a flag and wakes the event loop: the deletes run on
 //!   the loop's own netlink client, between installs, so a policy being taken over is never
 //!   deleted under it.
+//! - [`owners`] names the loaded connections and children the leftover policies belong to, so
+//!   the daemon re-initiates them at start (with INITIAL_CONTACT: a peer that kept the old IKE
+//!   SA, like charon as responder, destroys it and its children when the new IKE_AUTH
+//!   arrives). A policy belongs to a child when its selector's addresses, protocol and ports
+//!   lie in the child's traffic selectors (`dynamic` resolved as for trap policies: the
+//!   connection's addresses); only connections with a concrete remote address qualify.
+//!   Leftovers matching no connection are only swept.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use iked_xfrm::XfrmClient;
 use iked_xfrm::stale::{Leftovers, find_leftovers};
+use iked_xfrm::{PolicyDirection, PolicyId, XfrmClient};
 
 /// How long leftovers are kept by default: long enough for a peer to answer an IKE_SA_INIT
 /// and IKE_AUTH under retransmission (charon's first three retransmits take 4+7+13 s) and so
@@ -50,6 +57,59 @@ pub fn scan(client: &mut XfrmClient) -> Result<Leftovers, String> {
         .list_policies()
         .map_err(|e| format!("dumping policies: {e}"))?;
     Ok(find_leftovers(&sas, &policies))
+}
+
+/// A loaded connection some leftovers belong to, and the children they name (config order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub connection: String,
+    pub children: Vec<String>,
+}
+
+/// The connections and children `policies` (an earlier instance's) belong to, in
+/// configuration order; connections that cannot initiate (no concrete remote address) are
+/// left out.
+pub fn owners(policies: &[PolicyId], conns: &[&iked_conf::Connection]) -> Vec<Owner> {
+    let mut out = Vec::new();
+    for conn in conns {
+        let children: Vec<String> = conn
+            .children
+            .iter()
+            .filter(|child| {
+                // The trap builder resolves `dynamic` and `%any` as an initiation would, and
+                // fails exactly when the connection has no concrete remote address.
+                let Ok(wanted) = super::traps::build(conn, &child.name, 0) else {
+                    return false;
+                };
+                policies.iter().any(|p| belongs(p, &wanted))
+            })
+            .map(|child| child.name.clone())
+            .collect();
+        if !children.is_empty() {
+            out.push(Owner {
+                connection: conn.name.clone(),
+                children,
+            });
+        }
+    }
+    out
+}
+
+/// Whether leftover policy `p` is one the child `wanted` describes would install.
+fn belongs(p: &PolicyId, wanted: &super::kernel::TrapPolicy) -> bool {
+    let sel = &p.selector;
+    // OUT: local -> remote; IN and FWD: remote -> local.
+    let (src_ts, dst_ts) = match p.direction {
+        PolicyDirection::Out => (&wanted.local_ts, &wanted.remote_ts),
+        PolicyDirection::In | PolicyDirection::Fwd => (&wanted.remote_ts, &wanted.local_ts),
+    };
+    let fits = |ts: &iked_ike::ts::TrafficSelector, addr, port: iked_xfrm::Port| {
+        ts.contains_addr(addr)
+            && (ts.protocol == 0 || ts.protocol == sel.proto)
+            && (port.mask == 0 || (ts.start_port..=ts.end_port).contains(&port.value))
+    };
+    src_ts.iter().any(|ts| fits(ts, sel.src, sel.sport))
+        && dst_ts.iter().any(|ts| fits(ts, sel.dst, sel.dport))
 }
 
 /// Leftovers waiting for their deadline.
@@ -84,6 +144,11 @@ impl Sweep {
             due,
             grace: options.grace,
         })
+    }
+
+    /// What it will remove.
+    pub fn leftovers(&self) -> &Leftovers {
+        &self.leftovers
     }
 
     /// The delay this sweep waits.
@@ -122,5 +187,88 @@ impl Sweep {
             }
         }
         removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iked_xfrm::{Port, TrafficSelector};
+
+    const CONF: &str = "connections {
+      known { local_addrs = 10.0.0.1
+        remote_addrs = 10.0.0.2
+        local { auth = psk }
+        remote { auth = psk }
+        children {
+          a { mode = transport
+            local_ts = dynamic[udp]
+            remote_ts = dynamic[udp/4789] }
+          b { local_ts = 10.1.0.0/16
+            remote_ts = 10.2.0.0/16 }
+          c { local_ts = 10.3.0.0/16
+            remote_ts = 10.4.0.0/16 } } }
+      roaming { local_addrs = 10.0.0.1
+        remote_addrs = %any
+        local { auth = psk }
+        remote { auth = psk }
+        children { r { local_ts = 10.5.0.0/16
+            remote_ts = 10.6.0.0/16 } } } }";
+
+    fn policy(src: &str, dst: &str, direction: PolicyDirection, dport: u16) -> PolicyId {
+        let mut selector =
+            TrafficSelector::host_to_host(src.parse().unwrap(), dst.parse().unwrap());
+        if dport != 0 {
+            selector.proto = 17;
+            selector.dport = Port {
+                value: dport,
+                mask: 0xffff,
+            };
+        }
+        PolicyId {
+            selector,
+            direction,
+            mark: None,
+            if_id: None,
+        }
+    }
+
+    fn owners_of(policies: &[PolicyId]) -> Vec<Owner> {
+        let config = iked_conf::load_str("t", CONF).unwrap().config;
+        let conns: Vec<_> = config.connections.iter().collect();
+        owners(policies, &conns)
+    }
+
+    #[test]
+    fn leftovers_name_the_children_whose_selectors_they_carry() {
+        let found = owners_of(&[
+            // Child a (transport, dynamic): OUT to the peer's VXLAN port, and its IN twin.
+            policy("10.0.0.1", "10.0.0.2", PolicyDirection::Out, 4789),
+            policy("10.0.0.2", "10.0.0.1", PolicyDirection::In, 0),
+            // Child c's FWD policy only (a narrowed subnet).
+            policy("10.4.1.0", "10.3.2.0", PolicyDirection::Fwd, 0),
+        ]);
+        assert_eq!(
+            found,
+            [Owner {
+                connection: "known".into(),
+                children: vec!["a".into(), "c".into()],
+            }]
+        );
+    }
+
+    #[test]
+    fn unknown_selectors_and_connections_that_cannot_initiate_name_nothing() {
+        assert!(
+            owners_of(&[
+                policy("10.8.0.1", "10.8.0.2", PolicyDirection::Out, 0),
+                // Child a's addresses, but the wrong port and the wrong direction.
+                policy("10.0.0.1", "10.0.0.2", PolicyDirection::Out, 53),
+                policy("10.0.0.1", "10.0.0.2", PolicyDirection::In, 0),
+                // The roaming connection's child: no concrete remote address.
+                policy("10.5.0.1", "10.6.0.1", PolicyDirection::Out, 0),
+            ])
+            .is_empty()
+        );
     }
 }
