@@ -59,12 +59,13 @@ impl PeerRoot {
             s.push_str(&format!("ln -s usr/{l} {m}/{l}\n"));
         }
         s.push_str(&format!(
-            "mkdir -p {m}/proc {m}/sys {m}/dev {m}/run {m}/tmp {m}{dir}\n\
+            "mkdir -p {m}/proc {m}/sys {m}/dev {m}/run {m}/tmp\n\
              mount -t proc proc {m}/proc\n\
              mount --rbind /sys {m}/sys\n\
              mount --rbind /dev {m}/dev\n\
              mount -t tmpfs lab-run {m}/run\n\
              mount -t tmpfs lab-tmp {m}/tmp\n\
+             mkdir -p {m}{dir}\n\
              mount --bind {dir} {m}{dir}\n\
              exec chroot {m} {}\n",
             command
@@ -108,10 +109,12 @@ mod tests {
             &["/usr/lib/ipsec/charon".into(), "it's".into()],
         );
         assert!(s.contains("mount --bind '/lab/trixie-strongswan'/usr /mnt/usr"));
-        assert!(
-            s.contains("mkdir -p /mnt/proc /mnt/sys /mnt/dev /mnt/run /mnt/tmp /mnt'/out/sc/bfl'")
-        );
-        assert!(s.contains("mount --bind '/out/sc/bfl' /mnt'/out/sc/bfl'"));
+        assert!(s.contains("mkdir -p /mnt/proc /mnt/sys /mnt/dev /mnt/run /mnt/tmp\n"));
+        // The writable directory's mount point is made after the tmpfs mounts, so a directory
+        // under /tmp or /run (a checkout in /tmp) is not hidden by them.
+        assert!(s.contains(
+            "mount -t tmpfs lab-tmp /mnt/tmp\nmkdir -p /mnt'/out/sc/bfl'\nmount --bind '/out/sc/bfl' /mnt'/out/sc/bfl'"
+        ));
         assert!(s.ends_with("exec chroot /mnt '/usr/lib/ipsec/charon' 'it'\\''s'\n"));
         assert!(s.starts_with("set -e\n"));
     }
