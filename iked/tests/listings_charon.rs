@@ -12,7 +12,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -195,44 +195,9 @@ fn start(tag: &str) -> Option<Daemons> {
         ),
     )
     .unwrap();
-    let charon = Command::new("unshare")
-        .args(["-m", "-n", "sh", "-c"])
-        .arg(format!(
-            "mount -t tmpfs none /run && STRONGSWAN_CONF={} exec {CHARON}",
-            strongswan_conf.display()
-        ))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("charon.stderr")).unwrap())
-        .spawn()
-        .unwrap();
-    procs.add("charon", charon);
-    assert!(
-        wait_for(&charon_socket, Duration::from_secs(30)),
-        "charon did not start: {}",
-        std::fs::read_to_string(dir.join("charon.stderr")).unwrap_or_default()
-    );
+    start_isolated_charon(&mut procs, CHARON, &dir, &strongswan_conf, &charon_socket);
 
-    let iked_dir = dir.join("iked");
-    std::fs::create_dir_all(&iked_dir).unwrap();
-    let (ike, nat_t) = free_udp_ports();
-    let (iked, iked_socket) = start_iked(
-        &iked_dir,
-        "",
-        &[
-            "--port",
-            &ike.to_string(),
-            "--port-nat-t",
-            &nat_t.to_string(),
-        ],
-        &[],
-    );
-    procs.add("iked", iked);
-    assert!(
-        wait_for(&iked_socket, Duration::from_secs(10)),
-        "iked did not start: {}",
-        std::fs::read_to_string(iked_dir.join("iked.log")).unwrap_or_default()
-    );
+    let iked_socket = start_empty_iked(&mut procs, &dir);
 
     // The same stock swanctl loads the same files into both.
     let file = creds.join("swanctl.conf");

@@ -422,3 +422,53 @@ impl Drop for Netns {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
 }
+
+/// Starts Debian's charon with `strongswan_conf` in its own mount and network namespaces (a
+/// private `/run`, so it never meets a host charon) and waits for its VICI socket `socket`.
+pub fn start_isolated_charon(
+    procs: &mut Processes,
+    charon: &str,
+    dir: &Path,
+    strongswan_conf: &Path,
+    socket: &Path,
+) {
+    let child = Command::new("unshare")
+        .args(["-m", "-n", "sh", "-c"])
+        .arg(format!(
+            "mount -t tmpfs none /run && STRONGSWAN_CONF={} exec {charon}",
+            strongswan_conf.display()
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("charon.stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    procs.add("charon", child);
+    assert!(
+        wait_for(socket, Duration::from_secs(30)),
+        "charon did not start: {}",
+        std::fs::read_to_string(dir.join("charon.stderr")).unwrap_or_default()
+    );
+}
+
+/// Starts an iked without connections in `dir/iked` on free ports; returns its VICI socket.
+pub fn start_empty_iked(procs: &mut Processes, dir: &Path) -> PathBuf {
+    let iked_dir = dir.join("iked");
+    std::fs::create_dir_all(&iked_dir).unwrap();
+    let (ike, nat_t) = free_udp_ports();
+    let ports = [
+        "--port".to_string(),
+        ike.to_string(),
+        "--port-nat-t".to_string(),
+        nat_t.to_string(),
+    ];
+    let args: Vec<&str> = ports.iter().map(String::as_str).collect();
+    let (iked, socket) = start_iked(&iked_dir, "", &args, &[]);
+    procs.add("iked", iked);
+    assert!(
+        wait_for(&socket, Duration::from_secs(10)),
+        "iked did not start: {}",
+        std::fs::read_to_string(iked_dir.join("iked.log")).unwrap_or_default()
+    );
+    socket
+}
