@@ -15,7 +15,7 @@ use super::{
     ChildInfo, ChildSaId, DownReason, Event, IkeInfo, IkeSaId, KernelEvent, KernelRequest,
     KernelRequestId, LogGroup, LogGroups, RandomSource, Stats, Transmit,
 };
-use crate::config::{IkeConfig, IkeSecret, Settings};
+use crate::config::{ChildConfig, IkeConfig, IkeSecret, Settings};
 use crate::creds::CredentialSet;
 use crate::error::{CommandError, ProtocolError};
 use crate::message::{self, Header, Message, Payload, SkKeys, exchange, flags};
@@ -326,16 +326,13 @@ impl Engine {
         self.initiate_with(now, conn, children, InitiateOptions::default())
     }
 
-    /// [`Engine::initiate`] with the endpoint choices the daemon makes: the connection's
-    /// `remote_port`, and our source address when `local_addrs` is `%any` (found by a route
-    /// lookup), which NAT detection hashes, the default identity and the kernel SAs use.
-    pub fn initiate_with(
-        &mut self,
-        now: Timestamp,
+    /// The loaded connection `conn` and its children named in `children`, in that order: what
+    /// every command that starts children looks up first.
+    pub(crate) fn config_and_children(
+        &self,
         conn: &str,
         children: &[&str],
-        options: InitiateOptions,
-    ) -> Result<IkeSaId, CommandError> {
+    ) -> Result<(Arc<IkeConfig>, Vec<Arc<ChildConfig>>), CommandError> {
         let config = self
             .connections
             .iter()
@@ -351,6 +348,20 @@ impl Engine {
                 .ok_or_else(|| CommandError::UnknownChild(name.to_string(), conn.to_string()))?;
             child_configs.push(c.clone());
         }
+        Ok((config, child_configs))
+    }
+
+    /// [`Engine::initiate`] with the endpoint choices the daemon makes: the connection's
+    /// `remote_port`, and our source address when `local_addrs` is `%any` (found by a route
+    /// lookup), which NAT detection hashes, the default identity and the kernel SAs use.
+    pub fn initiate_with(
+        &mut self,
+        now: Timestamp,
+        conn: &str,
+        children: &[&str],
+        options: InitiateOptions,
+    ) -> Result<IkeSaId, CommandError> {
+        let (config, child_configs) = self.config_and_children(conn, children)?;
         let remote_ip = *config
             .remote_addrs
             .first()

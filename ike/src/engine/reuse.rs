@@ -73,21 +73,7 @@ impl Engine {
         children: &[&str],
         options: InitiateOptions,
     ) -> Result<Started, CommandError> {
-        let config = self
-            .connections
-            .iter()
-            .find(|c| c.name == conn)
-            .cloned()
-            .ok_or_else(|| CommandError::UnknownConnection(conn.to_string()))?;
-        let mut wanted = Vec::new();
-        for name in children {
-            let c = config
-                .children
-                .iter()
-                .find(|c| c.name == *name)
-                .ok_or_else(|| CommandError::UnknownChild(name.to_string(), conn.to_string()))?;
-            wanted.push(c.clone());
-        }
+        let (config, wanted) = self.config_and_children(conn, children)?;
         // The lowest id: the oldest SA, so that repeated starts pick the same one.
         let existing = self
             .sas
