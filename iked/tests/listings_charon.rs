@@ -165,18 +165,7 @@ struct Daemons {
 }
 
 fn start(tag: &str) -> Option<Daemons> {
-    if !is_root() {
-        missing_prerequisite("needs root for charon's private mount and network namespace");
-        return None;
-    }
-    for tool in ["swanctl", "unshare"] {
-        if !have(tool) {
-            missing_prerequisite(&format!("{tool} is not installed"));
-            return None;
-        }
-    }
-    if !Path::new(CHARON).exists() {
-        missing_prerequisite(&format!("{CHARON} is missing (strongswan-charon)"));
+    if !isolated_charon_available(CHARON) {
         return None;
     }
     let dir = scratch(tag);

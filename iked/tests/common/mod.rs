@@ -472,3 +472,21 @@ pub fn start_empty_iked(procs: &mut Processes, dir: &Path) -> PathBuf {
     );
     socket
 }
+
+/// Whether [`start_isolated_charon`] can run here (root, swanctl, unshare and `charon`);
+/// reports the missing piece through [`missing_prerequisite`] when not.
+pub fn isolated_charon_available(charon: &str) -> bool {
+    if !is_root() {
+        missing_prerequisite("needs root for charon's private mount and network namespace");
+        return false;
+    }
+    if let Some(tool) = ["swanctl", "unshare"].into_iter().find(|t| !have(t)) {
+        missing_prerequisite(&format!("{tool} is not installed"));
+        return false;
+    }
+    if !Path::new(charon).exists() {
+        missing_prerequisite(&format!("{charon} is missing (strongswan-charon)"));
+        return false;
+    }
+    true
+}
