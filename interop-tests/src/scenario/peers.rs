@@ -190,7 +190,11 @@ pub fn peer_rows(peer: Implementation) -> Vec<Scenario> {
     );
     rows.push(if peer == Libreswan {
         peer_any.known_failure(
-            "Libreswan 5.2 as a right=%any responder answers the second child's CREATE_CHILD_SA              with TS_UNACCEPTABLE: pluto matches it only against the instance of the IKE SA's              own conn (bf-out[1]), not against the other %any conn (lab run 2026-12-07); the              first child, in IKE_AUTH, is established",
+            "Libreswan 5.2 as a right=%any responder answers the second child's CREATE_CHILD_SA \
+             with TS_UNACCEPTABLE: pluto matches it only against the instance of the IKE SA's \
+             own conn (bf-out[1]), not against the other %any conn (lab run 2026-12-07); the \
+             first child, in IKE_AUTH, is established",
+            "TS_UNACCEPTABLE",
         )
     } else {
         peer_any
