@@ -91,6 +91,12 @@ fn host1_stem(case: CertCase) -> &'static str {
     }
 }
 
+/// Makes the run's revocation PKI under `<out>/revocation-pki` (where [`provision`] looks for
+/// it) unless it is there.
+pub fn ensure_pki(out: &Path) -> Result<(), LabError> {
+    ensure(&out.join("revocation-pki"))
+}
+
 /// Makes the run's revocation PKI under `dir` unless it is there.
 fn ensure(dir: &Path) -> Result<(), LabError> {
     if dir.join("done").exists() {

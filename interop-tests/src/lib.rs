@@ -1,10 +1,11 @@
 //! The iked lab: real kernels, real peers, asserted from outside the daemons.
 //!
 //! Layout of one run (see `tests/lab_vm.rs` and `scripts/demo.sh`):
-//! - on the host, [`vm`] boots ONE virtme-ng VM under TCG with the 6.12 kernel that
-//!   `scripts/setup-host.sh` unpacked (the host kernel has no ESP), sharing the host's root
-//!   filesystem read-only and an output directory read-write;
-//! - inside it, the `lab-runner` binary of this crate runs every [`scenario`]: each builds two
+//! - on the host, [`vm`] boots virtme-ng VMs under TCG (two at once, each with a share of the
+//!   rows: [`shard`]) with the 6.12 kernel that `scripts/setup-host.sh` unpacked (the host
+//!   kernel has no ESP), sharing the host's root filesystem read-only and an output directory
+//!   read-write;
+//! - inside each, the `lab-runner` binary of this crate runs its [`scenario`]s: each builds two
 //!   network namespaces `bfl` and `bfr` joined by a veth pair named `p0` on both ends, with the
 //!   seed's 192.168.50.1/24 and .2/24 ([`netlab`]), starts one IKE daemon per namespace
 //!   ([`daemon`]: strongSwan's charon in its own mount namespace, or our iked), drives them, and
@@ -26,6 +27,7 @@ pub mod ovs;
 pub mod peer_root;
 pub mod report;
 pub mod scenario;
+pub mod shard;
 pub mod swan_conf;
 pub mod vm;
 pub mod xfrm_text;

@@ -46,8 +46,11 @@ fn display_cmd(program: &str, args: &[String]) -> String {
 }
 
 /// Runs `program args` under `timeout secs`, returning its output whatever the exit status.
+/// With `IKED_LAB_TRACE` set, each command's start and duration go to stderr (the console),
+/// which is how the lab's time is profiled.
 pub fn run_capture(program: &str, args: &[String], secs: u64) -> Result<Output, LabError> {
-    Command::new("timeout")
+    let watch = Stopwatch::start();
+    let out = Command::new("timeout")
         .arg("-k")
         .arg("2")
         .arg(secs.to_string())
@@ -55,7 +58,21 @@ pub fn run_capture(program: &str, args: &[String], secs: u64) -> Result<Output, 
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| LabError::Setup(format!("cannot run {program}: {e}")))
+        .map_err(|e| LabError::Setup(format!("cannot run {program}: {e}")));
+    trace(&display_cmd(program, args), watch.secs());
+    out
+}
+
+/// Writes one profiling line (see [`run_capture`]): seconds since the runner started, the
+/// step's duration, and what it was.
+pub fn trace(what: &str, took: f64) {
+    static ENABLED: std::sync::OnceLock<Option<Stopwatch>> = std::sync::OnceLock::new();
+    let start =
+        ENABLED.get_or_init(|| std::env::var_os("IKED_LAB_TRACE").map(|_| Stopwatch::start()));
+    if let Some(start) = start {
+        let short: String = what.chars().take(160).collect();
+        eprintln!("[trace {:8.2}] {took:6.2}s {short}", start.secs());
+    }
 }
 
 /// Runs a command and fails unless it exits 0; returns stdout.

@@ -262,7 +262,10 @@ mod tests {
 
     #[test]
     fn a_known_failure_mark_never_turns_a_pass_or_skip_into_xfail() {
-        assert_eq!(Outcome::Pass.with_known_failure(Some(&ISSUE_9)), Outcome::Pass);
+        assert_eq!(
+            Outcome::Pass.with_known_failure(Some(&ISSUE_9)),
+            Outcome::Pass
+        );
         assert_eq!(
             Outcome::Skip("s".into()).with_known_failure(Some(&ISSUE_9)),
             Outcome::Skip("s".into())

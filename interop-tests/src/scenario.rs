@@ -539,7 +539,10 @@ pub fn run(sc: &Scenario, ctx: &Context) -> ScenarioResult {
     } else {
         let _ = std::fs::write(dir.join("outcome.txt"), format!("{outcome:?}\n"));
     }
-    row(outcome.with_known_failure(sc.known_failure.as_ref()), watch.secs())
+    row(
+        outcome.with_known_failure(sc.known_failure.as_ref()),
+        watch.secs(),
+    )
 }
 
 /// The two daemons of a scenario.

@@ -1,4 +1,5 @@
-//! The lab, from the host: boot ONE TCG VM, run every scenario inside it, print the table, and
+//! The lab, from the host: boot TCG VMs (two at once by default, `IKED_LAB_VMS=n`), each running
+//! a balanced share of the scenarios (`interop_tests::shard`), merge their tables, print it, and
 //! fail if any scenario failed. Skipped scenarios (iked not built) and known failures (XFAIL,
 //! marked in `scenario::all`) are counted and printed, never passed off as passes. Under CI
 //! (`CI=true`) a missing `iked`/`ikectl` fails the test instead of skipping.
@@ -9,13 +10,26 @@
 //! other builds of our binaries (default: beside `lab-runner` in this target directory, built
 //! there with `cargo build -p iked --bins` when missing); `IKED_LAB_KEEP=1` keeps logs of passed scenarios too;
 //! `IKED_LAB_ROUNDS=n` runs n rounds in the both-start rows (default 20 against iked, 3 against charon).
-//! Output: `$CARGO_TARGET_TMPDIR/lab/` (results.json, results.txt, vm-console.log, per-scenario
+//! `IKED_LAB_TRACE=1` writes every command the runner starts, with its duration, to the console.
+//! Output: `$CARGO_TARGET_TMPDIR/lab/` (results.json, results.txt, vm-console-K.log per VM, per-scenario
 //! logs of failures).
 
 use std::path::{Path, PathBuf};
 
 use interop_tests::report::LabReport;
+use interop_tests::scenario::{self, Scenario};
+use interop_tests::shard;
 use interop_tests::vm::{self, Console, LAB_DIR, VmRun};
+
+/// How many lab VMs run at once: `IKED_LAB_VMS`, else 2 (see `interop_tests::shard` for why;
+/// each has 2 GiB and the host's vCPU count).
+fn vms() -> usize {
+    std::env::var("IKED_LAB_VMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(2)
+}
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -113,63 +127,130 @@ fn lab_vm_runs_all_scenarios() {
         eprintln!("[lab] iked scenarios will be SKIPPED: {why}");
     }
     // The lab runner inherits no environment from here: pass the round override explicitly.
-    let rounds = std::env::var("IKED_LAB_ROUNDS")
+    let mut env = std::env::var("IKED_LAB_ROUNDS")
         .ok()
         .filter(|v| v.chars().all(|c| c.is_ascii_digit()) && !v.is_empty())
         .map_or_else(String::new, |v| format!("env IKED_LAB_ROUNDS={v} "));
-    let mut command = format!(
-        "{rounds}{} run --out {} --workspace {} --iked {} --ikectl {} --ip {} --lab-dir {}",
-        env!("CARGO_BIN_EXE_lab-runner"),
-        out.display(),
-        workspace().display(),
-        iked.display(),
-        ikectl.display(),
-        ip.display(),
-        lab_dir.display()
-    );
-    if let Ok(only) = std::env::var("IKED_LAB_ONLY") {
-        command.push_str(&format!(" --only {only}"));
+    // IKED_LAB_TRACE profiles the lab: every command the runner starts, with its duration.
+    if std::env::var_os("IKED_LAB_TRACE").is_some() {
+        env.push_str("env IKED_LAB_TRACE=1 ");
     }
-    if std::env::var_os("IKED_LAB_KEEP").is_some() {
-        command.push_str(" --keep-all");
-    }
-    let console = out.join("vm-console.log");
-    eprintln!(
-        "[lab] booting {} under TCG; console in {}",
-        kernel.display(),
-        console.display()
+    let only: Vec<String> = std::env::var("IKED_LAB_ONLY")
+        .map(|v| v.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    let selected: Vec<Scenario> = scenario::all()
+        .into_iter()
+        .filter(|s| only.is_empty() || only.contains(&s.id))
+        .collect();
+    assert!(
+        !selected.is_empty(),
+        "IKED_LAB_ONLY={only:?} matches no scenario"
     );
-    let outcome = vm::run_vm(&VmRun {
-        kernel,
-        out: out.clone(),
-        command,
-        console: Console::File(console.clone()),
-        // A hang guard, not a measure: the full lab (iked, charon 5.9.8, strongSwan 6 and
-        // Libreswan 5 rows, the OVS rows with two switches, the both-start rounds) under TCG.
-        timeout_secs: 75 * 60,
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
+    let shards = shard::split(&selected, vms());
+    // Made here, not lazily in a VM: two VMs would race, and the host makes RSA keys faster.
+    shard::prepare_shared(&out).unwrap_or_else(|e| panic!("preparing the lab's PKI: {e}"));
 
-    let results = out.join("results.json");
-    let report: LabReport = match std::fs::read_to_string(&results) {
-        Ok(text) => serde_json::from_str(&text).expect("results.json parses"),
-        Err(e) => {
-            let console_text = std::fs::read_to_string(&console).unwrap_or_default();
-            let tail: Vec<&str> = console_text.lines().rev().take(40).collect();
-            panic!(
-                "no results from the VM ({}: {e}; vm exit {:?}, timed out {}). Console tail:\n{}",
-                results.display(),
-                outcome.code,
-                outcome.timed_out,
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    let runs: Vec<(VmRun, PathBuf)> = shards
+        .iter()
+        .enumerate()
+        .map(|(k, shard)| {
+            let ids: Vec<&str> = shard.iter().map(|s| s.id.as_str()).collect();
+            let mut command = format!(
+                "{env}{} run --out {} --workspace {} --iked {} --ikectl {} --ip {} --lab-dir {} \
+                 --report results-{k} --only {}",
+                env!("CARGO_BIN_EXE_lab-runner"),
+                out.display(),
+                workspace().display(),
+                iked.display(),
+                ikectl.display(),
+                ip.display(),
+                lab_dir.display(),
+                ids.join(",")
             );
-        }
-    };
+            if std::env::var_os("IKED_LAB_KEEP").is_some() {
+                command.push_str(" --keep-all");
+            }
+            let console = out.join(format!("vm-console-{k}.log"));
+            let run = VmRun {
+                kernel: kernel.clone(),
+                out: out.clone(),
+                command,
+                console: Console::File(console.clone()),
+                // A hang guard, not a measure: a shard of the full lab under TCG.
+                timeout_secs: 75 * 60,
+            };
+            (run, console)
+        })
+        .collect();
+    eprintln!(
+        "[lab] booting {} VM(s) with {} under TCG ({} scenarios: {}); consoles in {}",
+        runs.len(),
+        kernel.display(),
+        selected.len(),
+        shards
+            .iter()
+            .map(|s| format!(
+                "{} rows, ~{} s",
+                s.len(),
+                s.iter().map(shard::cost_secs).sum::<u32>()
+            ))
+            .collect::<Vec<_>>()
+            .join(" / "),
+        out.display()
+    );
+    let outcomes: Vec<vm::VmOutcome> = std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .iter()
+            .map(|(run, _)| scope.spawn(move || vm::run_vm(run)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .expect("VM thread")
+                    .unwrap_or_else(|e| panic!("{e}"))
+            })
+            .collect()
+    });
+
+    // One report for the whole lab, rows in the table's order.
+    let mut report = LabReport::default();
+    for (k, ((_, console), outcome)) in runs.iter().zip(&outcomes).enumerate() {
+        let results = out.join(format!("results-{k}.json"));
+        let part: LabReport = match std::fs::read_to_string(&results) {
+            Ok(text) => serde_json::from_str(&text).expect("results.json parses"),
+            Err(e) => {
+                let console_text = std::fs::read_to_string(console).unwrap_or_default();
+                let tail: Vec<&str> = console_text.lines().rev().take(40).collect();
+                panic!(
+                    "no results from VM {k} ({}: {e}; vm exit {:?}, timed out {}). Console \
+                     tail:\n{}",
+                    results.display(),
+                    outcome.code,
+                    outcome.timed_out,
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
+            }
+        };
+        report.kernel = part.kernel;
+        report.guest_boot_secs = report.guest_boot_secs.max(part.guest_boot_secs);
+        report.scenarios_secs = report.scenarios_secs.max(part.scenarios_secs);
+        report.results.extend(part.results);
+    }
+    let position = |id: &str| selected.iter().position(|s| s.id == id);
+    report.results.sort_by_key(|r| position(&r.scenario));
+    std::fs::write(
+        out.join("results.json"),
+        serde_json::to_string_pretty(&report).expect("report serialises"),
+    )
+    .unwrap();
+    std::fs::write(out.join("results.txt"), report.table()).unwrap();
     let counts = report.counts();
     let timing = format!(
-        "VM wall time (host, boot to power-off): {:.1} s; guest boot to runner: {:.1} s; \
-         scenarios: {:.1} s; per scenario: {}\n",
-        outcome.secs,
+        "VM wall time (host, boot to power-off, the longest of {} VMs): {:.1} s; guest boot to \
+         runner: {:.1} s; scenarios (longest VM): {:.1} s; per scenario: {}\n",
+        outcomes.len(),
+        outcomes.iter().map(|o| o.secs).fold(0.0, f64::max),
         report.guest_boot_secs,
         report.scenarios_secs,
         report
@@ -195,11 +276,13 @@ fn lab_vm_runs_all_scenarios() {
     }
     println!("lab output: {}", out.display());
 
-    assert!(
-        !outcome.timed_out,
-        "the lab VM timed out after {:.0} s",
-        outcome.secs
-    );
+    for (k, outcome) in outcomes.iter().enumerate() {
+        assert!(
+            !outcome.timed_out,
+            "lab VM {k} timed out after {:.0} s",
+            outcome.secs
+        );
+    }
     assert!(counts.passed > 0, "no scenario passed");
     assert!(
         !(in_ci() && counts.skipped > 0),
@@ -214,10 +297,12 @@ fn lab_vm_runs_all_scenarios() {
         out.display()
     );
     // The runner exits 1 on a FAIL only (XFAIL and SKIP are counted above).
-    assert_eq!(
-        outcome.code,
-        Some(0),
-        "the runner in the VM exited with {:?}",
-        outcome.code
-    );
+    for (k, outcome) in outcomes.iter().enumerate() {
+        assert_eq!(
+            outcome.code,
+            Some(0),
+            "the runner in VM {k} exited with {:?}",
+            outcome.code
+        );
+    }
 }

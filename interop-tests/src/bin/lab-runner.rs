@@ -70,6 +70,10 @@ enum Cmd {
         /// Comma-separated scenario ids (default: all).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+        /// File stem of the report in `--out` (`<stem>.json`, `<stem>.txt`): each VM of a
+        /// sharded lab writes its own, and the host merges them.
+        #[arg(long, default_value = "results")]
+        report: String,
     },
     /// Bring up the seed's BFL/BFR tunnel once and show it.
     Demo {
@@ -146,7 +150,7 @@ fn kernel_release() -> String {
         .unwrap_or_default()
 }
 
-fn run_all(common: &Common, only: &[String]) -> Result<ExitCode> {
+fn run_all(common: &Common, only: &[String], stem: &str) -> Result<ExitCode> {
     let booted = uptime();
     let ctx = context(common, false)?;
     let watch = Stopwatch::start();
@@ -167,7 +171,7 @@ fn run_all(common: &Common, only: &[String]) -> Result<ExitCode> {
         report.results.push(r);
         report.scenarios_secs = watch.secs();
         // Written after each scenario, so a VM killed by the time-out still leaves results.
-        write_report(common, &report)?;
+        write_report(common, stem, &report)?;
     }
     print!("{}", report.table());
     Ok(if report.counts().failed == 0 {
@@ -177,12 +181,12 @@ fn run_all(common: &Common, only: &[String]) -> Result<ExitCode> {
     })
 }
 
-fn write_report(common: &Common, report: &LabReport) -> Result<()> {
+fn write_report(common: &Common, stem: &str, report: &LabReport) -> Result<()> {
     std::fs::write(
-        common.out.join("results.json"),
+        common.out.join(format!("{stem}.json")),
         serde_json::to_string_pretty(report)?,
     )?;
-    std::fs::write(common.out.join("results.txt"), report.table())?;
+    std::fs::write(common.out.join(format!("{stem}.txt")), report.table())?;
     Ok(())
 }
 
@@ -284,7 +288,11 @@ fn demo_ovs(common: &Common) -> Result<ExitCode> {
 
 fn main() -> Result<ExitCode> {
     match Cli::parse().command {
-        Cmd::Run { common, only } => run_all(&common, &only),
+        Cmd::Run {
+            common,
+            only,
+            report,
+        } => run_all(&common, &only, &report),
         Cmd::Demo {
             common,
             variant: Variant::Ovs,
