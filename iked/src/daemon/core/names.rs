@@ -8,7 +8,7 @@
 //!   the engine as [`iked_ike::engine::Engine::set_resolved`] (a failure as "no address", so
 //!   a name that stops resolving stops matching).
 //! - Every initiation of a connection with names (VICI `initiate`, `start_action = start`,
-//!   trap ACQUIREs, `close_action`/`dpd_action` restarts and `keyingtries` retries) resolves
+//!   `close_action`/`dpd_action` restarts and `keyingtries` retries) resolves
 //!   them first, as charon's `ike_sa` resolves its hosts on each (re)initiation; the
 //!   initiation then goes to the first entry of `remote_addrs` that resolves (charon's
 //!   `ike_cfg.c` `resolve`).
@@ -69,7 +69,7 @@ pub struct Lookup {
 
 /// An initiation waiting for names.
 pub(super) enum Deferred {
-    /// `start_action`, ACQUIRE, restarts: [`Core::auto_initiate`].
+    /// `start_action`, restarts: [`Core::auto_initiate`].
     Auto {
         conn: String,
         children: Vec<String>,
