@@ -389,7 +389,7 @@ mod tests {
             n.start(&["peer.test".into(), "nowhere.test".into()]);
             // Started twice while under way: looked up once.
             n.start(&["peer.test".into()]);
-            let mut got = vec![rx.recv().await.unwrap(), rx.recv().await.unwrap()];
+            let mut got = [rx.recv().await.unwrap(), rx.recv().await.unwrap()];
             got.sort_by(|a, b| a.name.cmp(&b.name));
             assert_eq!(got[0].name, "nowhere.test");
             assert_eq!(got[0].result, Err("unknown name".into()));
