@@ -465,6 +465,13 @@ pub fn all() -> Vec<Scenario> {
         .known_failure(OVS_ROWS),
         Scenario::new("iked-drop-shunt-guard", DropGuard, Iked, StrongSwan, Bfl),
         Scenario::new("iked-xfrmi-if-id", XfrmInterface, Iked, StrongSwan, Bfl),
+        Scenario::new(
+            "iked-cert-no-id",
+            Cert(CertCase::SelfSignedNoId),
+            Iked,
+            StrongSwan,
+            Bfl,
+        ),
     ];
     for peer in [StrongSwan6, Libreswan] {
         rows.extend(peers::peer_rows(peer));
