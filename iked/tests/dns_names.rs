@@ -161,3 +161,49 @@ fn an_unresolvable_peer_is_logged_and_retried() {
     assert!(log.contains("retrying BFL-BFR in"), "{log}");
     assert!(list_sas(&socket).trim().is_empty() || !list_sas(&socket).contains("ESTABLISHED"));
 }
+
+/// `start_action = trap` towards a named peer: the trap policy is installed towards what the
+/// name resolved to once it has (record-only kernel: `list-pols` shows it).
+#[test]
+fn a_trap_towards_a_named_peer_is_installed_once_it_resolved() {
+    let dir = scratch("dns-trap");
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = seed_conf("BFL-BFR", "127.0.0.1", "127.0.0.2", "host1", "host2")
+        .replace("remote_addrs = 127.0.0.2", "remote_addrs = localhost")
+        .replace(
+            "        hw_offload = packet\n",
+            "        hw_offload = packet\n        start_action = trap\n",
+        );
+    let (ike, nat_t) = free_udp_ports();
+    let (child, socket) = start_iked(
+        &dir,
+        &conf,
+        &[
+            "--port",
+            &ike.to_string(),
+            "--port-nat-t",
+            &nat_t.to_string(),
+        ],
+        &[],
+    );
+    let mut procs = Processes::default();
+    procs.add("iked", child);
+    assert!(
+        wait_for(&socket, Duration::from_secs(10)),
+        "{}",
+        log_of(&dir)
+    );
+    let pols = || String::from_utf8_lossy(&ikectl(&socket, &["list-pols"]).stdout).into_owned();
+    assert!(
+        eventually(Duration::from_secs(10), || pols()
+            .contains("BFL-BFR/bf-out")),
+        "{}\n{}",
+        pols(),
+        log_of(&dir)
+    );
+    let log = log_of(&dir);
+    assert!(
+        log.contains("installed trap policy BFL-BFR/bf-out"),
+        "{log}"
+    );
+}

@@ -474,6 +474,7 @@ impl Core {
         {
             return Ok(());
         }
+        let resolved = self.initiate_options(conn_name).remote_addr;
         let conn = self
             .find_conn(conn_name)
             .ok_or_else(|| format!("no connection '{conn_name}'"))?;
@@ -485,7 +486,7 @@ impl Core {
         {
             return self.shunts.install(self.kernel.as_mut(), shunt);
         }
-        let trap = super::super::traps::build(conn, child_name, self.next_trap_reqid)?;
+        let trap = super::super::traps::build_to(conn, child_name, self.next_trap_reqid, resolved)?;
         self.kernel.install_trap(&trap)?;
         self.next_trap_reqid += 1;
         self.traps.push(trap);

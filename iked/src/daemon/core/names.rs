@@ -8,7 +8,7 @@
 //!   the engine as [`iked_ike::engine::Engine::set_resolved`] (a failure as "no address", so
 //!   a name that stops resolving stops matching).
 //! - Every initiation of a connection with names (VICI `initiate`, `start_action = start`,
-//!   `close_action`/`dpd_action` restarts and `keyingtries` retries) resolves
+//!   trap ACQUIREs, `close_action`/`dpd_action` restarts and `keyingtries` retries) resolves
 //!   them first, as charon's `ike_sa` resolves its hosts on each (re)initiation; the
 //!   initiation then goes to the first entry of `remote_addrs` that resolves (charon's
 //!   `ike_cfg.c` `resolve`).
@@ -18,6 +18,8 @@
 //! - As responder, peers are matched against the latest resolution: at every load, at every
 //!   initiation and at least every [`REFRESH_INTERVAL`] (charon resolves synchronously while
 //!   matching, which blocks its thread; iked never does).
+//! - Trap policies (`start_action = trap`) of a connection whose peer is a name are installed
+//!   towards what it resolved to, once it has (charon resolves when installing them).
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, ToSocketAddrs};
@@ -69,7 +71,7 @@ pub struct Lookup {
 
 /// An initiation waiting for names.
 pub(super) enum Deferred {
-    /// `start_action`, restarts: [`Core::auto_initiate`].
+    /// `start_action`, ACQUIREs, restarts: [`Core::auto_initiate`].
     Auto {
         conn: String,
         children: Vec<String>,
@@ -272,7 +274,36 @@ impl Core {
         for (_, conn, deferred) in ready {
             self.run_resolved(now, &conn, deferred);
         }
+        self.install_named_traps();
         self.sync_log_groups();
+    }
+
+    /// Installs the trap policies of connections whose peer is a DNS name once it resolved
+    /// (at load it had not yet); charon's trap manager resolves when installing.
+    fn install_named_traps(&mut self) {
+        let mut wanted = Vec::new();
+        for c in self.conns.iter().map(|c| &c.conn) {
+            if names_of(c).is_empty() || self.names.first_addr(&c.remote_addrs, None).is_err() {
+                continue;
+            }
+            for ch in c.children.iter().filter(|ch| ch.start_action.trap) {
+                let installed = self
+                    .traps
+                    .iter()
+                    .any(|t| t.connection == c.name && t.child == ch.name);
+                if !installed && !ch.mode.is_shunt() {
+                    wanted.push((c.name.clone(), ch.name.clone()));
+                }
+            }
+        }
+        for (conn, child) in wanted {
+            match self.install_trap(&conn, &child) {
+                Ok(()) => tracing::info!(target: "CFG", "installed trap policy {conn}/{child}"),
+                Err(e) => {
+                    tracing::error!(target: "CFG", "installing trap policy {conn}/{child} failed: {e}")
+                }
+            }
+        }
     }
 
     /// Runs an initiation whose names were just resolved, or reports that they were not.
