@@ -394,6 +394,7 @@ impl Run {
                     local_addr: Some(c.addr.ip()),
                     local_port: Some(c.addr.port()),
                     remote_port: None,
+                    remote_addr: None,
                 },
             )
             .with_context(|| format!("initiating '{}'", self.conn))?;

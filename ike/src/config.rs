@@ -16,6 +16,7 @@ pub use iked_crypto::x509::id_type;
 use iked_crypto::x509::{Certificate, RawPublicKey};
 
 use crate::proposal::Proposal;
+use crate::resolved::Resolved;
 use crate::ts::TsSpec;
 
 /// An IKE identity (RFC 7296 3.5), typed as strongSwan infers it from a string.
@@ -358,6 +359,11 @@ pub struct IkeConfig {
     pub local_ranges: Vec<AddrRange>,
     /// Remote subnets and ranges, matched against a responder's peer.
     pub remote_ranges: Vec<AddrRange>,
+    /// Local DNS names, in configuration order; they match what the daemon last resolved
+    /// them to ([`crate::resolved::Resolved`]).
+    pub local_names: Vec<String>,
+    /// Remote DNS names, in configuration order (the daemon resolves them to initiate).
+    pub remote_names: Vec<String>,
     /// Local authentication round.
     pub local: AuthConfig,
     /// Remote authentication round.
@@ -457,22 +463,31 @@ impl std::fmt::Display for AddrRange {
 
 /// charon's quality of `addr` against one side's addresses (`ike_cfg.c` `match`): 129 for a
 /// configured single address, prefix length + 1 for a subnet holding it, 1 for another range
-/// or when the side has no address configured at all (`%any`), 0 for no match.
-fn addr_quality(hosts: &[IpAddr], ranges: &[AddrRange], addr: IpAddr) -> u32 {
-    if hosts.is_empty() && ranges.is_empty() {
+/// or when the side has no address configured at all (`%any`), 0 for no match. A DNS name
+/// counts as the addresses it last resolved to.
+fn addr_quality(
+    hosts: &[IpAddr],
+    ranges: &[AddrRange],
+    names: &[String],
+    resolved: &Resolved,
+    addr: IpAddr,
+) -> u32 {
+    if hosts.is_empty() && ranges.is_empty() && names.is_empty() {
         return 1;
     }
-    let host = if hosts.contains(&addr) { 129 } else { 0 };
+    let exact = hosts.contains(&addr) || resolved.any_is(names, addr);
+    let host = if exact { 129 } else { 0 };
     ranges.iter().map(|r| r.quality(addr)).fold(host, u32::max)
 }
 
 impl IkeConfig {
     /// How well this connection's addresses match an IKE SA between `local` and `remote`
     /// (the sum of both sides' qualities, as charon's backend manager ranks ike_cfgs), or
-    /// `None` when either side does not match.
-    pub fn addr_match(&self, local: IpAddr, remote: IpAddr) -> Option<u32> {
-        let l = addr_quality(&self.local_addrs, &self.local_ranges, local);
-        let r = addr_quality(&self.remote_addrs, &self.remote_ranges, remote);
+    /// `None` when either side does not match. Names count as `resolved` has them.
+    pub fn addr_match(&self, local: IpAddr, remote: IpAddr, resolved: &Resolved) -> Option<u32> {
+        let (lr, rr) = (&self.local_ranges, &self.remote_ranges);
+        let l = addr_quality(&self.local_addrs, lr, &self.local_names, resolved, local);
+        let r = addr_quality(&self.remote_addrs, rr, &self.remote_names, resolved, remote);
         (l > 0 && r > 0).then_some(l + r)
     }
 }
@@ -483,11 +498,12 @@ pub fn best_addr_match<'a>(
     conns: impl IntoIterator<Item = &'a Arc<IkeConfig>>,
     local: IpAddr,
     remote: IpAddr,
+    resolved: &Resolved,
     also: impl Fn(&IkeConfig) -> bool,
 ) -> Option<&'a Arc<IkeConfig>> {
     let mut best: Option<(u32, &'a Arc<IkeConfig>)> = None;
     for c in conns {
-        let Some(q) = c.addr_match(local, remote) else {
+        let Some(q) = c.addr_match(local, remote, resolved) else {
             continue;
         };
         if best.is_some_and(|(b, _)| b >= q) || !also(c) {

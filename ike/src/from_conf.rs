@@ -9,8 +9,9 @@
 //! - `local_addrs`/`remote_addrs` split as charon's `ike_cfg` splits them: single addresses
 //!   (which an initiator can use) and subnets/ranges (which only match). `%any4`/`%any6` (and
 //!   `0.0.0.0`/`::`) are the whole family as a range, `%any` alone leaves both lists empty
-//!   (any address) and next to other entries adds both families. DNS names are an error:
-//!   leaving them out would let any peer match.
+//!   (any address) and next to other entries adds both families. DNS names go to
+//!   `local_names`/`remote_names`, which the daemon resolves (a name never resolved matches
+//!   nothing, see `resolved.rs`).
 //! - `dynamic` traffic selectors stay `dynamic` ([`TsSpec::Dynamic`]): the engine resolves them
 //!   per IKE SA to the addresses it actually uses, as charon does.
 //! - Transforms `iked_crypto` does not implement are filtered out of proposals (`iked_conf`
@@ -75,11 +76,6 @@ impl fmt::Display for Section {
 /// Why a setting cannot be run.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum Problem {
-    /// An address entry the engine cannot match peers by (a DNS name).
-    #[error(
-        "'{0}' is not supported (addresses, subnets, ranges and %any are; leaving it out would accept any peer)"
-    )]
-    Address(String),
     /// The connection has no round for one side (`iked_conf` always adds one; a model built
     /// by hand may not).
     #[error("no authentication round")]
@@ -172,10 +168,8 @@ pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
         setting,
         problem,
     };
-    let (local_addrs, local_ranges) =
-        addrs(&c.local_addrs).map_err(|p| at("local_addrs".into(), p))?;
-    let (remote_addrs, remote_ranges) =
-        addrs(&c.remote_addrs).map_err(|p| at("remote_addrs".into(), p))?;
+    let (local_addrs, local_ranges, local_names) = addrs(&c.local_addrs);
+    let (remote_addrs, remote_ranges, remote_names) = addrs(&c.remote_addrs);
     let local = auth_round(c, &c.local, "local").map_err(|(s, p)| at(s, p))?;
     let remote = auth_round(c, &c.remote, "remote").map_err(|(s, p)| at(s, p))?;
     let proposals =
@@ -227,6 +221,8 @@ pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
         remote_addrs,
         local_ranges,
         remote_ranges,
+        local_names,
+        remote_names,
         local,
         remote,
         proposals,
@@ -251,11 +247,13 @@ pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
     })
 }
 
-/// Splits an address list into single addresses and ranges (see the module contract).
-fn addrs(list: &[conf::addr::AddrSpec]) -> Result<(Vec<IpAddr>, Vec<AddrRange>), Problem> {
+/// Splits an address list into single addresses, ranges and DNS names (see the module
+/// contract).
+fn addrs(list: &[conf::addr::AddrSpec]) -> (Vec<IpAddr>, Vec<AddrRange>, Vec<String>) {
     use conf::addr::AddrSpec as A;
     let mut hosts = Vec::with_capacity(list.len());
     let mut ranges = Vec::new();
+    let mut names = Vec::new();
     let mut any = false;
     for a in list {
         match a {
@@ -270,20 +268,17 @@ fn addrs(list: &[conf::addr::AddrSpec]) -> Result<(Vec<IpAddr>, Vec<AddrRange>),
                 start: *from,
                 end: *to,
             }),
-            // The engine does not resolve names: dropping them would widen the connection to
-            // every peer, so they are refused until the daemon resolves them.
-            other @ A::Fqdn(_) => {
-                return Err(Problem::Address(other.to_string()));
-            }
+            // Resolved by the daemon; unresolved, a name matches nothing (never "any").
+            A::Fqdn(name) => names.push(name.clone()),
         }
     }
     // `%any` next to other entries still matches any address of both families; alone it is
     // the engine's empty lists.
-    if any && !(hosts.is_empty() && ranges.is_empty()) {
+    if any && !(hosts.is_empty() && ranges.is_empty() && names.is_empty()) {
         ranges.push(AddrRange::family(true));
         ranges.push(AddrRange::family(false));
     }
-    Ok((hosts, ranges))
+    (hosts, ranges, names)
 }
 
 /// Converts the single authentication round of one side (`side` is `local` or `remote`);
@@ -622,24 +617,45 @@ connections {
         );
         let conn = connection(&config.connections[0]).unwrap();
         let me = addr("192.0.2.1");
-        assert_eq!(conn.addr_match(me, addr("192.0.2.7")), Some(129 + 129));
-        assert_eq!(conn.addr_match(me, addr("10.1.2.3")), Some(129 + 9));
-        assert_eq!(conn.addr_match(me, addr("2001:db8::1")), Some(129 + 1));
-        assert_eq!(conn.addr_match(me, addr("192.0.2.8")), None);
-        assert_eq!(conn.addr_match(addr("192.0.2.99"), addr("192.0.2.7")), None);
+        let r = crate::resolved::Resolved::default();
+        assert_eq!(conn.addr_match(me, addr("192.0.2.7"), &r), Some(129 + 129));
+        assert_eq!(conn.addr_match(me, addr("10.1.2.3"), &r), Some(129 + 9));
+        assert_eq!(conn.addr_match(me, addr("2001:db8::1"), &r), Some(129 + 1));
+        assert_eq!(conn.addr_match(me, addr("192.0.2.8"), &r), None);
+        assert_eq!(
+            conn.addr_match(addr("192.0.2.99"), addr("192.0.2.7"), &r),
+            None
+        );
     }
 
     #[test]
-    fn dns_names_in_address_lists_are_refused() {
-        let config = base_with("remote_addrs = 192.0.2.2", "remote_addrs = peer.example");
-        let e = convert_err(&config);
-        assert_eq!(e.section, Section::Connection("c1".into()));
-        assert_eq!(e.setting, "remote_addrs");
-        assert!(matches!(e.problem, Problem::Address(_)), "{e}");
-        assert!(
-            e.to_string().starts_with("connection 'c1': remote_addrs: "),
-            "{e}"
+    fn dns_names_match_what_they_resolved_to_and_never_any() {
+        let addr = |s: &str| s.parse::<IpAddr>().unwrap();
+        let config = base_with(
+            "remote_addrs = 192.0.2.2",
+            "remote_addrs = Peer.Example, 10.0.0.0/8",
         );
+        let conn = connection(&config.connections[0]).unwrap();
+        assert_eq!(conn.remote_names, vec!["Peer.Example".to_string()]);
+        assert!(conn.remote_addrs.is_empty());
+        let me = addr("192.0.2.1");
+        let mut r = crate::resolved::Resolved::default();
+        // Unresolved: the name matches nothing, the subnet still does.
+        assert_eq!(conn.addr_match(me, addr("198.51.100.7"), &r), None);
+        assert_eq!(conn.addr_match(me, addr("10.0.0.1"), &r), Some(129 + 9));
+        // Resolved: its address is an exact match, as charon's resolved host entry.
+        r.set("peer.example", vec![addr("198.51.100.7")]);
+        assert_eq!(
+            conn.addr_match(me, addr("198.51.100.7"), &r),
+            Some(129 + 129)
+        );
+        assert_eq!(conn.addr_match(me, addr("198.51.100.8"), &r), None);
+
+        // A name alone is not "any address" while unresolved.
+        let config = base_with("remote_addrs = 192.0.2.2", "remote_addrs = peer.example");
+        let conn = connection(&config.connections[0]).unwrap();
+        let empty = crate::resolved::Resolved::default();
+        assert_eq!(conn.addr_match(me, addr("198.51.100.7"), &empty), None);
     }
 
     #[test]

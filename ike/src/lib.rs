@@ -15,6 +15,7 @@ pub mod from_conf;
 pub mod marks;
 pub mod message;
 pub mod proposal;
+pub mod resolved;
 pub mod suite;
 pub mod time;
 pub mod timer;

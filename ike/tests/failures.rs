@@ -346,6 +346,7 @@ fn initiate_with_uses_the_remote_port_and_the_local_hint() {
         local_addr: Some(ip("192.168.50.1")),
         local_port: None,
         remote_port: Some(4501),
+        ..Default::default()
     };
     p.a.engine
         .initiate_with(now, "BFL-BFR", &["bf-in"], opts)

@@ -38,6 +38,8 @@ fn gw_config(unique: UniquePolicy) -> IkeConfig {
         remote_addrs: vec![],
         local_ranges: vec![],
         remote_ranges: vec![],
+        local_names: vec![],
+        remote_names: vec![],
         local: AuthConfig {
             method: AuthMethod::Psk,
             id: Some(Identity::from_text("gw.example")),

@@ -12,11 +12,13 @@ use common::*;
 fn one_invalid_connection_does_not_stop_the_start() {
     let dir = scratch("startup-refused");
     let good = seed_conf("GOOD", "127.0.0.1", "127.0.0.2", "host1", "host2");
-    // One refused by the parser (a bad value), one by the engine (a DNS name it cannot match).
+    // One refused by the parser (a bad value), one by the engine (IKE proposals of only
+    // algorithms it does not implement).
     let conf = good.replace(
         "connections {\n",
         "connections {\n  BADVALUE {\n    remote_addrs = 127.0.0.9\n    rekey_time = soon\n  }\n  \
-         BADADDR {\n    remote_addrs = peer.example\n    children { c { } }\n  }\n",
+         BADPROP {\n    remote_addrs = 127.0.0.8\n    proposals = serpent256-sha256-modp2048\n    \
+         children { c { } }\n  }\n",
     );
     let (ike, nat_t) = free_udp_ports();
     let (ike, nat_t) = (ike.to_string(), nat_t.to_string());
@@ -32,7 +34,7 @@ fn one_invalid_connection_does_not_stop_the_start() {
     let conns = String::from_utf8_lossy(&ikectl(&socket, &["list-conns"]).stdout).into_owned();
     assert!(conns.contains("GOOD: IKEv2"), "{conns}\n{}", log());
     assert!(
-        !conns.contains("BADVALUE") && !conns.contains("BADADDR"),
+        !conns.contains("BADVALUE") && !conns.contains("BADPROP"),
         "{conns}"
     );
     let log = log();
@@ -43,7 +45,7 @@ fn one_invalid_connection_does_not_stop_the_start() {
         "the parser's refusal, located at rekey_time:\n{log}"
     );
     assert!(
-        log.contains("loading connection 'BADADDR' failed:")
+        log.contains("loading connection 'BADPROP' failed:")
             && log.contains(&format!("{}3", at(6))),
         "the engine's refusal, located at the connection:\n{log}"
     );

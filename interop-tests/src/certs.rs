@@ -35,6 +35,9 @@ use crate::swan_conf::{Side, SwanctlConf};
 pub enum CertCase {
     /// Self-signed certificates, each pinned by the other host (`remote_cert`).
     SelfSigned,
+    /// [`CertCase::SelfSigned`] without any `id`: each side is named by its certificate's
+    /// subject, as charon names a side with `certs` and no `id`.
+    SelfSignedNoId,
     /// Host certificates signed by one CA that both hosts trust (`ovs-pki`).
     CaSigned,
     /// The initiator's CA-signed certificate expired yesterday.
@@ -58,11 +61,17 @@ pub enum CertCase {
 }
 
 impl CertCase {
+    /// Whether each host pins the other's self-signed certificate (`remote.certs`).
+    pub fn pins_peer(self) -> bool {
+        matches!(self, CertCase::SelfSigned | CertCase::SelfSignedNoId)
+    }
+
     /// Whether the handshake must fail.
     pub fn is_negative(self) -> bool {
         !matches!(
             self,
             CertCase::SelfSigned
+                | CertCase::SelfSignedNoId
                 | CertCase::CaSigned
                 | CertCase::RawKeys
                 | CertCase::GoodCrlHttpStrict
@@ -92,6 +101,7 @@ impl CertCase {
     pub fn cause_words(self) -> &'static [&'static str] {
         match self {
             CertCase::SelfSigned
+            | CertCase::SelfSignedNoId
             | CertCase::CaSigned
             | CertCase::RawKeys
             | CertCase::GoodCrlHttpStrict => &[],
@@ -235,7 +245,9 @@ impl Pki {
         };
         let (cert, key) = match case {
             // Raw keys: the self-signed certificates' keys (the certificates stay unused).
-            CertCase::SelfSigned | CertCase::RawKeys => own(&self.dir.join("ss"), host),
+            CertCase::SelfSigned | CertCase::SelfSignedNoId | CertCase::RawKeys => {
+                own(&self.dir.join("ss"), host)
+            }
             _ if side != faulty => own(&ca, host),
             CertCase::CaSigned => own(&ca, host),
             // Made by `crl_rows::provision` instead.
@@ -247,14 +259,14 @@ impl Pki {
             CertCase::OtherCa => own(&self.dir.join("other"), "host1"),
             CertCase::IdMismatch => own(&self.dir.join("bad"), "intruder"),
         };
-        let pinned_peer = (case == CertCase::SelfSigned).then(|| {
+        let pinned_peer = case.pins_peer().then(|| {
             self.dir
                 .join("ss")
                 .join(format!("{}-cert.pem", host_name(side.peer())))
         });
         // The faulty host of OtherCa trusts its own CA, so its own side of the handshake works.
         let cacert = match case {
-            CertCase::SelfSigned | CertCase::RawKeys => None,
+            CertCase::SelfSigned | CertCase::SelfSignedNoId | CertCase::RawKeys => None,
             CertCase::OtherCa if side == faulty => Some(self.dir.join("other").join("cacert.pem")),
             _ => Some(ca.join("cacert.pem")),
         };
@@ -357,13 +369,15 @@ pub fn edit_config(
                 ));
                 edits += 1;
             }
-            // No `id`: the key ID is the identity.
-            (Some(_), "id") if case == CertCase::RawKeys => edits += 1,
+            // No `id`: the key ID (the certificate's subject) is the identity.
+            (Some(_), "id") if matches!(case, CertCase::RawKeys | CertCase::SelfSignedNoId) => {
+                edits += 1
+            }
             (Some(which), "auth") => {
                 out.push_str(&format!("{indent}auth = pubkey\n"));
                 let cert = match which {
                     "local" => Some(format!("{host}-cert.pem")),
-                    _ if case == CertCase::SelfSigned => Some(format!("{peer}-cert.pem")),
+                    _ if case.pins_peer() => Some(format!("{peer}-cert.pem")),
                     _ => None,
                 };
                 if let Some(cert) = cert {

@@ -22,6 +22,7 @@ mod offload_both;
 pub mod ovs;
 mod peers;
 mod rekey_cmd;
+mod xfrmi;
 
 pub use dpd::Action as DpdAction;
 pub use rekey_cmd::Target as RekeyTarget;
@@ -97,6 +98,9 @@ pub enum Kind {
     /// Both hosts start both children at once in NVIDIA's OVS monitor's shape, this many
     /// rounds (see [`monitor`]).
     MonitorStart(u32),
+    /// A route-based child (`if_id_in`/`if_id_out`) through an XFRM interface on each host
+    /// (see [`xfrmi`]).
+    XfrmInterface,
 }
 
 /// One row of the lab.
@@ -461,6 +465,14 @@ pub fn all() -> Vec<Scenario> {
         )
         .known_failure(OVS_ROWS, "ESP SA"),
         Scenario::new("iked-drop-shunt-guard", DropGuard, Iked, StrongSwan, Bfl),
+        Scenario::new("iked-xfrmi-if-id", XfrmInterface, Iked, StrongSwan, Bfl),
+        Scenario::new(
+            "iked-cert-no-id",
+            Cert(CertCase::SelfSignedNoId),
+            Iked,
+            StrongSwan,
+            Bfl,
+        ),
     ];
     for peer in [StrongSwan6, Libreswan] {
         rows.extend(peers::peer_rows(peer));
@@ -618,6 +630,7 @@ pub fn scenario_config(
         Kind::NattForced(by) => natt::edit_config(&mut conf, side, by)?,
         Kind::SeedAny => any::edit_config(&mut conf, sc, side)?,
         Kind::DropGuard => guard::edit_config(&mut conf, side)?,
+        Kind::XfrmInterface => xfrmi::edit_config(&mut conf, side)?,
         Kind::Dpd(action) => dpd::edit_config(&mut conf, sc, side, action)?,
         Kind::MonitorStart(_) => monitor::edit_config(&mut conf)?,
         _ => {}
@@ -698,6 +711,7 @@ fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
         Kind::NattForced(_) => natt::run(sc, ctx, dir, &hosts),
         Kind::Ovs(_) => Ok(()),
         Kind::DropGuard => guard::run(sc, ctx, dir, &hosts),
+        Kind::XfrmInterface => xfrmi::run(sc, ctx, dir, &hosts),
         Kind::MonitorStart(rounds) => monitor::run(ctx, dir, &mut hosts, rounds),
     };
     if result.is_err() {

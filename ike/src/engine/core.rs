@@ -56,6 +56,9 @@ pub struct InitiateOptions {
     pub local_port: Option<u16>,
     /// The peer's UDP port (the connection's `remote_port`; default 500).
     pub remote_port: Option<u16>,
+    /// The peer's address the daemon resolved from `remote_addrs` (its first entry that
+    /// resolves, as charon's `resolve_other`); else the first configured address.
+    pub remote_addr: Option<IpAddr>,
 }
 
 /// Keys of the engine's timers.
@@ -132,6 +135,8 @@ pub struct Engine {
     pub(crate) crl_waiters: Vec<IkeSaId>,
     /// When SAs came up, for simultaneous initiation by both ends (`crossing.rs`).
     pub(crate) crossings: super::crossing::Crossings,
+    /// What the daemon last resolved the connections' DNS names to.
+    pub(crate) resolved: crate::resolved::Resolved,
 }
 
 impl std::fmt::Debug for Engine {
@@ -181,7 +186,14 @@ impl Engine {
             contacts: Default::default(),
             crl_waiters: Vec::new(),
             crossings: Default::default(),
+            resolved: Default::default(),
         }
+    }
+
+    /// Records what the DNS name `name` of `local_addrs`/`remote_addrs` resolved to (empty:
+    /// it did not); responders match peers against it until the next call.
+    pub fn set_resolved(&mut self, name: &str, addrs: Vec<IpAddr>) {
+        self.resolved.set(name, addrs);
     }
 
     /// Replaces connections and secrets (existing SAs keep the config they were built with).
@@ -362,9 +374,9 @@ impl Engine {
         options: InitiateOptions,
     ) -> Result<IkeSaId, CommandError> {
         let (config, child_configs) = self.config_and_children(conn, children)?;
-        let remote_ip = *config
-            .remote_addrs
-            .first()
+        let remote_ip = options
+            .remote_addr
+            .or(config.remote_addrs.first().copied())
             .ok_or_else(|| CommandError::NoRemoteAddress(conn.to_string()))?;
         // A configured address wins over the hint; the hint must match the peer's family.
         let hint = options

@@ -80,8 +80,9 @@ impl Engine {
             .values()
             .filter(|sa| {
                 sa.config.name == conn
-                    && (config.remote_addrs.is_empty()
-                        || config.remote_addrs.contains(&sa.remote.ip()))
+                    && ((config.remote_addrs.is_empty() && config.remote_names.is_empty())
+                        || config.remote_addrs.contains(&sa.remote.ip())
+                        || self.resolved.any_is(&config.remote_names, sa.remote.ip()))
                     && !super::contacts::is_deleting(sa)
                     && (sa.phase.is_established()
                         || (sa.initiator

@@ -532,6 +532,8 @@ pub fn seed_config(left: bool) -> (IkeConfig, Vec<IkeSecret>) {
         remote_addrs: vec![ip(peer)],
         local_ranges: vec![],
         remote_ranges: vec![],
+        local_names: vec![],
+        remote_names: vec![],
         local: AuthConfig {
             method: AuthMethod::Psk,
             id: Some(Identity::from_text(my_id)),

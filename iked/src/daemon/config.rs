@@ -268,13 +268,20 @@ mod tests {
         assert_eq!(conn.children[0].mode, ec::Mode::Transport);
         assert_eq!(conn.local.id, Some(ec::Identity::from_text("host1")));
 
+        // DNS names are the daemon's to resolve (`core/names.rs`).
         let named = SEED.replace("remote_addrs = 192.168.50.2", "remote_addrs = bfr.example");
         let loaded = iked_conf::load_str("seed", &named).unwrap();
-        let e = engine_connection(&loaded.config.connections[0]).unwrap_err();
-        assert!(
-            e.starts_with("connection 'BFL-BFR': remote_addrs: 'bfr.example'"),
-            "{e}"
+        let conn = engine_connection(&loaded.config.connections[0]).unwrap();
+        assert_eq!(conn.remote_names, vec!["bfr.example".to_string()]);
+
+        // Only algorithms iked does not implement: no proposal is left to run.
+        let unrunnable = SEED.replace(
+            "proposals = aes128-sha256-x25519",
+            "proposals = serpent256-sha256-modp2048",
         );
+        let loaded = iked_conf::load_str("seed", &unrunnable).unwrap_or_else(|e| panic!("{e:?}"));
+        let e = engine_connection(&loaded.config.connections[0]).unwrap_err();
+        assert!(e.starts_with("connection 'BFL-BFR': proposals: "), "{e}");
     }
 
     #[test]

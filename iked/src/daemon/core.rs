@@ -46,11 +46,13 @@ mod engine_log;
 mod events;
 mod listing;
 mod loading;
+mod names;
 mod policies;
 mod reinit;
 
 pub use about::{format_unix_time, format_uptime, version_message};
 use engine_log::printed_engine_groups;
+pub use names::Lookup;
 
 struct StoredConn {
     conn: iked_conf::Connection,
@@ -170,6 +172,8 @@ pub struct Core {
     pub stopping: bool,
     /// CRLs fetched for the engine's revocation checks.
     pub revocation: super::revocation::Revocation,
+    /// DNS names of `local_addrs`/`remote_addrs` (`core/names.rs`).
+    names: names::Names,
 }
 
 /// The reqid range trap policies use, far above the engine's CHILD_SA ids.
@@ -207,6 +211,7 @@ impl Core {
             started_wall: wall,
             stopping: false,
             revocation: Default::default(),
+            names: Default::default(),
         };
         core.sync_log_groups();
         core

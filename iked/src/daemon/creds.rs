@@ -954,11 +954,15 @@ pub fn conn_credentials(
         .map_err(|e| CredError::new(path.display(), e))?;
         auth.pubkeys.push(key);
     }
-    // charon's identity for a side with raw keys and no `id` (an explicit `%any` is kept):
-    // the first key's key ID, for the ID we send and for matching the peer's.
-    if round.id.is_none() && auth.certs.is_empty() && id.is_none() {
-        *id = iked_ike::creds::identity_from_pubkeys(auth)
-            .map_err(|e| CredError::new(&round.name, CredProblem::Invalid(e.to_string())))?;
+    // charon's identity for a side with no `id` (an explicit `%any` is kept): its first
+    // certificate's subject (vici sets it from the subject cert), else its first raw key's key
+    // ID; for the ID we send and for matching the peer's.
+    if round.id.is_none() && id.is_none() {
+        *id = match auth.certs.first() {
+            Some(cert) => Some(iked_ike::creds::identity_from_cert(cert)),
+            None => iked_ike::creds::identity_from_pubkeys(auth)
+                .map_err(|e| CredError::new(&round.name, CredProblem::Invalid(e.to_string())))?,
+        };
     }
     Ok(())
 }
@@ -1163,6 +1167,32 @@ mod tests {
             id: None,
         };
         assert!(conn_credentials(&mut psk, &conn.remote[0], &s.0).is_err());
+    }
+
+    /// charon (vici) gives a side with `certs` and no `id` its certificate's subject: the ID
+    /// we send, and the only ID the peer may present; an explicit `%any` stays any.
+    #[test]
+    fn certs_without_id_name_the_side_by_the_certificate_subject() {
+        let s = Scratch::new("certid");
+        s.put("x509/bfl.pem", "bfl-rsa.pem");
+        s.put("x509/bfr.pem", "bfr-p256.pem");
+        let conf = |remote_id: &str| {
+            format!(
+                "connections {{ c {{ remote_addrs = 192.0.2.1\n local {{ auth = pubkey\n certs = bfl.pem }}\n remote {{ auth = pubkey\n certs = bfr.pem\n {remote_id} }} }} }}"
+            )
+        };
+        let loaded = iked_conf::load_str("test", &conf("")).unwrap();
+        let conn = engine_connection_with_creds(&loaded.config.connections[0], &s.0).unwrap();
+        let dn = |id: &Option<ec::Identity>| {
+            let id = id.as_ref().expect("an identity");
+            assert_eq!(id.kind, ec::id_type::DER_ASN1_DN);
+            id.to_string()
+        };
+        assert_eq!(dn(&conn.local.id), "C=CH, O=iked test, CN=bfl");
+        assert_eq!(dn(&conn.remote.id), "C=CH, O=iked test, CN=bfr");
+        let loaded = iked_conf::load_str("test", &conf("id = %any")).unwrap();
+        let conn = engine_connection_with_creds(&loaded.config.connections[0], &s.0).unwrap();
+        assert_eq!(conn.remote.id, None);
     }
 
     #[test]

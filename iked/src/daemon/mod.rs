@@ -178,6 +178,9 @@ pub async fn run(
 
     let (crl_tx, mut crl_rx) = mpsc::unbounded_channel();
     core.revocation.set_sender(crl_tx);
+    let mut names_rx = core
+        .names_receiver()
+        .expect("the event loop takes the lookups once");
     flush(&mut core, &sockets).await;
     loop {
         let now_d = clock::now();
@@ -200,6 +203,7 @@ pub async fn run(
                 core.engine_mut().handle_datagram(now(), d.local, d.remote, &d.bytes);
             }
             Some(f) = crl_rx.recv() => core.on_crl_fetched(now(), f),
+            Some(l) = names_rx.recv() => core.on_lookup(now(), l),
             Some(request) = control_rx.recv() => {
                 core.handle_control(now(), request);
             }

@@ -9,7 +9,7 @@
 //! unroutes connections `ipsec update` or `swanctl --load-conns` removed; unchanged ones stay
 //! installed, so a reload never opens a window where trapped traffic could leave in clear.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::kernel::TrapPolicy;
 
@@ -19,16 +19,30 @@ pub fn build(
     child_name: &str,
     reqid: u32,
 ) -> Result<TrapPolicy, String> {
+    build_to(conn, child_name, reqid, None)
+}
+
+/// [`build`] towards `remote` when given (what the peer's DNS name resolved to, as charon's
+/// trap manager resolves it when installing), else the first configured address.
+pub fn build_to(
+    conn: &iked_conf::Connection,
+    child_name: &str,
+    reqid: u32,
+    remote: Option<IpAddr>,
+) -> Result<TrapPolicy, String> {
     let engine_conn = super::config::engine_connection(conn)?;
     let child = engine_conn
         .children
         .iter()
         .find(|c| c.name == child_name)
         .ok_or_else(|| format!("no child '{child_name}' in '{}'", conn.name))?;
-    let remote = *engine_conn
-        .remote_addrs
-        .first()
-        .ok_or("trap policies need a concrete remote_addrs")?;
+    let remote = match remote.or(engine_conn.remote_addrs.first().copied()) {
+        Some(r) => r,
+        None if !engine_conn.remote_names.is_empty() => {
+            return Err("trap policies wait for the peer's DNS name to resolve".into());
+        }
+        None => return Err("trap policies need a concrete remote_addrs".into()),
+    };
     // With `local_addrs = %any` (ipsec.conf `left=%any`, as Open vSwitch writes) the policy
     // uses the source address of the route to the peer, as charon's trap manager does.
     let local = match engine_conn.local_addrs.first() {

@@ -484,6 +484,7 @@ impl Engine {
                 &self.connections,
                 sa.local.ip(),
                 sa.remote.ip(),
+                &self.resolved,
                 |c| {
                     c.remote.id.as_ref().is_none_or(|r| id_matches(r, &idi))
                         && match (&idr, &c.local.id) {

@@ -552,10 +552,14 @@ impl Engine {
     /// Step 3: the connection for the request's addresses (NO_PROPOSAL_CHOSEN without one).
     fn sa_init_config(&mut self, req: SaInitRequest<'_>) -> Option<Arc<IkeConfig>> {
         let (local, remote, header) = (req.local, req.remote, req.header);
-        let Some(config) =
-            crate::config::best_addr_match(&self.connections, local.ip(), remote.ip(), |_| true)
-                .cloned()
-        else {
+        let Some(config) = crate::config::best_addr_match(
+            &self.connections,
+            local.ip(),
+            remote.ip(),
+            &self.resolved,
+            |_| true,
+        )
+        .cloned() else {
             engine_log!(
                 self,
                 None,

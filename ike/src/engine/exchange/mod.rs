@@ -331,6 +331,8 @@ mod tests {
             remote_addrs: vec![],
             local_ranges: vec![],
             remote_ranges: vec![],
+            local_names: vec![],
+            remote_names: vec![],
             local: AuthConfig {
                 method: crate::config::AuthMethod::Psk,
                 id: None,

@@ -9,9 +9,11 @@ use std::time::Duration;
 use iked_ike::engine::{ChildSaId, IkeSaId, LogGroups, Timestamp};
 
 use super::about::version_message;
+use super::names::Deferred;
 use super::{Awaiting, Core, PendingInitiate, PendingTerminate, SaMeta};
 use crate::vici::Message;
 use crate::vici::server::{ControlRequest, Responder, error_response, success_response};
+use iked_conf::addr::AddrSpec;
 
 impl Core {
     /// Answers one VICI command.
@@ -120,24 +122,27 @@ impl Core {
         self.engine.initiate_with(now, conn, children, options)
     }
 
-    /// Endpoint choices for initiating `conn`: its `remote_port`, and our route's source
-    /// address towards the peer for `local_addrs = %any`.
+    /// Endpoint choices for initiating `conn`: its `remote_port`, the peer's address (the first
+    /// entry of `remote_addrs` that is an address or a name that resolved), and our address:
+    /// a resolved local name, else our route's source towards the peer (`local_addrs = %any`).
     pub(super) fn initiate_options(&self, conn: &str) -> iked_ike::engine::InitiateOptions {
         let found = self.find_conn(conn);
         let remote_port = found.map(|c| c.remote_port);
+        let remote_addr = found.and_then(|c| self.names.first_addr(&c.remote_addrs, None).ok()?);
+        let family = remote_addr.map(|a| a.is_ipv4());
+        let local_name = found.and_then(|c| {
+            let names = c.local_addrs.iter().any(|a| matches!(a, AddrSpec::Fqdn(_)));
+            names.then(|| self.names.first_addr(&c.local_addrs, family).ok()?)?
+        });
         // With `local_addrs = %any` our address (hashed for NAT detection, used by the SAs) is
         // the source of the kernel's route to the peer; a configured address wins in the engine.
-        let local_addr = found
-            .and_then(|c| {
-                c.remote_addrs.iter().find_map(|a| match a {
-                    iked_conf::addr::AddrSpec::Addr(ip) => Some(*ip),
-                    _ => None,
-                })
-            })
-            .and_then(|ip| crate::daemon::net::route_source(SocketAddr::new(ip, 500)));
+        let local_addr = local_name.or_else(|| {
+            remote_addr.and_then(|ip| crate::daemon::net::route_source(SocketAddr::new(ip, 500)))
+        });
         iked_ike::engine::InitiateOptions {
             local_addr,
             remote_port,
+            remote_addr,
             ..Default::default()
         }
     }
@@ -176,6 +181,20 @@ impl Core {
             .ike_sas()
             .into_iter()
             .find(|s| s.name == conn_name && s.established);
+        // A new IKE SA resolves the connection's DNS names first (off the loop).
+        let responder = match existing {
+            Some(_) => responder,
+            None => {
+                let deferred = Deferred::Vici {
+                    message: message.clone(),
+                    responder,
+                };
+                match self.defer_for_names(&conn_name, deferred) {
+                    Some(Deferred::Vici { responder, .. }) => responder,
+                    _ => return,
+                }
+            }
+        };
         let started = match (&existing, &child) {
             (Some(sa), Some(c)) => {
                 if sa.children.iter().any(|x| &x.name == c && x.installed) {
@@ -385,6 +404,7 @@ impl Core {
             .iter()
             .filter_map(|p| p.deadline)
             .chain(self.pending_terminates.iter().filter_map(|p| p.deadline))
+            .chain(self.next_names_deadline())
             .min()
     }
 
@@ -402,6 +422,7 @@ impl Core {
         for p in done {
             p.responder.respond(error_response("terminate timed out"));
         }
+        self.expire_names(now);
         self.sync_log_groups();
     }
 }

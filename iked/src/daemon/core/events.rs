@@ -396,6 +396,17 @@ impl Core {
     }
 
     pub(super) fn retry_auto(&mut self, now: Timestamp, meta: Option<SaMeta>) {
+        // Each retry resolves the connection's DNS names again, as charon's does.
+        let meta = match meta {
+            Some(m) if m.auto.as_ref().is_some_and(|a| a.tries_left != Some(0)) => {
+                let conn = m.name.clone();
+                match self.defer_for_names(&conn, super::names::Deferred::Retry(m)) {
+                    Some(super::names::Deferred::Retry(m)) => Some(m),
+                    _ => return,
+                }
+            }
+            other => other,
+        };
         let Some(SaMeta {
             name,
             auto: Some(auto),

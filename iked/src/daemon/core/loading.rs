@@ -336,6 +336,7 @@ impl Core {
             .map(|s| iked_ike::config::IkeSecret::new(s.ids.clone(), s.secret.to_vec()))
             .collect();
         self.engine.reload(conns, secrets);
+        self.refresh_names();
     }
 
     pub(super) fn find_conn(&self, name: &str) -> Option<&iked_conf::Connection> {
@@ -428,6 +429,17 @@ impl Core {
         children: Vec<String>,
         keyingtries: u32,
     ) {
+        // A new IKE SA of a connection with DNS names resolves them first (off the loop).
+        let deferred = super::names::Deferred::Auto {
+            conn: conn.to_owned(),
+            children,
+            keyingtries,
+        };
+        let Some(super::names::Deferred::Auto { children, .. }) =
+            self.defer_for_names(conn, deferred)
+        else {
+            return;
+        };
         let refs: Vec<&str> = children.iter().map(String::as_str).collect();
         let options = self.initiate_options(conn);
         match self.engine.start_children(now, conn, &refs, options) {
@@ -462,6 +474,7 @@ impl Core {
         {
             return Ok(());
         }
+        let resolved = self.initiate_options(conn_name).remote_addr;
         let conn = self
             .find_conn(conn_name)
             .ok_or_else(|| format!("no connection '{conn_name}'"))?;
@@ -473,7 +486,7 @@ impl Core {
         {
             return self.shunts.install(self.kernel.as_mut(), shunt);
         }
-        let trap = super::super::traps::build(conn, child_name, self.next_trap_reqid)?;
+        let trap = super::super::traps::build_to(conn, child_name, self.next_trap_reqid, resolved)?;
         self.kernel.install_trap(&trap)?;
         self.next_trap_reqid += 1;
         self.traps.push(trap);
