@@ -64,6 +64,17 @@ impl ReqidSpace {
         Self { offset }
     }
 
+    /// The space an earlier instance used ([`ReqidSpace::offset`]), so a hitless restart
+    /// maps the children it resumes onto the same kernel reqids; `None` if out of range.
+    pub fn with_offset(offset: u32) -> Option<Self> {
+        (offset <= REQID_END - REQID_BASE - (1 << 25)).then_some(Self { offset })
+    }
+
+    /// Where this space starts above [`REQID_BASE`] (saved for a hitless restart).
+    pub fn offset(&self) -> u32 {
+        self.offset
+    }
+
     /// The kernel reqid for an engine reqid (0 stays 0: "no reqid").
     pub fn to_kernel(&self, reqid: u32) -> u32 {
         if reqid == 0 {

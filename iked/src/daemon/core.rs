@@ -48,6 +48,7 @@ mod listing;
 mod loading;
 mod policies;
 mod reinit;
+mod resume;
 
 pub use about::{format_unix_time, format_uptime, version_message};
 use engine_log::printed_engine_groups;
@@ -170,6 +171,8 @@ pub struct Core {
     pub stopping: bool,
     /// CRLs fetched for the engine's revocation checks.
     pub revocation: super::revocation::Revocation,
+    /// State an earlier iked handed over, resumed at the first configuration load.
+    pub handed_over: Option<super::handover::SavedState>,
 }
 
 /// The reqid range trap policies use, far above the engine's CHILD_SA ids.
@@ -207,6 +210,7 @@ impl Core {
             started_wall: wall,
             stopping: false,
             revocation: Default::default(),
+            handed_over: None,
         };
         core.sync_log_groups();
         core
