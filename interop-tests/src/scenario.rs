@@ -14,9 +14,9 @@
 mod any;
 mod cookie;
 mod crash;
-mod hitless;
 mod dpd;
 mod guard;
+mod hitless;
 mod monitor;
 mod natt;
 mod offload_both;

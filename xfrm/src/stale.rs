@@ -242,6 +242,16 @@ mod tests {
     }
 
     #[test]
+    fn a_handed_over_space_maps_onto_the_same_kernel_reqids() {
+        let l = find_leftovers(&[sa(1, REQID_BASE + 41)], &[]);
+        let old = ReqidSpace::above(&l);
+        let again = ReqidSpace::with_offset(old.offset()).unwrap();
+        assert_eq!(again, old);
+        assert_eq!(again.to_kernel(7), old.to_kernel(7));
+        assert_eq!(ReqidSpace::with_offset(REQID_END - REQID_BASE), None);
+    }
+
+    #[test]
     fn a_nearly_full_range_starts_again_at_the_base() {
         let l = find_leftovers(&[sa(1, REQID_END - 10)], &[]);
         assert_eq!(ReqidSpace::above(&l), ReqidSpace::default());

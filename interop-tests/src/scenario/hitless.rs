@@ -48,9 +48,7 @@ pub fn run(sc: &Scenario, ctx: &Context, dir: &Path, hosts: &mut Hosts) -> Resul
     let before = bring_up(sc, ctx, hosts)?;
     let peer_ike = ike_sa_ids(hosts.get(peer))?;
     let my_ike = ike_sa_ids(hosts.get(me))?;
-    let rx = ctx
-        .lab
-        .start_udp_receiver(peer, VXLAN_PORT, COUNT, 8000)?;
+    let rx = ctx.lab.start_udp_receiver(peer, VXLAN_PORT, COUNT, 8000)?;
     let (gap, restarted) = std::thread::scope(|s| {
         let sender = s.spawn(|| ctx.lab.udp_send(me, VXLAN_PORT, COUNT, INTERVAL_US));
         // The stream runs on the SAs before the restart first.
@@ -95,7 +93,10 @@ pub fn run(sc: &Scenario, ctx: &Context, dir: &Path, hosts: &mut Hosts) -> Resul
         ike_sa_ids(hosts.get(peer))? == peer_ike && ike_sa_ids(hosts.get(me))? == my_ike,
         "the IKE SA changed across the restart: peer {peer_ike:?}, iked {my_ike:?} before"
     );
-    for needle in ["resumed from the saved state", "adopted from the earlier iked"] {
+    for needle in [
+        "resumed from the saved state",
+        "adopted from the earlier iked",
+    ] {
         ensure!(
             log.contains(needle),
             "iked's log lacks '{needle}': {}",
@@ -113,7 +114,11 @@ pub fn run(sc: &Scenario, ctx: &Context, dir: &Path, hosts: &mut Hosts) -> Resul
 
     // The resumed SAs keep working with the same peer: CHILD rekey, then IKE rekey.
     let r = hosts.get(me).rekey(Some("bf-out"))?;
-    ensure!(r.ok, "CHILD_SA rekey after the restart failed: {}", tail(&r.output, 10));
+    ensure!(
+        r.ok,
+        "CHILD_SA rekey after the restart failed: {}",
+        tail(&r.output, 10)
+    );
     child_rekeyed(ctx, before, me)?;
     let spis = checks::check_seed_tunnel(&KernelView::read(&ctx.lab)?, &SEED_ESP)?;
     let ike_before = [
@@ -121,7 +126,11 @@ pub fn run(sc: &Scenario, ctx: &Context, dir: &Path, hosts: &mut Hosts) -> Resul
         ike_sa_ids(hosts.get(Side::Bfr))?,
     ];
     let r = hosts.get(me).rekey(None)?;
-    ensure!(r.ok, "IKE_SA rekey after the restart failed: {}", tail(&r.output, 10));
+    ensure!(
+        r.ok,
+        "IKE_SA rekey after the restart failed: {}",
+        tail(&r.output, 10)
+    );
     ike_rekeyed(ctx, hosts, spis, &ike_before)
 }
 
@@ -140,7 +149,11 @@ pub fn run_corrupt(
     // Hand over, then damage the state while no iked runs.
     d.hand_over();
     let mut bytes = std::fs::read(&file).map_err(|e| LabError::io(&file, e))?;
-    ensure!(bytes.len() > 100, "hand-over file too short: {} bytes", bytes.len());
+    ensure!(
+        bytes.len() > 100,
+        "hand-over file too short: {} bytes",
+        bytes.len()
+    );
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x5a;
     std::fs::write(&file, &bytes).map_err(|e| LabError::io(&file, e))?;

@@ -86,7 +86,11 @@ pub fn run(
     }
 }
 
-pub(super) fn child_rekeyed(ctx: &Context, before: checks::TunnelSpis, by: Side) -> Result<(), LabError> {
+pub(super) fn child_rekeyed(
+    ctx: &Context,
+    before: checks::TunnelSpis,
+    by: Side,
+) -> Result<(), LabError> {
     let old = before.from(by);
     let gone = |v: &KernelView| {
         Side::BOTH.iter().all(|side| {
