@@ -49,6 +49,8 @@ pub fn run(sc: &Scenario, ctx: &Context, dir: &Path, hosts: &mut Hosts) -> Resul
     let peer_ike = ike_sa_ids(hosts.get(peer))?;
     let my_ike = ike_sa_ids(hosts.get(me))?;
     let rx = ctx.lab.start_udp_receiver(peer, VXLAN_PORT, COUNT, 8000)?;
+    // SIGUSR2 to the old process gone, to the new one's VICI socket, to the resumed SA listed.
+    let mut split = [Duration::ZERO; 3];
     let (gap, restarted) = std::thread::scope(|s| {
         let sender = s.spawn(|| ctx.lab.udp_send(me, VXLAN_PORT, COUNT, INTERVAL_US));
         // The stream runs on the SAs before the restart first.
@@ -56,8 +58,11 @@ pub fn run(sc: &Scenario, ctx: &Context, dir: &Path, hosts: &mut Hosts) -> Resul
         let watch = Stopwatch::start();
         let restarted = (|| {
             let d = hosts.get_mut(me);
-            d.hand_over_and_respawn()?;
+            d.hand_over();
+            split[0] = watch.elapsed();
+            d.respawn()?;
             d.wait_ready()?;
+            split[1] = watch.elapsed();
             wait_until("iked listing the resumed tunnel", 20, || {
                 Ok(tunnel_listed(&hosts.get(me).list_sas()?.output))
             })
@@ -104,12 +109,16 @@ pub fn run(sc: &Scenario, ctx: &Context, dir: &Path, hosts: &mut Hosts) -> Resul
         );
     }
     let line = format!(
-        "{}: hitless restart gap (SIGUSR2 to the new iked listing the resumed IKE SA) {} ms, \
-         {COUNT} of {COUNT} datagrams delivered",
+        "{}: hitless restart gap (SIGUSR2 to the new iked listing the resumed IKE SA) {} ms: \
+         old iked gone after {} ms, new one up after {} ms; ESP: {COUNT} of {COUNT} datagrams \
+         delivered",
         sc.id,
-        gap.as_millis()
+        gap.as_millis(),
+        split[0].as_millis(),
+        split[1].as_millis()
     );
-    println!("{line}");
+    // On a line of its own: the runner's progress lines share the console.
+    println!("\n{line}");
     let _ = std::fs::write(dir.join("restart-gap.txt"), format!("{line}\n"));
 
     // The resumed SAs keep working with the same peer: CHILD rekey, then IKE rekey.
@@ -179,7 +188,7 @@ pub fn run_corrupt(
         tail(&log, 15)
     );
     println!(
-        "{}: corrupt state refused, tunnel re-established by clean recovery in {} ms",
+        "\n{}: corrupt state refused, tunnel re-established by clean recovery in {} ms",
         sc.id,
         gap.as_millis()
     );
