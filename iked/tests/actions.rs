@@ -107,6 +107,7 @@ fn dpd_action_restart_reestablishes_once_the_silent_peer_answers_again() {
         Side {
             edit: Some(&dpd),
             strongswan_conf: QUICK_RETRANSMITS,
+            extra: &[],
         },
         Side::default(),
     );
@@ -156,6 +157,7 @@ fn keyingtries_bounds_the_attempts_to_reach_a_silent_peer() {
         Side {
             edit: Some(&start),
             strongswan_conf: QUICK_RETRANSMITS,
+            extra: &[],
         },
         Side::default(),
     );
@@ -193,6 +195,7 @@ fn keyingtries_does_not_retry_a_peer_that_refuses() {
         Side {
             edit: Some(&start),
             strongswan_conf: QUICK_RETRANSMITS,
+            extra: &[],
         },
         Side {
             edit: Some(&other_psk),

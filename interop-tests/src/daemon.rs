@@ -111,6 +111,10 @@ impl IkedBins {
             // rows see the kernel clean without waiting half a minute under TCG.
             "--stale-grace".into(),
             "10".into(),
+            // Each daemon gets a private /run (tmpfs per start), so the hand-over state of a
+            // hitless restart goes next to the config, where the next start finds it.
+            "--state-file".into(),
+            hand_over_path(conf).display().to_string(),
         ];
         if self.tuning.is_some() {
             v.push("--strongswan-conf".into());
@@ -127,6 +131,11 @@ impl IkedBins {
 }
 
 /// Where iked's tuning file goes: beside its swanctl.conf.
+/// The hand-over state file beside a daemon's config.
+fn hand_over_path(conf: &Path) -> PathBuf {
+    conf.with_file_name("handover.state")
+}
+
 fn tuning_path(conf: &Path) -> PathBuf {
     conf.with_file_name("iked-strongswan.conf")
 }
@@ -574,6 +583,26 @@ impl Daemon {
         self.stop();
         self.spawn_process()?;
         self.wait_ready()
+    }
+
+    /// A hitless restart as `iked.service` does it: SIGUSR2 (iked hands its IKE SAs over in
+    /// its state file and exits, the kernel SAs stay), then a new process. Returns when the
+    /// old process is gone; [`Daemon::wait_ready`] waits for the new one.
+    pub fn hand_over_and_respawn(&mut self) -> Result<(), LabError> {
+        self.hand_over();
+        self.spawn_process()
+    }
+
+    /// SIGUSR2 only: iked writes its hand-over state and exits (10 s at most, then SIGKILL).
+    pub fn hand_over(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            stop_child(&mut c, "USR2", 10_000);
+        }
+    }
+
+    /// Where iked writes its hand-over state (see [`Daemon::hand_over_and_respawn`]).
+    pub fn hand_over_file(&self) -> PathBuf {
+        hand_over_path(&self.conf_file)
     }
 
     /// Kills the daemon with SIGKILL (a crash: nothing is cleaned up) and starts it again.

@@ -16,6 +16,7 @@ mod cookie;
 mod crash;
 mod dpd;
 mod guard;
+mod hitless;
 mod monitor;
 mod natt;
 mod offload_both;
@@ -79,6 +80,12 @@ pub enum Kind {
     /// back when the initiator initiates again, the peer ends with one IKE SA, and the
     /// crashed instance's SAs and policies are gone once `--stale-grace` passed.
     CrashIked,
+    /// iked restarts hitlessly (SIGUSR2 hand-over) under a UDP/4789 stream: nothing lost,
+    /// SPIs and IKE SA unchanged, CHILD and IKE rekeys work after it (see [`hitless`]).
+    HitlessIked,
+    /// iked's hand-over state is corrupted before the next start: refused with a clear
+    /// error, the tunnel comes back by clean recovery (see [`hitless`]).
+    HitlessCorruptState,
     /// `encap = yes` on the given side fakes a NAT: IKE moves to port 4500 and every SA is
     /// ESP-in-UDP (see [`natt`]).
     NattForced(Side),
@@ -331,6 +338,21 @@ pub fn all() -> Vec<Scenario> {
             CrashIked,
             StrongSwan,
             Iked,
+            Bfl,
+        ),
+        Scenario::new("iked-hitless-restart", HitlessIked, Iked, StrongSwan, Bfl),
+        Scenario::new(
+            "iked-hitless-restart-responder",
+            HitlessIked,
+            StrongSwan,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
+            "iked-hitless-corrupt-state",
+            HitlessCorruptState,
+            Iked,
+            StrongSwan,
             Bfl,
         ),
         Scenario::new("iked-natt-forced", NattForced(Bfr), Iked, StrongSwan, Bfl),
@@ -706,6 +728,8 @@ fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
         Kind::PacketOffloadOnVeth => packet_offload(sc, ctx, &hosts),
         Kind::RestartIked => restart(sc, ctx, dir, &mut hosts),
         Kind::CrashIked => crash::run(sc, ctx, dir, &mut hosts),
+        Kind::HitlessIked => hitless::run(sc, ctx, dir, &mut hosts),
+        Kind::HitlessCorruptState => hitless::run_corrupt(sc, ctx, dir, &mut hosts),
         Kind::Cert(case) if case.is_negative() => cert_refused(sc, ctx, &hosts, case),
         Kind::Cert(_) => seed(sc, ctx, dir, &hosts).map(|_| ()),
         Kind::NattForced(_) => natt::run(sc, ctx, dir, &hosts),

@@ -426,6 +426,12 @@ impl XfrmClient {
         result
     }
 
+    /// Takes over a policy an earlier iked handed over (hitless restart): it is then this
+    /// client's, as if it had added it (removed with its child, never swept as stale).
+    pub fn adopt_policy(&mut self, id: PolicyId) {
+        self.owned_policies.insert(id);
+    }
+
     /// Whether this client added (or took over) the policy `id` and has not removed it.
     pub fn owns_policy(&self, id: &PolicyId) -> bool {
         self.owned_policies.contains(id)

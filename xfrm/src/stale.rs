@@ -64,6 +64,17 @@ impl ReqidSpace {
         Self { offset }
     }
 
+    /// The space an earlier instance used ([`ReqidSpace::offset`]), so a hitless restart
+    /// maps the children it resumes onto the same kernel reqids; `None` if out of range.
+    pub fn with_offset(offset: u32) -> Option<Self> {
+        (offset <= REQID_END - REQID_BASE - (1 << 25)).then_some(Self { offset })
+    }
+
+    /// Where this space starts above [`REQID_BASE`] (saved for a hitless restart).
+    pub fn offset(&self) -> u32 {
+        self.offset
+    }
+
     /// The kernel reqid for an engine reqid (0 stays 0: "no reqid").
     pub fn to_kernel(&self, reqid: u32) -> u32 {
         if reqid == 0 {
@@ -228,6 +239,16 @@ mod tests {
         let trap = (1 << 24) + 3;
         assert!(is_ikeds(space.to_kernel(trap)));
         assert_eq!(space.from_kernel(space.to_kernel(trap)), Some(trap));
+    }
+
+    #[test]
+    fn a_handed_over_space_maps_onto_the_same_kernel_reqids() {
+        let l = find_leftovers(&[sa(1, REQID_BASE + 41)], &[]);
+        let old = ReqidSpace::above(&l);
+        let again = ReqidSpace::with_offset(old.offset()).unwrap();
+        assert_eq!(again, old);
+        assert_eq!(again.to_kernel(7), old.to_kernel(7));
+        assert_eq!(ReqidSpace::with_offset(REQID_END - REQID_BASE), None);
     }
 
     #[test]

@@ -1375,6 +1375,11 @@ impl Engine {
         id
     }
 
+    /// Makes the next CHILD_SA id at least `at_least` (resumed children keep theirs).
+    pub(crate) fn raise_next_child_id(&mut self, at_least: u32) {
+        self.next_child_id = self.next_child_id.max(at_least);
+    }
+
     pub(crate) fn new_child_id(&mut self) -> ChildSaId {
         let id = ChildSaId(self.next_child_id);
         self.next_child_id += 1;

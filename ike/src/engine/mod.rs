@@ -60,6 +60,7 @@ mod fragment;
 mod reuse;
 mod revocation;
 mod sa;
+mod snapshot;
 mod stale;
 mod unknown_spi;
 
@@ -69,6 +70,10 @@ pub use self::auth::{AuthContext, AuthVerified, Authenticator, PskAuthenticator}
 pub use self::core::{Engine, InitiateOptions};
 pub use self::crossing::GRACE as CROSSING_GRACE;
 pub use self::reuse::Started;
+pub use self::snapshot::{
+    AdoptedChild, Restored, Snapshot, SnapshotError, VERSION as SNAPSHOT_VERSION,
+    validate as validate_snapshot,
+};
 pub use self::stale::StaleSa;
 use crate::config::{HwOffload, Mode};
 use crate::proposal::{Proposal, Transform};

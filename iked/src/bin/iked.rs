@@ -64,6 +64,10 @@ struct Args {
     /// Remove an earlier iked's leftovers at once (same as `--stale-grace 0`).
     #[arg(long)]
     flush_stale: bool,
+    /// Hitless restart: where SIGUSR2 writes the IKE SAs' state for the next iked, and where
+    /// the start looks for it (root-only, used once).
+    #[arg(long, default_value = iked::daemon::handover::DEFAULT_STATE_FILE)]
+    state_file: std::path::PathBuf,
 }
 
 /// Loads the charon tuning from strongswan.conf; its warnings name what iked does not apply.
@@ -110,6 +114,7 @@ fn main() -> anyhow::Result<()> {
                 args.stale_grace
             }),
         },
+        state_file: args.state_file,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -49,6 +49,7 @@ mod loading;
 mod names;
 mod policies;
 mod reinit;
+mod resume;
 
 pub use about::{format_unix_time, format_uptime, version_message};
 use engine_log::printed_engine_groups;
@@ -174,6 +175,8 @@ pub struct Core {
     pub revocation: super::revocation::Revocation,
     /// DNS names of `local_addrs`/`remote_addrs` (`core/names.rs`).
     names: names::Names,
+    /// State an earlier iked handed over, resumed at the first configuration load.
+    pub handed_over: Option<super::handover::SavedState>,
 }
 
 /// The reqid range trap policies use, far above the engine's CHILD_SA ids.
@@ -212,6 +215,7 @@ impl Core {
             stopping: false,
             revocation: Default::default(),
             names: Default::default(),
+            handed_over: None,
         };
         core.sync_log_groups();
         core

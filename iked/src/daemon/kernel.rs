@@ -33,6 +33,8 @@
 //! - The XFRM monitor thread treats a receive timeout (`EAGAIN`) as "no events", not as an
 //!   error; real socket errors are logged at most once per burst.
 
+mod adopt;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -74,6 +76,19 @@ pub trait KernelBackend {
     /// policies), as charon does on shutdown; returns how many CHILD_SAs were removed.
     fn remove_all(&mut self) -> usize {
         0
+    }
+    /// Hitless restart: the reqid space offset to hand over with the state (`handover`).
+    fn reqid_offset(&self) -> u32 {
+        0
+    }
+    /// Hitless restart: takes over the resumed children's kernel state, kept in the earlier
+    /// instance's reqid space `offset`; returns the children it could not adopt, with why.
+    fn adopt(
+        &mut self,
+        _offset: u32,
+        _children: &[iked_ike::engine::AdoptedChild],
+    ) -> Vec<(ChildSaId, String)> {
+        Vec::new()
     }
     /// Kernel events (ACQUIRE, EXPIRE) that arrived since the last call.
     fn poll_events(&mut self) -> Vec<KernelEvent> {
@@ -1092,11 +1107,27 @@ impl KernelBackend for Xfrm {
         }
     }
 
+    fn reqid_offset(&self) -> u32 {
+        self.reqids.offset()
+    }
+
+    fn adopt(
+        &mut self,
+        offset: u32,
+        children: &[iked_ike::engine::AdoptedChild],
+    ) -> Vec<(ChildSaId, String)> {
+        self.adopt_children(offset, children)
+    }
+
     fn leftover_policies(&self) -> Vec<iked_xfrm::PolicyId> {
         self.sweep
             .as_ref()
             .map(|s| s.leftovers().policies.clone())
             .unwrap_or_default()
+            .into_iter()
+            // Policies a hitless restart adopted are no leftovers to re-establish.
+            .filter(|p| !self.client.owns_policy(p))
+            .collect()
     }
 
     fn poll_events(&mut self) -> Vec<KernelEvent> {

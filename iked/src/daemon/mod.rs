@@ -14,6 +14,7 @@ pub mod addrs;
 pub mod config;
 pub mod core;
 pub mod creds;
+pub mod handover;
 pub mod kernel;
 pub mod knl_text;
 pub mod marks;
@@ -58,6 +59,8 @@ pub struct Options {
     pub charon: iked_conf::strongswan::CharonSettings,
     /// When an earlier instance's leftovers in the kernel are removed.
     pub recovery: recovery::RecoveryOptions,
+    /// Where SIGUSR2 hands the IKE SAs over and the start looks for them (`handover`).
+    pub state_file: PathBuf,
 }
 
 /// The engine's settings: strongSwan's defaults, the operator's strongswan.conf tuning, and the
@@ -172,6 +175,8 @@ pub async fn run(
     let mut sighup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
+    let mut sigusr2 = signal(SignalKind::user_defined2()).map_err(DaemonError::Signals)?;
+    let mut handing_over = false;
     let watchdog = crate::notify::watchdog_interval();
     let _ = crate::notify::notify("READY=1\nSTATUS=iked running");
     let mut next_watchdog = watchdog.map(|w| clock::now() + w);
@@ -227,6 +232,8 @@ pub async fn run(
             _ = addrs::changed(&mut address_watch) => core.addresses_changed(now()),
             _ = sigterm.recv() => { core.stopping = true; }
             _ = sigint.recv() => { core.stopping = true; }
+            // A restart (iked.service's ExecStop): keep the SAs, hand them to the next iked.
+            _ = sigusr2.recv() => { handing_over = true; core.stopping = true; }
         }
         rebind(&core, &options, &mut sockets, &mut bound_addrs, &dgram_tx).await;
         flush(&mut core, &sockets).await;
@@ -234,7 +241,11 @@ pub async fn run(
             break;
         }
     }
-    shut_down(&mut core, &sockets).await;
+    if handing_over {
+        handover::hand_over(&mut core, &sockets, &mut dgram_rx, &options.state_file).await;
+    } else {
+        shut_down(&mut core, &sockets).await;
+    }
     vici_task.abort();
     let _ = std::fs::remove_file(&options.vici_socket);
     Ok(())
@@ -277,6 +288,12 @@ fn start_core(
         now(),
         clock::wall_clock_secs(),
     );
+    // Resumed at the first load (`core/resume.rs`); a refused file is only logged: the
+    // start goes on with clean recovery.
+    match handover::take(&options.state_file) {
+        Ok(state) => core.handed_over = state,
+        Err(e) => tracing::error!(target: "DMN", "{e}; falling back to clean recovery"),
+    }
     // Before the first load, so that connections whose local address is not here yet wait
     // for it instead of failing to start.
     core.check_local_addresses();

@@ -151,6 +151,14 @@ impl Sweep {
         &self.leftovers
     }
 
+    /// Keeps `sas` (adopted by a hitless restart) out of the sweep; policies are kept by
+    /// being owned by the client (see [`Sweep::run`]).
+    pub fn keep(&mut self, sas: &[iked_xfrm::SaId]) {
+        self.leftovers
+            .sas
+            .retain(|l| !sas.iter().any(|k| k.dst == l.dst && k.spi == l.spi));
+    }
+
     /// The delay this sweep waits.
     pub fn grace(&self) -> Duration {
         self.grace

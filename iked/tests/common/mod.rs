@@ -249,6 +249,8 @@ pub struct Side<'a> {
     pub edit: Option<&'a dyn Fn(String) -> String>,
     /// The side's strongswan.conf text.
     pub strongswan_conf: &'a str,
+    /// Further daemon arguments.
+    pub extra: &'a [&'a str],
 }
 
 /// One record-only iked with the seed's BFL side (127.0.0.1, peer 127.0.0.2) on free ports.
@@ -329,7 +331,8 @@ pub fn loopback_pair(tag: &str, bfl: Side<'_>, bfr: Side<'_>) -> LoopbackPair {
         if let Some(edit) = side.edit {
             conf = edit(conf);
         }
-        let (child, socket) = start_iked(&side_dir, &conf, &ports, &[]);
+        let args: Vec<&str> = ports.iter().chain(side.extra).copied().collect();
+        let (child, socket) = start_iked(&side_dir, &conf, &args, &[]);
         procs.add(name, child);
         assert!(wait_for(&socket, Duration::from_secs(10)), "{name} up");
         sockets.push(socket);

@@ -86,7 +86,11 @@ pub fn run(
     }
 }
 
-fn child_rekeyed(ctx: &Context, before: checks::TunnelSpis, by: Side) -> Result<(), LabError> {
+pub(super) fn child_rekeyed(
+    ctx: &Context,
+    before: checks::TunnelSpis,
+    by: Side,
+) -> Result<(), LabError> {
     let old = before.from(by);
     let gone = |v: &KernelView| {
         Side::BOTH.iter().all(|side| {
@@ -108,7 +112,7 @@ fn child_rekeyed(ctx: &Context, before: checks::TunnelSpis, by: Side) -> Result<
     Ok(())
 }
 
-fn ike_rekeyed(
+pub(super) fn ike_rekeyed(
     ctx: &Context,
     hosts: &Hosts,
     before: checks::TunnelSpis,

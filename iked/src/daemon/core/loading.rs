@@ -287,6 +287,7 @@ impl Core {
         if what != "creds" {
             self.retire_stale(now, &old_start);
             self.remove_stale_traps();
+            self.resume_handed_over(now);
             self.apply_start_actions(now, None);
         }
         report
