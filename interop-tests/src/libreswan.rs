@@ -10,6 +10,7 @@
 //! | `local_addrs` / `remote_addrs` | `left` / `right` |
 //! | `local.id` / `remote.id` (`host1`, an FQDN identity) | `leftid=@host1` / `rightid=@host2` |
 //! | `auth = psk`, `secrets { secret = 0s... }` | `authby=secret`, `@host1 @host2 : PSK 0s...` |
+//! | `auth = pubkey`, `certs = ...` | `authby=rsasig`, `leftcert=`, an NSS database ([`certs`]) |
 //! | `proposals = aes128-sha256-x25519` | `ike=aes128-sha2_256-dh31` |
 //! | `esp_proposals = aes128gcm128-x25519-esn` | `esp=aes_gcm128-null-dh31`, `pfs=yes`, `esn=yes` |
 //! | `mode = transport` | `type=transport` |
@@ -26,6 +27,8 @@
 use std::path::Path;
 
 use crate::LabError;
+
+mod certs;
 use crate::swan_conf::SwanctlConf;
 
 /// `key = value` settings of a swanctl.conf with the path of blocks that holds each.
@@ -145,13 +148,7 @@ pub fn translate(conf: &SwanctlConf, log: &Path) -> Result<(String, String), Lab
     let right = need(s.get(&[], "remote_addrs"), "remote_addrs")?;
     let left_id = identity(need(s.get(&["local"], "id"), "local.id")?);
     let right_id = identity(need(s.get(&["remote"], "id"), "remote.id")?);
-    for side in ["local", "remote"] {
-        let auth = need(s.get(&[side], "auth"), "auth")?;
-        if auth != "psk" {
-            return Err(unsupported("auth", auth));
-        }
-    }
-    let secret = need(s.get(&[], "secret"), "secrets.secret")?;
+    let auth = certs::Auth::from_settings(&s)?;
     let ike = ike_proposal(need(s.get(&[], "proposals"), "proposals")?)?;
     if let Some(m) = s.get(&[], "mobike").filter(|m| *m != "no") {
         return Err(unsupported("mobike", m));
@@ -168,12 +165,13 @@ pub fn translate(conf: &SwanctlConf, log: &Path) -> Result<(String, String), Lab
          \tright={right}\n\
          \tleftid={left_id}\n\
          \trightid={right_id}\n\
-         \tauthby=secret\n\
+         {auth}\
          \tike={ike}\n\
          \tmobike=no\n\
          \tnarrowing=yes\n\
          \ttype=transport\n",
-        log = log.display()
+        log = log.display(),
+        auth = auth.conn_lines(),
     );
     let children = s.children();
     if children.is_empty() {
@@ -201,10 +199,19 @@ pub fn translate(conf: &SwanctlConf, log: &Path) -> Result<(String, String), Lab
             }
         }
     }
-    let secrets = format!(
-        "# written by the iked lab (interop-tests/src/libreswan.rs)\n{left_id} {right_id} : PSK {secret}\n"
-    );
+    let mut secrets = "# written by the iked lab (interop-tests/src/libreswan.rs)\n".to_string();
+    if auth == certs::Auth::Psk {
+        let secret = need(s.get(&[], "secret"), "secrets.secret")?;
+        secrets.push_str(&format!("{left_id} {right_id} : PSK {secret}\n"));
+    }
     Ok((text, secrets))
+}
+
+/// The commands that import one host's certificates into pluto's NSS database under `dir`
+/// (see [`certs`]); `None` when the configuration authenticates by PSK.
+pub fn nss_script(conf: &SwanctlConf, dir: &Path) -> Result<Option<String>, LabError> {
+    let auth = certs::Auth::from_settings(&Settings::parse(conf.text()))?;
+    Ok(certs::nss_script(&auth, dir))
 }
 
 #[cfg(test)]
