@@ -173,6 +173,13 @@ pub fn translate(conf: &SwanctlConf, log: &Path) -> Result<(String, String), Lab
         log = log.display(),
         auth = auth.conn_lines(),
     );
+    if right == "%any" {
+        // A `right=%any` template has no remote selector until IKE_AUTH instantiates it, so
+        // pluto 5.2 finds no conn for the second child's CREATE_CHILD_SA (TS_UNACCEPTABLE,
+        // lab run 2026-12-07); a remote subnet gives the other template one to narrow to the
+        // peer's host address, what `dynamic` resolves to.
+        text.push_str("\trightsubnet=0.0.0.0/0\n");
+    }
     let children = s.children();
     if children.is_empty() {
         return Err(LabError::Setup(
@@ -236,6 +243,19 @@ mod tests {
         assert!(tail.contains("leftprotoport=udp\n\trightprotoport=udp/4789\n"));
         assert!(secrets.contains("@host1 @host2 : PSK 0s"));
         assert!(text.contains("logfile=/d/pluto.log"));
+    }
+
+    #[test]
+    fn any_peer_gets_a_remote_subnet_to_narrow() {
+        let ws = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let mut conf = SwanctlConf::load(ws, Side::Bfr).unwrap();
+        conf.set_all("hw_offload", "auto");
+        let (text, _) = translate(&conf, Path::new("/l")).unwrap();
+        assert!(!text.contains("rightsubnet"));
+        conf.set_all("remote_addrs", "%any");
+        let (text, _) = translate(&conf, Path::new("/l")).unwrap();
+        assert!(text.contains("right=%any\n"));
+        assert_eq!(text.matches("rightsubnet=0.0.0.0/0\n").count(), 1);
     }
 
     #[test]
