@@ -16,6 +16,7 @@ mod cookie;
 mod crash;
 mod dpd;
 mod guard;
+mod libreswan_refusal;
 mod monitor;
 mod natt;
 mod offload_both;
@@ -927,6 +928,9 @@ fn cert_refused(
     hosts: &Hosts,
     case: CertCase,
 ) -> Result<(), LabError> {
+    if let Some(refused) = libreswan_refusal::check(sc, ctx, hosts, case) {
+        return refused;
+    }
     let init = hosts.get(sc.initiator).initiate(&SEED_CHILDREN[..1])?;
     ensure!(
         !init.ok,
@@ -954,6 +958,7 @@ fn cert_refused(
         hosts.get(verifier).implementation.label(),
         case.cause_words()
     );
+    libreswan_refusal::stop_reviving(sc, ctx, hosts)?;
     // Give a DELETE or a late install time to show up before asserting nothing is there.
     std::thread::sleep(std::time::Duration::from_secs(1));
     checks::check_clean(&KernelView::read(&ctx.lab)?)

@@ -10,6 +10,7 @@
 //! | `local { auth = pubkey, certs = host1-cert.pem }` + `private/host1-privkey.pem` | `authby=rsasig`, `leftcert=host1`, `leftsendcert=always`; cert and key imported with `pk12util` (nickname `host1`) |
 //! | `x509ca/cacert.pem` (CA rows) | `certutil -A -t CT,,` (a trust anchor for peer certificates) |
 //! | `remote { certs = host2-cert.pem }` (the pinned self-signed peer) | `certutil -A -t ,,` (nickname `host2`, no trust) and `rightcert=host2`: pluto takes the peer's public key from it |
+//! | the CA rows' peer | `rightca=%same` (the CA that issued `leftcert`), so pluto sends CERTREQ and the peer its certificate |
 //! | `id = "CN=host1"` / `id = host1` | `leftid="CN=host1"` (a DN) / `leftid=@host1` (an FQDN, matched against the subjectAltName) |
 //!
 //! Pinning by `rightcert=` is what Libreswan needs for a self-signed peer: it discards a root
@@ -68,8 +69,13 @@ impl Auth {
             Auth::Psk => "\tauthby=secret\n".into(),
             Auth::Certs { local, pinned_peer } => {
                 let mut t = format!("\tauthby=rsasig\n\tleftcert={local}\n\tleftsendcert=always\n");
-                if let Some(peer) = pinned_peer {
-                    t.push_str(&format!("\trightcert={peer}\n"));
+                match pinned_peer {
+                    Some(peer) => t.push_str(&format!("\trightcert={peer}\n")),
+                    // pluto sends CERTREQ in its IKE_AUTH request only when it knows the
+                    // peer's CA (`need_v2CERTREQ_in_IKE_AUTH_request`); without one, a
+                    // responder with charon's `send_cert = ifasked` (iked too) sends no
+                    // certificate and pluto fails with "no certificate matched".
+                    None => t.push_str("\trightca=%same\n"),
                 }
                 t
             }
@@ -136,7 +142,7 @@ mod tests {
         );
         let lines = auth.conn_lines();
         assert!(lines.contains("authby=rsasig\n\tleftcert=host1\n"));
-        assert!(lines.contains("rightcert=host2\n"));
+        assert!(lines.contains("rightcert=host2\n") && !lines.contains("rightca"));
         let s = nss_script(&auth, Path::new("/d/bfl")).unwrap();
         assert!(s.contains("-name host1 -passout pass:lab -out '/d/bfl/nss/host1.p12'"));
         assert!(s.contains("pk12util -i '/d/bfl/nss/host1.p12' -d 'sql:/d/bfl/nss' -W lab\n"));
@@ -150,6 +156,7 @@ mod tests {
         let c = conf(CertCase::CaSigned, Side::Bfr);
         let auth = Auth::from_settings(&Settings::parse(c.text())).unwrap();
         assert!(!auth.conn_lines().contains("rightcert"));
+        assert!(auth.conn_lines().contains("rightca=%same\n"));
         assert!(auth.conn_lines().contains("leftcert=host2\n"));
         let ws = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let psk = SwanctlConf::load(ws, Side::Bfl).unwrap();
