@@ -173,6 +173,8 @@ const CHARON: &str = "/usr/lib/ipsec/charon";
 const PLUTO: &str = "/usr/libexec/ipsec/pluto";
 const WHACK: &str = "/usr/libexec/ipsec/whack";
 const ADDCONN: &str = "/usr/libexec/ipsec/addconn";
+/// The script (in the daemon's directory) that imports certificates into pluto's NSS database.
+const NSS_IMPORT: &str = "nss-import.sh";
 
 impl Daemon {
     /// Writes the configs into `dir` and starts the daemon process; [`Daemon::wait_ready`]
@@ -206,7 +208,11 @@ impl Daemon {
         }
         if implementation == Implementation::Libreswan {
             let (ipsec_conf, secrets) = libreswan::translate(conf, &log)?;
-            for (name, text) in [("ipsec.conf", ipsec_conf), ("ipsec.secrets", secrets)] {
+            let mut files = vec![("ipsec.conf", ipsec_conf), ("ipsec.secrets", secrets)];
+            if let Some(script) = libreswan::nss_script(conf, dir)? {
+                files.push((NSS_IMPORT, script));
+            }
+            for (name, text) in files {
                 let path = dir.join(name);
                 std::fs::write(&path, text).map_err(|e| LabError::io(&path, e))?;
             }

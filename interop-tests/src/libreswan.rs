@@ -10,6 +10,7 @@
 //! | `local_addrs` / `remote_addrs` | `left` / `right` |
 //! | `local.id` / `remote.id` (`host1`, an FQDN identity) | `leftid=@host1` / `rightid=@host2` |
 //! | `auth = psk`, `secrets { secret = 0s... }` | `authby=secret`, `@host1 @host2 : PSK 0s...` |
+//! | `auth = pubkey`, `certs = ...` | `authby=rsasig`, `leftcert=`, an NSS database ([`certs`]) |
 //! | `proposals = aes128-sha256-x25519` | `ike=aes128-sha2_256-dh31` |
 //! | `esp_proposals = aes128gcm128-x25519-esn` | `esp=aes_gcm128-null-dh31`, `pfs=yes`, `esn=yes` |
 //! | `mode = transport` | `type=transport` |
@@ -26,6 +27,8 @@
 use std::path::Path;
 
 use crate::LabError;
+
+mod certs;
 use crate::swan_conf::SwanctlConf;
 
 /// `key = value` settings of a swanctl.conf with the path of blocks that holds each.
@@ -145,13 +148,7 @@ pub fn translate(conf: &SwanctlConf, log: &Path) -> Result<(String, String), Lab
     let right = need(s.get(&[], "remote_addrs"), "remote_addrs")?;
     let left_id = identity(need(s.get(&["local"], "id"), "local.id")?);
     let right_id = identity(need(s.get(&["remote"], "id"), "remote.id")?);
-    for side in ["local", "remote"] {
-        let auth = need(s.get(&[side], "auth"), "auth")?;
-        if auth != "psk" {
-            return Err(unsupported("auth", auth));
-        }
-    }
-    let secret = need(s.get(&[], "secret"), "secrets.secret")?;
+    let auth = certs::Auth::from_settings(&s)?;
     let ike = ike_proposal(need(s.get(&[], "proposals"), "proposals")?)?;
     if let Some(m) = s.get(&[], "mobike").filter(|m| *m != "no") {
         return Err(unsupported("mobike", m));
@@ -168,13 +165,21 @@ pub fn translate(conf: &SwanctlConf, log: &Path) -> Result<(String, String), Lab
          \tright={right}\n\
          \tleftid={left_id}\n\
          \trightid={right_id}\n\
-         \tauthby=secret\n\
+         {auth}\
          \tike={ike}\n\
          \tmobike=no\n\
          \tnarrowing=yes\n\
          \ttype=transport\n",
-        log = log.display()
+        log = log.display(),
+        auth = auth.conn_lines(),
     );
+    if right == "%any" {
+        // A `right=%any` template has no remote selector until IKE_AUTH instantiates it, so
+        // pluto 5.2 finds no conn for the second child's CREATE_CHILD_SA (TS_UNACCEPTABLE,
+        // lab run 2026-12-07); a remote subnet gives the other template one to narrow to the
+        // peer's host address, what `dynamic` resolves to.
+        text.push_str("\trightsubnet=0.0.0.0/0\n");
+    }
     let children = s.children();
     if children.is_empty() {
         return Err(LabError::Setup(
@@ -201,10 +206,19 @@ pub fn translate(conf: &SwanctlConf, log: &Path) -> Result<(String, String), Lab
             }
         }
     }
-    let secrets = format!(
-        "# written by the iked lab (interop-tests/src/libreswan.rs)\n{left_id} {right_id} : PSK {secret}\n"
-    );
+    let mut secrets = "# written by the iked lab (interop-tests/src/libreswan.rs)\n".to_string();
+    if auth == certs::Auth::Psk {
+        let secret = need(s.get(&[], "secret"), "secrets.secret")?;
+        secrets.push_str(&format!("{left_id} {right_id} : PSK {secret}\n"));
+    }
     Ok((text, secrets))
+}
+
+/// The commands that import one host's certificates into pluto's NSS database under `dir`
+/// (see [`certs`]); `None` when the configuration authenticates by PSK.
+pub fn nss_script(conf: &SwanctlConf, dir: &Path) -> Result<Option<String>, LabError> {
+    let auth = certs::Auth::from_settings(&Settings::parse(conf.text()))?;
+    Ok(certs::nss_script(&auth, dir))
 }
 
 #[cfg(test)]
@@ -229,6 +243,19 @@ mod tests {
         assert!(tail.contains("leftprotoport=udp\n\trightprotoport=udp/4789\n"));
         assert!(secrets.contains("@host1 @host2 : PSK 0s"));
         assert!(text.contains("logfile=/d/pluto.log"));
+    }
+
+    #[test]
+    fn any_peer_gets_a_remote_subnet_to_narrow() {
+        let ws = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let mut conf = SwanctlConf::load(ws, Side::Bfr).unwrap();
+        conf.set_all("hw_offload", "auto");
+        let (text, _) = translate(&conf, Path::new("/l")).unwrap();
+        assert!(!text.contains("rightsubnet"));
+        conf.set_all("remote_addrs", "%any");
+        let (text, _) = translate(&conf, Path::new("/l")).unwrap();
+        assert!(text.contains("right=%any\n"));
+        assert_eq!(text.matches("rightsubnet=0.0.0.0/0\n").count(), 1);
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod crash;
 mod dpd;
 mod guard;
 mod hitless;
+mod libreswan_refusal;
 mod monitor;
 mod natt;
 mod offload_both;
@@ -969,6 +970,9 @@ fn cert_refused(
     hosts: &Hosts,
     case: CertCase,
 ) -> Result<(), LabError> {
+    if let Some(refused) = libreswan_refusal::check(sc, ctx, hosts, case) {
+        return refused;
+    }
     let init = hosts.get(sc.initiator).initiate(&SEED_CHILDREN[..1])?;
     ensure!(
         !init.ok,
@@ -996,6 +1000,7 @@ fn cert_refused(
         hosts.get(verifier).implementation.label(),
         case.cause_words()
     );
+    libreswan_refusal::stop_reviving(sc, ctx, hosts)?;
     // Give a DELETE or a late install time to show up before asserting nothing is there.
     std::thread::sleep(std::time::Duration::from_secs(1));
     checks::check_clean(&KernelView::read(&ctx.lab)?)

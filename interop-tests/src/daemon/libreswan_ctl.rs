@@ -2,10 +2,11 @@
 //!
 //! Contract: pluto runs in the foreground from the trixie root with everything it writes in
 //! the daemon's directory (NSS database `nss/`, control socket `run/pluto.ctl`, log
-//! `pluto.log`, config `ipsec.conf` / `ipsec.secrets` from [`crate::libreswan`]); each child of
+//! `pluto.log`, config `ipsec.conf` / `ipsec.secrets` from [`crate::libreswan`], certificates
+//! imported by `nss-import.sh` when the configuration has any); each child of
 //! the seed is one conn of that name, loaded with `addconn` once the control socket exists.
 
-use super::{ADDCONN, ControlResult, Daemon, PLUTO, WHACK};
+use super::{ADDCONN, ControlResult, Daemon, NSS_IMPORT, PLUTO, WHACK};
 use crate::LabError;
 use crate::peer_root::quote;
 
@@ -15,12 +16,15 @@ impl Daemon {
         let d = |name: &str| quote(&self.dir.join(name).display().to_string());
         let script = format!(
             "mkdir -p {nss} {run} && certutil -N -d sql:{nss} --empty-password && \
+             {{ [ ! -f {import} ] || sh {import} >{import_log} 2>&1; }} && \
              exec {PLUTO} --nofork --stderrlog --config {conf} --secretsfile {secrets} \
              --nssdir {nss} --rundir {run}",
             nss = d("nss"),
             run = d("run"),
             conf = d("ipsec.conf"),
             secrets = d("ipsec.secrets"),
+            import = d(NSS_IMPORT),
+            import_log = d("nss-import.log"),
         );
         vec!["sh".into(), "-c".into(), script]
     }

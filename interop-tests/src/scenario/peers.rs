@@ -3,8 +3,9 @@
 //! Contract: [`peer_rows`] gives a peer family (strongSwan 6, Libreswan 5) a baseline against
 //! itself and iked's rows against it: the seed in both roles, child-only then IKE delete by
 //! each side, CHILD and IKE rekey by each side under traffic, cookies, DPD for each
-//! `dpd_action`, and a `%any` responder on either side; strongSwan 6 also gets the certificate
-//! rows and `hw_offload = packet` on both ends. Row ids end in the family's tag
+//! `dpd_action`, a `%any` responder on either side, and the certificate rows (self-signed and
+//! CA-signed in both roles, three refusals); strongSwan 6 also gets `hw_offload = packet` on
+//! both ends. Row ids end in the family's tag
 //! (`-strongswan6`, `-libreswan5`).
 
 use crate::certs::CertCase;
@@ -14,63 +15,42 @@ use crate::swan_conf::Side;
 use super::Implementation::{Iked, Libreswan, StrongSwan, StrongSwan6};
 use super::{DpdAction, Kind, RekeyTarget, Scenario};
 
-/// Rows for strongSwan 6 only: certificates (Libreswan would need its NSS database and
-/// `leftcert=`; its translation refuses `auth = pubkey` by name), and `hw_offload = packet` on
-/// both ends, a keyword strongSwan 6 shares with iked.
+/// Certificate rows (issue 19): self-signed (pinned) and CA-signed (`ovs-pki`) in both roles,
+/// then the refusals (expired, other CA, wrong identity) with iked verifying the peer's faulty
+/// certificate. Libreswan gets them through its NSS database (`libreswan/certs.rs`).
+fn cert_rows(t: &str, p: Implementation) -> Vec<Scenario> {
+    use Side::Bfl;
+    let row = |name: &str, case: CertCase, init: Implementation, resp: Implementation| {
+        Scenario::new(format!("{name}-{t}"), Kind::Cert(case), init, resp, Bfl)
+    };
+    vec![
+        row(
+            "iked-initiates-cert-self-signed",
+            CertCase::SelfSigned,
+            Iked,
+            p,
+        ),
+        row(
+            "iked-responds-cert-self-signed",
+            CertCase::SelfSigned,
+            p,
+            Iked,
+        ),
+        row("iked-initiates-cert-ca", CertCase::CaSigned, Iked, p),
+        row("iked-responds-cert-ca", CertCase::CaSigned, p, Iked),
+        row("iked-cert-expired", CertCase::Expired, p, Iked),
+        row("iked-cert-other-ca", CertCase::OtherCa, p, Iked),
+        row("iked-cert-id-mismatch", CertCase::IdMismatch, p, Iked),
+    ]
+}
+
+/// Rows for strongSwan 6 only: `hw_offload = packet` on both ends, a keyword strongSwan 6
+/// shares with iked (Libreswan's `nic-offload=packet` is not translated).
 fn strongswan6_rows(t: &str) -> Vec<Scenario> {
     use Kind::*;
     use Side::Bfl;
     let p = StrongSwan6;
     vec![
-        Scenario::new(
-            format!("iked-initiates-cert-self-signed-{t}"),
-            Cert(CertCase::SelfSigned),
-            Iked,
-            p,
-            Bfl,
-        ),
-        Scenario::new(
-            format!("iked-responds-cert-self-signed-{t}"),
-            Cert(CertCase::SelfSigned),
-            p,
-            Iked,
-            Bfl,
-        ),
-        Scenario::new(
-            format!("iked-initiates-cert-ca-{t}"),
-            Cert(CertCase::CaSigned),
-            Iked,
-            p,
-            Bfl,
-        ),
-        Scenario::new(
-            format!("iked-responds-cert-ca-{t}"),
-            Cert(CertCase::CaSigned),
-            p,
-            Iked,
-            Bfl,
-        ),
-        Scenario::new(
-            format!("iked-cert-expired-{t}"),
-            Cert(CertCase::Expired),
-            p,
-            Iked,
-            Bfl,
-        ),
-        Scenario::new(
-            format!("iked-cert-other-ca-{t}"),
-            Cert(CertCase::OtherCa),
-            p,
-            Iked,
-            Bfl,
-        ),
-        Scenario::new(
-            format!("iked-cert-id-mismatch-{t}"),
-            Cert(CertCase::IdMismatch),
-            p,
-            Iked,
-            Bfl,
-        ),
         Scenario::new(
             format!("iked-packet-offload-both-{t}"),
             PacketOffloadBoth,
@@ -181,24 +161,17 @@ pub fn peer_rows(peer: Implementation) -> Vec<Scenario> {
         Iked,
         Bfl,
     ));
-    let peer_any = Scenario::new(
+    // Libreswan's `right=%any` side gets `rightsubnet=0.0.0.0/0` from the translation, without
+    // which pluto 5.2 answered the second child's CREATE_CHILD_SA with TS_UNACCEPTABLE
+    // (`libreswan.rs`).
+    rows.push(Scenario::new(
         format!("iked-initiates-seed-any-{t}"),
         SeedAny,
         Iked,
         peer,
         Bfl,
-    );
-    rows.push(if peer == Libreswan {
-        peer_any.known_failure(
-            "Libreswan 5.2 as a right=%any responder answers the second child's CREATE_CHILD_SA \
-             with TS_UNACCEPTABLE: pluto matches it only against the instance of the IKE SA's \
-             own conn (bf-out[1]), not against the other %any conn (lab run 2026-12-07); the \
-             first child, in IKE_AUTH, is established",
-            "TS_UNACCEPTABLE",
-        )
-    } else {
-        peer_any
-    });
+    ));
+    rows.extend(cert_rows(t, peer));
     if peer == StrongSwan6 {
         rows.extend(strongswan6_rows(t));
     }
