@@ -190,7 +190,11 @@ fn charons_fragments_decrypt_and_reassemble_to_its_ike_auth() {
         if i == 0 {
             first = Some((f.header, f.first_inner));
         } else {
-            assert_eq!(f.first_inner, 0, "only fragment 1 names the first payload");
+            assert_eq!(
+                f.first_inner,
+                iked_ike::wire::PayloadType::NONE,
+                "only fragment 1 names the first payload"
+            );
         }
         plaintext.extend_from_slice(&f.plaintext);
     }

@@ -30,11 +30,12 @@ use super::{
 };
 use crate::config::{ChildConfig, Fragmentation, Identity, IkeConfig, Mode, find_psk};
 use crate::error::{ProtocolError, notify_for};
-use crate::message::{Header, Message, Notify, Payload, exchange, flags, notify};
+use crate::message::{self, Header, Message, Notify, Payload};
 use crate::proposal::{Proposal, protocol, select, transform_type};
 use crate::suite::{self, ChildKeys, KeyExchange, Secret};
 use crate::time::Timestamp;
 use crate::ts::{TrafficSelector, narrow, narrow_to_host, resolve};
+use crate::wire::{ExchangeType, Flags, NotifyType};
 
 /// Minimum delay before retrying a rekey refused with TEMPORARY_FAILURE (up to twice this).
 const REKEY_RETRY_MIN: Duration = Duration::from_secs(5);

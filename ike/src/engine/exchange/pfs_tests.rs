@@ -64,7 +64,7 @@ fn forged_rekey_answer(answer: impl FnOnce(&Child) -> Vec<Payload>) -> (Pair, u3
     });
     with_sa(&mut p.b, b_ike, |engine, sa| {
         let payloads = answer(&sa.children[0]);
-        engine.send_response(sa, mid, exchange::CREATE_CHILD_SA, payloads);
+        engine.send_response(sa, mid, ExchangeType::CREATE_CHILD_SA, payloads);
         sa.expected_request_id = mid.wrapping_add(1);
     });
     p.run_for(Duration::from_secs(2));
@@ -77,10 +77,10 @@ fn rekey_answer(old: &Child, proposal: Proposal, ke: Option<Payload>) -> Vec<Pay
         Payload::Notify(Notify {
             protocol: protocol::ESP,
             spi: old.spi_in.to_be_bytes().to_vec(),
-            kind: notify::REKEY_SA,
+            kind: NotifyType::REKEY_SA,
             data: vec![],
         }),
-        Payload::Notify(Notify::new(notify::USE_TRANSPORT_MODE, vec![])),
+        Payload::Notify(Notify::new(NotifyType::USE_TRANSPORT_MODE, vec![])),
         Payload::Sa(vec![proposal]),
         Payload::Nonce(vec![0x5a; 32]),
     ];
@@ -181,10 +181,10 @@ fn rekey_request(a: &Endpoint, proposal: Proposal, ke: Option<Payload>) -> Vec<P
         Payload::Notify(Notify {
             protocol: protocol::ESP,
             spi: old.spi_in.to_be_bytes().to_vec(),
-            kind: notify::REKEY_SA,
+            kind: NotifyType::REKEY_SA,
             data: vec![],
         }),
-        Payload::Notify(Notify::new(notify::USE_TRANSPORT_MODE, vec![])),
+        Payload::Notify(Notify::new(NotifyType::USE_TRANSPORT_MODE, vec![])),
         Payload::Sa(vec![proposal]),
         Payload::Nonce(vec![0x3c; 32]),
     ];
@@ -200,7 +200,13 @@ fn forge_request(p: &mut Pair, payloads: Vec<Payload>) {
     let now = p.now;
     with_sa(&mut p.a, a_ike, |engine, sa| {
         // An answered liveness check is all A makes of the response.
-        engine.send_request(now, sa, exchange::CREATE_CHILD_SA, payloads, Active::Dpd);
+        engine.send_request(
+            now,
+            sa,
+            ExchangeType::CREATE_CHILD_SA,
+            payloads,
+            Active::Dpd,
+        );
     });
     p.run_for(Duration::from_millis(500));
 }
