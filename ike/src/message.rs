@@ -25,7 +25,7 @@ use crate::config::Identity;
 use crate::proposal::{Proposal, Selected, Transform};
 use crate::suite::{self, CryptoError, Secret};
 use crate::ts::TrafficSelector;
-use crate::wire::{self, ExchangeType, Flags, NotifyType, PayloadType};
+use crate::wire::{self, ExchangeType, Flags, NotifyType, PayloadType, ProtocolId};
 
 /// strongSwan's short name for a notify, as in its `[ENC]` log lines (the number when
 /// charon has no name for it).
@@ -62,8 +62,8 @@ impl Header {
 /// A Notify payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notify {
-    /// Protocol id (0 for IKE-wide notifies).
-    pub protocol: u8,
+    /// Protocol id (NONE for IKE-wide notifies).
+    pub protocol: ProtocolId,
     /// SPI (empty for most).
     pub spi: Vec<u8>,
     /// Notify type.
@@ -76,7 +76,7 @@ impl Notify {
     /// A notify without SPI.
     pub fn new(kind: NotifyType, data: Vec<u8>) -> Self {
         Notify {
-            protocol: 0,
+            protocol: ProtocolId::NONE,
             spi: Vec::new(),
             kind,
             data,
@@ -113,8 +113,8 @@ pub enum Payload {
     Notify(Notify),
     /// Delete.
     Delete {
-        /// Protocol (1 IKE, 3 ESP).
-        protocol: u8,
+        /// Protocol (IKE or ESP).
+        protocol: ProtocolId,
         /// SPIs (empty for IKE).
         spis: Vec<Vec<u8>>,
     },
@@ -527,19 +527,14 @@ fn to_wire(p: &Payload) -> wire::Payload {
                         .transforms
                         .iter()
                         .map(|t| {
-                            let (kind, id) = (wire::TransformType(t.kind), wire::TransformId(t.id));
+                            let (kind, id) = (t.kind, wire::TransformId(t.id));
                             match t.key_len {
                                 Some(bits) => wire::Transform::with_key_length(kind, id, bits),
                                 None => wire::Transform::new(kind, id),
                             }
                         })
                         .collect();
-                    wire::Proposal::new(
-                        prop.number,
-                        wire::ProtocolId(prop.protocol),
-                        prop.spi.clone(),
-                        transforms,
-                    )
+                    wire::Proposal::new(prop.number, prop.protocol, prop.spi.clone(), transforms)
                 })
                 .collect(),
         }),
@@ -563,13 +558,13 @@ fn to_wire(p: &Payload) -> wire::Payload {
         }),
         Payload::Nonce(n) => B::Nonce(wire::Nonce(n.clone())),
         Payload::Notify(n) => B::Notify(wire::Notify {
-            protocol: wire::ProtocolId(n.protocol),
+            protocol: n.protocol,
             spi: n.spi.clone(),
             notify_type: n.kind,
             data: n.data.clone(),
         }),
         Payload::Delete { protocol, spis } => B::Delete(wire::Delete {
-            protocol: wire::ProtocolId(*protocol),
+            protocol: *protocol,
             spi_size: spis
                 .first()
                 .map_or(0, |s| u8::try_from(s.len()).unwrap_or(u8::MAX)),
@@ -623,12 +618,12 @@ fn from_wire(p: wire::Payload) -> Result<Payload, DecodeError> {
                 .into_iter()
                 .map(|prop| Proposal {
                     number: prop.number,
-                    protocol: prop.protocol.0,
+                    protocol: prop.protocol,
                     transforms: prop
                         .transforms
                         .iter()
                         .map(|t| Transform {
-                            kind: t.transform_type.0,
+                            kind: t.transform_type,
                             id: t.id.0,
                             key_len: t.key_length(),
                         })
@@ -669,13 +664,13 @@ fn from_wire(p: wire::Payload) -> Result<Payload, DecodeError> {
             Payload::Nonce(n.0)
         }
         B::Notify(n) => Payload::Notify(Notify {
-            protocol: n.protocol.0,
+            protocol: n.protocol,
             spi: n.spi,
             kind: n.notify_type,
             data: n.data,
         }),
         B::Delete(d) => Payload::Delete {
-            protocol: d.protocol.0,
+            protocol: d.protocol,
             spis: d.spis,
         },
         B::VendorId(v) => Payload::VendorId(v.0),
@@ -704,7 +699,6 @@ fn from_wire(p: wire::Payload) -> Result<Payload, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proposal::protocol;
 
     fn sample() -> Message {
         Message {
@@ -723,7 +717,7 @@ mod tests {
                     data: vec![5; 32],
                 },
                 Payload::Sa(vec![
-                    Proposal::parse(protocol::ESP, "aes128gcm128-x25519-esn").unwrap(),
+                    Proposal::parse(ProtocolId::ESP, "aes128gcm128-x25519-esn").unwrap(),
                 ]),
                 Payload::TsI(vec![
                     TrafficSelector::parse("192.168.50.1/24 [udp]").unwrap(),
@@ -732,7 +726,7 @@ mod tests {
                     TrafficSelector::parse("fd00::1/128 [udp/4789]").unwrap(),
                 ]),
                 Payload::Delete {
-                    protocol: 3,
+                    protocol: ProtocolId::ESP,
                     spis: vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8]],
                 },
                 Payload::Nonce(vec![9; 32]),
@@ -757,7 +751,7 @@ mod tests {
         let m = sample();
         let bytes = encode(&m, None).unwrap();
         assert_eq!(decode(&bytes, None).unwrap(), m);
-        let sel = Proposal::parse(protocol::IKE, "aes128-sha256-x25519")
+        let sel = Proposal::parse(ProtocolId::IKE, "aes128-sha256-x25519")
             .unwrap()
             .selected()
             .unwrap();

@@ -17,9 +17,9 @@ use iked_ike::Timestamp;
 use iked_ike::config::Settings;
 use iked_ike::engine::{Engine, Event};
 use iked_ike::message::{self, Header, Message, Notify, Payload, SkKeys};
-use iked_ike::proposal::{Transform, transform_type};
+use iked_ike::proposal::Transform;
 use iked_ike::suite::{self, IkeKeys, KeyExchange};
-use iked_ike::wire::{ExchangeType, Flags, NotifyType, PayloadType};
+use iked_ike::wire::{ExchangeType, Flags, NotifyType, PayloadType, TransformType};
 
 fn at(secs: u64) -> Timestamp {
     Timestamp::from_nanos(secs * 1_000_000_000 + 1)
@@ -460,7 +460,7 @@ fn large_legal_payloads_are_not_refused_by_caps() {
         if let Payload::Sa(props) = p {
             let mut extra: Vec<Transform> = (0..200 - props[0].transforms.len())
                 .map(|i| Transform {
-                    kind: transform_type::ENCR,
+                    kind: TransformType::ENCR,
                     id: 1000 + u16::try_from(i).unwrap(),
                     key_len: None,
                 })

@@ -11,9 +11,9 @@ use std::time::Duration;
 use common::*;
 use iked_ike::engine::RandomSource;
 use iked_ike::message::{self, Header, Message, Notify, Payload};
-use iked_ike::proposal::{Proposal, protocol};
+use iked_ike::proposal::Proposal;
 use iked_ike::suite::KeyExchange;
-use iked_ike::wire::{ExchangeType, Flags, NotifyType};
+use iked_ike::wire::{ExchangeType, Flags, NotifyType, ProtocolId};
 
 /// Deterministic bytes; these requests need no secrecy.
 struct Counter(u8);
@@ -30,7 +30,7 @@ impl RandomSource for Counter {
 /// An IKE_SA_INIT request the seed's responder accepts, with initiator SPI `spi`, optional
 /// COOKIE first, and a Vendor ID of `pad` octets to make it large.
 fn sa_init(spi: u64, cookie: Option<&[u8]>, pad: usize) -> Vec<u8> {
-    let mut proposal = Proposal::parse(protocol::IKE, "aes128-sha256-x25519").unwrap();
+    let mut proposal = Proposal::parse(ProtocolId::IKE, "aes128-sha256-x25519").unwrap();
     proposal.number = 1;
     let ke = KeyExchange::generate(31, &mut Counter(1)).unwrap();
     let mut payloads = Vec::new();

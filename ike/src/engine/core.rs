@@ -19,10 +19,9 @@ use crate::config::{ChildConfig, IkeConfig, IkeSecret, Settings};
 use crate::creds::CredentialSet;
 use crate::error::{CommandError, ProtocolError};
 use crate::message::{self, Header, Message, Payload, SkKeys};
-use crate::proposal::protocol;
 use crate::time::Timestamp;
 use crate::timer::TimerQueue;
-use crate::wire::{ExchangeType, Flags};
+use crate::wire::{ExchangeType, Flags, ProtocolId};
 
 /// Feeds `suite::seal` its IVs: random for CBC; for AEAD ciphers the SA's message counter,
 /// since an AEAD IV must never repeat under one key.
@@ -1072,7 +1071,7 @@ impl Engine {
     /// Sends the INFORMATIONAL that deletes `sa` itself (an empty IKE Delete payload).
     pub(crate) fn send_ike_delete(&mut self, now: Timestamp, sa: &mut IkeSa) {
         let payloads = vec![Payload::Delete {
-            protocol: protocol::IKE,
+            protocol: ProtocolId::IKE,
             spis: vec![],
         }];
         self.send_request(

@@ -309,12 +309,13 @@ mod tests {
     use super::*;
     use crate::config::Identity;
     use crate::message::{Datagram, Notify, decode_datagram};
-    use crate::proposal::{Proposal, protocol};
+    use crate::proposal::Proposal;
     use crate::suite::Secret;
+    use crate::wire::ProtocolId;
     use crate::wire::{ExchangeType, Flags, NotifyType};
 
     fn suite(text: &str) -> crate::proposal::Selected {
-        Proposal::parse(protocol::IKE, text)
+        Proposal::parse(ProtocolId::IKE, text)
             .unwrap()
             .selected()
             .unwrap()

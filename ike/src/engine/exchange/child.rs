@@ -300,7 +300,7 @@ impl Engine {
             && let Some(old) = pc.rekey_of.and_then(|id| sa.child(id))
         {
             payloads.push(Payload::Notify(Notify {
-                protocol: protocol::ESP,
+                protocol: ProtocolId::ESP,
                 spi: old.spi_in.to_be_bytes().to_vec(),
                 kind: NotifyType::REKEY_SA,
                 data: vec![],
@@ -376,7 +376,7 @@ impl Engine {
         let (local_ts, remote_ts) = match nc.rekey_of.and_then(|id| sa.child(id)) {
             Some(old) => {
                 payloads.push(Payload::Notify(Notify {
-                    protocol: protocol::ESP,
+                    protocol: ProtocolId::ESP,
                     spi: old.spi_in.to_be_bytes().to_vec(),
                     kind: NotifyType::REKEY_SA,
                     data: vec![],

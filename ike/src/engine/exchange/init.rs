@@ -536,7 +536,7 @@ impl Engine {
         let bad_proposals = sa_payload(&msg).is_some_and(|list| {
             list.iter().enumerate().any(|(i, p)| {
                 usize::from(p.number) != i + 1
-                    || (p.protocol == protocol::IKE && !matches!(p.spi.len(), 0 | 8))
+                    || (p.protocol == ProtocolId::IKE && !matches!(p.spi.len(), 0 | 8))
             })
         });
         if bad_notify || bad_proposals {

@@ -29,7 +29,7 @@ fn ike_id(ep: &Endpoint) -> IkeSaId {
 }
 
 fn esp(text: &str, spi: u32) -> Proposal {
-    let mut p = Proposal::parse(protocol::ESP, text).expect("proposal");
+    let mut p = Proposal::parse(ProtocolId::ESP, text).expect("proposal");
     p.spi = spi.to_be_bytes().to_vec();
     p
 }
@@ -75,7 +75,7 @@ fn forged_rekey_answer(answer: impl FnOnce(&Child) -> Vec<Payload>) -> (Pair, u3
 fn rekey_answer(old: &Child, proposal: Proposal, ke: Option<Payload>) -> Vec<Payload> {
     let mut v = vec![
         Payload::Notify(Notify {
-            protocol: protocol::ESP,
+            protocol: ProtocolId::ESP,
             spi: old.spi_in.to_be_bytes().to_vec(),
             kind: NotifyType::REKEY_SA,
             data: vec![],
@@ -179,7 +179,7 @@ fn rekey_request(a: &Endpoint, proposal: Proposal, ke: Option<Payload>) -> Vec<P
     let old = &sas[0].children[0];
     let mut v = vec![
         Payload::Notify(Notify {
-            protocol: protocol::ESP,
+            protocol: ProtocolId::ESP,
             spi: old.spi_in.to_be_bytes().to_vec(),
             kind: NotifyType::REKEY_SA,
             data: vec![],

@@ -145,7 +145,7 @@ impl Engine {
             "sending DELETE for {what}"
         );
         let payloads = vec![Payload::Delete {
-            protocol: protocol::ESP,
+            protocol: ProtocolId::ESP,
             spis: vec![spi_in.to_be_bytes().to_vec()],
         }];
         self.send_request(now, sa, ExchangeType::INFORMATIONAL, payloads, active);
@@ -556,7 +556,7 @@ impl Engine {
     ) -> Fate {
         let mid = msg.header.message_id;
         let ex = ExchangeType::CREATE_CHILD_SA;
-        if sa_payload(&msg).is_some_and(|p| p.iter().any(|p| p.protocol == protocol::IKE)) {
+        if sa_payload(&msg).is_some_and(|p| p.iter().any(|p| p.protocol == ProtocolId::IKE)) {
             return self.respond_ike_rekey(now, sa, msg);
         }
         let rekey_of = match msg.notify(NotifyType::REKEY_SA) {
@@ -723,8 +723,8 @@ impl Engine {
                 protocol: proto,
                 spis,
             } => match *proto {
-                protocol::IKE => !spis.is_empty(),
-                protocol::ESP | protocol::AH => spis.iter().any(|s| s.len() != 4),
+                ProtocolId::IKE => !spis.is_empty(),
+                ProtocolId::ESP | ProtocolId::AH => spis.iter().any(|s| s.len() != 4),
                 _ => true,
             },
             _ => false,
@@ -742,9 +742,9 @@ impl Engine {
                 spis,
             } = p
             {
-                if *proto == protocol::IKE {
+                if *proto == ProtocolId::IKE {
                     ike_delete = true;
-                } else if *proto == protocol::ESP || *proto == protocol::AH {
+                } else if *proto == ProtocolId::ESP || *proto == ProtocolId::AH {
                     esp_spis.extend(spis.iter().filter_map(|s| spi32(s)));
                 }
             }
@@ -787,7 +787,7 @@ impl Engine {
             vec![]
         } else {
             vec![Payload::Delete {
-                protocol: protocol::ESP,
+                protocol: ProtocolId::ESP,
                 spis: ours,
             }]
         };
