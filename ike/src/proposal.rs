@@ -4,47 +4,59 @@
 //! strongSwan's selection (the first of *our* proposals, in our order unless the peer's order is
 //! preferred, that shares one transform of every type with a peer proposal). Keyword parsing
 //! ([`Proposal::parse`]) is `iked_crypto`'s registry; unknown keywords are an error, never
-//! ignored.
+//! ignored. Types and protocols are `wire`'s code points ([`TransformType`], [`ProtocolId`]).
+//!
+//! Why a proposal type of its own, beside `iked_crypto::registry::Proposal` and
+//! `wire::Proposal`: the three mean different things. The registry's is a configured
+//! algorithm set, grouped by type, for IKE or ESP only, with no number and no SPI (what
+//! `proposals = ...` says). `wire`'s is the substructure as received, with every attribute
+//! kept. This one is what the engine negotiates with: the peer's proposal number and SPI
+//! (which the answer must echo) and the transforms in the order they were offered, each
+//! reduced to type, id and Key Length: the flat list [`select`] intersects type by type.
+//! [`Proposal::from_registry`] and `message.rs`'s SA conversion are the two crossings.
 
 use iked_crypto::registry;
 use thiserror::Error;
 
 use crate::wire::{ProtocolId, TransformType};
 
+// The transform ids the engine names, as the `u16` its [`Transform::id`] holds: `wire`'s code
+// points (`wire::codes`), not numbers of their own.
+
 /// Encryption transform ids.
 pub mod encr {
     /// AES-CBC (RFC 3602), keyed by the key length attribute.
-    pub const AES_CBC: u16 = 12;
+    pub const AES_CBC: u16 = crate::wire::codes::encr::AES_CBC.0;
     /// AES-GCM with a 16-octet ICV (RFC 4106 / RFC 5282).
-    pub const AES_GCM_16: u16 = 20;
+    pub const AES_GCM_16: u16 = crate::wire::codes::encr::AES_GCM_16.0;
 }
 /// PRF transform ids.
 pub mod prf {
     /// HMAC-SHA2-256 (RFC 4868).
-    pub const HMAC_SHA2_256: u16 = 5;
+    pub const HMAC_SHA2_256: u16 = crate::wire::codes::prf::HMAC_SHA2_256.0;
 }
 /// Integrity transform ids.
 pub mod integ {
     /// No integrity (AEAD ciphers).
-    pub const NONE: u16 = 0;
+    pub const NONE: u16 = crate::wire::codes::integ::NONE.0;
     /// HMAC-SHA2-256-128 (RFC 4868).
-    pub const HMAC_SHA2_256_128: u16 = 12;
+    pub const HMAC_SHA2_256_128: u16 = crate::wire::codes::integ::HMAC_SHA2_256_128.0;
 }
 /// Key exchange method ids.
 pub mod ke {
     /// No key exchange.
-    pub const NONE: u16 = 0;
+    pub const NONE: u16 = crate::wire::codes::ke::NONE.0;
     /// 256-bit random ECP group (RFC 5903).
-    pub const ECP_256: u16 = 19;
+    pub const ECP_256: u16 = crate::wire::codes::ke::ECP_256.0;
     /// Curve25519 (RFC 8031).
-    pub const CURVE_25519: u16 = 31;
+    pub const CURVE_25519: u16 = crate::wire::codes::ke::CURVE_25519.0;
 }
 /// Extended sequence number transform ids.
 pub mod esn {
     /// No extended sequence numbers.
-    pub const NO: u16 = 0;
+    pub const NO: u16 = crate::wire::codes::esn::NO_ESN.0;
     /// Extended sequence numbers.
-    pub const YES: u16 = 1;
+    pub const YES: u16 = crate::wire::codes::esn::ESN.0;
 }
 
 /// One transform: type, id and optional key length attribute (in bits).
