@@ -16,8 +16,6 @@
 //!   outside 16..=256 octets). Unknown non-critical payloads are kept as [`Payload::Unknown`];
 //!   an unknown critical one is [`DecodeError::UnsupportedCritical`].
 
-use std::net::IpAddr;
-
 use thiserror::Error;
 use zeroize::Zeroizing;
 
@@ -463,55 +461,15 @@ fn engine_header(h: &wire::Header) -> Header {
 }
 
 fn wire_ts(list: &[TrafficSelector]) -> wire::TrafficSelectors {
-    wire::TrafficSelectors::new(
-        list.iter()
-            .map(|ts| {
-                let addresses = match (ts.start, ts.end) {
-                    (IpAddr::V4(start), IpAddr::V4(end)) => wire::AddressRange::V4 { start, end },
-                    (start, end) => wire::AddressRange::V6 {
-                        start: v6(start),
-                        end: v6(end),
-                    },
-                };
-                wire::TrafficSelector::Ip(wire::IpTrafficSelector {
-                    ip_protocol: ts.protocol,
-                    start_port: ts.start_port,
-                    end_port: ts.end_port,
-                    addresses,
-                })
-            })
-            .collect(),
-    )
-}
-
-/// A selector mixing families is not built by `ts.rs`; map it to IPv6 rather than panic.
-fn v6(a: IpAddr) -> std::net::Ipv6Addr {
-    match a {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-        IpAddr::V6(v6) => v6,
-    }
+    wire::TrafficSelectors::new(list.iter().map(wire::TrafficSelector::from).collect())
 }
 
 fn engine_ts(ts: wire::TrafficSelectors) -> Result<Vec<TrafficSelector>, DecodeError> {
     ts.selectors
         .into_iter()
-        .map(|s| match s {
-            wire::TrafficSelector::Ip(ip) => {
-                let (start, end) = match ip.addresses {
-                    wire::AddressRange::V4 { start, end } => (start.into(), end.into()),
-                    wire::AddressRange::V6 { start, end } => (start.into(), end.into()),
-                };
-                Ok(TrafficSelector {
-                    protocol: ip.ip_protocol,
-                    start_port: ip.start_port,
-                    end_port: ip.end_port,
-                    start,
-                    end,
-                })
-            }
-            wire::TrafficSelector::Other { .. } => {
-                Err(DecodeError::Malformed("traffic selector type"))
-            }
+        .map(|s| {
+            TrafficSelector::try_from(s)
+                .map_err(|_| DecodeError::Malformed("traffic selector type"))
         })
         .collect()
 }
