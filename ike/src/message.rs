@@ -1,11 +1,10 @@
-//! The engine's message model, on top of the `wire` codec.
+//! The engine's view of a message, on top of the `wire` codec, and the SK/SKF protection.
 //!
 //! Contract: [`Message`] is a decoded IKEv2 message with its payloads in order (the contents of
 //! an SK payload are listed as plain payloads after decryption). Its code points are `wire`'s
-//! typed ones ([`ExchangeType`], [`NotifyType`], [`PayloadType`], the bits of [`Flags`]); its
-//! payload bodies are the engine's [`Proposal`], [`TrafficSelector`], [`Identity`]. All byte parsing and
-//! encoding is `crate::wire`'s; this module converts between the two models and runs the
-//! SK/SKF sealing and opening through `crate::suite`:
+//! typed ones ([`ExchangeType`], [`NotifyType`], [`PayloadType`], [`ProtocolId`], the bits of
+//! [`Flags`]); all byte parsing and encoding is `crate::wire`'s. This module runs the SK/SKF
+//! sealing and opening through `crate::suite`:
 //! - [`decode_datagram`] parses a datagram and, for protected messages, verifies and decrypts
 //!   it; an SKF fragment (RFC 7383) comes back as a verified, decrypted [`Fragment`] for the
 //!   engine's reassembly, which then calls [`assemble`]. [`decode`] is the unfragmented case.
@@ -15,12 +14,19 @@
 //!   `wire` it refuses what the engine cannot represent (non-IP traffic selectors, nonces
 //!   outside 16..=256 octets). Unknown non-critical payloads are kept as [`Payload::Unknown`];
 //!   an unknown critical one is [`DecodeError::UnsupportedCritical`].
+//!
+//! Why [`Payload`] is not `wire::Payload`: `wire` keeps what a message must round-trip
+//! (critical bits, reserved octets, every transform attribute, non-IP selectors, the SK
+//! envelope), the engine needs the meaning: the payloads it acts on as its own types
+//! ([`Proposal`], [`TrafficSelector`], [`Identity`]) with what it cannot act on refused once,
+//! here, at decoding. The crossings of those body types live beside them (`proposal.rs`,
+//! `ts.rs`); this file only maps payload to payload.
 
 use thiserror::Error;
 use zeroize::Zeroizing;
 
 use crate::config::Identity;
-use crate::proposal::{Proposal, Selected, Transform};
+use crate::proposal::{Proposal, Selected};
 use crate::suite::{self, CryptoError, Secret};
 use crate::ts::TrafficSelector;
 use crate::wire::{self, ExchangeType, Flags, NotifyType, PayloadType, ProtocolId};
@@ -478,23 +484,7 @@ fn to_wire(p: &Payload) -> wire::Payload {
     use wire::PayloadBody as B;
     let body = match p {
         Payload::Sa(proposals) => B::SecurityAssociation(wire::SecurityAssociation {
-            proposals: proposals
-                .iter()
-                .map(|prop| {
-                    let transforms = prop
-                        .transforms
-                        .iter()
-                        .map(|t| {
-                            let (kind, id) = (t.kind, wire::TransformId(t.id));
-                            match t.key_len {
-                                Some(bits) => wire::Transform::with_key_length(kind, id, bits),
-                                None => wire::Transform::new(kind, id),
-                            }
-                        })
-                        .collect();
-                    wire::Proposal::new(prop.number, prop.protocol, prop.spi.clone(), transforms)
-                })
-                .collect(),
+            proposals: proposals.iter().map(wire::Proposal::from).collect(),
         }),
         Payload::Ke { group, data } => B::KeyExchange(wire::KeyExchange {
             group: wire::TransformId(*group),
@@ -571,25 +561,9 @@ fn from_wire_all(payloads: Vec<wire::Payload>) -> Result<Vec<Payload>, DecodeErr
 fn from_wire(p: wire::Payload) -> Result<Payload, DecodeError> {
     use wire::PayloadBody as B;
     Ok(match p.body {
-        B::SecurityAssociation(sa) => Payload::Sa(
-            sa.proposals
-                .into_iter()
-                .map(|prop| Proposal {
-                    number: prop.number,
-                    protocol: prop.protocol,
-                    transforms: prop
-                        .transforms
-                        .iter()
-                        .map(|t| Transform {
-                            kind: t.transform_type,
-                            id: t.id.0,
-                            key_len: t.key_length(),
-                        })
-                        .collect(),
-                    spi: prop.spi,
-                })
-                .collect(),
-        ),
+        B::SecurityAssociation(sa) => {
+            Payload::Sa(sa.proposals.into_iter().map(Proposal::from).collect())
+        }
         B::KeyExchange(ke) => Payload::Ke {
             group: ke.group.0,
             data: ke.data,

@@ -18,7 +18,7 @@
 use iked_crypto::registry;
 use thiserror::Error;
 
-use crate::wire::{ProtocolId, TransformType};
+use crate::wire::{self, ProtocolId, TransformType};
 
 // The transform ids the engine names, as the `u16` its [`Transform::id`] holds: `wire`'s code
 // points (`wire::codes`), not numbers of their own.
@@ -293,6 +293,44 @@ fn intersect(mine: &Proposal, peer: &Proposal) -> Option<Proposal> {
         spi: peer.spi.clone(),
         transforms: chosen,
     })
+}
+
+/// The SA payload's proposal as the engine negotiates with it: each transform reduced to
+/// type, id and Key Length (see the module doc for why this is a type of its own).
+impl From<wire::Proposal> for Proposal {
+    fn from(prop: wire::Proposal) -> Self {
+        Proposal {
+            number: prop.number,
+            protocol: prop.protocol,
+            transforms: prop
+                .transforms
+                .iter()
+                .map(|t| Transform {
+                    kind: t.transform_type,
+                    id: t.id.0,
+                    key_len: t.key_length(),
+                })
+                .collect(),
+            spi: prop.spi,
+        }
+    }
+}
+
+impl From<&Proposal> for wire::Proposal {
+    fn from(prop: &Proposal) -> Self {
+        let transforms = prop
+            .transforms
+            .iter()
+            .map(|t| {
+                let (kind, id) = (t.kind, wire::TransformId(t.id));
+                match t.key_len {
+                    Some(bits) => wire::Transform::with_key_length(kind, id, bits),
+                    None => wire::Transform::new(kind, id),
+                }
+            })
+            .collect();
+        wire::Proposal::new(prop.number, prop.protocol, prop.spi.clone(), transforms)
+    }
 }
 
 #[cfg(test)]
