@@ -51,7 +51,6 @@ const BUCKETS: usize = 32;
 const COOKIE_LEN: usize = 4 + 32;
 
 const NOTIFY_HEADER_LEN: usize = 8;
-/// Payload type of a Notify (RFC 7296 3.10).
 
 /// The cookie secrets and the state of the cookie and half-open limits.
 pub(crate) struct DosState {

@@ -41,7 +41,6 @@ pub(crate) const MAX_REASSEMBLED_LEN: usize = 10_000;
 pub(crate) const REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(30);
 /// IKE port: no non-ESP marker on it (RFC 3948 2.2).
 const IKE_PORT: u16 = 500;
-/// SKF Next Payload after fragment 1 (RFC 7383 2.5).
 
 /// Fragmentation state of one IKE SA.
 #[derive(Default)]

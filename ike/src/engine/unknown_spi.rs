@@ -33,8 +33,6 @@ use crate::wire::{ExchangeType, Flags, NotifyType, PayloadType};
 /// Answers allowed per second, and the burst the bucket holds.
 pub const ANSWERS_PER_SECOND: u32 = 10;
 
-/// Payload types of an SK and an SKF payload (RFC 7296 3.14, RFC 7383 2.5).
-
 /// Size of the answer: header and an empty Notify.
 const ANSWER_LEN: usize = 28 + 8;
 
