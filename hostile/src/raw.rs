@@ -2,113 +2,111 @@
 //! production codec (`iked_ike::wire`) so that every length, count, type and flag can be set
 //! to a value that codec would refuse to produce. Nothing here validates: a builder writes
 //! what it is given, and the parser of answers is lenient (it stops at the first payload that
-//! does not fit and reports how far it got). The code points are written out from the RFCs
-//! here rather than imported from `iked_ike`, on purpose: a wrong constant in the code under
-//! test must not be able to hide in its tests as well.
+//! does not fit and reports how far it got).
+//!
+//! The code points are `iked_ike::wire`'s (one vocabulary for the daemon and its hostile
+//! peer); the short modules below only give them as the raw integers a byte-level builder
+//! writes and compares, since a hostile message may carry any value in any field. A wrong
+//! code point in `wire` cannot hide behind this: `ike/tests/strongswan_kat.rs` decodes
+//! charon's own captures with it, and the hostile tier runs against the real daemon.
 
-/// Payload types (RFC 7296 3.2, RFC 7383 2.5).
+use iked_ike::wire::codes::{encr, integ, ke, prf};
+use iked_ike::wire::{ExchangeType, Flags, NotifyType, PayloadType, TransformType};
+
+/// Payload types (RFC 7296 3.2, RFC 7383 2.5), as the octet the builder writes.
 pub mod pt {
-    pub const NONE: u8 = 0;
-    pub const SA: u8 = 33;
-    pub const KE: u8 = 34;
-    pub const IDI: u8 = 35;
-    pub const IDR: u8 = 36;
-    pub const CERT: u8 = 37;
-    pub const CERTREQ: u8 = 38;
-    pub const AUTH: u8 = 39;
-    pub const NONCE: u8 = 40;
-    pub const N: u8 = 41;
-    pub const D: u8 = 42;
-    pub const V: u8 = 43;
-    pub const TSI: u8 = 44;
-    pub const TSR: u8 = 45;
-    pub const SK: u8 = 46;
-    pub const CP: u8 = 47;
-    pub const EAP: u8 = 48;
-    pub const SKF: u8 = 53;
+    use super::PayloadType as P;
+    pub const NONE: u8 = P::NONE.0;
+    pub const SA: u8 = P::SECURITY_ASSOCIATION.0;
+    pub const KE: u8 = P::KEY_EXCHANGE.0;
+    pub const IDI: u8 = P::ID_INITIATOR.0;
+    pub const IDR: u8 = P::ID_RESPONDER.0;
+    pub const CERT: u8 = P::CERTIFICATE.0;
+    pub const CERTREQ: u8 = P::CERTIFICATE_REQUEST.0;
+    pub const AUTH: u8 = P::AUTHENTICATION.0;
+    pub const NONCE: u8 = P::NONCE.0;
+    pub const N: u8 = P::NOTIFY.0;
+    pub const D: u8 = P::DELETE.0;
+    pub const V: u8 = P::VENDOR_ID.0;
+    pub const TSI: u8 = P::TS_INITIATOR.0;
+    pub const TSR: u8 = P::TS_RESPONDER.0;
+    pub const SK: u8 = P::ENCRYPTED.0;
+    pub const CP: u8 = P::CONFIGURATION.0;
+    pub const EAP: u8 = P::EAP.0;
+    pub const SKF: u8 = P::ENCRYPTED_FRAGMENT.0;
 }
 
-/// Exchange types (RFC 7296 3.1).
+/// Exchange types (RFC 7296 3.1), as the header octet.
 pub mod ex {
-    pub const IKE_SA_INIT: u8 = 34;
-    pub const IKE_AUTH: u8 = 35;
-    pub const CREATE_CHILD_SA: u8 = 36;
-    pub const INFORMATIONAL: u8 = 37;
+    use super::ExchangeType as E;
+    pub const IKE_SA_INIT: u8 = E::IKE_SA_INIT.0;
+    pub const IKE_AUTH: u8 = E::IKE_AUTH.0;
+    pub const CREATE_CHILD_SA: u8 = E::CREATE_CHILD_SA.0;
+    pub const INFORMATIONAL: u8 = E::INFORMATIONAL.0;
 }
 
 /// Header flags (RFC 7296 3.1).
 pub mod flag {
-    pub const INITIATOR: u8 = 0x08;
-    pub const VERSION: u8 = 0x10;
-    pub const RESPONSE: u8 = 0x20;
+    use super::Flags as F;
+    pub const INITIATOR: u8 = F::INITIATOR;
+    pub const VERSION: u8 = F::VERSION;
+    pub const RESPONSE: u8 = F::RESPONSE;
 }
 
-/// Notify message types (RFC 7296 3.10.1, RFC 7383).
+/// Notify message types (RFC 7296 3.10.1, RFC 7383), as the 16-bit field.
 pub mod nt {
-    pub const UNSUPPORTED_CRITICAL_PAYLOAD: u16 = 1;
-    pub const INVALID_IKE_SPI: u16 = 4;
-    pub const INVALID_MAJOR_VERSION: u16 = 5;
-    pub const INVALID_SYNTAX: u16 = 7;
-    pub const INVALID_MESSAGE_ID: u16 = 9;
-    pub const INVALID_SPI: u16 = 11;
-    pub const NO_PROPOSAL_CHOSEN: u16 = 14;
-    pub const INVALID_KE_PAYLOAD: u16 = 17;
-    pub const AUTHENTICATION_FAILED: u16 = 24;
-    pub const SINGLE_PAIR_REQUIRED: u16 = 34;
-    pub const NO_ADDITIONAL_SAS: u16 = 35;
-    pub const TS_UNACCEPTABLE: u16 = 38;
-    pub const TEMPORARY_FAILURE: u16 = 43;
-    pub const CHILD_SA_NOT_FOUND: u16 = 44;
-    pub const INITIAL_CONTACT: u16 = 16384;
-    pub const NAT_DETECTION_SOURCE_IP: u16 = 16388;
-    pub const NAT_DETECTION_DESTINATION_IP: u16 = 16389;
-    pub const COOKIE: u16 = 16390;
-    pub const USE_TRANSPORT_MODE: u16 = 16391;
-    pub const REKEY_SA: u16 = 16393;
-    pub const FRAGMENTATION_SUPPORTED: u16 = 16430;
+    use super::NotifyType as N;
+    pub const UNSUPPORTED_CRITICAL_PAYLOAD: u16 = N::UNSUPPORTED_CRITICAL_PAYLOAD.0;
+    pub const INVALID_IKE_SPI: u16 = N::INVALID_IKE_SPI.0;
+    pub const INVALID_MAJOR_VERSION: u16 = N::INVALID_MAJOR_VERSION.0;
+    pub const INVALID_SYNTAX: u16 = N::INVALID_SYNTAX.0;
+    pub const INVALID_MESSAGE_ID: u16 = N::INVALID_MESSAGE_ID.0;
+    pub const INVALID_SPI: u16 = N::INVALID_SPI.0;
+    pub const NO_PROPOSAL_CHOSEN: u16 = N::NO_PROPOSAL_CHOSEN.0;
+    pub const INVALID_KE_PAYLOAD: u16 = N::INVALID_KE_PAYLOAD.0;
+    pub const AUTHENTICATION_FAILED: u16 = N::AUTHENTICATION_FAILED.0;
+    pub const SINGLE_PAIR_REQUIRED: u16 = N::SINGLE_PAIR_REQUIRED.0;
+    pub const NO_ADDITIONAL_SAS: u16 = N::NO_ADDITIONAL_SAS.0;
+    pub const TS_UNACCEPTABLE: u16 = N::TS_UNACCEPTABLE.0;
+    pub const TEMPORARY_FAILURE: u16 = N::TEMPORARY_FAILURE.0;
+    pub const CHILD_SA_NOT_FOUND: u16 = N::CHILD_SA_NOT_FOUND.0;
+    pub const INITIAL_CONTACT: u16 = N::INITIAL_CONTACT.0;
+    pub const NAT_DETECTION_SOURCE_IP: u16 = N::NAT_DETECTION_SOURCE_IP.0;
+    pub const NAT_DETECTION_DESTINATION_IP: u16 = N::NAT_DETECTION_DESTINATION_IP.0;
+    pub const COOKIE: u16 = N::COOKIE.0;
+    pub const USE_TRANSPORT_MODE: u16 = N::USE_TRANSPORT_MODE.0;
+    pub const REKEY_SA: u16 = N::REKEY_SA.0;
+    pub const FRAGMENTATION_SUPPORTED: u16 = N::IKEV2_FRAGMENTATION_SUPPORTED.0;
 
     /// Error types are below 16384 (RFC 7296 3.10.1).
     pub fn is_error(t: u16) -> bool {
-        t < 16384
+        N(t).is_error()
     }
 
-    /// A short name for reports.
+    /// A short name for reports: the error types by their IANA name, anything else `N(n)`.
     pub fn name(t: u16) -> String {
-        match t {
-            UNSUPPORTED_CRITICAL_PAYLOAD => "UNSUPPORTED_CRITICAL_PAYLOAD".into(),
-            INVALID_IKE_SPI => "INVALID_IKE_SPI".into(),
-            INVALID_MAJOR_VERSION => "INVALID_MAJOR_VERSION".into(),
-            INVALID_SYNTAX => "INVALID_SYNTAX".into(),
-            INVALID_MESSAGE_ID => "INVALID_MESSAGE_ID".into(),
-            INVALID_SPI => "INVALID_SPI".into(),
-            NO_PROPOSAL_CHOSEN => "NO_PROPOSAL_CHOSEN".into(),
-            INVALID_KE_PAYLOAD => "INVALID_KE_PAYLOAD".into(),
-            AUTHENTICATION_FAILED => "AUTHENTICATION_FAILED".into(),
-            SINGLE_PAIR_REQUIRED => "SINGLE_PAIR_REQUIRED".into(),
-            NO_ADDITIONAL_SAS => "NO_ADDITIONAL_SAS".into(),
-            TS_UNACCEPTABLE => "TS_UNACCEPTABLE".into(),
-            TEMPORARY_FAILURE => "TEMPORARY_FAILURE".into(),
-            CHILD_SA_NOT_FOUND => "CHILD_SA_NOT_FOUND".into(),
-            COOKIE => "COOKIE".into(),
-            other => format!("N({other})"),
+        match N(t).name() {
+            Some(name) if N(t).is_error() || t == COOKIE => name.to_string(),
+            _ => format!("N({t})"),
         }
     }
 }
 
 /// Transform types and ids used by the peer (RFC 7296 3.3.2, IANA).
 pub mod tf {
-    pub const ENCR: u8 = 1;
-    pub const PRF: u8 = 2;
-    pub const INTEG: u8 = 3;
-    pub const DH: u8 = 4;
-    pub const ESN: u8 = 5;
-    pub const ENCR_AES_CBC: u16 = 12;
-    pub const ENCR_AES_GCM_16: u16 = 20;
-    pub const PRF_HMAC_SHA2_256: u16 = 5;
-    pub const AUTH_HMAC_SHA2_256_128: u16 = 12;
-    pub const DH_MODP_2048: u16 = 14;
-    pub const DH_ECP_256: u16 = 19;
-    pub const DH_CURVE25519: u16 = 31;
+    use super::{TransformType as T, encr, integ, ke, prf};
+    pub const ENCR: u8 = T::ENCR.0;
+    pub const PRF: u8 = T::PRF.0;
+    pub const INTEG: u8 = T::INTEG.0;
+    pub const DH: u8 = T::KE.0;
+    pub const ESN: u8 = T::ESN.0;
+    pub const ENCR_AES_CBC: u16 = encr::AES_CBC.0;
+    pub const ENCR_AES_GCM_16: u16 = encr::AES_GCM_16.0;
+    pub const PRF_HMAC_SHA2_256: u16 = prf::HMAC_SHA2_256.0;
+    pub const AUTH_HMAC_SHA2_256_128: u16 = integ::HMAC_SHA2_256_128.0;
+    pub const DH_MODP_2048: u16 = ke::MODP_2048.0;
+    pub const DH_ECP_256: u16 = ke::ECP_256.0;
+    pub const DH_CURVE25519: u16 = ke::CURVE_25519.0;
 }
 
 /// The fixed IKE header (28 bytes). `length: None` writes the real total.

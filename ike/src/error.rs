@@ -6,8 +6,9 @@
 
 use thiserror::Error;
 
-use crate::message::{DecodeError, notify};
+use crate::message::{self, DecodeError};
 use crate::suite::CryptoError;
+use crate::wire::{NotifyType, PayloadType};
 
 /// Why an exchange failed.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -16,8 +17,8 @@ pub enum ProtocolError {
     #[error("malformed message: {0}")]
     Malformed(String),
     /// An unknown payload was marked critical.
-    #[error("unsupported critical payload {0}")]
-    UnsupportedCritical(u8),
+    #[error("unsupported critical payload {}", .0.0)]
+    UnsupportedCritical(PayloadType),
     /// A mandatory payload is missing.
     #[error("missing {0} payload")]
     MissingPayload(&'static str),
@@ -76,8 +77,8 @@ pub enum ProtocolError {
     #[error("temporary failure")]
     TemporaryFailure,
     /// The peer refused with an error notify.
-    #[error("peer sent error notify {}", notify::short_name(*.0))]
-    PeerNotify(u16),
+    #[error("peer sent error notify {}", message::notify_name(*.0))]
+    PeerNotify(NotifyType),
 }
 
 impl From<DecodeError> for ProtocolError {
@@ -104,25 +105,28 @@ impl From<CryptoError> for ProtocolError {
 
 /// The notify (type, data) to send for a failed request, or `None` when the right reaction is
 /// silence (integrity failures are dropped; RFC 7296 2.21.2/2.21.3).
-pub fn notify_for(err: &ProtocolError) -> Option<(u16, Vec<u8>)> {
+pub fn notify_for(err: &ProtocolError) -> Option<(NotifyType, Vec<u8>)> {
     use ProtocolError as E;
     Some(match err {
         E::Malformed(_) | E::MissingPayload(_) | E::InvalidKeValue => {
-            (notify::INVALID_SYNTAX, vec![])
+            (NotifyType::INVALID_SYNTAX, vec![])
         }
-        E::UnsupportedCritical(t) => (notify::UNSUPPORTED_CRITICAL_PAYLOAD, vec![*t]),
-        E::NoProposalChosen | E::Crypto(_) => (notify::NO_PROPOSAL_CHOSEN, vec![]),
-        E::InvalidKe { wanted, .. } => (notify::INVALID_KE_PAYLOAD, wanted.to_be_bytes().to_vec()),
+        E::UnsupportedCritical(t) => (NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![t.0]),
+        E::NoProposalChosen | E::Crypto(_) => (NotifyType::NO_PROPOSAL_CHOSEN, vec![]),
+        E::InvalidKe { wanted, .. } => (
+            NotifyType::INVALID_KE_PAYLOAD,
+            wanted.to_be_bytes().to_vec(),
+        ),
         // Which of these happened is our business only.
         E::NoPeerConfig(_)
         | E::NoSharedKey { .. }
         | E::AuthFailed
         | E::PubkeyAuth(_)
-        | E::CrlsNeeded(_) => (notify::AUTHENTICATION_FAILED, vec![]),
-        E::TsUnacceptable => (notify::TS_UNACCEPTABLE, vec![]),
-        E::ModeMismatch => (notify::NO_PROPOSAL_CHOSEN, vec![]),
-        E::ChildNotFound => (notify::CHILD_SA_NOT_FOUND, vec![]),
-        E::TemporaryFailure => (notify::TEMPORARY_FAILURE, vec![]),
+        | E::CrlsNeeded(_) => (NotifyType::AUTHENTICATION_FAILED, vec![]),
+        E::TsUnacceptable => (NotifyType::TS_UNACCEPTABLE, vec![]),
+        E::ModeMismatch => (NotifyType::NO_PROPOSAL_CHOSEN, vec![]),
+        E::ChildNotFound => (NotifyType::CHILD_SA_NOT_FOUND, vec![]),
+        E::TemporaryFailure => (NotifyType::TEMPORARY_FAILURE, vec![]),
         E::Integrity | E::PeerNotify(_) => return None,
     })
 }
@@ -163,14 +167,17 @@ mod tests {
             ProtocolError::PubkeyAuth("certificate expired".into()),
         ];
         for c in &causes {
-            assert_eq!(notify_for(c), Some((notify::AUTHENTICATION_FAILED, vec![])));
+            assert_eq!(
+                notify_for(c),
+                Some((NotifyType::AUTHENTICATION_FAILED, vec![]))
+            );
         }
         assert_eq!(
             notify_for(&ProtocolError::InvalidKe {
                 offered: 19,
                 wanted: 31
             }),
-            Some((notify::INVALID_KE_PAYLOAD, vec![0, 31]))
+            Some((NotifyType::INVALID_KE_PAYLOAD, vec![0, 31]))
         );
         assert_eq!(notify_for(&ProtocolError::Integrity), None);
     }

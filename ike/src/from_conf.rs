@@ -39,8 +39,9 @@ use crate::config::{
     UniquePolicy, id_type,
 };
 use crate::marks::{ChildMarks, IfIdSpec, MarkSpec, MarkValue};
-use crate::proposal::{Proposal, protocol, transform_type};
+use crate::proposal::Proposal;
 use crate::ts::{TrafficSelector, TsSpec};
+use crate::wire::{ProtocolId, TransformType};
 
 /// A setting the engine cannot run, with where it is.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -173,7 +174,7 @@ pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
     let local = auth_round(c, &c.local, "local").map_err(|(s, p)| at(s, p))?;
     let remote = auth_round(c, &c.remote, "remote").map_err(|(s, p)| at(s, p))?;
     let proposals =
-        engine_proposals(&c.proposals, protocol::IKE).map_err(|p| at("proposals".into(), p))?;
+        engine_proposals(&c.proposals, ProtocolId::IKE).map_err(|p| at("proposals".into(), p))?;
     let mut children = Vec::with_capacity(c.children.len());
     for ch in &c.children {
         // Shunts (`mode = pass|drop`) are policies the daemon installs itself; the engine
@@ -187,7 +188,7 @@ pub fn connection(c: &conf::Connection) -> Result<IkeConfig, ConvertError> {
             conf::Mode::Transport => Mode::Transport,
             other => return Err(at_child("mode", Problem::Mode(other.to_string()))),
         };
-        let esp_proposals = engine_proposals(&ch.esp_proposals, protocol::ESP)
+        let esp_proposals = engine_proposals(&ch.esp_proposals, ProtocolId::ESP)
             .map_err(|p| at_child("esp_proposals", p))?;
         let l = &ch.lifetime;
         children.push(Arc::new(ChildConfig {
@@ -373,7 +374,7 @@ pub fn identity(id: &conf::identity::Identity) -> Result<Option<Identity>, Probl
 /// proposals left incomplete dropped (see the module contract).
 fn engine_proposals(
     list: &[iked_crypto::registry::Proposal],
-    proto: u8,
+    proto: ProtocolId,
 ) -> Result<Vec<Proposal>, Problem> {
     let mut out = Vec::with_capacity(list.len());
     for p in list {
@@ -386,10 +387,10 @@ fn engine_proposals(
         let kept_every_type = configured.iter().all(|t| has(t.kind));
         let aead = transforms
             .iter()
-            .any(|t| t.kind == transform_type::ENCR && crate::suite::is_aead(t.id));
-        let complete = has(transform_type::ENCR)
-            && (aead || has(transform_type::INTEG))
-            && (proto != protocol::IKE || (has(transform_type::PRF) && has(transform_type::KE)));
+            .any(|t| t.kind == TransformType::ENCR && crate::suite::is_aead(t.id));
+        let complete = has(TransformType::ENCR)
+            && (aead || has(TransformType::INTEG))
+            && (proto != ProtocolId::IKE || (has(TransformType::PRF) && has(TransformType::KE)));
         if kept_every_type && complete {
             // The engine renumbers proposals when it sends them; numbered here for callers
             // that print them.
@@ -514,7 +515,7 @@ connections {
         assert_eq!(conn.local.id, Some(Identity::from_text("host1")));
         assert_eq!(conn.local.method, AuthMethod::Psk);
         // aes128-sha256-x25519 as the engine parses it itself.
-        let expected = Proposal::parse(protocol::IKE, "aes128-sha256-x25519").unwrap();
+        let expected = Proposal::parse(ProtocolId::IKE, "aes128-sha256-x25519").unwrap();
         let mut got = conn.proposals[0].transforms.clone();
         let mut want = expected.transforms.clone();
         got.sort_by_key(|t| (t.kind, t.id));

@@ -1,10 +1,10 @@
-//! The engine's message model, on top of the `wire` codec.
+//! The engine's view of a message, on top of the `wire` codec, and the SK/SKF protection.
 //!
 //! Contract: [`Message`] is a decoded IKEv2 message with its payloads in order (the contents of
-//! an SK payload are listed as plain payloads after decryption), in the engine's vocabulary
-//! (plain integers, [`Proposal`], [`TrafficSelector`], [`Identity`]). All byte parsing and
-//! encoding is `crate::wire`'s; this module converts between the two models and runs the
-//! SK/SKF sealing and opening through `crate::suite`:
+//! an SK payload are listed as plain payloads after decryption). Its code points are `wire`'s
+//! typed ones ([`ExchangeType`], [`NotifyType`], [`PayloadType`], [`ProtocolId`], the bits of
+//! [`Flags`]); all byte parsing and encoding is `crate::wire`'s. This module runs the SK/SKF
+//! sealing and opening through `crate::suite`:
 //! - [`decode_datagram`] parses a datagram and, for protected messages, verifies and decrypts
 //!   it; an SKF fragment (RFC 7383) comes back as a verified, decrypted [`Fragment`] for the
 //!   engine's reassembly, which then calls [`assemble`]. [`decode`] is the unfragmented case.
@@ -14,141 +14,27 @@
 //!   `wire` it refuses what the engine cannot represent (non-IP traffic selectors, nonces
 //!   outside 16..=256 octets). Unknown non-critical payloads are kept as [`Payload::Unknown`];
 //!   an unknown critical one is [`DecodeError::UnsupportedCritical`].
-
-use std::net::IpAddr;
+//!
+//! Why [`Payload`] is not `wire::Payload`: `wire` keeps what a message must round-trip
+//! (critical bits, reserved octets, every transform attribute, non-IP selectors, the SK
+//! envelope), the engine needs the meaning: the payloads it acts on as its own types
+//! ([`Proposal`], [`TrafficSelector`], [`Identity`]) with what it cannot act on refused once,
+//! here, at decoding. The crossings of those body types live beside them (`proposal.rs`,
+//! `ts.rs`); this file only maps payload to payload.
 
 use thiserror::Error;
 use zeroize::Zeroizing;
 
 use crate::config::Identity;
-use crate::proposal::{Proposal, Selected, Transform};
+use crate::proposal::{Proposal, Selected};
 use crate::suite::{self, CryptoError, Secret};
 use crate::ts::TrafficSelector;
-use crate::wire;
+use crate::wire::{self, ExchangeType, Flags, NotifyType, PayloadType, ProtocolId};
 
-/// Exchange types (RFC 7296 3.1).
-pub mod exchange {
-    /// IKE_SA_INIT.
-    pub const IKE_SA_INIT: u8 = 34;
-    /// IKE_AUTH.
-    pub const IKE_AUTH: u8 = 35;
-    /// CREATE_CHILD_SA.
-    pub const CREATE_CHILD_SA: u8 = 36;
-    /// INFORMATIONAL.
-    pub const INFORMATIONAL: u8 = 37;
-}
-
-/// Payload type numbers (RFC 7296 3.2).
-pub mod payload_type {
-    /// No next payload.
-    pub const NONE: u8 = 0;
-    /// Security Association.
-    pub const SA: u8 = 33;
-    /// Key Exchange.
-    pub const KE: u8 = 34;
-    /// Identification - Initiator.
-    pub const IDI: u8 = 35;
-    /// Identification - Responder.
-    pub const IDR: u8 = 36;
-    /// Certificate.
-    pub const CERT: u8 = 37;
-    /// Certificate Request.
-    pub const CERTREQ: u8 = 38;
-    /// Authentication.
-    pub const AUTH: u8 = 39;
-    /// Nonce.
-    pub const NONCE: u8 = 40;
-    /// Notify.
-    pub const NOTIFY: u8 = 41;
-    /// Delete.
-    pub const DELETE: u8 = 42;
-    /// Vendor ID.
-    pub const VENDOR_ID: u8 = 43;
-    /// Traffic Selector - Initiator.
-    pub const TSI: u8 = 44;
-    /// Traffic Selector - Responder.
-    pub const TSR: u8 = 45;
-    /// Encrypted and Authenticated.
-    pub const SK: u8 = 46;
-    /// Encrypted and Authenticated Fragment (RFC 7383).
-    pub const SKF: u8 = 53;
-}
-
-/// Notify message types used by the engine (IANA "IKEv2 Notify Message Types").
-pub mod notify {
-    /// UNSUPPORTED_CRITICAL_PAYLOAD.
-    pub const UNSUPPORTED_CRITICAL_PAYLOAD: u16 = 1;
-    /// INVALID_IKE_SPI.
-    pub const INVALID_IKE_SPI: u16 = 4;
-    /// INVALID_MAJOR_VERSION.
-    pub const INVALID_MAJOR_VERSION: u16 = 5;
-    /// INVALID_SYNTAX.
-    pub const INVALID_SYNTAX: u16 = 7;
-    /// INVALID_MESSAGE_ID.
-    pub const INVALID_MESSAGE_ID: u16 = 9;
-    /// INVALID_SPI.
-    pub const INVALID_SPI: u16 = 11;
-    /// NO_PROPOSAL_CHOSEN.
-    pub const NO_PROPOSAL_CHOSEN: u16 = 14;
-    /// INVALID_KE_PAYLOAD.
-    pub const INVALID_KE_PAYLOAD: u16 = 17;
-    /// AUTHENTICATION_FAILED.
-    pub const AUTHENTICATION_FAILED: u16 = 24;
-    /// SINGLE_PAIR_REQUIRED.
-    pub const SINGLE_PAIR_REQUIRED: u16 = 34;
-    /// NO_ADDITIONAL_SAS.
-    pub const NO_ADDITIONAL_SAS: u16 = 35;
-    /// TS_UNACCEPTABLE.
-    pub const TS_UNACCEPTABLE: u16 = 38;
-    /// TEMPORARY_FAILURE.
-    pub const TEMPORARY_FAILURE: u16 = 43;
-    /// CHILD_SA_NOT_FOUND.
-    pub const CHILD_SA_NOT_FOUND: u16 = 44;
-    /// INITIAL_CONTACT.
-    pub const INITIAL_CONTACT: u16 = 16384;
-    /// NAT_DETECTION_SOURCE_IP.
-    pub const NAT_DETECTION_SOURCE_IP: u16 = 16388;
-    /// NAT_DETECTION_DESTINATION_IP.
-    pub const NAT_DETECTION_DESTINATION_IP: u16 = 16389;
-    /// COOKIE.
-    pub const COOKIE: u16 = 16390;
-    /// USE_TRANSPORT_MODE.
-    pub const USE_TRANSPORT_MODE: u16 = 16391;
-    /// REKEY_SA.
-    pub const REKEY_SA: u16 = 16393;
-    /// ESP_TFC_PADDING_NOT_SUPPORTED.
-    pub const ESP_TFC_PADDING_NOT_SUPPORTED: u16 = 16394;
-    /// AUTH_LIFETIME.
-    pub const AUTH_LIFETIME: u16 = 16403;
-    /// MULTIPLE_AUTH_SUPPORTED.
-    pub const MULTIPLE_AUTH_SUPPORTED: u16 = 16404;
-    /// REDIRECT_SUPPORTED.
-    pub const REDIRECT_SUPPORTED: u16 = 16406;
-    /// EAP_ONLY_AUTHENTICATION.
-    pub const EAP_ONLY_AUTHENTICATION: u16 = 16417;
-    /// CHILDLESS_IKEV2_SUPPORTED (RFC 6023).
-    pub const CHILDLESS_IKEV2_SUPPORTED: u16 = 16418;
-    /// IKEV2_MESSAGE_ID_SYNC_SUPPORTED.
-    pub const MSG_ID_SYNC_SUPPORTED: u16 = 16420;
-    /// IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383).
-    pub const FRAGMENTATION_SUPPORTED: u16 = 16430;
-    /// SIGNATURE_HASH_ALGORITHMS (RFC 7427).
-    pub const SIGNATURE_HASH_ALGORITHMS: u16 = 16431;
-
-    /// strongSwan's short name for a notify, as in its `[ENC]` log lines (the number when
-    /// charon has no name for it).
-    pub fn short_name(kind: u16) -> String {
-        crate::wire::notify_short_name(crate::wire::NotifyType(kind))
-            .map_or_else(|| kind.to_string(), str::to_string)
-    }
-}
-
-/// Header flags.
-pub mod flags {
-    /// Sent by the original initiator of the IKE SA.
-    pub const INITIATOR: u8 = 0x08;
-    /// This is a response.
-    pub const RESPONSE: u8 = 0x20;
+/// strongSwan's short name for a notify, as in its `[ENC]` log lines (the number when
+/// charon has no name for it).
+pub fn notify_name(kind: NotifyType) -> String {
+    wire::notify_short_name(kind).map_or_else(|| kind.0.to_string(), str::to_string)
 }
 
 /// The IKE header (RFC 7296 3.1), lengths excluded.
@@ -159,8 +45,8 @@ pub struct Header {
     /// Responder's SPI (0 in the first IKE_SA_INIT request).
     pub spi_r: u64,
     /// Exchange type.
-    pub exchange: u8,
-    /// Flags ([`flags`]).
+    pub exchange: ExchangeType,
+    /// Flags (the bits of [`Flags`]).
     pub flags: u8,
     /// Message ID.
     pub message_id: u32,
@@ -169,32 +55,32 @@ pub struct Header {
 impl Header {
     /// Whether the response flag is set.
     pub fn is_response(&self) -> bool {
-        self.flags & flags::RESPONSE != 0
+        self.flags & Flags::RESPONSE != 0
     }
     /// Whether the sender is the original initiator.
     pub fn from_initiator(&self) -> bool {
-        self.flags & flags::INITIATOR != 0
+        self.flags & Flags::INITIATOR != 0
     }
 }
 
 /// A Notify payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notify {
-    /// Protocol id (0 for IKE-wide notifies).
-    pub protocol: u8,
+    /// Protocol id (NONE for IKE-wide notifies).
+    pub protocol: ProtocolId,
     /// SPI (empty for most).
     pub spi: Vec<u8>,
     /// Notify type.
-    pub kind: u16,
+    pub kind: NotifyType,
     /// Notification data.
     pub data: Vec<u8>,
 }
 
 impl Notify {
     /// A notify without SPI.
-    pub fn new(kind: u16, data: Vec<u8>) -> Self {
+    pub fn new(kind: NotifyType, data: Vec<u8>) -> Self {
         Notify {
-            protocol: 0,
+            protocol: ProtocolId::NONE,
             spi: Vec::new(),
             kind,
             data,
@@ -231,8 +117,8 @@ pub enum Payload {
     Notify(Notify),
     /// Delete.
     Delete {
-        /// Protocol (1 IKE, 3 ESP).
-        protocol: u8,
+        /// Protocol (IKE or ESP).
+        protocol: ProtocolId,
         /// SPIs (empty for IKE).
         spis: Vec<Vec<u8>>,
     },
@@ -259,7 +145,7 @@ pub enum Payload {
     /// A payload the engine does not interpret (non-critical; CP and EAP too).
     Unknown {
         /// Payload type.
-        kind: u8,
+        kind: PayloadType,
         /// Body.
         body: Vec<u8>,
     },
@@ -276,7 +162,7 @@ pub struct Message {
 
 impl Message {
     /// The first notify of a type.
-    pub fn notify(&self, kind: u16) -> Option<&Notify> {
+    pub fn notify(&self, kind: NotifyType) -> Option<&Notify> {
         self.payloads.iter().find_map(|p| match p {
             Payload::Notify(n) if n.kind == kind => Some(n),
             _ => None,
@@ -286,7 +172,7 @@ impl Message {
     /// The first error notify (type below 16384), if any.
     pub fn error_notify(&self) -> Option<&Notify> {
         self.payloads.iter().find_map(|p| match p {
-            Payload::Notify(n) if n.kind < 16384 => Some(n),
+            Payload::Notify(n) if n.kind.is_error() => Some(n),
             _ => None,
         })
     }
@@ -311,8 +197,8 @@ pub enum DecodeError {
     #[error("unsupported IKE major version {0}")]
     Version(u8),
     /// An unknown payload with the critical bit set.
-    #[error("unsupported critical payload {0}")]
-    UnsupportedCritical(u8),
+    #[error("unsupported critical payload {}", .0.0)]
+    UnsupportedCritical(PayloadType),
     /// An encrypted message arrived but no keys exist yet.
     #[error("encrypted payload without keys")]
     NoKeys,
@@ -342,7 +228,7 @@ impl From<wire::WireError> for DecodeError {
     fn from(e: wire::WireError) -> Self {
         match e.kind {
             wire::WireErrorKind::UnsupportedCriticalPayload { payload_type } => {
-                DecodeError::UnsupportedCritical(payload_type.0)
+                DecodeError::UnsupportedCritical(payload_type)
             }
             wire::WireErrorKind::UnsupportedMajorVersion { major } => DecodeError::Version(major),
             _ => DecodeError::Wire(e),
@@ -385,8 +271,8 @@ pub struct Fragment {
     pub number: u16,
     /// Total Fragments.
     pub total: u16,
-    /// The SKF Next Payload field: the first inner payload type in fragment 1, else 0.
-    pub first_inner: u8,
+    /// The SKF Next Payload field: the first inner payload type in fragment 1, else NONE.
+    pub first_inner: PayloadType,
     /// Payloads before the SKF payload (normally none).
     pub unencrypted: Vec<Payload>,
     /// This fragment's slice of the inner payload chain (padding removed).
@@ -470,7 +356,7 @@ pub fn decode_datagram(bytes: &[u8], keys: Option<SkKeys<'_>>) -> Result<Datagra
             header,
             number,
             total,
-            first_inner: sk.first_inner.0,
+            first_inner: sk.first_inner,
             unencrypted: payloads,
             plaintext,
         })),
@@ -482,13 +368,13 @@ pub fn decode_datagram(bytes: &[u8], keys: Option<SkKeys<'_>>) -> Result<Datagra
 pub fn assemble(
     header: Header,
     unencrypted: Vec<Payload>,
-    first_inner: u8,
+    first_inner: PayloadType,
     plaintext: &[u8],
 ) -> Result<Message, DecodeError> {
     let mut payloads = unencrypted;
     // Fragments are verified one by one before they are assembled.
-    let inner = wire::decode_inner(wire::PayloadType(first_inner), plaintext)
-        .map_err(|e| DecodeError::from(e).verified())?;
+    let inner =
+        wire::decode_inner(first_inner, plaintext).map_err(|e| DecodeError::from(e).verified())?;
     payloads.extend(from_wire_all(inner).map_err(DecodeError::verified)?);
     Ok(Message { header, payloads })
 }
@@ -512,10 +398,9 @@ pub fn encode(
 }
 
 /// The message's payloads as an SK plaintext chain (before padding) and its first type.
-pub fn inner_plaintext(msg: &Message) -> Result<(u8, Vec<u8>), EncodeError> {
+pub fn inner_plaintext(msg: &Message) -> Result<(PayloadType, Vec<u8>), EncodeError> {
     let payloads: Vec<wire::Payload> = msg.payloads.iter().map(to_wire).collect();
-    let (first, bytes) = wire::encode_inner(&payloads)?;
-    Ok((first.0, bytes))
+    Ok(wire::encode_inner(&payloads)?)
 }
 
 /// Length of a datagram carrying `plaintext_len` octets of inner payloads in one SK payload
@@ -533,7 +418,7 @@ pub fn sealed_datagram_len(
 /// total), an SKF payload) sealing `plaintext` under `keys`, the IV drawn from `iv_source`.
 pub fn seal(
     header: &Header,
-    first_inner: u8,
+    first_inner: PayloadType,
     fragment: Option<(u16, u16)>,
     plaintext: &[u8],
     keys: &SkKeys<'_>,
@@ -544,7 +429,7 @@ pub fn seal(
         &wire_header(header),
         &[],
         wire::SkEnvelope {
-            first_inner: wire::PayloadType(first_inner),
+            first_inner,
             fragment,
             body_len,
         },
@@ -565,7 +450,7 @@ fn wire_header(h: &Header) -> wire::Header {
     wire::Header::new(
         wire::IkeSpi(h.spi_i),
         wire::IkeSpi(h.spi_r),
-        wire::ExchangeType(h.exchange),
+        h.exchange,
         wire::Flags(h.flags),
         h.message_id,
     )
@@ -575,62 +460,22 @@ fn engine_header(h: &wire::Header) -> Header {
     Header {
         spi_i: h.spi_i.0,
         spi_r: h.spi_r.0,
-        exchange: h.exchange.0,
+        exchange: h.exchange,
         flags: h.flags.0,
         message_id: h.message_id,
     }
 }
 
 fn wire_ts(list: &[TrafficSelector]) -> wire::TrafficSelectors {
-    wire::TrafficSelectors::new(
-        list.iter()
-            .map(|ts| {
-                let addresses = match (ts.start, ts.end) {
-                    (IpAddr::V4(start), IpAddr::V4(end)) => wire::AddressRange::V4 { start, end },
-                    (start, end) => wire::AddressRange::V6 {
-                        start: v6(start),
-                        end: v6(end),
-                    },
-                };
-                wire::TrafficSelector::Ip(wire::IpTrafficSelector {
-                    ip_protocol: ts.protocol,
-                    start_port: ts.start_port,
-                    end_port: ts.end_port,
-                    addresses,
-                })
-            })
-            .collect(),
-    )
-}
-
-/// A selector mixing families is not built by `ts.rs`; map it to IPv6 rather than panic.
-fn v6(a: IpAddr) -> std::net::Ipv6Addr {
-    match a {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-        IpAddr::V6(v6) => v6,
-    }
+    wire::TrafficSelectors::new(list.iter().map(wire::TrafficSelector::from).collect())
 }
 
 fn engine_ts(ts: wire::TrafficSelectors) -> Result<Vec<TrafficSelector>, DecodeError> {
     ts.selectors
         .into_iter()
-        .map(|s| match s {
-            wire::TrafficSelector::Ip(ip) => {
-                let (start, end) = match ip.addresses {
-                    wire::AddressRange::V4 { start, end } => (start.into(), end.into()),
-                    wire::AddressRange::V6 { start, end } => (start.into(), end.into()),
-                };
-                Ok(TrafficSelector {
-                    protocol: ip.ip_protocol,
-                    start_port: ip.start_port,
-                    end_port: ip.end_port,
-                    start,
-                    end,
-                })
-            }
-            wire::TrafficSelector::Other { .. } => {
-                Err(DecodeError::Malformed("traffic selector type"))
-            }
+        .map(|s| {
+            TrafficSelector::try_from(s)
+                .map_err(|_| DecodeError::Malformed("traffic selector type"))
         })
         .collect()
 }
@@ -639,28 +484,7 @@ fn to_wire(p: &Payload) -> wire::Payload {
     use wire::PayloadBody as B;
     let body = match p {
         Payload::Sa(proposals) => B::SecurityAssociation(wire::SecurityAssociation {
-            proposals: proposals
-                .iter()
-                .map(|prop| {
-                    let transforms = prop
-                        .transforms
-                        .iter()
-                        .map(|t| {
-                            let (kind, id) = (wire::TransformType(t.kind), wire::TransformId(t.id));
-                            match t.key_len {
-                                Some(bits) => wire::Transform::with_key_length(kind, id, bits),
-                                None => wire::Transform::new(kind, id),
-                            }
-                        })
-                        .collect();
-                    wire::Proposal::new(
-                        prop.number,
-                        wire::ProtocolId(prop.protocol),
-                        prop.spi.clone(),
-                        transforms,
-                    )
-                })
-                .collect(),
+            proposals: proposals.iter().map(wire::Proposal::from).collect(),
         }),
         Payload::Ke { group, data } => B::KeyExchange(wire::KeyExchange {
             group: wire::TransformId(*group),
@@ -682,13 +506,13 @@ fn to_wire(p: &Payload) -> wire::Payload {
         }),
         Payload::Nonce(n) => B::Nonce(wire::Nonce(n.clone())),
         Payload::Notify(n) => B::Notify(wire::Notify {
-            protocol: wire::ProtocolId(n.protocol),
+            protocol: n.protocol,
             spi: n.spi.clone(),
-            notify_type: wire::NotifyType(n.kind),
+            notify_type: n.kind,
             data: n.data.clone(),
         }),
         Payload::Delete { protocol, spis } => B::Delete(wire::Delete {
-            protocol: wire::ProtocolId(*protocol),
+            protocol: *protocol,
             spi_size: spis
                 .first()
                 .map_or(0, |s| u8::try_from(s.len()).unwrap_or(u8::MAX)),
@@ -712,7 +536,7 @@ fn to_wire(p: &Payload) -> wire::Payload {
 
 /// An opaque payload of a type `wire` knows (CP, EAP) is handed back as that type, so the
 /// summary names it as charon does; anything else stays unknown.
-fn unknown_to_wire(kind: u8, body: &[u8]) -> wire::Payload {
+fn unknown_to_wire(kind: PayloadType, body: &[u8]) -> wire::Payload {
     let mut chain = Vec::with_capacity(4 + body.len());
     chain.extend_from_slice(&[0, 0]);
     chain.extend_from_slice(
@@ -721,10 +545,10 @@ fn unknown_to_wire(kind: u8, body: &[u8]) -> wire::Payload {
             .to_be_bytes(),
     );
     chain.extend_from_slice(body);
-    match wire::decode_inner(wire::PayloadType(kind), &chain) {
+    match wire::decode_inner(kind, &chain) {
         Ok(mut one) if one.len() == 1 => one.remove(0),
         _ => wire::Payload::new(wire::PayloadBody::Unknown(wire::UnknownPayload {
-            payload_type: wire::PayloadType(kind),
+            payload_type: kind,
             data: body.to_vec(),
         })),
     }
@@ -737,25 +561,9 @@ fn from_wire_all(payloads: Vec<wire::Payload>) -> Result<Vec<Payload>, DecodeErr
 fn from_wire(p: wire::Payload) -> Result<Payload, DecodeError> {
     use wire::PayloadBody as B;
     Ok(match p.body {
-        B::SecurityAssociation(sa) => Payload::Sa(
-            sa.proposals
-                .into_iter()
-                .map(|prop| Proposal {
-                    number: prop.number,
-                    protocol: prop.protocol.0,
-                    transforms: prop
-                        .transforms
-                        .iter()
-                        .map(|t| Transform {
-                            kind: t.transform_type.0,
-                            id: t.id.0,
-                            key_len: t.key_length(),
-                        })
-                        .collect(),
-                    spi: prop.spi,
-                })
-                .collect(),
-        ),
+        B::SecurityAssociation(sa) => {
+            Payload::Sa(sa.proposals.into_iter().map(Proposal::from).collect())
+        }
         B::KeyExchange(ke) => Payload::Ke {
             group: ke.group.0,
             data: ke.data,
@@ -788,25 +596,25 @@ fn from_wire(p: wire::Payload) -> Result<Payload, DecodeError> {
             Payload::Nonce(n.0)
         }
         B::Notify(n) => Payload::Notify(Notify {
-            protocol: n.protocol.0,
+            protocol: n.protocol,
             spi: n.spi,
-            kind: n.notify_type.0,
+            kind: n.notify_type,
             data: n.data,
         }),
         B::Delete(d) => Payload::Delete {
-            protocol: d.protocol.0,
+            protocol: d.protocol,
             spis: d.spis,
         },
         B::VendorId(v) => Payload::VendorId(v.0),
         B::TsInitiator(ts) => Payload::TsI(engine_ts(ts)?),
         B::TsResponder(ts) => Payload::TsR(engine_ts(ts)?),
         B::Unknown(u) => Payload::Unknown {
-            kind: u.payload_type.0,
+            kind: u.payload_type,
             body: u.data,
         },
         // The engine does not interpret these; keep their bodies opaque.
         B::Configuration(_) | B::Eap(_) => {
-            let kind = p.body.payload_type().0;
+            let kind = p.body.payload_type();
             let (_, chain) = wire::encode_inner(std::slice::from_ref(&wire::Payload::new(p.body)))
                 .map_err(|_| DecodeError::Malformed("configuration or EAP payload"))?;
             Payload::Unknown {
@@ -823,26 +631,25 @@ fn from_wire(p: wire::Payload) -> Result<Payload, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proposal::protocol;
 
     fn sample() -> Message {
         Message {
             header: Header {
                 spi_i: 1,
                 spi_r: 2,
-                exchange: exchange::IKE_AUTH,
-                flags: flags::INITIATOR,
+                exchange: ExchangeType::IKE_AUTH,
+                flags: Flags::INITIATOR,
                 message_id: 1,
             },
             payloads: vec![
                 Payload::IdI(Identity::from_text("host1")),
-                Payload::Notify(Notify::new(notify::INITIAL_CONTACT, vec![])),
+                Payload::Notify(Notify::new(NotifyType::INITIAL_CONTACT, vec![])),
                 Payload::Auth {
                     method: 2,
                     data: vec![5; 32],
                 },
                 Payload::Sa(vec![
-                    Proposal::parse(protocol::ESP, "aes128gcm128-x25519-esn").unwrap(),
+                    Proposal::parse(ProtocolId::ESP, "aes128gcm128-x25519-esn").unwrap(),
                 ]),
                 Payload::TsI(vec![
                     TrafficSelector::parse("192.168.50.1/24 [udp]").unwrap(),
@@ -851,7 +658,7 @@ mod tests {
                     TrafficSelector::parse("fd00::1/128 [udp/4789]").unwrap(),
                 ]),
                 Payload::Delete {
-                    protocol: 3,
+                    protocol: ProtocolId::ESP,
                     spis: vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8]],
                 },
                 Payload::Nonce(vec![9; 32]),
@@ -876,7 +683,7 @@ mod tests {
         let m = sample();
         let bytes = encode(&m, None).unwrap();
         assert_eq!(decode(&bytes, None).unwrap(), m);
-        let sel = Proposal::parse(protocol::IKE, "aes128-sha256-x25519")
+        let sel = Proposal::parse(ProtocolId::IKE, "aes128-sha256-x25519")
             .unwrap()
             .selected()
             .unwrap();
@@ -920,7 +727,7 @@ mod tests {
             &Message {
                 header: sample().header,
                 payloads: vec![Payload::Unknown {
-                    kind: 200,
+                    kind: PayloadType(200),
                     body: vec![1],
                 }],
             },
@@ -929,12 +736,15 @@ mod tests {
         .unwrap();
         assert!(matches!(
             decode(&bytes, None).unwrap().payloads[0],
-            Payload::Unknown { kind: 200, .. }
+            Payload::Unknown {
+                kind: PayloadType(200),
+                ..
+            }
         ));
         bytes[28 + 1] = 0x80;
         assert_eq!(
             decode(&bytes, None),
-            Err(DecodeError::UnsupportedCritical(200))
+            Err(DecodeError::UnsupportedCritical(PayloadType(200)))
         );
     }
 }

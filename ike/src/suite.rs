@@ -18,6 +18,7 @@ use iked_crypto::sk::SkCipher;
 use iked_crypto::transforms::{EncrAlg, EspAlgorithms, IkeSuite, IntegAlg, PrfAlg};
 
 use crate::proposal::{Selected, Transform, integ, ke};
+use crate::wire::ProtocolId;
 
 /// The caller-supplied randomness: `iked_crypto`'s trait, so the daemon passes
 /// `iked_crypto::rng::OsRandom` and tests a seeded generator.
@@ -120,9 +121,9 @@ pub fn sizes(sel: &Selected) -> Result<EncrSizes, CryptoError> {
 }
 
 /// Whether `iked_crypto` implements a transform (for filtering configured proposals).
-pub fn supports(protocol: u8, t: &Transform) -> bool {
-    use crate::proposal::transform_type as tt;
-    let ike = protocol == crate::proposal::protocol::IKE;
+pub fn supports(protocol: ProtocolId, t: &Transform) -> bool {
+    use crate::wire::TransformType as tt;
+    let ike = protocol == ProtocolId::IKE;
     match t.kind {
         tt::ENCR => EncrAlg::from_transform(encr(t)).is_ok(),
         tt::PRF => PrfAlg::from_id(PrfId(t.id)).is_ok(),
@@ -328,7 +329,7 @@ pub fn open(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proposal::{Proposal, protocol};
+    use crate::proposal::Proposal;
 
     struct Counter(u8);
     impl RandomSource for Counter {
@@ -341,7 +342,7 @@ mod tests {
     }
 
     fn selected(text: &str) -> Selected {
-        Proposal::parse(protocol::IKE, text)
+        Proposal::parse(ProtocolId::IKE, text)
             .unwrap()
             .selected()
             .unwrap()

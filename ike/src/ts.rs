@@ -3,9 +3,19 @@
 //! Contract: a [`TrafficSelector`] is an address range, an IP protocol (0 = any) and a port
 //! range. [`narrow`] returns the intersection of what a peer proposed with what we are
 //! configured to allow, in the peer's order; an empty result means TS_UNACCEPTABLE.
+//!
+//! Why not `wire::TrafficSelector`: that one is the TS payload's substructure, typed by
+//! family (`AddressRange::V4`/`V6`) and keeping selectors of other types (Fibre Channel,
+//! security labels) whole so a message round-trips. This one is what narrowing, the
+//! configuration and the kernel requests work with: only IP ranges, any family behind one
+//! `IpAddr` pair, `Copy` and `Hash`, with strongSwan's text form. The two conversions at the
+//! end of this file are the only crossing; decoding refuses a non-IP selector there
+//! ([`NotIp`]), since the engine cannot narrow or install it.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
+
+use crate::wire;
 
 /// One traffic selector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -446,6 +456,57 @@ impl fmt::Display for TrafficSelector {
             }
         }
         Ok(())
+    }
+}
+
+/// A selector of a type other than an IP address range, which the engine cannot use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotIp;
+
+impl From<&TrafficSelector> for wire::TrafficSelector {
+    fn from(ts: &TrafficSelector) -> Self {
+        let addresses = match (ts.start, ts.end) {
+            (IpAddr::V4(start), IpAddr::V4(end)) => wire::AddressRange::V4 { start, end },
+            (start, end) => wire::AddressRange::V6 {
+                start: v6(start),
+                end: v6(end),
+            },
+        };
+        wire::TrafficSelector::Ip(wire::IpTrafficSelector {
+            ip_protocol: ts.protocol,
+            start_port: ts.start_port,
+            end_port: ts.end_port,
+            addresses,
+        })
+    }
+}
+
+/// A selector mixing families is not built by this module; map it to IPv6 rather than panic.
+fn v6(a: IpAddr) -> Ipv6Addr {
+    match a {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    }
+}
+
+impl TryFrom<wire::TrafficSelector> for TrafficSelector {
+    type Error = NotIp;
+
+    fn try_from(ts: wire::TrafficSelector) -> Result<Self, NotIp> {
+        let wire::TrafficSelector::Ip(ip) = ts else {
+            return Err(NotIp);
+        };
+        let (start, end) = match ip.addresses {
+            wire::AddressRange::V4 { start, end } => (start.into(), end.into()),
+            wire::AddressRange::V6 { start, end } => (start.into(), end.into()),
+        };
+        Ok(TrafficSelector {
+            protocol: ip.ip_protocol,
+            start_port: ip.start_port,
+            end_port: ip.end_port,
+            start,
+            end,
+        })
     }
 }
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 use common::*;
 use iked_ike::config::{IkeSecret, Mode, Settings};
 use iked_ike::engine::{DownReason, Engine, Event};
-use iked_ike::proposal::{Proposal, protocol};
+use iked_ike::proposal::Proposal;
+use iked_ike::wire::ProtocolId;
 
 fn child_up_ts(ep: &Endpoint) -> Vec<(String, String)> {
     ep.events
@@ -138,7 +139,7 @@ fn no_proposal_chosen_leaves_no_kernel_state() {
         if !left {
             for ch in &mut c.children {
                 Arc::make_mut(ch).esp_proposals =
-                    vec![Proposal::parse(protocol::ESP, "aes256-sha256").unwrap()];
+                    vec![Proposal::parse(ProtocolId::ESP, "aes256-sha256").unwrap()];
             }
         }
     });

@@ -10,9 +10,10 @@ use std::time::Duration;
 use common::*;
 use iked_ike::config::{Fragmentation, Mode, Settings};
 use iked_ike::message::{self, Datagram, SkKeys};
-use iked_ike::proposal::{Proposal, protocol};
+use iked_ike::proposal::Proposal;
 use iked_ike::suite::Secret;
 use iked_ike::wire;
+use iked_ike::wire::ProtocolId;
 
 /// (fragments, whole protected messages) among the datagrams the pair sent.
 fn count_sent(p: &Pair) -> (usize, usize) {
@@ -158,7 +159,7 @@ fn fragmented_key(name: &str) -> Secret {
 /// their concatenation is charon's IKE_AUTH request.
 #[test]
 fn charons_fragments_decrypt_and_reassemble_to_its_ike_auth() {
-    let sel = Proposal::parse(protocol::IKE, "aes128-sha256-x25519")
+    let sel = Proposal::parse(ProtocolId::IKE, "aes128-sha256-x25519")
         .unwrap()
         .selected()
         .unwrap();
@@ -190,7 +191,11 @@ fn charons_fragments_decrypt_and_reassemble_to_its_ike_auth() {
         if i == 0 {
             first = Some((f.header, f.first_inner));
         } else {
-            assert_eq!(f.first_inner, 0, "only fragment 1 names the first payload");
+            assert_eq!(
+                f.first_inner,
+                iked_ike::wire::PayloadType::NONE,
+                "only fragment 1 names the first payload"
+            );
         }
         plaintext.extend_from_slice(&f.plaintext);
     }

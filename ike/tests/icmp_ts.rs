@@ -100,7 +100,7 @@ fn wire_encoding_carries_type_in_the_high_byte() {
         header: Header {
             spi_i: 1,
             spi_r: 2,
-            exchange: 35,
+            exchange: iked_ike::wire::ExchangeType::IKE_AUTH,
             flags: 0,
             message_id: 1,
         },

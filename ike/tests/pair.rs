@@ -208,7 +208,7 @@ fn invalid_ke_payload_is_recovered_with_the_requested_group() {
             "aes128-sha256-x25519"
         };
         c.proposals = vec![
-            iked_ike::proposal::Proposal::parse(iked_ike::proposal::protocol::IKE, text).unwrap(),
+            iked_ike::proposal::Proposal::parse(iked_ike::wire::ProtocolId::IKE, text).unwrap(),
         ];
     });
     let now = p.now;
@@ -595,7 +595,7 @@ fn create_child_sa_recovers_from_invalid_ke_payload() {
             for ch in &mut c.children {
                 Arc::make_mut(ch).esp_proposals = vec![
                     iked_ike::proposal::Proposal::parse(
-                        iked_ike::proposal::protocol::ESP,
+                        iked_ike::wire::ProtocolId::ESP,
                         "aes128gcm128-ecp256-x25519-esn",
                     )
                     .unwrap(),

@@ -14,7 +14,8 @@ use std::time::Duration;
 use common::*;
 use iked_ike::config::{IkeConfig, Settings};
 use iked_ike::engine::{ChildSaId, Event, IkeSaId, KernelRequest};
-use iked_ike::proposal::{Proposal, protocol};
+use iked_ike::proposal::Proposal;
+use iked_ike::wire::ProtocolId;
 
 /// The seed's children with these ESP proposals.
 fn with_esp(conn: &mut IkeConfig, proposals: &[&str]) {
@@ -25,7 +26,7 @@ fn with_esp(conn: &mut IkeConfig, proposals: &[&str]) {
             let mut c = (**c).clone();
             c.esp_proposals = proposals
                 .iter()
-                .map(|p| Proposal::parse(protocol::ESP, p).unwrap())
+                .map(|p| Proposal::parse(ProtocolId::ESP, p).unwrap())
                 .collect();
             Arc::new(c)
         })

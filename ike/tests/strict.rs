@@ -16,9 +16,10 @@ use common::*;
 use iked_ike::Timestamp;
 use iked_ike::config::Settings;
 use iked_ike::engine::{Engine, Event};
-use iked_ike::message::{self, Header, Message, Notify, Payload, SkKeys, exchange, flags, notify};
-use iked_ike::proposal::{Transform, transform_type};
+use iked_ike::message::{self, Header, Message, Notify, Payload, SkKeys};
+use iked_ike::proposal::Transform;
 use iked_ike::suite::{self, IkeKeys, KeyExchange};
+use iked_ike::wire::{ExchangeType, Flags, NotifyType, PayloadType, TransformType};
 
 fn at(secs: u64) -> Timestamp {
     Timestamp::from_nanos(secs * 1_000_000_000 + 1)
@@ -65,14 +66,16 @@ fn sa_init(spi: u64, cookie: Option<&[u8]>) -> Vec<u8> {
     let mut msg = message::decode(&seed_sa_init_request(spi), None).unwrap();
     msg.header.spi_i = spi;
     if let Some(c) = cookie {
-        msg.payloads
-            .insert(0, Payload::Notify(Notify::new(notify::COOKIE, c.to_vec())));
+        msg.payloads.insert(
+            0,
+            Payload::Notify(Notify::new(NotifyType::COOKIE, c.to_vec())),
+        );
     }
     message::encode(&msg, None).unwrap()
 }
 
 /// The only notify of an unprotected answer, with the answer's header.
-fn plain_notify(bytes: &[u8]) -> (Header, u16, Vec<u8>) {
+fn plain_notify(bytes: &[u8]) -> (Header, NotifyType, Vec<u8>) {
     let msg = message::decode(bytes, None).unwrap();
     match msg.payloads.as_slice() {
         [Payload::Notify(n)] => (msg.header, n.kind, n.data.clone()),
@@ -143,8 +146,8 @@ impl Manual {
             header: Header {
                 spi_i,
                 spi_r: 0,
-                exchange: exchange::IKE_SA_INIT,
-                flags: flags::INITIATOR,
+                exchange: ExchangeType::IKE_SA_INIT,
+                flags: Flags::INITIATOR,
                 message_id: 0,
             },
             payloads: vec![
@@ -185,12 +188,12 @@ impl Manual {
     }
 
     /// A request sealed with valid integrity around a raw plaintext chain.
-    fn seal(&self, exchange_type: u8, mid: u32, first: u8, plaintext: &[u8]) -> Vec<u8> {
+    fn seal(&self, exchange_type: ExchangeType, mid: u32, first: u8, plaintext: &[u8]) -> Vec<u8> {
         let header = Header {
             spi_i: self.spi_i,
             spi_r: self.spi_r,
             exchange: exchange_type,
-            flags: flags::INITIATOR,
+            flags: Flags::INITIATOR,
             message_id: mid,
         };
         let keys = SkKeys {
@@ -198,7 +201,15 @@ impl Manual {
             encr: &self.keys.sk_ei,
             integ: &self.keys.sk_ai,
         };
-        message::seal(&header, first, None, plaintext, &keys, &mut TestRng(9)).unwrap()
+        message::seal(
+            &header,
+            PayloadType(first),
+            None,
+            plaintext,
+            &keys,
+            &mut TestRng(9),
+        )
+        .unwrap()
     }
 
     /// Decrypts a response of the responder.
@@ -254,7 +265,7 @@ fn sa_init_with_zero_initiator_spi_is_dropped() {
 fn sa_init_without_initiator_flag_is_dropped() {
     let mut e = responder(Settings::default());
     let mut bytes = sa_init(2, None);
-    bytes[19] &= !flags::INITIATOR;
+    bytes[19] &= !Flags::INITIATOR;
     assert!(exchange_raw(&mut e, at(1), BFL.parse().unwrap(), &bytes).is_empty());
     assert_eq!(e.ike_sa_count(), 0);
     assert!(
@@ -273,9 +284,9 @@ fn unknown_critical_payload_in_sa_init_is_answered_with_its_type() {
     let (h, kind, data) = plain_notify(&out[0]);
     assert_eq!(
         (kind, data),
-        (notify::UNSUPPORTED_CRITICAL_PAYLOAD, vec![200])
+        (NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![200])
     );
-    assert!(h.is_response() && h.exchange == exchange::IKE_SA_INIT && h.message_id == 0);
+    assert!(h.is_response() && h.exchange == ExchangeType::IKE_SA_INIT && h.message_id == 0);
     assert_eq!((h.spi_i, h.spi_r), (3, 0));
     assert_eq!(e.ike_sa_count(), 0, "nothing kept");
     // Not critical: skipped, and the request is answered normally.
@@ -293,7 +304,7 @@ fn malformed_sa_init_is_answered_with_invalid_syntax() {
     let out = exchange_raw(&mut e, at(1), BFL.parse().unwrap(), &bytes);
     assert_eq!(out.len(), 1);
     let (h, kind, data) = plain_notify(&out[0]);
-    assert_eq!((kind, data), (notify::INVALID_SYNTAX, vec![]));
+    assert_eq!((kind, data), (NotifyType::INVALID_SYNTAX, vec![]));
     assert!(h.is_response());
     assert_eq!(e.ike_sa_count(), 0);
 }
@@ -349,7 +360,7 @@ fn verified_but_malformed_request_gets_protected_invalid_syntax() {
             &mut e,
             at(2),
             m.from,
-            &m.seal(exchange::IKE_AUTH, 1, first, &plain),
+            &m.seal(ExchangeType::IKE_AUTH, 1, first, &plain),
         );
         assert_eq!(out.len(), 1, "{case}: answered");
         let resp = m.open(&out[0]);
@@ -358,10 +369,13 @@ fn verified_but_malformed_request_gets_protected_invalid_syntax() {
             resp.header.message_id, 1,
             "{case}: the request's message ID"
         );
-        assert_eq!(resp.header.exchange, exchange::IKE_AUTH, "{case}");
+        assert_eq!(resp.header.exchange, ExchangeType::IKE_AUTH, "{case}");
         assert_eq!(
             resp.payloads,
-            vec![Payload::Notify(Notify::new(notify::INVALID_SYNTAX, vec![]))],
+            vec![Payload::Notify(Notify::new(
+                NotifyType::INVALID_SYNTAX,
+                vec![]
+            ))],
             "{case}"
         );
         // A retransmission of the request gets the same answer again, not a second parse.
@@ -369,7 +383,7 @@ fn verified_but_malformed_request_gets_protected_invalid_syntax() {
             &mut e,
             at(3),
             m.from,
-            &m.seal(exchange::IKE_AUTH, 1, first, &plain),
+            &m.seal(ExchangeType::IKE_AUTH, 1, first, &plain),
         );
         assert_eq!(again, out, "{case}: cached answer replayed");
     }
@@ -384,7 +398,7 @@ fn unknown_critical_payload_in_encrypted_request_is_answered_protected() {
         &mut e,
         at(2),
         m.from,
-        &m.seal(exchange::IKE_AUTH, 1, first, &plain),
+        &m.seal(ExchangeType::IKE_AUTH, 1, first, &plain),
     );
     assert_eq!(out.len(), 1);
     let resp = m.open(&out[0]);
@@ -392,7 +406,7 @@ fn unknown_critical_payload_in_encrypted_request_is_answered_protected() {
     assert_eq!(
         resp.payloads,
         vec![Payload::Notify(Notify::new(
-            notify::UNSUPPORTED_CRITICAL_PAYLOAD,
+            NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD,
             vec![201]
         ))]
     );
@@ -403,7 +417,7 @@ fn forged_request_is_still_dropped_silently() {
     let mut e = responder(Settings::default());
     let m = Manual::start(&mut e, at(1));
     let (first, plain) = raw_chain(&malformed_contents()[0].1);
-    let mut bytes = m.seal(exchange::IKE_AUTH, 1, first, &plain);
+    let mut bytes = m.seal(ExchangeType::IKE_AUTH, 1, first, &plain);
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     assert!(exchange_raw(&mut e, at(2), m.from, &bytes).is_empty());
@@ -412,7 +426,7 @@ fn forged_request_is_still_dropped_silently() {
         &mut e,
         at(2),
         m.from,
-        &m.seal(exchange::IKE_AUTH, 1, first, &plain),
+        &m.seal(ExchangeType::IKE_AUTH, 1, first, &plain),
     );
     assert_eq!(m.open(&out[0]).header.message_id, 1);
 }
@@ -429,8 +443,8 @@ fn large_legal_payloads_are_not_refused_by_caps() {
         header: Header {
             spi_i: 1,
             spi_r: 2,
-            exchange: exchange::CREATE_CHILD_SA,
-            flags: flags::INITIATOR,
+            exchange: ExchangeType::CREATE_CHILD_SA,
+            flags: Flags::INITIATOR,
             message_id: 3,
         },
         payloads: vec![Payload::TsI(many_ts.clone()), Payload::TsR(many_ts)],
@@ -446,7 +460,7 @@ fn large_legal_payloads_are_not_refused_by_caps() {
         if let Payload::Sa(props) = p {
             let mut extra: Vec<Transform> = (0..200 - props[0].transforms.len())
                 .map(|i| Transform {
-                    kind: transform_type::ENCR,
+                    kind: TransformType::ENCR,
                     id: 1000 + u16::try_from(i).unwrap(),
                     key_len: None,
                 })
@@ -516,7 +530,7 @@ fn cookie_threshold_zero_never_sends_cookies() {
 /// The COOKIE data of an answer, if it is a COOKIE challenge.
 fn cookie_of(out: &[Vec<u8>]) -> Option<Vec<u8>> {
     let msg = message::decode(out.first()?, None).ok()?;
-    msg.notify(notify::COOKIE).map(|n| n.data.clone())
+    msg.notify(NotifyType::COOKIE).map(|n| n.data.clone())
 }
 
 #[test]

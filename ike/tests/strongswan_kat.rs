@@ -80,7 +80,7 @@ fn charon_ike_auth_messages_decrypt_and_authenticate() {
     let req = message::decode(&init_req_bytes, None).unwrap();
     let resp = message::decode(&init_resp_bytes, None).unwrap();
     let sel = iked_ike::proposal::Proposal::parse(
-        iked_ike::proposal::protocol::IKE,
+        iked_ike::wire::ProtocolId::IKE,
         "aes128-sha256-x25519",
     )
     .unwrap()
@@ -250,7 +250,7 @@ fn invalid_ke_answer_is_byte_identical_to_charons() {
 fn ike_rekey_derivation_matches_charon() {
     let s = "libipsec-tunnel";
     let sel = iked_ike::proposal::Proposal::parse(
-        iked_ike::proposal::protocol::IKE,
+        iked_ike::wire::ProtocolId::IKE,
         "aes128-sha256-x25519",
     )
     .unwrap()

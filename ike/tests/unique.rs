@@ -20,7 +20,8 @@ use iked_ike::config::{
     AuthConfig, AuthMethod, Identity, IkeConfig, IkeSecret, Settings, UniquePolicy,
 };
 use iked_ike::engine::{DownReason, Engine, Event, IkeSaId};
-use iked_ike::proposal::{Proposal, protocol};
+use iked_ike::proposal::Proposal;
+use iked_ike::wire::ProtocolId;
 
 const GW4: &str = "192.0.2.1";
 const GW6: &str = "2001:db8::1";
@@ -48,7 +49,7 @@ fn gw_config(unique: UniquePolicy) -> IkeConfig {
             method: AuthMethod::Psk,
             id: None,
         },
-        proposals: vec![Proposal::parse(protocol::IKE, "aes128-sha256-x25519").unwrap()],
+        proposals: vec![Proposal::parse(ProtocolId::IKE, "aes128-sha256-x25519").unwrap()],
         children: vec![Arc::new(child("c", "0.0.0.0/0", "0.0.0.0/0"))],
         rekey_time: Duration::ZERO,
         over_time: Duration::ZERO,

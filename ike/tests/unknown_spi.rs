@@ -10,7 +10,8 @@ use common::*;
 use iked_ike::Timestamp;
 use iked_ike::config::Settings;
 use iked_ike::engine::Engine;
-use iked_ike::message::{self, Payload, exchange, flags, notify};
+use iked_ike::message::{self, Payload};
+use iked_ike::wire::{ExchangeType, Flags, NotifyType};
 
 fn at(secs: u64) -> Timestamp {
     Timestamp::from_nanos(secs * 1_000_000_000 + 1)
@@ -22,12 +23,12 @@ fn responder() -> Engine {
 }
 
 /// A request as an established peer sends it: header, then an SK payload (contents opaque).
-fn sealed_request(exchange: u8, flags: u8, message_id: u32, spi_r: u64) -> Vec<u8> {
+fn sealed_request(exchange: ExchangeType, flags: u8, message_id: u32, spi_r: u64) -> Vec<u8> {
     let body = [0x5au8; 48];
     let mut b = Vec::new();
     b.extend_from_slice(&0x1122_3344_5566_7788u64.to_be_bytes());
     b.extend_from_slice(&spi_r.to_be_bytes());
-    b.extend_from_slice(&[46, 0x20, exchange, flags]);
+    b.extend_from_slice(&[46, 0x20, exchange.0, flags]);
     b.extend_from_slice(&message_id.to_be_bytes());
     let len = (28 + 4 + body.len()) as u32;
     b.extend_from_slice(&len.to_be_bytes());
@@ -54,7 +55,7 @@ fn answers(e: &mut Engine, now: Timestamp, from: SocketAddr, bytes: &[u8]) -> Ve
 fn a_dpd_for_a_forgotten_sa_gets_an_unprotected_invalid_ike_spi() {
     let mut e = responder();
     let from: SocketAddr = BFL.parse().unwrap();
-    let request = sealed_request(exchange::INFORMATIONAL, flags::INITIATOR, 7, 0xabcd);
+    let request = sealed_request(ExchangeType::INFORMATIONAL, Flags::INITIATOR, 7, 0xabcd);
     let out = answers(&mut e, at(1), from, &request);
     assert_eq!(out.len(), 1, "one answer");
     assert!(
@@ -64,15 +65,15 @@ fn a_dpd_for_a_forgotten_sa_gets_an_unprotected_invalid_ike_spi() {
     let msg = message::decode(&out[0], None).unwrap();
     assert_eq!(msg.header.spi_i, 0x1122_3344_5566_7788);
     assert_eq!(msg.header.spi_r, 0xabcd);
-    assert_eq!(msg.header.exchange, exchange::INFORMATIONAL);
+    assert_eq!(msg.header.exchange, ExchangeType::INFORMATIONAL);
     assert_eq!(msg.header.message_id, 7);
     assert_eq!(
         msg.header.flags,
-        flags::RESPONSE,
+        Flags::RESPONSE,
         "R set, I clear (we were the responder)"
     );
     match msg.payloads.as_slice() {
-        [Payload::Notify(n)] => assert_eq!(n.kind, notify::INVALID_IKE_SPI),
+        [Payload::Notify(n)] => assert_eq!(n.kind, NotifyType::INVALID_IKE_SPI),
         other => panic!("expected INVALID_IKE_SPI only, got {other:?}"),
     }
     // A request from the original responder (our side initiated): I flag in the answer.
@@ -80,26 +81,26 @@ fn a_dpd_for_a_forgotten_sa_gets_an_unprotected_invalid_ike_spi() {
         &mut e,
         at(1),
         from,
-        &sealed_request(exchange::CREATE_CHILD_SA, 0, 3, 0xabcd),
+        &sealed_request(ExchangeType::CREATE_CHILD_SA, 0, 3, 0xabcd),
     );
     let msg = message::decode(&out[0], None).unwrap();
-    assert_eq!(msg.header.flags, flags::RESPONSE | flags::INITIATOR);
-    assert_eq!(msg.header.exchange, exchange::CREATE_CHILD_SA);
+    assert_eq!(msg.header.flags, Flags::RESPONSE | Flags::INITIATOR);
+    assert_eq!(msg.header.exchange, ExchangeType::CREATE_CHILD_SA);
 }
 
 #[test]
 fn responses_junk_and_unencrypted_requests_are_never_answered() {
     let mut e = responder();
     let from: SocketAddr = BFL.parse().unwrap();
-    let response = sealed_request(exchange::INFORMATIONAL, flags::RESPONSE, 7, 9);
+    let response = sealed_request(ExchangeType::INFORMATIONAL, Flags::RESPONSE, 7, 9);
     assert!(answers(&mut e, at(1), from, &response).is_empty());
-    let mut plain = sealed_request(exchange::INFORMATIONAL, flags::INITIATOR, 7, 9);
+    let mut plain = sealed_request(ExchangeType::INFORMATIONAL, Flags::INITIATOR, 7, 9);
     plain[16] = 41; // a Notify first: not what an established SA sends
     assert!(answers(&mut e, at(1), from, &plain).is_empty());
-    let mut short = sealed_request(exchange::INFORMATIONAL, flags::INITIATOR, 7, 9);
+    let mut short = sealed_request(ExchangeType::INFORMATIONAL, Flags::INITIATOR, 7, 9);
     short.truncate(40); // the length field now disagrees
     assert!(answers(&mut e, at(1), from, &short).is_empty());
-    let init = sealed_request(exchange::IKE_SA_INIT, flags::INITIATOR, 0, 9);
+    let init = sealed_request(ExchangeType::IKE_SA_INIT, Flags::INITIATOR, 0, 9);
     assert!(answers(&mut e, at(1), from, &init).is_empty());
     assert_eq!(e.stats().dropped, 4);
 }
@@ -110,11 +111,11 @@ fn a_flood_is_answered_at_most_ten_times_a_second() {
     let from: SocketAddr = BFL.parse().unwrap();
     let mut answered = 0;
     for mid in 0..1000 {
-        let r = sealed_request(exchange::INFORMATIONAL, flags::INITIATOR, mid, 0x77);
+        let r = sealed_request(ExchangeType::INFORMATIONAL, Flags::INITIATOR, mid, 0x77);
         answered += answers(&mut e, at(5), from, &r).len();
     }
     assert_eq!(answered, 10);
-    let r = sealed_request(exchange::INFORMATIONAL, flags::INITIATOR, 1, 0x77);
+    let r = sealed_request(ExchangeType::INFORMATIONAL, Flags::INITIATOR, 1, 0x77);
     assert_eq!(
         answers(&mut e, at(6), from, &r).len(),
         1,

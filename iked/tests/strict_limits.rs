@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use common::*;
 use iked_ike::engine::RandomSource;
-use iked_ike::message::{self, Header, Message, Notify, Payload, exchange, flags, notify};
-use iked_ike::proposal::{Proposal, protocol};
+use iked_ike::message::{self, Header, Message, Notify, Payload};
+use iked_ike::proposal::Proposal;
 use iked_ike::suite::KeyExchange;
+use iked_ike::wire::{ExchangeType, Flags, NotifyType, ProtocolId};
 
 /// Deterministic bytes; these requests need no secrecy.
 struct Counter(u8);
@@ -29,12 +30,12 @@ impl RandomSource for Counter {
 /// An IKE_SA_INIT request the seed's responder accepts, with initiator SPI `spi`, optional
 /// COOKIE first, and a Vendor ID of `pad` octets to make it large.
 fn sa_init(spi: u64, cookie: Option<&[u8]>, pad: usize) -> Vec<u8> {
-    let mut proposal = Proposal::parse(protocol::IKE, "aes128-sha256-x25519").unwrap();
+    let mut proposal = Proposal::parse(ProtocolId::IKE, "aes128-sha256-x25519").unwrap();
     proposal.number = 1;
     let ke = KeyExchange::generate(31, &mut Counter(1)).unwrap();
     let mut payloads = Vec::new();
     if let Some(c) = cookie {
-        payloads.push(Payload::Notify(Notify::new(notify::COOKIE, c.to_vec())));
+        payloads.push(Payload::Notify(Notify::new(NotifyType::COOKIE, c.to_vec())));
     }
     payloads.extend([
         Payload::Sa(vec![proposal]),
@@ -49,8 +50,8 @@ fn sa_init(spi: u64, cookie: Option<&[u8]>, pad: usize) -> Vec<u8> {
         header: Header {
             spi_i: spi,
             spi_r: 0,
-            exchange: exchange::IKE_SA_INIT,
-            flags: flags::INITIATOR,
+            exchange: ExchangeType::IKE_SA_INIT,
+            flags: Flags::INITIATOR,
             message_id: 0,
         },
         payloads,
@@ -73,7 +74,9 @@ fn negotiated(m: &Option<Message>) -> bool {
 }
 
 fn cookie(m: &Option<Message>) -> Option<Vec<u8>> {
-    m.as_ref()?.notify(notify::COOKIE).map(|n| n.data.clone())
+    m.as_ref()?
+        .notify(NotifyType::COOKIE)
+        .map(|n| n.data.clone())
 }
 
 /// Starts the seed's BFL side (127.0.0.1, accepting 127.0.0.2) with `strongswan_conf` on

@@ -319,9 +319,9 @@ impl Engine {
         self.send_response(
             sa,
             mid,
-            crate::message::exchange::IKE_AUTH,
+            crate::wire::ExchangeType::IKE_AUTH,
             vec![crate::message::Payload::Notify(
-                crate::message::Notify::new(crate::message::notify::AUTHENTICATION_FAILED, vec![]),
+                crate::message::Notify::new(crate::wire::NotifyType::AUTHENTICATION_FAILED, vec![]),
             )],
         );
         let reason = "cancelled due to uniqueness policy".to_owned();

@@ -18,10 +18,10 @@ use super::{
 use crate::config::{ChildConfig, IkeConfig, IkeSecret, Settings};
 use crate::creds::CredentialSet;
 use crate::error::{CommandError, ProtocolError};
-use crate::message::{self, Header, Message, Payload, SkKeys, exchange, flags};
-use crate::proposal::protocol;
+use crate::message::{self, Header, Message, Payload, SkKeys};
 use crate::time::Timestamp;
 use crate::timer::TimerQueue;
+use crate::wire::{ExchangeType, Flags, ProtocolId};
 
 /// Feeds `suite::seal` its IVs: random for CBC; for AEAD ciphers the SA's message counter,
 /// since an AEAD IV must never repeat under one key.
@@ -518,7 +518,10 @@ impl Engine {
             fmt_addr(local),
             bytes.len()
         );
-        if header.exchange == exchange::IKE_SA_INIT && !header.is_response() && header.spi_r == 0 {
+        if header.exchange == ExchangeType::IKE_SA_INIT
+            && !header.is_response()
+            && header.spi_r == 0
+        {
             self.respond_sa_init(now, local, remote, header, bytes);
             return;
         }
@@ -569,7 +572,7 @@ impl Engine {
             });
             return Fate::Keep;
         }
-        if header.exchange == exchange::IKE_SA_INIT {
+        if header.exchange == ExchangeType::IKE_SA_INIT {
             let msg = match message::decode(bytes, None) {
                 Ok(m) => m,
                 Err(e) => {
@@ -581,7 +584,7 @@ impl Engine {
             };
             engine_log!(self, Some(sa.id), LogGroup::Enc, "parsed {}", msg.summary());
             sa.fragmentation.peer_supported = msg
-                .notify(message::notify::FRAGMENTATION_SUPPORTED)
+                .notify(crate::wire::NotifyType::IKEV2_FRAGMENTATION_SUPPORTED)
                 .is_some();
             return self.on_sa_init_response(now, sa, (local, remote), msg, bytes);
         }
@@ -673,7 +676,7 @@ impl Engine {
                     Some(sa.id),
                     LogGroup::Enc,
                     "{} request {mid} processing failed: {e}",
-                    crate::wire::ExchangeType(header.exchange)
+                    header.exchange
                 );
                 self.respond_error(sa, mid, header.exchange, &e);
                 return Fate::Keep;
@@ -682,7 +685,7 @@ impl Engine {
         engine_log!(self, Some(sa.id), LogGroup::Enc, "parsed {}", msg.summary());
         sa.last_received = now;
         // The IKE_AUTH request comes from the initiator's NAT-T port once it found a NAT.
-        self.follow_peer(sa, local, remote, header.exchange == exchange::IKE_AUTH);
+        self.follow_peer(sa, local, remote, header.exchange == ExchangeType::IKE_AUTH);
         let fate = self.on_request(now, sa, msg, bytes);
         if fate == Fate::Keep {
             self.rearm_dpd(now, sa);
@@ -1080,13 +1083,13 @@ impl Engine {
     /// Sends the INFORMATIONAL that deletes `sa` itself (an empty IKE Delete payload).
     pub(crate) fn send_ike_delete(&mut self, now: Timestamp, sa: &mut IkeSa) {
         let payloads = vec![Payload::Delete {
-            protocol: protocol::IKE,
+            protocol: ProtocolId::IKE,
             spis: vec![],
         }];
         self.send_request(
             now,
             sa,
-            exchange::INFORMATIONAL,
+            ExchangeType::INFORMATIONAL,
             payloads,
             Active::DeleteIke,
         );
@@ -1097,7 +1100,7 @@ impl Engine {
         &mut self,
         now: Timestamp,
         sa: &mut IkeSa,
-        exchange_type: u8,
+        exchange_type: ExchangeType,
         payloads: Vec<Payload>,
         active: Active,
     ) {
@@ -1107,7 +1110,7 @@ impl Engine {
             spi_i: sa.spi_i,
             spi_r: sa.spi_r,
             exchange: exchange_type,
-            flags: if sa.initiator { flags::INITIATOR } else { 0 },
+            flags: if sa.initiator { Flags::INITIATOR } else { 0 },
             message_id: mid,
         };
         let msg = Message { header, payloads };
@@ -1130,7 +1133,7 @@ impl Engine {
     pub(crate) fn send_unacknowledged_request(
         &mut self,
         sa: &mut IkeSa,
-        exchange_type: u8,
+        exchange_type: ExchangeType,
         payloads: Vec<Payload>,
     ) {
         let mid = sa.next_request_id;
@@ -1139,7 +1142,7 @@ impl Engine {
             spi_i: sa.spi_i,
             spi_r: sa.spi_r,
             exchange: exchange_type,
-            flags: if sa.initiator { flags::INITIATOR } else { 0 },
+            flags: if sa.initiator { Flags::INITIATOR } else { 0 },
             message_id: mid,
         };
         let msg = Message { header, payloads };
@@ -1153,14 +1156,14 @@ impl Engine {
         &mut self,
         sa: &mut IkeSa,
         mid: u32,
-        exchange_type: u8,
+        exchange_type: ExchangeType,
         payloads: Vec<Payload>,
     ) {
         let header = Header {
             spi_i: sa.spi_i,
             spi_r: sa.spi_r,
             exchange: exchange_type,
-            flags: flags::RESPONSE | if sa.initiator { flags::INITIATOR } else { 0 },
+            flags: Flags::RESPONSE | if sa.initiator { Flags::INITIATOR } else { 0 },
             message_id: mid,
         };
         let msg = Message { header, payloads };
@@ -1179,7 +1182,7 @@ impl Engine {
             && sa.config.fragmentation == crate::config::Fragmentation::Yes)
             .then(|| Limit::new(self.settings.fragment_size, sa.local, sa.remote));
         let result = match (&mut sa.crypto, msg.header.exchange) {
-            (Some(c), ex) if ex != exchange::IKE_SA_INIT => {
+            (Some(c), ex) if ex != ExchangeType::IKE_SA_INIT => {
                 let aead = crate::suite::is_aead(c.suite.encr.id);
                 let (encr, integ) = if sa.initiator {
                     (&c.keys.sk_ei, &c.keys.sk_ai)
@@ -1250,7 +1253,7 @@ impl Engine {
                     Some(sa.id),
                     LogGroup::Enc,
                     "generating {} {dir} {} [ EF({number}/{total}) ]",
-                    crate::wire::ExchangeType(msg.header.exchange),
+                    msg.header.exchange,
                     msg.header.message_id
                 );
             }

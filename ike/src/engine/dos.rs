@@ -31,9 +31,10 @@ use zeroize::Zeroizing;
 use super::core::{Engine, fmt_addr};
 use super::sa::IkeSa;
 use super::{LogGroup, RandomSource};
-use crate::message::{Header, Notify, notify};
+use crate::message::{Header, Notify};
 use crate::suite;
 use crate::time::Timestamp;
+use crate::wire::{HEADER_LEN as IKE_HEADER_LEN, NotifyType, PayloadType};
 
 /// How long a cookie is accepted after we built it (charon's `COOKIE_LIFETIME`).
 pub(crate) const COOKIE_LIFETIME: u32 = 10;
@@ -49,10 +50,7 @@ const BUCKETS: usize = 32;
 /// t (4) + HMAC-SHA256 (32).
 const COOKIE_LEN: usize = 4 + 32;
 
-const IKE_HEADER_LEN: usize = 28;
 const NOTIFY_HEADER_LEN: usize = 8;
-/// Payload type of a Notify (RFC 7296 3.10).
-const PAYLOAD_NOTIFY: u8 = 41;
 
 /// The cookie secrets and the state of the cookie and half-open limits.
 pub(crate) struct DosState {
@@ -207,14 +205,14 @@ impl DosState {
 /// The data of a COOKIE notify that is the first payload of `bytes` (RFC 7296 2.6: it MUST
 /// come first), read without decoding the message, as charon's `check_cookie`.
 fn presented_cookie(bytes: &[u8]) -> Option<&[u8]> {
-    if *bytes.get(16)? != PAYLOAD_NOTIFY {
+    if PayloadType(*bytes.get(16)?) != PayloadType::NOTIFY {
         return None;
     }
     let n = bytes.get(IKE_HEADER_LEN..IKE_HEADER_LEN + NOTIFY_HEADER_LEN)?;
     let len = usize::from(u16::from_be_bytes([n[2], n[3]]));
     let spi_size = usize::from(n[5]);
-    let kind = u16::from_be_bytes([n[6], n[7]]);
-    if kind != notify::COOKIE || spi_size != 0 {
+    let kind = NotifyType(u16::from_be_bytes([n[6], n[7]]));
+    if kind != NotifyType::COOKIE || spi_size != 0 {
         return None;
     }
     bytes.get(IKE_HEADER_LEN + NOTIFY_HEADER_LEN..IKE_HEADER_LEN.checked_add(len)?)
@@ -261,7 +259,12 @@ impl Engine {
                 fmt_addr(remote)
             );
             self.stats.cookies_sent += 1;
-            self.stateless_reply(local, remote, header, Notify::new(notify::COOKIE, cookie));
+            self.stateless_reply(
+                local,
+                remote,
+                header,
+                Notify::new(NotifyType::COOKIE, cookie),
+            );
             return false;
         }
         let block = self.settings.block_threshold;

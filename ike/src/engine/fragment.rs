@@ -29,6 +29,7 @@ use zeroize::Zeroizing;
 use crate::message::{self, DecodeError, EncodeError, Fragment, Header, Message, Payload, SkKeys};
 use crate::suite::{self, RandomSource};
 use crate::time::Timestamp;
+use crate::wire::PayloadType;
 
 /// Most fragments accepted (or sent) for one message.
 pub(crate) const MAX_FRAGMENTS: u16 = 255;
@@ -40,8 +41,6 @@ pub(crate) const MAX_REASSEMBLED_LEN: usize = 10_000;
 pub(crate) const REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(30);
 /// IKE port: no non-ESP marker on it (RFC 3948 2.2).
 const IKE_PORT: u16 = 500;
-/// SKF Next Payload after fragment 1 (RFC 7383 2.5).
-const NO_NEXT_PAYLOAD: u8 = 0;
 
 /// Fragmentation state of one IKE SA.
 #[derive(Default)]
@@ -66,7 +65,7 @@ struct Partial {
     started: Timestamp,
     plaintext_len: usize,
     /// The SKF Next Payload of fragment 1 and the payloads sent before it, once it arrived.
-    first: Option<(u8, Vec<Payload>)>,
+    first: Option<(PayloadType, Vec<Payload>)>,
     pieces: BTreeMap<u16, Zeroizing<Vec<u8>>>,
 }
 
@@ -167,7 +166,7 @@ impl Reassembly {
         };
         // All numbers 1..=total are present (distinct, in range, as many as total), so
         // fragment 1 and its first payload type are known.
-        let (first_inner, unencrypted) = p.first.unwrap_or((NO_NEXT_PAYLOAD, Vec::new()));
+        let (first_inner, unencrypted) = p.first.unwrap_or((PayloadType::NONE, Vec::new()));
         let mut plaintext = Zeroizing::new(Vec::with_capacity(p.plaintext_len));
         for piece in p.pieces.values() {
             plaintext.extend_from_slice(piece);
@@ -193,8 +192,7 @@ impl Reassembly {
 /// The Fragment Number of an SKF datagram (its first payload), read without decoding it:
 /// used to answer a retransmitted fragmented request only once, on fragment 1 (as charon).
 pub(crate) fn skf_number(bytes: &[u8]) -> Option<u16> {
-    const SKF: u8 = 53;
-    if *bytes.get(16)? != SKF {
+    if PayloadType(*bytes.get(16)?) != PayloadType::ENCRYPTED_FRAGMENT {
         return None;
     }
     let n = bytes.get(32..34)?;
@@ -288,7 +286,7 @@ pub(crate) fn encode_protected(
         let first = if number == 1 {
             first_inner
         } else {
-            NO_NEXT_PAYLOAD
+            PayloadType::NONE
         };
         datagrams.push(message::seal(
             &msg.header,
@@ -309,12 +307,14 @@ pub(crate) fn encode_protected(
 mod tests {
     use super::*;
     use crate::config::Identity;
-    use crate::message::{Datagram, Notify, decode_datagram, exchange, flags, notify};
-    use crate::proposal::{Proposal, protocol};
+    use crate::message::{Datagram, Notify, decode_datagram};
+    use crate::proposal::Proposal;
     use crate::suite::Secret;
+    use crate::wire::ProtocolId;
+    use crate::wire::{ExchangeType, Flags, NotifyType};
 
     fn suite(text: &str) -> crate::proposal::Selected {
-        Proposal::parse(protocol::IKE, text)
+        Proposal::parse(ProtocolId::IKE, text)
             .unwrap()
             .selected()
             .unwrap()
@@ -324,7 +324,7 @@ mod tests {
         let mut payloads = vec![Payload::IdI(Identity::from_text("bfl.example"))];
         for i in 0..notifies {
             payloads.push(Payload::Notify(Notify::new(
-                notify::INITIAL_CONTACT,
+                NotifyType::INITIAL_CONTACT,
                 vec![u8::try_from(i % 251).unwrap(); 100],
             )));
         }
@@ -332,8 +332,8 @@ mod tests {
             header: Header {
                 spi_i: 0x1122,
                 spi_r: 0x3344,
-                exchange: exchange::IKE_AUTH,
-                flags: flags::INITIATOR,
+                exchange: ExchangeType::IKE_AUTH,
+                flags: Flags::INITIATOR,
                 message_id: 1,
             },
             payloads,
@@ -439,7 +439,7 @@ mod tests {
                         header: f.header,
                         number: 1 + u16::try_from(n - 1).unwrap(),
                         total: f.total,
-                        first_inner: 0,
+                        first_inner: PayloadType::NONE,
                         unencrypted: Vec::new(),
                         plaintext: Zeroizing::new(vec![0xee; 3]),
                     };
@@ -472,7 +472,7 @@ mod tests {
             },
             number: 1,
             total: 2,
-            first_inner: 35,
+            first_inner: PayloadType::ID_INITIATOR,
             unencrypted: Vec::new(),
             plaintext: Zeroizing::new(vec![1, 2, 3]),
         };
@@ -500,7 +500,7 @@ mod tests {
             header,
             number,
             total,
-            first_inner: 35,
+            first_inner: PayloadType::ID_INITIATOR,
             unencrypted: Vec::new(),
             plaintext: Zeroizing::new(vec![0; len]),
         };

@@ -216,7 +216,7 @@ pub(crate) enum ParkedKind {
 /// A responder's IKE_AUTH or CREATE_CHILD_SA response waiting for its child's install.
 pub(crate) struct HeldResponse {
     /// IKE_AUTH or CREATE_CHILD_SA.
-    pub exchange: u8,
+    pub exchange: crate::wire::ExchangeType,
     /// The child being installed.
     pub child: ChildSaId,
     /// The response as it goes out once the child is installed.
@@ -227,7 +227,7 @@ pub(crate) struct HeldResponse {
     /// The notify a refusal carries, set by the first failed request: charon answers
     /// NO_PROPOSAL_CHOSEN when the SAs cannot be installed and TS_UNACCEPTABLE when only
     /// the policies fail (child_create.c).
-    pub refusal: Option<u16>,
+    pub refusal: Option<crate::wire::NotifyType>,
 }
 
 /// Responder side of a child negotiation, waiting for its SPI.

@@ -26,15 +26,12 @@ use std::time::Duration;
 
 use super::LogGroup;
 use super::core::Engine;
-use crate::message::{Header, Message, Notify, Payload, exchange, flags, notify};
+use crate::message::{Header, Message, Notify, Payload};
 use crate::time::Timestamp;
+use crate::wire::{ExchangeType, Flags, NotifyType, PayloadType};
 
 /// Answers allowed per second, and the burst the bucket holds.
 pub const ANSWERS_PER_SECOND: u32 = 10;
-
-/// Payload types of an SK and an SKF payload (RFC 7296 3.14, RFC 7383 2.5).
-const PAYLOAD_SK: u8 = 46;
-const PAYLOAD_SKF: u8 = 53;
 
 /// Size of the answer: header and an empty Notify.
 const ANSWER_LEN: usize = 28 + 8;
@@ -72,11 +69,14 @@ fn looks_like_ike_request(header: &Header, bytes: &[u8]) -> bool {
     !header.is_response()
         && matches!(
             header.exchange,
-            exchange::IKE_AUTH | exchange::CREATE_CHILD_SA | exchange::INFORMATIONAL
+            ExchangeType::IKE_AUTH | ExchangeType::CREATE_CHILD_SA | ExchangeType::INFORMATIONAL
         )
         && header.spi_i != 0
         && header.spi_r != 0
-        && matches!(bytes.get(16), Some(&PAYLOAD_SK) | Some(&PAYLOAD_SKF))
+        && matches!(
+            bytes.get(16).map(|&t| PayloadType(t)),
+            Some(PayloadType::ENCRYPTED | PayloadType::ENCRYPTED_FRAGMENT)
+        )
         && bytes.len() >= ANSWER_LEN
 }
 
@@ -119,16 +119,16 @@ impl Engine {
                 spi_i: header.spi_i,
                 spi_r: header.spi_r,
                 exchange: header.exchange,
-                flags: flags::RESPONSE
+                flags: Flags::RESPONSE
                     | if header.from_initiator() {
                         0
                     } else {
-                        flags::INITIATOR
+                        Flags::INITIATOR
                     },
                 message_id: header.message_id,
             },
             payloads: vec![Payload::Notify(Notify::new(
-                notify::INVALID_IKE_SPI,
+                NotifyType::INVALID_IKE_SPI,
                 vec![],
             ))],
         };
@@ -136,10 +136,10 @@ impl Engine {
     }
 }
 
-fn exchange_name(t: u8) -> &'static str {
+fn exchange_name(t: ExchangeType) -> &'static str {
     match t {
-        exchange::IKE_AUTH => "IKE_AUTH",
-        exchange::CREATE_CHILD_SA => "CREATE_CHILD_SA",
+        ExchangeType::IKE_AUTH => "IKE_AUTH",
+        ExchangeType::CREATE_CHILD_SA => "CREATE_CHILD_SA",
         _ => "INFORMATIONAL",
     }
 }
@@ -166,22 +166,22 @@ mod tests {
         let h = |exchange, flags, spi_r| Header {
             spi_i: 1,
             spi_r,
-            exchange,
+            exchange: ExchangeType(exchange),
             flags,
             message_id: 3,
         };
         let mut sk = vec![0u8; 80];
-        sk[16] = PAYLOAD_SK;
-        assert!(looks_like_ike_request(&h(37, flags::INITIATOR, 2), &sk));
+        sk[16] = PayloadType::ENCRYPTED.0;
+        assert!(looks_like_ike_request(&h(37, Flags::INITIATOR, 2), &sk));
         assert!(looks_like_ike_request(&h(36, 0, 2), &sk));
-        assert!(!looks_like_ike_request(&h(37, flags::RESPONSE, 2), &sk));
-        assert!(!looks_like_ike_request(&h(34, flags::INITIATOR, 2), &sk));
-        assert!(!looks_like_ike_request(&h(37, flags::INITIATOR, 0), &sk));
+        assert!(!looks_like_ike_request(&h(37, Flags::RESPONSE, 2), &sk));
+        assert!(!looks_like_ike_request(&h(34, Flags::INITIATOR, 2), &sk));
+        assert!(!looks_like_ike_request(&h(37, Flags::INITIATOR, 0), &sk));
         let mut plain = sk.clone();
         plain[16] = 41;
-        assert!(!looks_like_ike_request(&h(37, flags::INITIATOR, 2), &plain));
+        assert!(!looks_like_ike_request(&h(37, Flags::INITIATOR, 2), &plain));
         assert!(!looks_like_ike_request(
-            &h(37, flags::INITIATOR, 2),
+            &h(37, Flags::INITIATOR, 2),
             &sk[..30]
         ));
     }

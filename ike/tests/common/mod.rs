@@ -21,8 +21,9 @@ use iked_ike::config::{
 use iked_ike::engine::{
     Direction, Engine, Event, KernelEvent, KernelRequest, PolicyInstall, RandomSource, SaInstall,
 };
-use iked_ike::proposal::{Proposal, protocol};
+use iked_ike::proposal::Proposal;
 use iked_ike::ts::{TrafficSelector, TsSpec};
+use iked_ike::wire::ProtocolId;
 
 /// splitmix64: deterministic, good enough to drive simulations (not for real keys).
 pub struct TestRng(pub u64);
@@ -497,7 +498,7 @@ pub fn child(name: &str, local: &str, remote: &str) -> ChildConfig {
         name: name.into(),
         local_ts: vec![TsSpec::parse(local).unwrap()],
         remote_ts: vec![TsSpec::parse(remote).unwrap()],
-        esp_proposals: vec![Proposal::parse(protocol::ESP, "aes128gcm128-x25519-esn").unwrap()],
+        esp_proposals: vec![Proposal::parse(ProtocolId::ESP, "aes128gcm128-x25519-esn").unwrap()],
         mode: Mode::Transport,
         hw_offload: HwOffload::Packet,
         policies_fwd_out: true,
@@ -542,7 +543,7 @@ pub fn seed_config(left: bool) -> (IkeConfig, Vec<IkeSecret>) {
             method: AuthMethod::Psk,
             id: Some(Identity::from_text(peer_id)),
         },
-        proposals: vec![Proposal::parse(protocol::IKE, "aes128-sha256-x25519").unwrap()],
+        proposals: vec![Proposal::parse(ProtocolId::IKE, "aes128-sha256-x25519").unwrap()],
         children: children.into_iter().map(Arc::new).collect(),
         rekey_time: Duration::from_secs(4 * 3600),
         over_time: Duration::from_secs(1440),

@@ -1219,7 +1219,8 @@ mod tests {
     }
 
     fn seed_sa(direction: Direction, spi: u32) -> Box<iked_ike::engine::SaInstall> {
-        use iked_ike::proposal::{Transform, encr, transform_type};
+        use iked_ike::proposal::{Transform, encr};
+        use iked_ike::wire::TransformType;
         let l: IpAddr = "192.168.50.1".parse().unwrap();
         let r: IpAddr = "192.168.50.2".parse().unwrap();
         let (src, dst) = if direction == Direction::Out {
@@ -1234,7 +1235,7 @@ mod tests {
             src,
             dst,
             spi,
-            encr: Transform::with_key(transform_type::ENCR, encr::AES_GCM_16, 128),
+            encr: Transform::with_key(TransformType::ENCR, encr::AES_GCM_16, 128),
             encr_key: iked_ike::suite::Secret::new(vec![0x11; 20]),
             integ: 0,
             integ_key: iked_ike::suite::Secret::new(Vec::new()),

@@ -113,7 +113,7 @@ mod tests {
             dst: "192.168.50.1".parse().unwrap(),
             spi: 0xc1a2b3c4,
             encr: Transform {
-                kind: 1,
+                kind: iked_ike::wire::TransformType::ENCR,
                 id: 20,
                 key_len: Some(128),
             },
@@ -143,7 +143,7 @@ mod tests {
         );
         let mut cbc = sa();
         cbc.encr = Transform {
-            kind: 1,
+            kind: iked_ike::wire::TransformType::ENCR,
             id: 12,
             key_len: Some(256),
         };

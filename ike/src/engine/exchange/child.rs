@@ -42,7 +42,7 @@ impl Engine {
     ) -> Result<ParkedChild, ProtocolError> {
         let theirs = sa_payload(msg).ok_or(ProtocolError::MissingPayload("SA"))?;
         let (tsi, tsr) = ts_payloads(msg).ok_or(ProtocolError::MissingPayload("TS"))?;
-        let transport = msg.notify(notify::USE_TRANSPORT_MODE).is_some();
+        let transport = msg.notify(NotifyType::USE_TRANSPORT_MODE).is_some();
         // Transport mode through a NAT: the peer proposed its private address, which `dynamic`
         // (our view of its address) can never match (charon's narrow_ts).
         let (tsi, tsr) = (
@@ -50,7 +50,7 @@ impl Engine {
             transport_nat_ts(tsr, transport && sa.nat.here, sa.local.ip()),
         );
         let (tsi, tsr) = (tsi.as_slice(), tsr.as_slice());
-        let in_ike_auth = msg.header.exchange == exchange::IKE_AUTH;
+        let in_ike_auth = msg.header.exchange == ExchangeType::IKE_AUTH;
         let candidates: Vec<Arc<ChildConfig>> = match rekey_of.and_then(|id| sa.child(id)) {
             Some(old) => vec![old.config.clone()],
             None => sa.config.children.clone(),
@@ -212,8 +212,8 @@ impl Engine {
         };
         let mid = parked.message_id;
         let (ex, pc) = match parked.kind {
-            ParkedKind::Auth(pc) => (exchange::IKE_AUTH, pc),
-            ParkedKind::CreateChild(pc) => (exchange::CREATE_CHILD_SA, pc),
+            ParkedKind::Auth(pc) => (ExchangeType::IKE_AUTH, pc),
+            ParkedKind::CreateChild(pc) => (ExchangeType::CREATE_CHILD_SA, pc),
             // Excluded by `waiting` above.
             ParkedKind::Install(_) => return Fate::Keep,
         };
@@ -224,7 +224,7 @@ impl Engine {
                 self.timers.cancel(TimerKey::KernelAnswer(sa.id));
                 let mut payloads = std::mem::take(&mut pc.prefix);
                 payloads.push(Payload::Notify(Notify::new(
-                    notify::NO_PROPOSAL_CHOSEN,
+                    NotifyType::NO_PROPOSAL_CHOSEN,
                     vec![],
                 )));
                 // A refused rekey leaves the old child in force.
@@ -260,7 +260,7 @@ impl Engine {
         now: Timestamp,
         sa: &mut IkeSa,
         mid: u32,
-        ex: u8,
+        ex: ExchangeType,
         mut pc: ParkedChild,
         spi_in: u32,
     ) {
@@ -284,7 +284,7 @@ impl Engine {
             self.timers.cancel(TimerKey::KernelAnswer(sa.id));
             let mut payloads = std::mem::take(&mut pc.prefix);
             payloads.push(Payload::Notify(Notify::new(
-                notify::NO_PROPOSAL_CHOSEN,
+                NotifyType::NO_PROPOSAL_CHOSEN,
                 vec![],
             )));
             keep_predecessor(sa, pc.id);
@@ -296,24 +296,24 @@ impl Engine {
         answer.spi = spi_in.to_be_bytes().to_vec();
         let mut payloads = std::mem::take(&mut pc.prefix);
         let keep_on_refusal = payloads.len();
-        if ex == exchange::CREATE_CHILD_SA
+        if ex == ExchangeType::CREATE_CHILD_SA
             && let Some(old) = pc.rekey_of.and_then(|id| sa.child(id))
         {
             payloads.push(Payload::Notify(Notify {
-                protocol: protocol::ESP,
+                protocol: ProtocolId::ESP,
                 spi: old.spi_in.to_be_bytes().to_vec(),
-                kind: notify::REKEY_SA,
+                kind: NotifyType::REKEY_SA,
                 data: vec![],
             }));
         }
         if pc.transport {
             payloads.push(Payload::Notify(Notify::new(
-                notify::USE_TRANSPORT_MODE,
+                NotifyType::USE_TRANSPORT_MODE,
                 vec![],
             )));
         }
         payloads.push(Payload::Sa(vec![answer]));
-        if ex == exchange::CREATE_CHILD_SA {
+        if ex == ExchangeType::CREATE_CHILD_SA {
             payloads.push(Payload::Nonce(pc.nr.clone()));
             if let Some((group, data)) = &pc.ke_public {
                 payloads.push(Payload::Ke {
@@ -376,9 +376,9 @@ impl Engine {
         let (local_ts, remote_ts) = match nc.rekey_of.and_then(|id| sa.child(id)) {
             Some(old) => {
                 payloads.push(Payload::Notify(Notify {
-                    protocol: protocol::ESP,
+                    protocol: ProtocolId::ESP,
                     spi: old.spi_in.to_be_bytes().to_vec(),
-                    kind: notify::REKEY_SA,
+                    kind: NotifyType::REKEY_SA,
                     data: vec![],
                 }));
                 (old.local_ts.clone(), old.remote_ts.clone())
@@ -387,7 +387,7 @@ impl Engine {
         };
         if nc.config.mode == Mode::Transport {
             payloads.push(Payload::Notify(Notify::new(
-                notify::USE_TRANSPORT_MODE,
+                NotifyType::USE_TRANSPORT_MODE,
                 vec![],
             )));
         }
@@ -415,7 +415,7 @@ impl Engine {
         self.send_request(
             now,
             sa,
-            exchange::CREATE_CHILD_SA,
+            ExchangeType::CREATE_CHILD_SA,
             payloads,
             Active::CreateChild(Box::new(nc)),
         );
@@ -490,7 +490,7 @@ impl Engine {
             Err(e) => {
                 // The responder may have created its half of the child; we cannot use it.
                 self.reject_child_answer(sa, &nc, msg, e.to_string());
-                if let (Some(old), ProtocolError::PeerNotify(notify::TEMPORARY_FAILURE)) =
+                if let (Some(old), ProtocolError::PeerNotify(NotifyType::TEMPORARY_FAILURE)) =
                     (nc.rekey_of, &e)
                 {
                     let delay = REKEY_RETRY_MIN + self.random_jitter(REKEY_RETRY_MIN);
@@ -541,7 +541,7 @@ impl Engine {
         let spi_out = spi32(&chosen.spi).ok_or(ProtocolError::Malformed("ESP SPI size".into()))?;
         let (tsi, tsr) = ts_payloads(msg).ok_or(ProtocolError::MissingPayload("TS"))?;
         let transport = nc.config.mode == Mode::Transport;
-        if transport && msg.notify(notify::USE_TRANSPORT_MODE).is_none() {
+        if transport && msg.notify(NotifyType::USE_TRANSPORT_MODE).is_none() {
             return Err(ProtocolError::ModeMismatch);
         }
         // Through a NAT the responder answers with the addresses it sees (see the
@@ -963,8 +963,8 @@ impl Engine {
                 {
                     // charon: SAs refused -> NO_PROPOSAL_CHOSEN, only policies -> TS_UNACCEPTABLE.
                     held.refusal = Some(match item {
-                        Installed::Sa { .. } => notify::NO_PROPOSAL_CHOSEN,
-                        Installed::Policy(_) => notify::TS_UNACCEPTABLE,
+                        Installed::Sa { .. } => NotifyType::NO_PROPOSAL_CHOSEN,
+                        Installed::Policy(_) => NotifyType::TS_UNACCEPTABLE,
                     });
                 }
             }
@@ -1011,7 +1011,7 @@ impl Engine {
             self.send_response(sa, message_id, ex, payloads);
             return;
         }
-        let kind = refusal.unwrap_or(notify::NO_PROPOSAL_CHOSEN);
+        let kind = refusal.unwrap_or(NotifyType::NO_PROPOSAL_CHOSEN);
         payloads.truncate(keep_on_refusal);
         payloads.push(Payload::Notify(Notify::new(kind, vec![])));
         engine_log!(
@@ -1019,7 +1019,7 @@ impl Engine {
             Some(sa.id),
             LogGroup::Ike,
             "failed to establish CHILD_SA, keeping IKE_SA; sending {} notify to the peer",
-            notify::short_name(kind)
+            message::notify_name(kind)
         );
         self.send_response(sa, message_id, ex, payloads);
         self.remove_child(

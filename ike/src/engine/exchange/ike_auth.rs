@@ -26,7 +26,7 @@ impl PeerInit {
             return PeerInit::default();
         };
         PeerInit {
-            hashes: msg.notify(notify::SIGNATURE_HASH_ALGORITHMS).map(|n| {
+            hashes: msg.notify(NotifyType::SIGNATURE_HASH_ALGORITHMS).map(|n| {
                 n.data
                     .chunks_exact(2)
                     .map(|c| u16::from_be_bytes([c[0], c[1]]))
@@ -249,7 +249,7 @@ impl Engine {
             // drops every other SA with us on INITIAL_CONTACT (an index lookup, not a walk).
             if self.wants_initial_contact(sa) {
                 p.push(Payload::Notify(Notify::new(
-                    notify::INITIAL_CONTACT,
+                    NotifyType::INITIAL_CONTACT,
                     vec![],
                 )));
             }
@@ -265,7 +265,7 @@ impl Engine {
             {
                 if nc.config.mode == Mode::Transport {
                     p.push(Payload::Notify(Notify::new(
-                        notify::USE_TRANSPORT_MODE,
+                        NotifyType::USE_TRANSPORT_MODE,
                         vec![],
                     )));
                 }
@@ -281,15 +281,15 @@ impl Engine {
                 p.push(Payload::TsR(tsr));
             }
             p.push(Payload::Notify(Notify::new(
-                notify::MULTIPLE_AUTH_SUPPORTED,
+                NotifyType::MULTIPLE_AUTH_SUPPORTED,
                 vec![],
             )));
             p.push(Payload::Notify(Notify::new(
-                notify::EAP_ONLY_AUTHENTICATION,
+                NotifyType::EAP_ONLY_AUTHENTICATION,
                 vec![],
             )));
             p.push(Payload::Notify(Notify::new(
-                notify::MSG_ID_SYNC_SUPPORTED,
+                NotifyType::IKEV2_MESSAGE_ID_SYNC_SUPPORTED,
                 vec![],
             )));
             Ok((p, ours.how))
@@ -303,7 +303,7 @@ impl Engine {
                     "authentication of '{}' (myself) with {how}",
                     sa.local_id
                 );
-                self.send_request(now, sa, exchange::IKE_AUTH, payloads, Active::Auth);
+                self.send_request(now, sa, ExchangeType::IKE_AUTH, payloads, Active::Auth);
                 Fate::Keep
             }
             Err(e) => {
@@ -375,9 +375,9 @@ impl Engine {
                 if !matches!(e, ProtocolError::PeerNotify(_) | ProtocolError::Integrity) {
                     self.send_unacknowledged_request(
                         sa,
-                        exchange::INFORMATIONAL,
+                        ExchangeType::INFORMATIONAL,
                         vec![Payload::Notify(Notify::new(
-                            notify::AUTHENTICATION_FAILED,
+                            NotifyType::AUTHENTICATION_FAILED,
                             vec![],
                         ))],
                     );
@@ -538,12 +538,12 @@ impl Engine {
                         Some(sa.id),
                         LogGroup::Ike,
                         "sending {} notify to the peer",
-                        notify::short_name(kind)
+                        message::notify_name(kind)
                     );
                     self.send_response(
                         sa,
                         mid,
-                        exchange::IKE_AUTH,
+                        ExchangeType::IKE_AUTH,
                         vec![Payload::Notify(Notify::new(kind, data))],
                     );
                 }
@@ -560,7 +560,7 @@ impl Engine {
         sa.local_id = local_identity(&sa.config, sa.local.ip());
         sa.remote_id = Some(idi.clone());
         // charon honours INITIAL_CONTACT only in the first IKE_AUTH request.
-        let initial_contact = mid == 1 && msg.notify(notify::INITIAL_CONTACT).is_some();
+        let initial_contact = mid == 1 && msg.notify(NotifyType::INITIAL_CONTACT).is_some();
         if self.check_uniqueness(now, sa, initial_contact) {
             return self.refuse_duplicate(sa, mid);
         }
@@ -585,7 +585,7 @@ impl Engine {
         self.announce_established(now, sa);
         if sa_payload(&msg).is_none() {
             // Childless (RFC 6023).
-            self.send_response(sa, mid, exchange::IKE_AUTH, prefix);
+            self.send_response(sa, mid, ExchangeType::IKE_AUTH, prefix);
             return Fate::Keep;
         }
         match self.negotiate_child_responder(sa, &msg, &st.init.ni, &st.init.nr, None, None) {
@@ -623,7 +623,7 @@ impl Engine {
                 if let Some((kind, data)) = notify_for(&e) {
                     payloads.push(Payload::Notify(Notify::new(kind, data)));
                 }
-                self.send_response(sa, mid, exchange::IKE_AUTH, payloads);
+                self.send_response(sa, mid, ExchangeType::IKE_AUTH, payloads);
             }
         }
         Fate::Keep

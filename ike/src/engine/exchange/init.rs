@@ -122,7 +122,7 @@ impl Engine {
         let mut payloads = Vec::new();
         if let Some(c) = &cookie {
             // RFC 7296 2.6: the COOKIE notify must come first.
-            payloads.push(Payload::Notify(Notify::new(notify::COOKIE, c.clone())));
+            payloads.push(Payload::Notify(Notify::new(NotifyType::COOKIE, c.clone())));
         }
         payloads.push(Payload::Sa(numbered(sa.config.proposals.clone(), &[])));
         payloads.push(Payload::Ke {
@@ -132,30 +132,30 @@ impl Engine {
         payloads.push(Payload::Nonce(ni.clone()));
         let source_hash = self.nat_source_hash(sa, 0, sa.local);
         payloads.push(Payload::Notify(Notify::new(
-            notify::NAT_DETECTION_SOURCE_IP,
+            NotifyType::NAT_DETECTION_SOURCE_IP,
             source_hash,
         )));
         payloads.push(Payload::Notify(Notify::new(
-            notify::NAT_DETECTION_DESTINATION_IP,
+            NotifyType::NAT_DETECTION_DESTINATION_IP,
             nat_hash(sa.spi_i, 0, sa.remote),
         )));
         if sa.config.fragmentation != Fragmentation::No {
             payloads.push(Payload::Notify(Notify::new(
-                notify::FRAGMENTATION_SUPPORTED,
+                NotifyType::IKEV2_FRAGMENTATION_SUPPORTED,
                 vec![],
             )));
         }
         payloads.push(Payload::Notify(Notify::new(
-            notify::SIGNATURE_HASH_ALGORITHMS,
+            NotifyType::SIGNATURE_HASH_ALGORITHMS,
             HASH_ALGORITHMS.to_vec(),
         )));
         payloads.push(Payload::Notify(Notify::new(
-            notify::REDIRECT_SUPPORTED,
+            NotifyType::REDIRECT_SUPPORTED,
             vec![],
         )));
         // A retried IKE_SA_INIT (cookie, other group) starts again at message ID 0.
         sa.next_request_id = 0;
-        self.send_request(now, sa, exchange::IKE_SA_INIT, payloads, Active::SaInit);
+        self.send_request(now, sa, ExchangeType::IKE_SA_INIT, payloads, Active::SaInit);
         let request = sa
             .outstanding
             .as_ref()
@@ -193,7 +193,7 @@ impl Engine {
         if st.retries >= 5 {
             return fail(self, sa, "too many IKE_SA_INIT retries".into());
         }
-        if let Some(n) = msg.notify(notify::COOKIE) {
+        if let Some(n) = msg.notify(NotifyType::COOKIE) {
             if n.data.is_empty() || n.data.len() > 64 {
                 return fail(self, sa, "invalid COOKIE notify".into());
             }
@@ -207,7 +207,7 @@ impl Engine {
             self.send_sa_init(now, sa, st.ke, st.ni, cookie, st.retries + 1);
             return Fate::Keep;
         }
-        if let Some(n) = msg.notify(notify::INVALID_KE_PAYLOAD) {
+        if let Some(n) = msg.notify(NotifyType::INVALID_KE_PAYLOAD) {
             let wanted = n.data.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
             let offered = sa.config.proposals.iter().any(|p| {
                 Some(p.ke_methods()).is_some_and(|m| wanted.is_some_and(|w| m.contains(&w)))
@@ -242,7 +242,7 @@ impl Engine {
             return fail(
                 self,
                 sa,
-                format!("received {} notify error", notify::short_name(n.kind)),
+                format!("received {} notify error", message::notify_name(n.kind)),
             );
         }
         match self.complete_sa_init(sa, st, &msg, bytes) {
@@ -346,7 +346,7 @@ impl Engine {
         local: SocketAddr,
         remote: SocketAddr,
         header: Header,
-        kind: u16,
+        kind: NotifyType,
     ) {
         self.stateless_reply(local, remote, header, Notify::new(kind, vec![]));
     }
@@ -362,8 +362,8 @@ impl Engine {
             header: Header {
                 spi_i: header.spi_i,
                 spi_r: 0,
-                exchange: exchange::IKE_SA_INIT,
-                flags: flags::RESPONSE,
+                exchange: ExchangeType::IKE_SA_INIT,
+                flags: Flags::RESPONSE,
                 message_id: 0,
             },
             payloads: vec![Payload::Notify(n)],
@@ -387,18 +387,19 @@ impl Engine {
         };
         let spi = |b: &[u8]| b.try_into().map(u64::from_be_bytes).unwrap_or(0);
         let (spi_i, spi_r) = (spi(&h[..8]), spi(&h[8..16]));
-        let request = h[19] & flags::RESPONSE == 0;
-        if major <= 2 || !request || spi_r != 0 || h[18] != exchange::IKE_SA_INIT {
+        let request = h[19] & Flags::RESPONSE == 0;
+        if major <= 2 || !request || spi_r != 0 || ExchangeType(h[18]) != ExchangeType::IKE_SA_INIT
+        {
             return;
         }
         let header = Header {
             spi_i,
             spi_r: 0,
-            exchange: exchange::IKE_SA_INIT,
+            exchange: ExchangeType::IKE_SA_INIT,
             flags: h[19],
             message_id: 0,
         };
-        let n = Notify::new(notify::INVALID_MAJOR_VERSION, vec![0x20]);
+        let n = Notify::new(NotifyType::INVALID_MAJOR_VERSION, vec![0x20]);
         self.stateless_reply(local, remote, header, n);
     }
 
@@ -514,16 +515,16 @@ impl Engine {
             || count(|p| matches!(p, Payload::Ke { .. })) > 1
             || count(|p| matches!(p, Payload::Nonce(_))) > 1
         {
-            self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
+            self.refuse_sa_init(local, remote, header, NotifyType::INVALID_SYNTAX);
             return None;
         }
         // Notify data of a fixed or bounded size: a COOKIE is 1..64 octets (RFC 7296 2.6),
         // NAT detection data a SHA-1 digest (2.23); charon refuses others as malformed.
         let bad_notify = msg.payloads.iter().any(|p| match p {
-            Payload::Notify(n) if n.kind == notify::COOKIE => !(1..=64).contains(&n.data.len()),
+            Payload::Notify(n) if n.kind == NotifyType::COOKIE => !(1..=64).contains(&n.data.len()),
             Payload::Notify(n)
-                if n.kind == notify::NAT_DETECTION_SOURCE_IP
-                    || n.kind == notify::NAT_DETECTION_DESTINATION_IP =>
+                if n.kind == NotifyType::NAT_DETECTION_SOURCE_IP
+                    || n.kind == NotifyType::NAT_DETECTION_DESTINATION_IP =>
             {
                 n.data.len() != 20
             }
@@ -535,15 +536,15 @@ impl Engine {
         let bad_proposals = sa_payload(&msg).is_some_and(|list| {
             list.iter().enumerate().any(|(i, p)| {
                 usize::from(p.number) != i + 1
-                    || (p.protocol == protocol::IKE && !matches!(p.spi.len(), 0 | 8))
+                    || (p.protocol == ProtocolId::IKE && !matches!(p.spi.len(), 0 | 8))
             })
         });
         if bad_notify || bad_proposals {
-            self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
+            self.refuse_sa_init(local, remote, header, NotifyType::INVALID_SYNTAX);
             return None;
         }
         let Some(ni) = nonce_payload(&msg).cloned() else {
-            self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
+            self.refuse_sa_init(local, remote, header, NotifyType::INVALID_SYNTAX);
             return None;
         };
         Some((msg, ni))
@@ -568,7 +569,7 @@ impl Engine {
                 local.ip(),
                 remote.ip()
             );
-            self.refuse_sa_init(local, remote, header, notify::NO_PROPOSAL_CHOSEN);
+            self.refuse_sa_init(local, remote, header, NotifyType::NO_PROPOSAL_CHOSEN);
             return None;
         };
         engine_log!(
@@ -591,7 +592,7 @@ impl Engine {
     ) -> Option<SaInitAgreement> {
         let (local, remote, header) = (req.local, req.remote, req.header);
         let (Some(theirs), Some((group, ke_data))) = (sa_payload(msg), ke_payload(msg)) else {
-            self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
+            self.refuse_sa_init(local, remote, header, NotifyType::INVALID_SYNTAX);
             return None;
         };
         let chosen = match select_with_ke(&config.proposals, theirs, group) {
@@ -606,11 +607,11 @@ impl Engine {
         };
         let suite_sel = chosen.selected()?;
         let Ok(ke) = KeyExchange::generate(group, self.rng.as_mut()) else {
-            self.refuse_sa_init(local, remote, header, notify::NO_PROPOSAL_CHOSEN);
+            self.refuse_sa_init(local, remote, header, NotifyType::NO_PROPOSAL_CHOSEN);
             return None;
         };
         let Ok(shared) = ke.shared(ke_data) else {
-            self.refuse_sa_init(local, remote, header, notify::INVALID_SYNTAX);
+            self.refuse_sa_init(local, remote, header, NotifyType::INVALID_SYNTAX);
             return None;
         };
         let nr = self.random_bytes(self.settings.nonce_len);
@@ -618,7 +619,7 @@ impl Engine {
         let Ok(keys) = suite::skeyseed(suite_sel.prf, ni, &nr, &shared).and_then(|seed| {
             suite::derive_ike_keys(&suite_sel, &seed, ni, &nr, header.spi_i, spi_r)
         }) else {
-            self.refuse_sa_init(local, remote, header, notify::NO_PROPOSAL_CHOSEN);
+            self.refuse_sa_init(local, remote, header, NotifyType::NO_PROPOSAL_CHOSEN);
             return None;
         };
         Some(SaInitAgreement {
@@ -666,7 +667,9 @@ impl Engine {
         );
         sa.initiator = false;
         // RFC 7383 2.1: a responder announces support only to an initiator that did.
-        let announce_fragmentation = msg.notify(notify::FRAGMENTATION_SUPPORTED).is_some()
+        let announce_fragmentation = msg
+            .notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED)
+            .is_some()
             && sa.config.fragmentation != Fragmentation::No;
         sa.fragmentation.peer_supported = announce_fragmentation;
         self.detect_nat(now, &mut sa, msg, local, remote);
@@ -678,30 +681,36 @@ impl Engine {
                 data: agreed.ke.public(),
             },
             Payload::Nonce(agreed.nr.clone()),
-            Payload::Notify(Notify::new(notify::NAT_DETECTION_SOURCE_IP, source_hash)),
             Payload::Notify(Notify::new(
-                notify::NAT_DETECTION_DESTINATION_IP,
+                NotifyType::NAT_DETECTION_SOURCE_IP,
+                source_hash,
+            )),
+            Payload::Notify(Notify::new(
+                NotifyType::NAT_DETECTION_DESTINATION_IP,
                 nat_hash(sa.spi_i, agreed.spi_r, remote),
             )),
             Payload::Notify(Notify::new(
-                notify::SIGNATURE_HASH_ALGORITHMS,
+                NotifyType::SIGNATURE_HASH_ALGORITHMS,
                 HASH_ALGORITHMS.to_vec(),
             )),
-            Payload::Notify(Notify::new(notify::CHILDLESS_IKEV2_SUPPORTED, vec![])),
-            Payload::Notify(Notify::new(notify::MULTIPLE_AUTH_SUPPORTED, vec![])),
+            Payload::Notify(Notify::new(NotifyType::CHILDLESS_IKEV2_SUPPORTED, vec![])),
+            Payload::Notify(Notify::new(NotifyType::MULTIPLE_AUTH_SUPPORTED, vec![])),
         ];
         if announce_fragmentation {
             // After the NAT detection notifies, where charon puts it.
             payloads.insert(
                 5,
-                Payload::Notify(Notify::new(notify::FRAGMENTATION_SUPPORTED, vec![])),
+                Payload::Notify(Notify::new(
+                    NotifyType::IKEV2_FRAGMENTATION_SUPPORTED,
+                    vec![],
+                )),
             );
         }
         // CERTREQ after the nonce, where charon puts it (SA KE No CERTREQ N...).
         if let Some(certreq) = self.init_certreq() {
             payloads.insert(3, certreq);
         }
-        self.send_response(&mut sa, 0, exchange::IKE_SA_INIT, payloads);
+        self.send_response(&mut sa, 0, ExchangeType::IKE_SA_INIT, payloads);
         let response = sa
             .last_response
             .as_ref()
@@ -756,7 +765,7 @@ impl Engine {
         remote: SocketAddr,
     ) {
         let (spi_i, spi_r) = (msg.header.spi_i, msg.header.spi_r);
-        let hashes = |kind: u16| {
+        let hashes = |kind: NotifyType| {
             msg.payloads.iter().filter_map(move |p| match p {
                 Payload::Notify(n) if n.kind == kind => Some(n.data.as_slice()),
                 _ => None,
@@ -766,11 +775,11 @@ impl Engine {
         let our_address = nat_hash(spi_i, spi_r, local);
         let (mut src_seen, mut src_matched, mut dst_seen, mut dst_matched) =
             (false, false, false, false);
-        for h in hashes(notify::NAT_DETECTION_SOURCE_IP) {
+        for h in hashes(NotifyType::NAT_DETECTION_SOURCE_IP) {
             src_seen = true;
             src_matched |= suite::ct_eq(h, &their_source);
         }
-        for h in hashes(notify::NAT_DETECTION_DESTINATION_IP) {
+        for h in hashes(NotifyType::NAT_DETECTION_DESTINATION_IP) {
             dst_seen = true;
             dst_matched |= suite::ct_eq(h, &our_address);
         }

@@ -30,11 +30,12 @@ use super::{
 };
 use crate::config::{ChildConfig, Fragmentation, Identity, IkeConfig, Mode, find_psk};
 use crate::error::{ProtocolError, notify_for};
-use crate::message::{Header, Message, Notify, Payload, exchange, flags, notify};
-use crate::proposal::{Proposal, protocol, select, transform_type};
+use crate::message::{self, Header, Message, Notify, Payload};
+use crate::proposal::{Proposal, select};
 use crate::suite::{self, ChildKeys, KeyExchange, Secret};
 use crate::time::Timestamp;
 use crate::ts::{TrafficSelector, narrow, narrow_to_host, resolve};
+use crate::wire::{ExchangeType, Flags, NotifyType, ProtocolId, TransformType};
 
 /// Minimum delay before retrying a rekey refused with TEMPORARY_FAILURE (up to twice this).
 const REKEY_RETRY_MIN: Duration = Duration::from_secs(5);
@@ -152,7 +153,7 @@ fn accept_answer(ours: &[Proposal], chosen: &Proposal) -> bool {
             && chosen
                 .transforms
                 .iter()
-                .any(|t| t.kind == transform_type::ENCR)
+                .any(|t| t.kind == TransformType::ENCR)
     })
 }
 
@@ -161,10 +162,10 @@ fn accept_answer(ours: &[Proposal], chosen: &Proposal) -> bool {
 /// of them (charon selects without `PROPOSAL_SKIP_KE` there), so PFS is never negotiated away.
 fn select_pfs(ours: &[Proposal], theirs: &[Proposal]) -> Option<Proposal> {
     ours.iter().find_map(|mine| {
-        let needs_ke = mine.of_kind(transform_type::KE).next().is_some();
+        let needs_ke = mine.of_kind(TransformType::KE).next().is_some();
         theirs.iter().find_map(|peer| {
             select(std::slice::from_ref(mine), std::slice::from_ref(peer))
-                .filter(|p| !needs_ke || p.of_kind(transform_type::KE).next().is_some())
+                .filter(|p| !needs_ke || p.of_kind(TransformType::KE).next().is_some())
         })
     })
 }
@@ -172,10 +173,10 @@ fn select_pfs(ours: &[Proposal], theirs: &[Proposal]) -> Option<Proposal> {
 /// Whether `chosen`, a peer's answer to our CREATE_CHILD_SA, is one of `ours` and keeps its
 /// key exchange: an answer without a method only fits a proposal of ours without one.
 fn accept_child_answer(ours: &[Proposal], chosen: &Proposal) -> bool {
-    let chosen_ke = chosen.of_kind(transform_type::KE).next().is_some();
+    let chosen_ke = chosen.of_kind(TransformType::KE).next().is_some();
     ours.iter().any(|p| {
         accept_answer(std::slice::from_ref(p), chosen)
-            && p.of_kind(transform_type::KE).next().is_some() == chosen_ke
+            && p.of_kind(TransformType::KE).next().is_some() == chosen_ke
     })
 }
 
@@ -183,11 +184,11 @@ fn accept_child_answer(ours: &[Proposal], chosen: &Proposal) -> bool {
 fn restrict_ke(proposals: &[Proposal], group: u16) -> Vec<Proposal> {
     proposals
         .iter()
-        .filter(|p| p.of_kind(transform_type::KE).any(|t| t.id == group))
+        .filter(|p| p.of_kind(TransformType::KE).any(|t| t.id == group))
         .map(|p| {
             let mut p = p.clone();
             p.transforms
-                .retain(|t| t.kind != transform_type::KE || t.id == group);
+                .retain(|t| t.kind != TransformType::KE || t.id == group);
             p
         })
         .collect()
@@ -315,7 +316,7 @@ mod tests {
             name: "c".into(),
             local_ts: vec![TrafficSelector::host("10.0.0.1".parse().unwrap()).into()],
             remote_ts: vec![TrafficSelector::host("10.0.0.2".parse().unwrap()).into()],
-            esp_proposals: vec![Proposal::parse(protocol::ESP, "aes128gcm128").unwrap()],
+            esp_proposals: vec![Proposal::parse(ProtocolId::ESP, "aes128gcm128").unwrap()],
             mode: Mode::Transport,
             hw_offload: HwOffload::No,
             policies_fwd_out: false,
@@ -341,7 +342,7 @@ mod tests {
                 method: crate::config::AuthMethod::Psk,
                 id: None,
             },
-            proposals: vec![Proposal::parse(protocol::IKE, "aes128-sha256-x25519").unwrap()],
+            proposals: vec![Proposal::parse(ProtocolId::IKE, "aes128-sha256-x25519").unwrap()],
             children: vec![Arc::new(child_config())],
             rekey_time: Duration::ZERO,
             over_time: Duration::ZERO,

@@ -29,7 +29,7 @@ fn ike_id(ep: &Endpoint) -> IkeSaId {
 }
 
 fn esp(text: &str, spi: u32) -> Proposal {
-    let mut p = Proposal::parse(protocol::ESP, text).expect("proposal");
+    let mut p = Proposal::parse(ProtocolId::ESP, text).expect("proposal");
     p.spi = spi.to_be_bytes().to_vec();
     p
 }
@@ -64,7 +64,7 @@ fn forged_rekey_answer(answer: impl FnOnce(&Child) -> Vec<Payload>) -> (Pair, u3
     });
     with_sa(&mut p.b, b_ike, |engine, sa| {
         let payloads = answer(&sa.children[0]);
-        engine.send_response(sa, mid, exchange::CREATE_CHILD_SA, payloads);
+        engine.send_response(sa, mid, ExchangeType::CREATE_CHILD_SA, payloads);
         sa.expected_request_id = mid.wrapping_add(1);
     });
     p.run_for(Duration::from_secs(2));
@@ -75,12 +75,12 @@ fn forged_rekey_answer(answer: impl FnOnce(&Child) -> Vec<Payload>) -> (Pair, u3
 fn rekey_answer(old: &Child, proposal: Proposal, ke: Option<Payload>) -> Vec<Payload> {
     let mut v = vec![
         Payload::Notify(Notify {
-            protocol: protocol::ESP,
+            protocol: ProtocolId::ESP,
             spi: old.spi_in.to_be_bytes().to_vec(),
-            kind: notify::REKEY_SA,
+            kind: NotifyType::REKEY_SA,
             data: vec![],
         }),
-        Payload::Notify(Notify::new(notify::USE_TRANSPORT_MODE, vec![])),
+        Payload::Notify(Notify::new(NotifyType::USE_TRANSPORT_MODE, vec![])),
         Payload::Sa(vec![proposal]),
         Payload::Nonce(vec![0x5a; 32]),
     ];
@@ -179,12 +179,12 @@ fn rekey_request(a: &Endpoint, proposal: Proposal, ke: Option<Payload>) -> Vec<P
     let old = &sas[0].children[0];
     let mut v = vec![
         Payload::Notify(Notify {
-            protocol: protocol::ESP,
+            protocol: ProtocolId::ESP,
             spi: old.spi_in.to_be_bytes().to_vec(),
-            kind: notify::REKEY_SA,
+            kind: NotifyType::REKEY_SA,
             data: vec![],
         }),
-        Payload::Notify(Notify::new(notify::USE_TRANSPORT_MODE, vec![])),
+        Payload::Notify(Notify::new(NotifyType::USE_TRANSPORT_MODE, vec![])),
         Payload::Sa(vec![proposal]),
         Payload::Nonce(vec![0x3c; 32]),
     ];
@@ -200,7 +200,13 @@ fn forge_request(p: &mut Pair, payloads: Vec<Payload>) {
     let now = p.now;
     with_sa(&mut p.a, a_ike, |engine, sa| {
         // An answered liveness check is all A makes of the response.
-        engine.send_request(now, sa, exchange::CREATE_CHILD_SA, payloads, Active::Dpd);
+        engine.send_request(
+            now,
+            sa,
+            ExchangeType::CREATE_CHILD_SA,
+            payloads,
+            Active::Dpd,
+        );
     });
     p.run_for(Duration::from_millis(500));
 }

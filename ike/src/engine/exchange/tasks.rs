@@ -63,7 +63,7 @@ impl Engine {
                 self.send_request(
                     now,
                     sa,
-                    exchange::CREATE_CHILD_SA,
+                    ExchangeType::CREATE_CHILD_SA,
                     payloads,
                     Active::RekeyIke {
                         ke,
@@ -122,7 +122,7 @@ impl Engine {
                 if now.saturating_since(sa.last_received) < sa.config.dpd_delay {
                     return Fate::Keep;
                 }
-                self.send_request(now, sa, exchange::INFORMATIONAL, vec![], Active::Dpd);
+                self.send_request(now, sa, ExchangeType::INFORMATIONAL, vec![], Active::Dpd);
                 Fate::Keep
             }
         }
@@ -145,10 +145,10 @@ impl Engine {
             "sending DELETE for {what}"
         );
         let payloads = vec![Payload::Delete {
-            protocol: protocol::ESP,
+            protocol: ProtocolId::ESP,
             spis: vec![spi_in.to_be_bytes().to_vec()],
         }];
-        self.send_request(now, sa, exchange::INFORMATIONAL, payloads, active);
+        self.send_request(now, sa, ExchangeType::INFORMATIONAL, payloads, active);
     }
 
     pub(super) fn start_new_child(
@@ -219,7 +219,7 @@ impl Engine {
             Active::Auth => self.on_auth_response(now, sa, msg),
             Active::CreateChild(nc) => {
                 let mut nc = *nc;
-                if let Some(n) = msg.notify(notify::INVALID_KE_PAYLOAD) {
+                if let Some(n) = msg.notify(NotifyType::INVALID_KE_PAYLOAD) {
                     let wanted = n.data.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
                     // As charon, retry once, and only with a method we proposed: a peer
                     // cannot walk us through groups or off the configured ones.
@@ -406,7 +406,7 @@ impl Engine {
                     LogGroup::Ike,
                     "IKE_SA rekeying failed: {e}"
                 );
-                if matches!(e, ProtocolError::PeerNotify(notify::TEMPORARY_FAILURE)) {
+                if matches!(e, ProtocolError::PeerNotify(NotifyType::TEMPORARY_FAILURE)) {
                     // RFC 7296 2.25: a colliding or busy peer; retry after a random delay so
                     // that two colliding initiators do not collide again.
                     let delay = REKEY_RETRY_MIN + self.random_jitter(REKEY_RETRY_MIN);
@@ -505,13 +505,13 @@ impl Engine {
         _raw: &[u8],
     ) -> Fate {
         match msg.header.exchange {
-            exchange::IKE_AUTH if matches!(sa.phase, Phase::ExpectAuthRequest(_)) => {
+            ExchangeType::IKE_AUTH if matches!(sa.phase, Phase::ExpectAuthRequest(_)) => {
                 self.respond_auth(now, sa, msg)
             }
-            exchange::CREATE_CHILD_SA if sa.phase.is_established() => {
+            ExchangeType::CREATE_CHILD_SA if sa.phase.is_established() => {
                 self.respond_create_child(now, sa, msg)
             }
-            exchange::INFORMATIONAL
+            ExchangeType::INFORMATIONAL
                 if sa.phase.is_established() || matches!(sa.phase, Phase::Rekeyed) =>
             {
                 self.respond_informational(now, sa, msg)
@@ -525,13 +525,19 @@ impl Engine {
         }
     }
 
-    pub(crate) fn respond_error(&mut self, sa: &mut IkeSa, mid: u32, ex: u8, e: &ProtocolError) {
+    pub(crate) fn respond_error(
+        &mut self,
+        sa: &mut IkeSa,
+        mid: u32,
+        ex: ExchangeType,
+        e: &ProtocolError,
+    ) {
         engine_log!(
             self,
             Some(sa.id),
             LogGroup::Ike,
             "{} request rejected: {e}",
-            if ex == exchange::CREATE_CHILD_SA {
+            if ex == ExchangeType::CREATE_CHILD_SA {
                 "CREATE_CHILD_SA"
             } else {
                 "request"
@@ -549,11 +555,11 @@ impl Engine {
         msg: Message,
     ) -> Fate {
         let mid = msg.header.message_id;
-        let ex = exchange::CREATE_CHILD_SA;
-        if sa_payload(&msg).is_some_and(|p| p.iter().any(|p| p.protocol == protocol::IKE)) {
+        let ex = ExchangeType::CREATE_CHILD_SA;
+        if sa_payload(&msg).is_some_and(|p| p.iter().any(|p| p.protocol == ProtocolId::IKE)) {
             return self.respond_ike_rekey(now, sa, msg);
         }
-        let rekey_of = match msg.notify(notify::REKEY_SA) {
+        let rekey_of = match msg.notify(NotifyType::REKEY_SA) {
             Some(n) => match rekey_target(sa, spi32(&n.spi)) {
                 Ok(id) => Some(id),
                 Err(e) => {
@@ -600,7 +606,7 @@ impl Engine {
         msg: Message,
     ) -> Fate {
         let mid = msg.header.message_id;
-        let ex = exchange::CREATE_CHILD_SA;
+        let ex = ExchangeType::CREATE_CHILD_SA;
         if matches!(
             sa.outstanding.as_ref().map(|o| &o.active),
             Some(Active::RekeyIke { .. })
@@ -695,8 +701,8 @@ impl Engine {
         msg: Message,
     ) -> Fate {
         let mid = msg.header.message_id;
-        let ex = exchange::INFORMATIONAL;
-        if msg.notify(notify::AUTHENTICATION_FAILED).is_some() {
+        let ex = ExchangeType::INFORMATIONAL;
+        if msg.notify(NotifyType::AUTHENTICATION_FAILED).is_some() {
             // The initiator refused our AUTH after we completed IKE_AUTH (charon's
             // informational task destroys the IKE SA without answering).
             let reason = "peer refused our authentication (AUTHENTICATION_FAILED)".to_string();
@@ -717,14 +723,14 @@ impl Engine {
                 protocol: proto,
                 spis,
             } => match *proto {
-                protocol::IKE => !spis.is_empty(),
-                protocol::ESP | protocol::AH => spis.iter().any(|s| s.len() != 4),
+                ProtocolId::IKE => !spis.is_empty(),
+                ProtocolId::ESP | ProtocolId::AH => spis.iter().any(|s| s.len() != 4),
                 _ => true,
             },
             _ => false,
         });
         if malformed_delete {
-            let refusal = Payload::Notify(Notify::new(notify::INVALID_SYNTAX, vec![]));
+            let refusal = Payload::Notify(Notify::new(NotifyType::INVALID_SYNTAX, vec![]));
             self.send_response(sa, mid, ex, vec![refusal]);
             return Fate::Keep;
         }
@@ -736,9 +742,9 @@ impl Engine {
                 spis,
             } = p
             {
-                if *proto == protocol::IKE {
+                if *proto == ProtocolId::IKE {
                     ike_delete = true;
-                } else if *proto == protocol::ESP || *proto == protocol::AH {
+                } else if *proto == ProtocolId::ESP || *proto == ProtocolId::AH {
                     esp_spis.extend(spis.iter().filter_map(|s| spi32(s)));
                 }
             }
@@ -781,7 +787,7 @@ impl Engine {
             vec![]
         } else {
             vec![Payload::Delete {
-                protocol: protocol::ESP,
+                protocol: ProtocolId::ESP,
                 spis: ours,
             }]
         };
