@@ -21,6 +21,7 @@ use crate::engine::{ChildSaId, Direction, PolicyInstall};
 use crate::proposal::{Proposal, Transform};
 use crate::suite::{self, IkeKeys, Secret};
 use crate::ts::TrafficSelector;
+use crate::wire::codes::{ProtocolId, TransformType};
 
 /// First octets of every snapshot.
 pub const MAGIC: &[u8; 8] = b"IKEDSNAP";
@@ -136,11 +137,11 @@ impl Writer {
     }
     pub fn proposal(&mut self, p: &Proposal) {
         self.u8(p.number);
-        self.u8(p.protocol);
+        self.u8(p.protocol.0);
         self.bytes(&p.spi);
         self.len(p.transforms.len());
         for t in &p.transforms {
-            self.u8(t.kind);
+            self.u8(t.kind.0);
             self.u16(t.id);
             match t.key_len {
                 Some(bits) => {
@@ -374,11 +375,15 @@ impl<'a> Reader<'a> {
             } else {
                 None
             };
-            transforms.push(Transform { kind, id, key_len });
+            transforms.push(Transform {
+                kind: TransformType(kind),
+                id,
+                key_len,
+            });
         }
         Ok(Proposal {
             number,
-            protocol,
+            protocol: ProtocolId(protocol),
             spi,
             transforms,
         })
