@@ -20,6 +20,7 @@ mod monitor;
 mod natt;
 mod offload_both;
 pub mod ovs;
+mod ovs_upstream;
 mod peers;
 mod rekey_cmd;
 
@@ -94,6 +95,9 @@ pub enum Kind {
     /// Open vSwitch IPsec as the seed configures it, iked on both hosts under a driver that
     /// does what NVIDIA's ovs-monitor-ipsec does (see [`ovs`]).
     Ovs(ovs::OvsCase),
+    /// Upstream Open vSwitch: Debian's unmodified ovs-monitor-ipsec (`--ike-daemon=strongswan`,
+    /// ipsec.conf, `ipsec` = ikectl) on both hosts, GRE and VXLAN at once (see [`ovs_upstream`]).
+    OvsUpstream(ovs::OvsCase),
     /// Both hosts start both children at once in NVIDIA's OVS monitor's shape, this many
     /// rounds (see [`monitor`]).
     MonitorStart(u32),
@@ -460,6 +464,27 @@ pub fn all() -> Vec<Scenario> {
         )
         .known_failure(OVS_ROWS),
         Scenario::new("iked-drop-shunt-guard", DropGuard, Iked, StrongSwan, Bfl),
+        Scenario::new(
+            "ovs-upstream-psk",
+            OvsUpstream(ovs::OvsCase::Psk),
+            Iked,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
+            "ovs-upstream-cert-self-signed",
+            OvsUpstream(ovs::OvsCase::SelfSigned),
+            Iked,
+            Iked,
+            Bfl,
+        ),
+        Scenario::new(
+            "ovs-upstream-cert-ca",
+            OvsUpstream(ovs::OvsCase::CaSigned),
+            Iked,
+            Iked,
+            Bfl,
+        ),
     ];
     for peer in [StrongSwan6, Libreswan] {
         rows.extend(peers::peer_rows(peer));
@@ -513,9 +538,14 @@ pub fn run(sc: &Scenario, ctx: &Context) -> ScenarioResult {
     }
     // Open vSwitch missing is a prerequisite, not a result (a SKIP, which fails under CI), so
     // a known-failure mark cannot hide it.
-    if let Some(why) = matches!(sc.kind, Kind::Ovs(_))
+    if let Some(why) = matches!(sc.kind, Kind::Ovs(_) | Kind::OvsUpstream(_))
         .then(crate::ovs::switch::Switch::missing)
         .flatten()
+        .or_else(|| {
+            matches!(sc.kind, Kind::OvsUpstream(_))
+                .then(|| crate::ovs::upstream::missing(&ctx.lab.dir))
+                .flatten()
+        })
     {
         return row(Outcome::Skip(why), 0.0);
     }
@@ -668,6 +698,9 @@ fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
         // Its own hosts: an OVS instance, iked and a driver on each.
         return ovs::run(sc, ctx, dir, case);
     }
+    if let Kind::OvsUpstream(case) = sc.kind {
+        return ovs_upstream::run(sc, ctx, dir, case);
+    }
     let mut hosts = start_hosts(sc, ctx, dir)?;
     let result = match sc.kind {
         Kind::Seed | Kind::SeedAny => seed(sc, ctx, dir, &hosts).map(|_| ()),
@@ -692,7 +725,7 @@ fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
         Kind::Cert(case) if case.is_negative() => cert_refused(sc, ctx, &hosts, case),
         Kind::Cert(_) => seed(sc, ctx, dir, &hosts).map(|_| ()),
         Kind::NattForced(_) => natt::run(sc, ctx, dir, &hosts),
-        Kind::Ovs(_) => Ok(()),
+        Kind::Ovs(_) | Kind::OvsUpstream(_) => Ok(()),
         Kind::DropGuard => guard::run(sc, ctx, dir, &hosts),
         Kind::MonitorStart(rounds) => monitor::run(ctx, dir, &mut hosts, rounds),
     };
