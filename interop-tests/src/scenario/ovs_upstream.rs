@@ -219,9 +219,13 @@ struct Host {
 }
 
 impl Host {
-    fn start(ctx: &Context, dir: &Path, side: Side, case: OvsCase) -> Result<Host, LabError> {
+    fn start(
+        ctx: &Context,
+        dir: &Path,
+        side: Side,
+        creds: Option<Creds>,
+    ) -> Result<Host, LabError> {
         let host_dir = dir.join(side.name());
-        let creds = credentials(ctx, &host_dir, case, side)?;
         let mut root = Root::create(&host_dir.join("root"), &ctx.iked.ikectl, &ctx.lab.ip, "")?;
         let daemon = Daemon::start_iked_reading(
             &ctx.lab,
@@ -419,7 +423,15 @@ fn both<T: Send>(f: impl Fn(Side) -> Result<T, LabError> + Sync) -> Result<[T; 2
 
 /// Runs one upstream OVS row.
 pub fn run(_sc: &Scenario, ctx: &Context, dir: &Path, case: OvsCase) -> Result<(), LabError> {
-    let mut hosts = both(|side| Host::start(ctx, dir, side, case))?;
+    // The credentials first, one host after the other: both share the run's key files.
+    let mut creds = Vec::new();
+    for side in Side::BOTH {
+        creds.push(credentials(ctx, &dir.join(side.name()), case, side)?);
+    }
+    let mut hosts = both(|side| {
+        let i = usize::from(side == Side::Bfr);
+        Host::start(ctx, dir, side, creds[i].clone())
+    })?;
     let result = (|| {
         for h in hosts.iter_mut() {
             h.daemon.wait_ready()?;
