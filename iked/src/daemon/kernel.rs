@@ -577,12 +577,17 @@ impl Xfrm {
                 None => self.client.remove_sas(&sas),
             }
         } else {
-            let trap = super::trap_slots::taken_over(&self.traps, &entry.kernel.policies);
+            let others = self
+                .installed
+                .values()
+                .filter(|e| e.owns_policies)
+                .map(|e| e.kernel.policy_specs.as_slice());
+            let trap = super::trap_slots::heirs(others, &self.traps, &entry.kernel.policies);
             if trap.is_empty() {
                 self.client.remove_child(&entry.kernel)
             } else {
-                // Its trap is still wanted: the slots go back to it, then the SAs and any
-                // policy the trap does not cover go.
+                // Another CHILD_SA for the same traffic, or its trap, takes the slots back;
+                // then the SAs and any policy nobody inherits go.
                 let rest: Vec<_> = entry
                     .kernel
                     .policies

@@ -8,6 +8,8 @@
 //!   ([`taken_over`]); when its install fails, the trap's policies are put back;
 //! - a CHILD_SA removed while its trap is still wanted gives the slots back to the trap
 //!   ([`restore`]), so the next packet raises an ACQUIRE instead of leaving in clear text;
+//!   while another CHILD_SA for the same traffic is installed (crossed initiations), the slots
+//!   go to that one instead ([`heirs`]);
 //! - a trap uninstalled (its connection unloaded) while a CHILD_SA holds its slots leaves them
 //!   to the CHILD_SA, and a trap installed over a CHILD_SA's slots only records them
 //!   ([`not_held`]): the SA's policies stay in force until the SA goes (ipsec.conf's
@@ -25,6 +27,27 @@ pub fn taken_over(traps: &HashMap<u32, Vec<PolicySpec>>, ids: &[PolicyId]) -> Ve
         .filter(|spec| ids.contains(&spec.id()))
         .cloned()
         .collect()
+}
+
+/// Who takes back the slots `ids` of a CHILD_SA that goes: another CHILD_SA holding some of
+/// them (a duplicate of crossed initiations; `others` are the policies of the installed ones
+/// that own theirs), else the trap (empty: nobody, the policies go).
+pub fn heirs<'a>(
+    others: impl IntoIterator<Item = &'a [PolicySpec]>,
+    traps: &HashMap<u32, Vec<PolicySpec>>,
+    ids: &[PolicyId],
+) -> Vec<PolicySpec> {
+    for specs in others {
+        let held: Vec<PolicySpec> = specs
+            .iter()
+            .filter(|s| ids.contains(&s.id()))
+            .cloned()
+            .collect();
+        if !held.is_empty() {
+            return held;
+        }
+    }
+    taken_over(traps, ids)
 }
 
 /// Puts `specs` (trap policies) back into their slots, replacing what holds them.
@@ -100,6 +123,22 @@ mod tests {
         assert_eq!(taken.len(), 2);
         assert!(taken.iter().all(|s| s.templates[0].reqid == 1));
         assert!(taken_over(&traps, &[spec(4, PolicyDirection::Out, 1).id()]).is_empty());
+    }
+
+    #[test]
+    fn a_duplicate_child_inherits_before_the_trap() {
+        let traps = HashMap::from([(1, vec![spec(2, PolicyDirection::Out, 1)])]);
+        let ids = [spec(2, PolicyDirection::Out, 5).id()];
+        let other = vec![
+            spec(2, PolicyDirection::Out, 6),
+            spec(9, PolicyDirection::In, 6),
+        ];
+        let unrelated = vec![spec(7, PolicyDirection::Out, 7)];
+        let h = heirs([unrelated.as_slice(), other.as_slice()], &traps, &ids);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[0].templates[0].reqid, 6);
+        let h = heirs([unrelated.as_slice()], &traps, &ids);
+        assert_eq!(h[0].templates[0].reqid, 1);
     }
 
     #[test]
