@@ -201,6 +201,15 @@ const BOTH_START: &str = "issue 15 §3: a round can end with one child missing o
 const OVS_ROWS: &str = "issue 15 §3: both hosts starting at once do not always settle on two \
     children per host (CI run of 2026-12-07: 1 or 2 of 4 ESP SAs on BFL)";
 
+/// Seen in the branch runs of 2026-12-07 16:08-17:00 UTC (h/ovsup, load average 22-31): the
+/// monitor's first refresh ran `ipsec stroke down-nb vx0-in-1[1]` (its greedy parse files every
+/// VXLAN entry as outdated) while that IKE SA, started by an ACQUIRE, was in IKE_AUTH; BFL then
+/// acted on no further ACQUIRE of that trap for 90 s, and BFR put its own ACQUIRE's child on the
+/// IKE SA it was deleting. In the run before, the same row passed bring-up, the monitor restart
+/// and the GRE removal.
+const OVS_UPSTREAM: &str = "issue 20: a trap whose IKE SA the monitor's `stroke down-nb` \
+    deleted mid-IKE_AUTH is not acted on again (branch run of 2026-12-07 16:48 UTC)";
+
 /// Every scenario, baselines first. Kept small: each handshake costs seconds under TCG.
 pub fn all() -> Vec<Scenario> {
     use Kind::*;
@@ -470,21 +479,24 @@ pub fn all() -> Vec<Scenario> {
             Iked,
             Iked,
             Bfl,
-        ),
+        )
+        .known_failure(OVS_UPSTREAM),
         Scenario::new(
             "ovs-upstream-cert-self-signed",
             OvsUpstream(ovs::OvsCase::SelfSigned),
             Iked,
             Iked,
             Bfl,
-        ),
+        )
+        .known_failure(OVS_UPSTREAM),
         Scenario::new(
             "ovs-upstream-cert-ca",
             OvsUpstream(ovs::OvsCase::CaSigned),
             Iked,
             Iked,
             Bfl,
-        ),
+        )
+        .known_failure(OVS_UPSTREAM),
     ];
     for peer in [StrongSwan6, Libreswan] {
         rows.extend(peers::peer_rows(peer));
