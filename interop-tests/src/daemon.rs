@@ -246,6 +246,38 @@ impl Daemon {
         Ok(d)
     }
 
+    /// iked on `side` reading `config` as it stands (the upstream OVS rows: an ipsec.conf that
+    /// Open vSwitch's monitor writes), instead of a swanctl.conf written here. Not waited for.
+    pub fn start_iked_reading(
+        lab: &Lab,
+        side: Side,
+        dir: &Path,
+        config: &Path,
+        iked: &IkedBins,
+    ) -> Result<Self, LabError> {
+        std::fs::create_dir_all(dir).map_err(|e| LabError::io(dir, e))?;
+        let implementation = Implementation::Iked;
+        let mut d = Daemon {
+            side,
+            implementation,
+            dir: dir.to_path_buf(),
+            connection: String::new(),
+            socket: dir.join("iked.vici"),
+            log: dir.join(implementation.log_name()),
+            conf_file: config.to_path_buf(),
+            strongswan_conf: dir.join("strongswan.conf"),
+            iked: Some(IkedBins {
+                tuning: None,
+                ..iked.clone()
+            }),
+            root: None,
+            lab: lab.clone(),
+            child: None,
+        };
+        d.spawn_process()?;
+        Ok(d)
+    }
+
     fn spawn_process(&mut self) -> Result<(), LabError> {
         let _ = std::fs::remove_file(&self.socket);
         let daemon_cmd: Vec<String> = match self.implementation {

@@ -234,6 +234,16 @@ impl Lab {
     /// Starts tcpdump on `side`'s `p0`, writing raw packets to `file` with `.pcap` (decoding
     /// while capturing drops packets under TCG); returns once it listens.
     pub fn start_capture(&self, side: Side, file: &Path) -> Result<Capture, LabError> {
+        self.start_capture_of(side, file, "esp or udp or icmp")
+    }
+
+    /// [`Lab::start_capture`] with another tcpdump filter (e.g. one that also shows GRE).
+    pub fn start_capture_of(
+        &self,
+        side: Side,
+        file: &Path,
+        filter: &str,
+    ) -> Result<Capture, LabError> {
         let pcap = file.with_extension("pcap");
         let err_path = file.with_extension("stderr");
         let stderr = std::fs::File::create(&err_path).map_err(|e| LabError::io(&err_path, e))?;
@@ -254,7 +264,7 @@ impl Lab {
                     "-U".into(),
                     "-w".into(),
                     pcap.display().to_string(),
-                    "esp or udp or icmp".into(),
+                    filter.into(),
                 ],
             ))
             .stdin(Stdio::null())

@@ -557,6 +557,18 @@ impl XfrmClient {
 
     /// Install both SAs and the policies of a CHILD_SA, settling on one offload mode.
     pub fn install_child(&mut self, child: &ChildInstall) -> Result<InstalledChild, XfrmError> {
+        self.install_child_over(child, &[])
+    }
+
+    /// [`XfrmClient::install_child`], where the child's policies whose ids are in `replace`
+    /// take over policies already installed with those ids (the caller's trap policies for
+    /// the same traffic, as charon's routed policies give way to the SA's) instead of failing
+    /// with EEXIST. A failed install removes them like its own.
+    pub fn install_child_over(
+        &mut self,
+        child: &ChildInstall,
+        replace: &[PolicyId],
+    ) -> Result<InstalledChild, XfrmError> {
         validate_child(child)?;
         let modes: &[OffloadMode] = match child.hw_offload {
             HwOffload::No => &[OffloadMode::None],
@@ -595,7 +607,7 @@ impl XfrmClient {
                 continue;
             }
             let ifindex = device.as_ref().map(|(i, _)| *i);
-            match self.try_install(child, mode, ifindex, &mut in_sa_larval) {
+            match self.try_install(child, mode, ifindex, &mut in_sa_larval, replace) {
                 Ok(mut installed) => {
                     installed.device = if mode == OffloadMode::None {
                         None
@@ -634,6 +646,7 @@ impl XfrmClient {
         mode: OffloadMode,
         ifindex: Option<u32>,
         in_sa_larval: &mut bool,
+        replace: &[PolicyId],
     ) -> Result<InstalledChild, XfrmError> {
         let ifindex = match (mode, ifindex) {
             (OffloadMode::None, _) => None,
@@ -645,7 +658,10 @@ impl XfrmClient {
         };
         let (sa_in, sa_out) =
             child_sa_specs(child, mode, ifindex, self.options.sa_dir, *in_sa_larval);
-        let policies = child_policy_specs(child, mode, ifindex);
+        let mut policies = child_policy_specs(child, mode, ifindex);
+        for p in policies.iter_mut() {
+            p.update = replace.contains(&p.id());
+        }
         let mut done = Done::default();
 
         let result = (|| -> Result<(), XfrmError> {

@@ -322,7 +322,8 @@ pub struct Xfrm {
     larval: HashMap<ChildSaId, Vec<iked_xfrm::SaId>>,
     /// CHILD_SAs the kernel refused, until the engine deletes what is left of them.
     failures: HashMap<ChildSaId, InstallFailure>,
-    traps: HashMap<u32, Vec<iked_xfrm::PolicyId>>,
+    /// Trap policies per reqid, as specified (a CHILD_SA may hold their slots: `trap_slots`).
+    traps: HashMap<u32, Vec<iked_xfrm::PolicySpec>>,
     /// Shunt policies per (connection, child).
     shunts: HashMap<(String, String), Vec<iked_xfrm::PolicyId>>,
     marks: super::marks::MarkAllocator,
@@ -550,6 +551,15 @@ impl Xfrm {
 }
 
 impl Xfrm {
+    /// Policy slots the installed CHILD_SAs hold.
+    fn held_slots(&self) -> std::collections::HashSet<iked_xfrm::PolicyId> {
+        self.installed
+            .values()
+            .filter(|e| e.owns_policies)
+            .flat_map(|e| e.kernel.policies.iter().copied())
+            .collect()
+    }
+
     /// Removes all of an installed CHILD_SA (SAs and, if it still owns them, policies); the
     /// first delete request of a CHILD_SA does it, later ones find nothing.
     fn remove_installed(&mut self, child: ChildSaId) {
@@ -582,7 +592,31 @@ impl Xfrm {
                 None => self.client.remove_sas(&sas),
             }
         } else {
-            self.client.remove_child(&entry.kernel)
+            let others = self
+                .installed
+                .values()
+                .filter(|e| e.owns_policies)
+                .map(|e| e.kernel.policy_specs.as_slice());
+            let trap = super::trap_slots::heirs(others, &self.traps, &entry.kernel.policies);
+            if trap.is_empty() {
+                self.client.remove_child(&entry.kernel)
+            } else {
+                // Another CHILD_SA for the same traffic, or its trap, takes the slots back;
+                // then the SAs and any policy nobody inherits go.
+                let rest: Vec<_> = entry
+                    .kernel
+                    .policies
+                    .iter()
+                    .filter(|id| !trap.iter().any(|t| t.id() == **id))
+                    .copied()
+                    .collect();
+                let restored = super::trap_slots::restore(&mut self.client, &trap);
+                let removed = self
+                    .client
+                    .remove_sas(&sas)
+                    .and(self.client.remove_policies(&rest));
+                restored.and(removed)
+            }
         };
         if let Err(e) = result {
             tracing::warn!(target: "KNL", "removing CHILD_SA {{{}}} failed: {e}", child.0);
@@ -891,8 +925,23 @@ impl KernelBackend for Xfrm {
                 InstallPlan::Fresh(mut spec) => {
                     spec.reqid = reqids.to_kernel(spec.reqid);
                     spec.proto_port_transport_sa = proto_port;
-                    self.client
-                        .install_child(&spec)
+                    let ids: Vec<_> = iked_xfrm::client::child_policy_specs(
+                        &spec,
+                        iked_xfrm::OffloadMode::None,
+                        None,
+                    )
+                    .iter()
+                    .map(iked_xfrm::PolicySpec::id)
+                    .collect();
+                    let trap = super::trap_slots::taken_over(&self.traps, &ids);
+                    let replace: Vec<_> = trap.iter().map(iked_xfrm::PolicySpec::id).collect();
+                    let installed = self.client.install_child_over(&spec, &replace);
+                    if installed.is_err()
+                        && let Err(e) = super::trap_slots::restore(&mut self.client, &trap)
+                    {
+                        tracing::warn!(target: "KNL", "restoring trap policies failed: {e}");
+                    }
+                    installed
                         .map(|kernel| (None, entry(kernel, &spec)))
                         .map_err(|e| e.to_string())
                 }
@@ -1006,7 +1055,8 @@ impl KernelBackend for Xfrm {
                 self.delete_larval(child, &id);
             }
         }
-        for (reqid, ids) in std::mem::take(&mut self.traps) {
+        for (reqid, specs) in std::mem::take(&mut self.traps) {
+            let ids: Vec<_> = specs.iter().map(iked_xfrm::PolicySpec::id).collect();
             if let Err(e) = self.client.remove_policies(&ids) {
                 tracing::warn!(target: "KNL", "removing trap policies of reqid {reqid} failed: {e}");
             }
@@ -1043,6 +1093,7 @@ impl KernelBackend for Xfrm {
             iked_xfrm::Mode::Tunnel
         };
         let marks = self.marks.resolve(trap.reqid, &trap.marks);
+        let held = self.held_slots();
         let mut installed = Vec::new();
         for l in &trap.local_ts {
             for r in &trap.remote_ts {
@@ -1086,11 +1137,16 @@ impl KernelBackend for Xfrm {
                         offload_ifindex: None,
                         update: false,
                     };
-                    if let Err(e) = self.client.add_policy(&spec) {
-                        let _ = self.client.remove_policies(&installed);
+                    // A CHILD_SA that outlived its connection's reload holds this slot: the
+                    // trap takes it back when that SA goes (`trap_slots`).
+                    if !held.contains(&spec.id())
+                        && let Err(e) = self.client.add_policy(&spec)
+                    {
+                        let ids = super::trap_slots::not_held(&installed, &held);
+                        let _ = self.client.remove_policies(&ids);
                         return Err(e.to_string());
                     }
-                    installed.push(spec.id());
+                    installed.push(spec);
                 }
             }
         }
@@ -1100,8 +1156,11 @@ impl KernelBackend for Xfrm {
 
     fn uninstall_trap(&mut self, trap: &TrapPolicy) {
         self.marks.release(trap.reqid);
-        if let Some(ids) = self.traps.remove(&trap.reqid)
-            && let Err(e) = self.client.remove_policies(&ids)
+        let held = self.held_slots();
+        if let Some(specs) = self.traps.remove(&trap.reqid)
+            && let Err(e) = self
+                .client
+                .remove_policies(&super::trap_slots::not_held(&specs, &held))
         {
             tracing::warn!(target: "KNL", "removing trap policies of reqid {} failed: {e}", trap.reqid);
         }

@@ -24,6 +24,7 @@ pub mod retire;
 pub mod revocation;
 pub mod shunts;
 pub mod start;
+pub mod trap_slots;
 pub mod traps;
 
 use std::path::PathBuf;

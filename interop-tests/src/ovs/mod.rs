@@ -16,6 +16,10 @@
 //!   has no systemd), then `--load-all`, logging `--load-all`'s stderr only when it says
 //!   "error", as the monitor does. The driver is told about OVSDB changes by its caller
 //!   (the monitor learns of them from the OVSDB IDL).
+//! - [`upstream::Monitor`] is upstream Open vSwitch's own `ovs-monitor-ipsec` (Debian's, run
+//!   unmodified with `--ike-daemon=strongswan`; issue 20): no driver, the monitor itself writes
+//!   ipsec.conf and runs `ipsec` (ikectl under that name).
 
 pub mod driver;
 pub mod switch;
+pub mod upstream;

@@ -69,7 +69,8 @@ impl Switch {
         )
     }
 
-    fn db_sock(&self) -> String {
+    /// `unix:PATH` of this instance's ovsdb-server.
+    pub fn db_sock(&self) -> String {
         format!("unix:{}", self.dir.join("run").join("db.sock").display())
     }
 
