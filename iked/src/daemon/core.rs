@@ -170,6 +170,8 @@ pub struct Core {
     pub stopping: bool,
     /// CRLs fetched for the engine's revocation checks.
     pub revocation: super::revocation::Revocation,
+    /// How late the event loop ran due engine timers (`stats`).
+    pub timer_lag: super::lag::TimerLag,
 }
 
 /// The reqid range trap policies use, far above the engine's CHILD_SA ids.
@@ -207,6 +209,7 @@ impl Core {
             started_wall: wall,
             stopping: false,
             revocation: Default::default(),
+            timer_lag: Default::default(),
         };
         core.sync_log_groups();
         core
