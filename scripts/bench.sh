@@ -371,7 +371,7 @@ def stat(key):
     m = re.search(re.escape(key) + r"=(\d+)", stats)
     return int(m.group(1)) if m else None
 print(json.dumps(dict(section="rekey", responder=resp, variant="rekey", n=n, run=run,
-    established=setup["established"], setup_failed=setup["failed"], held_s=float(sys.argv[10]),
+    established=setup["established"], setup_failed=setup["failed"], hold_wait_s=float(sys.argv[10]),
     rss_setup_kb=rss1, rss_end_kb=rss2, hold_cpu_ticks=cpu2 - cpu1,
     timer_lag_max_us=stat("timer-lag-max-us"), timer_lag_mean_us=stat("timer-lag-mean-us"),
     timer_runs=stat("timer-runs"), responder_ike_sas=stat("ikesas={total"), **hold)))
