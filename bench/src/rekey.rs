@@ -81,17 +81,17 @@ impl Tally {
                 self.ike_rekeys += 1;
                 self.replaced_ike.insert(*old);
             }
-            Event::IkeDown { sa, reason } => {
-                if !self.replaced_ike.remove(sa) && !matches!(reason, DownReason::Rekeyed) {
-                    self.ike_down += 1;
-                    self.note(format!("IKE_SA down: {}", why(reason)));
-                }
+            Event::IkeDown { sa, reason }
+                if !self.replaced_ike.remove(sa) && !matches!(reason, DownReason::Rekeyed) =>
+            {
+                self.ike_down += 1;
+                self.note(format!("IKE_SA down: {}", why(reason)));
             }
-            Event::ChildDown { child, reason, .. } => {
-                if !self.replaced_child.remove(child) && !matches!(reason, DownReason::Rekeyed) {
-                    self.child_down += 1;
-                    self.note(format!("CHILD_SA down: {}", why(reason)));
-                }
+            Event::ChildDown { child, reason, .. }
+                if !self.replaced_child.remove(child) && !matches!(reason, DownReason::Rekeyed) =>
+            {
+                self.child_down += 1;
+                self.note(format!("CHILD_SA down: {}", why(reason)));
             }
             Event::ChildFailed { reason, .. } => {
                 self.child_failed += 1;
