@@ -14,6 +14,16 @@
 #   child      IKE SA + one tunnel-mode CHILD_SA (aes128-sha256, no ESN): charon on its
 #              userspace ESP backend (kernel-libipsec), iked with `--kernel record` (the host
 #              kernel has no ESP: iked negotiates and records its kernel requests, installs nothing).
+#   rekey      (not in the default VARIANTS; issue 21 §1) as child, but the responder's
+#              connection has short lifetimes (CHILD_SA rekey_time CHILD_REKEY, IKE rekey_time
+#              IKE_REKEY, each with its rand_time) and the N SAs are held until every one has
+#              rekeyed its CHILD_SA and its IKE SA at least once (IKE_REKEY + REKEY_MARGIN seconds
+#              after the set-up ends); the responder starts the rekeys, the generator answers
+#              them. Reported: rekeys seen, SAs lost or refused, SAs held at the end, CPU per
+#              CHILD rekey and per IKE rekey (from the generator's time line of the responder's
+#              CPU, the seconds that saw only one kind, less the idle rate), RSS at the end of
+#              the set-up and of the hold, and iked's event-loop lag (the largest gap between a
+#              due timer and its handling, from `stats`). Table: scripts/bench-rekey-table.py.
 # Fairness: charon with dos_protection = no (no cookies, no per-IP limit), ikesa_table_size
 # 65536, logging off; iked logging off, cookies at its default threshold (30 half-open) which a
 # concurrency of 16 never reaches, per-source limits off (all clients share one address). A last step floods iked with spoofed IKE_SA_INIT requests
@@ -33,7 +43,8 @@
 # RESPONDERS ["iked charon"; "iked" skips charon], SAS_PER_IDENTITY [1], SLICE [1000: SAs
 # between two samples of the responder; the slice table groups them by 10,000],
 # FLOOD_RATE [3000, 0 = skip], FLOOD_COUNT [10000: legitimate SAs set up during the flood],
-# FLOOR [1; 0 = skip]: first measure the crypto floor of one responder IKE_SA + CHILD_SA
+# REKEY_SIZES for the rekey variant ["10000"], CHILD_REKEY [60] CHILD_RAND [10] IKE_REKEY [90]
+# IKE_RAND [10] (seconds), REKEY_MARGIN [15 s], FLOOR [1; 0 = skip]: first measure the crypto floor of one responder IKE_SA + CHILD_SA
 # (criterion bench `responder crypto floor` in crypto/benches/crypto.rs) to compare against,
 # OUT [bench/RESULTS.md], MARKER [bench.sh: the table replaces what OUT holds between
 # `<!-- $MARKER begin -->` and `<!-- $MARKER end -->`, appended if absent], IKED_BIN and
@@ -44,8 +55,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${QUICK:-0}" = 1 ]; then
     : "${RUNS:=1}" "${SIZES:=1000 5000}" "${CHILD_SIZES:=1000 5000}" "${FLOOD_RATE:=0}"
-    : "${FLOOR:=0}" "${RESPONDERS:=iked}"
+    : "${FLOOR:=0}" "${RESPONDERS:=iked}" "${REKEY_SIZES:=1000}"
+    : "${CHILD_REKEY:=20}" "${CHILD_RAND:=5}" "${IKE_REKEY:=35}" "${IKE_RAND:=5}" "${REKEY_MARGIN:=8}"
 fi
+REKEY_SIZES=${REKEY_SIZES:-10000}
+CHILD_REKEY=${CHILD_REKEY:-60}
+CHILD_RAND=${CHILD_RAND:-10}
+IKE_REKEY=${IKE_REKEY:-90}
+IKE_RAND=${IKE_RAND:-10}
+REKEY_MARGIN=${REKEY_MARGIN:-15}
 RUNS=${RUNS:-3}
 SIZES=${SIZES:-"1000 10000 50000"}
 CHILD_SIZES=${CHILD_SIZES:-"1000 10000"}
@@ -164,19 +182,29 @@ connections {
 secrets { ike-bench { secret = $PSK } }
 EOF
 # Any client identity: each simulated client authenticates as client.bench-<n>.
-cat >"$WORK/resp.conf" <<EOF
+resp_conf() { # $1 = extra IKE settings, $2 = the children block
+    cat <<EOF
 connections {
   bench {
     local_addrs = $RESP_IP
     proposals = aes128-sha256-x25519
+    $1
     local { auth = psk
       id = responder.bench }
     remote { auth = psk }
-    $CHILD_BLOCK
+    $2
   }
 }
 secrets { ike-bench { secret = $PSK } }
 EOF
+}
+resp_conf "" "$CHILD_BLOCK" >"$WORK/resp.conf"
+# The rekey variant: the responder's lifetimes are short (the generator keeps the defaults, so
+# the responder starts every rekey); life_time stays strongSwan's default, rekey_time + 10 %.
+resp_conf "rekey_time = ${IKE_REKEY}s
+    rand_time = ${IKE_RAND}s" "${CHILD_BLOCK/esp_proposals/rekey_time = ${CHILD_REKEY}s
+        rand_time = ${CHILD_RAND}s
+        esp_proposals}" >"$WORK/resp-rekey.conf"
 
 charon_conf() { # $1 = kernel plugins
     cat <<EOF
@@ -207,12 +235,14 @@ wait_for_socket() { # $1 = path, $2 = pid
 
 start_responder() { # $1 = iked|charon, $2 = variant; sets RESP_PID
     rm -f "$WORK"/*.vici
+    local conf=$WORK/resp.conf
+    [ "$2" = rekey ] && conf=$WORK/resp-rekey.conf
     case "$1" in
     iked)
         # Every client comes from the generator's one address: the per-source limits
         # (cookie_threshold_ip 3, block_threshold 5 by default) would throttle it as one host.
         printf 'charon {\n  cookie_threshold_ip = 0\n  block_threshold = 0\n}\n' >"$WORK/iked-strongswan.conf"
-        ip netns exec "$RESP_NS" "$IKED" --config "$WORK/resp.conf" \
+        ip netns exec "$RESP_NS" "$IKED" --config "$conf" \
             --strongswan-conf "$WORK/iked-strongswan.conf" \
             --vici-socket "$WORK/iked.vici" --kernel record --debug default=-1 \
             </dev/null >"$WORK/resp.log" 2>&1 &
@@ -222,7 +252,7 @@ start_responder() { # $1 = iked|charon, $2 = variant; sets RESP_PID
     charon)
         # charon needs a kernel-ipsec plugin even for childless SAs.
         local plugins="kernel-netlink"
-        [ "$2" = child ] && plugins="kernel-libipsec kernel-netlink"
+        [ "$2" != childless ] && plugins="kernel-libipsec kernel-netlink"
         charon_conf "$plugins" >"$WORK/strongswan.conf"
         ip netns exec "$RESP_NS" unshare -m sh -c \
             "mount -t tmpfs none /run && STRONGSWAN_CONF=$WORK/strongswan.conf exec $CHARON" \
@@ -232,7 +262,7 @@ start_responder() { # $1 = iked|charon, $2 = variant; sets RESP_PID
         # The socket file appears a moment before charon accepts on it.
         local tries=0
         until swanctl --load-all --noprompt --uri "unix://$WORK/charon.vici" \
-            --file "$WORK/resp.conf" >"$WORK/swanctl.log" 2>&1; do
+            --file "$conf" >"$WORK/swanctl.log" 2>&1; do
             tries=$((tries + 1))
             [ "$tries" -lt 50 ] || die "swanctl --load-all: $(cat "$WORK/swanctl.log")"
             sleep 0.2
@@ -266,7 +296,7 @@ measure() { # $1 responder, $2 variant, $3 N, $4 run, $5 flood rate, $6 section 
     cpu0=$(cpu_ticks "$RESP_PID")
     rss0=$(rss_kb "$RESP_PID")
     local child_arg=()
-    [ "$variant" = child ] && child_arg=(--child c)
+    [ "$variant" != childless ] && child_arg=(--child c)
     rm -f "$WORK/hold" "$WORK/gen.json"
     mkfifo "$WORK/hold"
     ip netns exec "$GEN_NS" "$GEN" --config "$WORK/gen.conf" "${child_arg[@]}" \
@@ -282,6 +312,10 @@ measure() { # $1 responder, $2 variant, $3 N, $4 run, $5 flood rate, $6 section 
     done
     cpu1=$(cpu_ticks "$RESP_PID")
     rss1=$(rss_kb "$RESP_PID")
+    if [ "$variant" = rekey ]; then
+        hold_rekeys "$responder" "$n" "$run"
+        return
+    fi
     exec 7>&-
     wait "$GEN_PID" || true
     GEN_PID=
@@ -308,11 +342,55 @@ print("bench.sh: %(responder)s %(variant)s n=%(n)d run %(run)d: %(established)d 
       "p50 %(latency_p50_ms).2f ms, p99 %(latency_p99_ms).2f ms, %(retransmits)d retransmits" % r)' >&2
 }
 
+# The rekey variant, after measure's set-up: holds the SAs while the responder rekeys them all,
+# then closes the generator's stdin for its second report line. Appends a "rekey" JSON line.
+hold_rekeys() { # $1 responder, $2 N, $3 run (RESP_PID, GEN_PID, cpu1, rss1 set by measure)
+    local responder=$1 n=$2 run=$3 setup_s
+    setup_s=$(python3 -c 'import json,sys; print(int(json.loads(open(sys.argv[1]).readline())["elapsed_s"]) + 1)' "$WORK/gen.json")
+    local hold=$((IKE_REKEY + setup_s + REKEY_MARGIN))
+    echo "bench.sh: $responder rekey n=$n: set-up took ${setup_s} s, holding ${hold} s for the rekeys" >&2
+    sleep "$hold"
+    local cpu2 rss2 vici=$WORK/charon.vici
+    cpu2=$(cpu_ticks "$RESP_PID")
+    rss2=$(rss_kb "$RESP_PID")
+    [ "$responder" = iked ] && vici=$WORK/iked.vici
+    swanctl --stats --raw --uri "unix://$vici" >"$WORK/stats.txt" 2>&1 || true
+    exec 7>&-
+    wait "$GEN_PID" || true
+    GEN_PID=
+    stop_pid "$RESP_PID"
+    RESP_PID=
+    python3 - "$WORK/gen.json" "$responder" "$n" "$run" "$cpu1" "$cpu2" "$rss1" "$rss2" \
+        "$WORK/stats.txt" "$hold" >>"$WORK/raw.jsonl" <<'EOF'
+import json, re, sys
+setup, hold = (json.loads(l) for l in open(sys.argv[1]).read().splitlines()[:2])
+resp, n, run = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+cpu1, cpu2, rss1, rss2 = (float(x) for x in sys.argv[5:9])
+stats = open(sys.argv[9]).read()
+def stat(key):
+    m = re.search(re.escape(key) + r"=(\d+)", stats)
+    return int(m.group(1)) if m else None
+print(json.dumps(dict(section="rekey", responder=resp, variant="rekey", n=n, run=run,
+    established=setup["established"], setup_failed=setup["failed"], hold_wait_s=float(sys.argv[10]),
+    rss_setup_kb=rss1, rss_end_kb=rss2, hold_cpu_ticks=cpu2 - cpu1,
+    timer_lag_max_us=stat("timer-lag-max-us"), timer_lag_mean_us=stat("timer-lag-mean-us"),
+    timer_runs=stat("timer-runs"), responder_ike_sas=stat("ikesas={total"), **hold)))
+EOF
+    tail -n1 "$WORK/raw.jsonl" | python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+print("bench.sh: %(responder)s rekey n=%(n)d run %(run)d: %(established)d up, %(child_rekeys)d CHILD and "
+      "%(ike_rekeys)d IKE rekeys, %(ike_down)d IKE down, %(child_down)d CHILD down, %(child_failed)d CHILD "
+      "failed, held %(ike_sas_held)d/%(child_sas_held)d, responder says %(responder_ike_sas)s, RSS %(rss_setup_kb).0f -> "
+      "%(rss_end_kb).0f KB, timer lag max %(timer_lag_max_us)s us" % r)' >&2
+}
+
 : >"$WORK/raw.jsonl"
 for variant in $VARIANTS; do
     for responder in $RESPONDERS; do
         sizes=$SIZES
         [ "$variant" = child ] && sizes=$CHILD_SIZES
+        [ "$variant" = rekey ] && sizes=$REKEY_SIZES
         for n in $sizes; do
             for run in $(seq 1 "$RUNS"); do
                 measure "$responder" "$variant" "$n" "$run" 0 main
@@ -327,8 +405,17 @@ if [ "$FLOOD_RATE" != 0 ]; then
     done
 fi
 cp "$WORK/raw.jsonl" "$ROOT/bench/last-run.jsonl"
+if grep -q '"section": "rekey"' "$WORK/raw.jsonl"; then
+    python3 "$ROOT/scripts/bench-rekey-table.py" "$WORK/raw.jsonl" "$OUT" "${MARKER}-rekey" \
+        "$(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), Linux $(uname -r); load average at start $LOAD_AT_START, at end $(cut -d' ' -f1-3 /proc/loadavg); iked ${BUILD_NOTE:-commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown) plus working tree}" \
+        "CHILD_SA rekey_time ${CHILD_REKEY}s rand_time ${CHILD_RAND}s, IKE rekey_time ${IKE_REKEY}s rand_time ${IKE_RAND}s, held IKE_REKEY + set-up + ${REKEY_MARGIN}s"
+fi
 
 # --- table ----------------------------------------------------------------------------------
+if ! grep -q '"section": "\(main\|flood\)"' "$WORK/raw.jsonl"; then
+    echo "bench.sh: raw results in bench/last-run.jsonl" >&2
+    exit 0
+fi
 MACHINE="$(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(free -g | awk '/^Mem:/ {print $2}') GB, Linux $(uname -r)"
 CHARON_VERSION=$(dpkg-query -W -f '${Version}' strongswan-charon 2>/dev/null || echo unknown)
 python3 - "$WORK/raw.jsonl" "$OUT" "$MACHINE" "$CHARON_VERSION" "$RUNS" "$CONCURRENCY" \

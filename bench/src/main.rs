@@ -18,11 +18,14 @@
 //! INITIAL_CONTACTs sent, flood packets sent, and with `--sample-pid` the responder's CPU time
 //! and RSS read from /proc every `--slice` established SAs). With `--hold` the SAs are then
 //! kept (and the engines keep answering) until stdin reaches end of file, so a script can
-//! sample the responder's memory. `--flood-rate` adds spoofed IKE_SA_INIT requests while
-//! measuring (see `flood.rs`).
+//! sample the responder's memory; meanwhile the engines answer the responder's rekeys, and when
+//! stdin closes a second JSON line reports them with a time line of the responder's CPU and RSS
+//! (see `rekey.rs`). `--flood-rate` adds spoofed IKE_SA_INIT requests while measuring (see
+//! `flood.rs`).
 
 mod clock;
 mod flood;
+mod rekey;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -99,6 +102,9 @@ struct Args {
     /// Subnet the spoofed sources are drawn from (route it towards this namespace only).
     #[arg(long, default_value = "10.99.0.0/16")]
     flood_subnet: String,
+    /// While holding, sample `--sample-pid` every this many milliseconds (the rekey time line).
+    #[arg(long, default_value_t = 1000)]
+    hold_sample_ms: u64,
     /// Print progress to stderr every this many established SAs (0 = never).
     #[arg(long, default_value_t = 0)]
     progress: usize,
@@ -228,6 +234,9 @@ struct Run {
     sample_pid: Option<u32>,
     slice: usize,
     samples: Vec<Sample>,
+    /// Set once the set-up is reported: events then go to `tally`.
+    holding: bool,
+    tally: rekey::Tally,
 }
 
 impl Run {
@@ -321,6 +330,9 @@ impl Run {
     }
 
     fn on_event(&mut self, i: usize, now: Timestamp, event: Event) {
+        if self.holding {
+            self.tally.on_event(&event);
+        }
         match event {
             Event::IkeUp { sa, .. } if self.child.is_none() => self.succeed(i, sa, now),
             Event::ChildUp { ike, .. } => self.succeed(i, ike, now),
@@ -527,6 +539,8 @@ async fn run(args: Args) -> Result<()> {
         sample_pid: args.sample_pid,
         slice: args.slice,
         samples: Vec::new(),
+        holding: false,
+        tally: rekey::Tally::default(),
     };
     if let Some(pid) = args.sample_pid {
         let s = sample(pid, 0).with_context(|| format!("reading /proc/{pid}"))?;
@@ -585,7 +599,16 @@ async fn run(args: Args) -> Result<()> {
     println!("{}", serde_json::to_string(&report)?);
 
     if args.hold {
-        hold(&mut run, &mut rx).await;
+        run.holding = true;
+        hold(
+            &mut run,
+            &mut rx,
+            Duration::from_millis(args.hold_sample_ms.max(10)),
+        )
+        .await;
+        let now = run.clock.now();
+        let report = run.tally.report(now, run.clients.iter().map(|c| &c.engine));
+        println!("{}", serde_json::to_string(&report)?);
     }
     Ok(())
 }
@@ -703,16 +726,23 @@ fn finish(
     }
 }
 
-/// Keeps the engines answering the responder until stdin reaches end of file.
-async fn hold(run: &mut Run, rx: &mut mpsc::Receiver<(usize, SocketAddr, Vec<u8>)>) {
+/// Keeps the engines answering the responder (its rekeys too) until stdin reaches end of file,
+/// sampling the responder every `every`.
+async fn hold(
+    run: &mut Run,
+    rx: &mut mpsc::Receiver<(usize, SocketAddr, Vec<u8>)>,
+    every: Duration,
+) {
     let mut stdin = tokio::io::stdin();
     let mut sink = [0u8; 256];
     loop {
+        let next_sample = run.tally.tick(run.clock.now(), run.sample_pid, every);
         let wake = run
             .timers
             .peek()
             .map(|Reverse((t, _))| run.clock.instant_of(*t))
-            .unwrap_or_else(|| tokio::time::Instant::from_std(far_future(&run.clock)));
+            .unwrap_or_else(|| tokio::time::Instant::from_std(far_future(&run.clock)))
+            .min(run.clock.instant_of(next_sample));
         tokio::select! {
             read = stdin.read(&mut sink) => {
                 if matches!(read, Ok(0) | Err(_)) {

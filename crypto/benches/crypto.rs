@@ -2,7 +2,12 @@
 //! (aes128-sha256), SK encrypt+decrypt of a 300-byte payload
 //! (AES-CBC-128 + HMAC-SHA-256-128 and AES-GCM-16-128), and the crypto floor of one
 //! responder IKE_SA + CHILD_SA set-up (the benchmark in bench/ compares daemons against it).
+//! Timed in thread CPU time (`common/cpu_time.rs`), as the daemons' CPU is read from /proc.
 
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+
+use cpu_time::ThreadCpu;
 use criterion::{Criterion, criterion_group, criterion_main};
 use iked_crypto::SecretBytes;
 use iked_crypto::auth::{psk_auth, signed_octets, verify_psk_auth};
@@ -15,7 +20,7 @@ use iked_crypto::sk::SkCipher;
 use iked_crypto::transforms::{EspAlgorithms, IkeSuite, PrfAlg};
 use std::hint::black_box;
 
-fn x25519(c: &mut Criterion) {
+fn x25519(c: &mut Criterion<ThreadCpu>) {
     let mut rng = SeededRandom::from_u64(1);
     let peer = KeyExchange::generate(KeGroup::Curve25519, &mut rng);
     c.bench_function("x25519 keygen + shared secret", |b| {
@@ -26,7 +31,7 @@ fn x25519(c: &mut Criterion) {
     });
 }
 
-fn kdf(c: &mut Criterion) {
+fn kdf(c: &mut Criterion<ThreadCpu>) {
     let suite = IkeSuite::new(
         Encr::new(EncrId::AES_CBC, 128),
         Some(IntegId::HMAC_SHA2_256_128),
@@ -43,7 +48,7 @@ fn kdf(c: &mut Criterion) {
     });
 }
 
-fn sk(c: &mut Criterion) {
+fn sk(c: &mut Criterion<ThreadCpu>) {
     let payload = vec![0x5a; 300];
     let aad = [0u8; 32];
     for (name, suite) in [
@@ -86,7 +91,7 @@ fn sk(c: &mut Criterion) {
 /// set, decrypting the ~300-byte IKE_AUTH request and encrypting the ~250-byte response,
 /// verifying the initiator's AUTH and computing ours (each over a ~400-byte IKE_SA_INIT
 /// message), and the CHILD_SA KEYMAT. No parsing, no state, no I/O: the floor any daemon pays.
-fn responder_floor(c: &mut Criterion) {
+fn responder_floor(c: &mut Criterion<ThreadCpu>) {
     let mut rng = SeededRandom::from_u64(3);
     let suite = IkeSuite::new(
         Encr::new(EncrId::AES_CBC, 128),
@@ -158,5 +163,9 @@ fn responder_floor(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, x25519, kdf, sk, responder_floor);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpu);
+    targets = x25519, kdf, sk, responder_floor
+}
 criterion_main!(benches);

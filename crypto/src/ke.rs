@@ -9,7 +9,7 @@
 //! g^ir in the encoding RFC 7296 2.14 feeds to SKEYSEED (ECP: x coordinate only,
 //! RFC 5903 7; MODP: left-padded to the modulus length).
 //! Curve448 (group 32) is not implemented: no maintained X448 crate in the
-//! RustCrypto generation used here.
+//! RustCrypto generation used here. X25519 runs on AWS-LC (`crate::x25519`, why there).
 
 use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
 use crypto_bigint::{Encoding, U512, U2048, U3072, U4096, Uint};
@@ -19,6 +19,7 @@ use crate::error::CryptoError;
 use crate::registry::ids::KeId;
 use crate::rng::{RandomSource, RngAdapter};
 use crate::secret::SecretBytes;
+use crate::x25519::X25519Secret;
 
 /// A key exchange method iked implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,7 +81,7 @@ impl KeGroup {
 }
 
 enum Private {
-    X25519(x25519_dalek::StaticSecret),
+    X25519(X25519Secret),
     P256(p256::SecretKey),
     P384(p384::SecretKey),
     /// Private exponent (big-endian, `MODP_EXPONENT_BITS` long).
@@ -115,13 +116,15 @@ impl KeyExchange {
             KeGroup::Curve25519 => {
                 let mut bytes = [0u8; 32];
                 rng.fill(&mut bytes);
-                let secret = x25519_dalek::StaticSecret::from(bytes);
+                // Any 32 bytes are a valid scalar (clamped inside): only a failed allocation
+                // in AWS-LC could refuse it, where the daemon could not go on anyway.
+                let secret = X25519Secret::from_scalar(&bytes)
+                    .expect("AWS-LC accepts every 32-byte X25519 scalar");
                 bytes.zeroize();
-                let public = x25519_dalek::PublicKey::from(&secret).as_bytes().to_vec();
                 Self {
                     group,
+                    public: secret.public().to_vec(),
                     private: Private::X25519(secret),
-                    public,
                 }
             }
             KeGroup::Ecp256 => {
@@ -169,13 +172,13 @@ impl KeyExchange {
         match group {
             KeGroup::Curve25519 => {
                 let mut bytes: [u8; 32] = private.try_into().map_err(|_| bad_len(32))?;
-                let secret = x25519_dalek::StaticSecret::from(bytes);
+                let secret = X25519Secret::from_scalar(&bytes);
                 bytes.zeroize();
-                let public = x25519_dalek::PublicKey::from(&secret).as_bytes().to_vec();
+                let secret = secret?;
                 Ok(Self {
                     group,
+                    public: secret.public().to_vec(),
                     private: Private::X25519(secret),
-                    public,
                 })
             }
             KeGroup::Ecp256 => {
@@ -238,13 +241,9 @@ impl KeyExchange {
             Private::X25519(secret) => {
                 let mut bytes = [0u8; 32];
                 bytes.copy_from_slice(peer);
-                let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(bytes));
-                // RFC 8031 2.1 / RFC 7748 6.1: reject the all-zero output that
-                // low-order points produce.
-                if !shared.was_contributory() {
-                    return Err(CryptoError::DegenerateSharedSecret);
-                }
-                Ok(SecretBytes::from_slice(shared.as_bytes()))
+                // RFC 8031 2.1 / RFC 7748 6.1: the all-zero output that low-order points
+                // produce is refused inside.
+                secret.agree(&bytes)
             }
             Private::P256(secret) => {
                 let point = sec1_uncompressed(peer);

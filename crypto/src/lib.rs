@@ -12,6 +12,7 @@
 //! - [`x509`]: certificates: loading, chain validation at a given time, identity matching.
 //! - [`hash`]: NAT detection hash (RFC 7296 2.23).
 //! - [`rng`]: randomness as an input (OS-backed and seeded).
+//! - `x25519` (private): X25519 on AWS-LC, behind [`ke`].
 //! - [`secret`]: zeroizing secret byte strings without `Debug` output.
 
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod rng;
 pub mod secret;
 pub mod sk;
 pub mod transforms;
+mod x25519;
 pub mod x509;
 
 pub use error::CryptoError;

@@ -177,6 +177,8 @@ pub struct Core {
     names: names::Names,
     /// State an earlier iked handed over, resumed at the first configuration load.
     pub handed_over: Option<super::handover::SavedState>,
+    /// How late the event loop ran due engine timers (`stats`).
+    pub timer_lag: super::lag::TimerLag,
 }
 
 /// The reqid range trap policies use, far above the engine's CHILD_SA ids.
@@ -216,6 +218,7 @@ impl Core {
             revocation: Default::default(),
             names: Default::default(),
             handed_over: None,
+            timer_lag: Default::default(),
         };
         core.sync_log_groups();
         core

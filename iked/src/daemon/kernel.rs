@@ -31,7 +31,9 @@
 //!   deletes the old CHILD_SA, which then removes only those two SAs. If the successor goes
 //!   first (peer deleted it before the old one), the old CHILD_SA's policies are restored.
 //! - The XFRM monitor thread treats a receive timeout (`EAGAIN`) as "no events", not as an
-//!   error; real socket errors are logged at most once per burst.
+//!   error; real socket errors are logged at most once per burst. An overflow (`ENOBUFS`:
+//!   the kernel dropped events) makes the next poll dump the SAD and recover the EXPIREs that
+//!   may have been lost (`super::resync`).
 
 mod adopt;
 
@@ -332,6 +334,8 @@ pub struct Xfrm {
     proto_port_transport_sa: bool,
     /// Tells the monitor thread to end (checked after every receive timeout).
     monitor_stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Set by the monitor thread when the event socket overflowed (see `resync`).
+    overflowed: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Maps engine reqids into iked's kernel range, above an earlier instance's.
     reqids: iked_xfrm::stale::ReqidSpace,
     /// What an earlier instance left, until its deadline (see `recovery`).
@@ -428,6 +432,8 @@ enum MonitorStep {
     Events(Vec<KernelEvent>),
     /// Nothing arrived before the receive timeout: not an error.
     Idle,
+    /// The socket overflowed (`ENOBUFS`): events were lost, resynchronise from a dump.
+    Overflow,
     /// A real socket or parse failure.
     Failed(String),
 }
@@ -453,11 +459,41 @@ fn monitor_step(received: Result<Vec<iked_xfrm::XfrmEvent>, iked_xfrm::XfrmError
         // The socket has a receive timeout so the thread can notice shutdown; a timeout
         // (EAGAIN/EWOULDBLOCK) only means the kernel had nothing to say.
         Err(e) if e.is_would_block() => MonitorStep::Idle,
+        Err(iked_xfrm::XfrmError::Socket { source, .. })
+            if source.raw_os_error() == Some(libc::ENOBUFS) =>
+        {
+            MonitorStep::Overflow
+        }
         Err(e) => MonitorStep::Failed(e.to_string()),
     }
 }
 
 impl Xfrm {
+    /// The EXPIREs an overflow of the event socket may have lost, from a dump of the SAD
+    /// (see `super::resync`); a failed dump is tried again at the next poll.
+    fn resync(&mut self) -> Vec<KernelEvent> {
+        use super::resync::{Dumped, Watched, expires_from_dump};
+        let dump = match self.client.list_sas() {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(target: "KNL", "dumping SAs after an event overflow failed: {e}");
+                self.overflowed
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                return Vec::new();
+            }
+        };
+        let dump: Vec<Dumped> = dump.iter().map(Dumped::from).collect();
+        let ours = self.installed.values().flat_map(|e| {
+            [&e.kernel.sa_in, &e.kernel.sa_out].map(|sa| Watched {
+                spi: sa.spi.0,
+                dst: sa.dst,
+            })
+        });
+        let events = expires_from_dump(ours, &dump);
+        tracing::info!(target: "KNL", "resynchronised {} SA(s) from a dump: {} EXPIRE(s) recovered", dump.len(), events.len());
+        events
+    }
+
     /// Opens the netlink socket and starts a thread that forwards EXPIRE/ACQUIRE events and
     /// pokes `wake` so the event loop picks them up.
     pub fn open(
@@ -483,6 +519,8 @@ impl Xfrm {
             .map_err(|e| e.to_string())?;
         let monitor_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stop = monitor_stop.clone();
+        let overflowed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let overflow = overflowed.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("xfrm-events".into())
@@ -492,6 +530,11 @@ impl Xfrm {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     match monitor_step(monitor.next_events()) {
                         MonitorStep::Idle => {}
+                        MonitorStep::Overflow => {
+                            tracing::warn!(target: "KNL", "XFRM event socket overflowed (ENOBUFS): events lost, resynchronising from a dump");
+                            overflow.store(true, std::sync::atomic::Ordering::Relaxed);
+                            wake.notify_one();
+                        }
                         MonitorStep::Failed(e) => {
                             if !failing {
                                 tracing::warn!(target: "KNL", "reading XFRM events failed: {e}");
@@ -524,6 +567,7 @@ impl Xfrm {
             events: Some(rx),
             proto_port_transport_sa: false,
             monitor_stop,
+            overflowed,
             reqids,
             sweep,
         })
@@ -1204,7 +1248,8 @@ impl KernelBackend for Xfrm {
             return Vec::new();
         };
         let reqids = self.reqids;
-        rx.try_iter()
+        let mut events: Vec<KernelEvent> = rx
+            .try_iter()
             .filter_map(|event| match event {
                 // Only ACQUIREs for this instance's trap policies (a leftover trap, or
                 // another tool's policy, is nothing the engine asked for).
@@ -1213,7 +1258,14 @@ impl KernelBackend for Xfrm {
                     .map(|reqid| KernelEvent::Acquire { reqid }),
                 other => Some(other),
             })
-            .collect()
+            .collect();
+        if self
+            .overflowed
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            events.extend(self.resync());
+        }
+        events
     }
 }
 
@@ -1519,12 +1571,18 @@ mod tests {
             monitor_step(Err(timeout(std::io::ErrorKind::WouldBlock))),
             MonitorStep::Idle
         );
-        // A real failure (e.g. ENOBUFS: events were lost) is still reported.
+        // ENOBUFS: events were lost; the backend resynchronises from a dump.
         let enobufs = iked_xfrm::XfrmError::Socket {
             context: "recv",
             source: std::io::Error::from_raw_os_error(libc::ENOBUFS),
         };
-        assert!(matches!(monitor_step(Err(enobufs)), MonitorStep::Failed(m) if m.contains("recv")));
+        assert_eq!(monitor_step(Err(enobufs)), MonitorStep::Overflow);
+        // Any other failure is still reported.
+        let eio = iked_xfrm::XfrmError::Socket {
+            context: "recv",
+            source: std::io::Error::from_raw_os_error(libc::EIO),
+        };
+        assert!(matches!(monitor_step(Err(eio)), MonitorStep::Failed(m) if m.contains("recv")));
         assert_eq!(monitor_step(Ok(vec![])), MonitorStep::Events(vec![]));
         assert_eq!(
             monitor_step(Ok(vec![iked_xfrm::XfrmEvent::Other(0)])),

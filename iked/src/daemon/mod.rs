@@ -17,9 +17,11 @@ pub mod creds;
 pub mod handover;
 pub mod kernel;
 pub mod knl_text;
+pub mod lag;
 pub mod marks;
 pub mod net;
 pub mod recovery;
+pub mod resync;
 pub mod retire;
 pub mod revocation;
 pub mod shunts;
@@ -220,6 +222,7 @@ pub async fn run(
             _ = kernel_wake.notified() => {}
             _ = tokio::time::sleep(sleep_for) => {
                 let t = now();
+                core.timer_lag.record(engine_deadline, t);
                 core.engine_mut().handle_timeout(t);
                 core.expire_control(t);
                 if let (Some(w), Some(at)) = (watchdog, next_watchdog)

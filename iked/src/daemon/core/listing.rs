@@ -448,7 +448,10 @@ impl Core {
                     .kv("replayed-responses", stats.replayed_responses.to_string())
                     .kv("dropped", stats.dropped.to_string())
                     .kv("cookies-sent", stats.cookies_sent.to_string())
-                    .kv("half-open-refused", stats.half_open_refused.to_string()),
+                    .kv("half-open-refused", stats.half_open_refused.to_string())
+                    .kv("timer-lag-max-us", self.timer_lag.max_us().to_string())
+                    .kv("timer-lag-mean-us", self.timer_lag.mean_us().to_string())
+                    .kv("timer-runs", self.timer_lag.runs.to_string()),
             )
     }
 }
