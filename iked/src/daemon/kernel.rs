@@ -30,6 +30,8 @@
 //!   offload mode: the policies move to the new SAs and the old SAs stay until the engine
 //!   deletes the old CHILD_SA, which then removes only those two SAs. If the successor goes
 //!   first (peer deleted it before the old one), the old CHILD_SA's policies are restored.
+//! - A new CHILD_SA with the same policies as an installed one (both ends started the same
+//!   connection at once) shares them as charon does: [`super::policy_share`].
 //! - The XFRM monitor thread treats a receive timeout (`EAGAIN`) as "no events", not as an
 //!   error; real socket errors are logged at most once per burst.
 
@@ -333,6 +335,8 @@ impl Drop for Xfrm {
 struct InstalledEntry {
     kernel: iked_xfrm::InstalledChild,
     reqid: u32,
+    /// The reqid in the kernel: iked's range, shared with the twin it took the policies from.
+    kernel_reqid: u32,
     marks: iked_ike::marks::ResolvedMarks,
     /// Mode, selectors and FWD policy choice it was installed with: a rekey must keep them
     /// (the policies are shared, only their templates move to the new SAs).
@@ -349,6 +353,7 @@ impl InstalledEntry {
         Self {
             kernel,
             reqid: spec.reqid,
+            kernel_reqid: spec.reqid,
             marks: super::marks::from_install(spec),
             mode: spec.mode,
             selectors: spec.selectors.clone(),
@@ -365,6 +370,12 @@ enum InstallPlan {
     /// A rekey of the installed CHILD_SA `old`: new SAs, the old CHILD_SA's policies.
     Rekey {
         old: ChildSaId,
+        spec: iked_xfrm::ChildInstall,
+    },
+    /// A new CHILD_SA whose policies `twin` holds: installed as a rekey of it
+    /// ([`super::policy_share`]).
+    Share {
+        twin: ChildSaId,
         spec: iked_xfrm::ChildInstall,
     },
 }
@@ -546,13 +557,17 @@ impl Xfrm {
         let result = if !entry.owns_policies {
             // Rekeyed: the policies belong to the successor now.
             self.client.remove_sas(&sas)
-        } else if let Some(predecessor) = self
-            .installed
-            .values_mut()
-            .find(|e| !e.owns_policies && e.reqid == entry.reqid)
+        } else if let Some(predecessor) = super::policy_share::heir(
+            &entry.kernel.policies,
+            self.installed
+                .iter()
+                .map(|(id, e)| (*id, e.owns_policies, &e.kernel.policies[..])),
+        )
+        .and_then(|id| self.installed.get_mut(&id))
         {
-            // The successor goes before the CHILD_SA it replaced (the peer deleted it): give
-            // the policies back to the predecessor's SAs instead of leaving it unprotected.
+            // The successor (or twin) goes before the CHILD_SA it took the policies from (the
+            // peer deleted it): give the policies back to that one's SAs instead of leaving it
+            // unprotected.
             let mut restore_failed = None;
             for spec in &predecessor.kernel.policy_specs {
                 let mut restore = spec.clone();
@@ -853,9 +868,9 @@ impl KernelBackend for Xfrm {
             let reqids = self.reqids;
             let proto_port = self.proto_port_transport_sa;
             // The kernel sees iked's reqid range; the entry keeps the engine's reqid.
-            let entry = |kernel, spec: &iked_xfrm::ChildInstall| {
+            let entry = |kernel, spec: &iked_xfrm::ChildInstall, engine_reqid: u32| {
                 let mut entry = InstalledEntry::new(kernel, spec);
-                entry.reqid = reqids.from_kernel(spec.reqid).unwrap_or(spec.reqid);
+                entry.reqid = engine_reqid;
                 entry
             };
             let marks = batch
@@ -866,35 +881,59 @@ impl KernelBackend for Xfrm {
                 .unwrap_or_default();
             let plan = plan_install(child, &batch, &self.installed).map(|mut plan| {
                 match &mut plan {
-                    InstallPlan::Fresh(spec) | InstallPlan::Rekey { spec, .. } => {
-                        super::marks::apply(spec, &marks)
-                    }
+                    InstallPlan::Fresh(spec)
+                    | InstallPlan::Rekey { spec, .. }
+                    | InstallPlan::Share { spec, .. } => super::marks::apply(spec, &marks),
                 }
-                plan
+                match plan {
+                    InstallPlan::Fresh(spec) => {
+                        let ids = super::policy_share::policy_ids(&spec);
+                        let installed = self
+                            .installed
+                            .iter()
+                            .map(|(id, e)| (*id, e.owns_policies, &e.kernel.policies[..]));
+                        match super::policy_share::twin(child, &ids, installed) {
+                            Some(twin) => InstallPlan::Share { twin, spec },
+                            None => InstallPlan::Fresh(spec),
+                        }
+                    }
+                    other => other,
+                }
             });
             let result = plan.and_then(|plan| match plan {
                 InstallPlan::Fresh(mut spec) => {
+                    let engine_reqid = spec.reqid;
                     spec.reqid = reqids.to_kernel(spec.reqid);
                     spec.proto_port_transport_sa = proto_port;
                     self.client
                         .install_child(&spec)
-                        .map(|kernel| (None, entry(kernel, &spec)))
+                        .map(|kernel| (None, entry(kernel, &spec, engine_reqid)))
                         .map_err(|e| e.to_string())
                 }
-                InstallPlan::Rekey { old, mut spec } => {
-                    spec.reqid = reqids.to_kernel(spec.reqid);
+                InstallPlan::Rekey { old: holder, spec }
+                | InstallPlan::Share { twin: holder, spec } => {
+                    let shared = spec.reqid != self.installed[&holder].reqid;
+                    let mut spec = spec;
+                    let engine_reqid = spec.reqid;
+                    // The holder's kernel reqid: the policies' templates keep naming it, so
+                    // both CHILD_SAs' inbound packets pass the policy check.
+                    spec.reqid = self.installed[&holder].kernel_reqid;
                     spec.proto_port_transport_sa = proto_port;
-                    let predecessor = &self.installed[&old].kernel;
+                    let predecessor = &self.installed[&holder].kernel;
                     self.client
                         .rekey_child(predecessor, &spec)
-                        .map(|kernel| (Some(old), entry(kernel, &spec)))
-                        .map_err(|e| format!("rekeying CHILD_SA {{{}}}: {e}", old.0))
+                        .map(|kernel| (Some((holder, shared)), entry(kernel, &spec, engine_reqid)))
+                        .map_err(|e| format!("rekeying CHILD_SA {{{}}}: {e}", holder.0))
                 }
             });
             match result {
                 Ok((rekeyed, installed)) => {
-                    if let Some(old) = rekeyed {
-                        tracing::info!(target: "KNL", "CHILD_SA {{{}}} replaces {{{}}} (reqid {}), policies moved to its SAs", child.0, old.0, installed.reqid);
+                    if let Some((old, shared)) = rekeyed {
+                        if shared {
+                            tracing::info!(target: "KNL", "CHILD_SA {{{}}} has the selectors of {{{}}}: policies shared (reqid {}), moved to its SAs", child.0, old.0, installed.kernel_reqid);
+                        } else {
+                            tracing::info!(target: "KNL", "CHILD_SA {{{}}} replaces {{{}}} (reqid {}), policies moved to its SAs", child.0, old.0, installed.reqid);
+                        }
                         if let Some(old) = self.installed.get_mut(&old) {
                             old.owns_policies = false;
                         }
@@ -1125,6 +1164,12 @@ impl KernelBackend for Xfrm {
             })
             .collect()
     }
+}
+
+/// Runs `f` in a private network namespace (root only; see `tests::in_private_netns`).
+#[cfg(test)]
+pub(crate) fn tests_netns(f: impl FnOnce() + Send + 'static) -> bool {
+    tests::in_private_netns(f)
 }
 
 #[cfg(test)]
@@ -1443,7 +1488,7 @@ mod tests {
 
     /// Runs `f` on a thread inside a fresh network namespace (root only), so the test sees
     /// only the SAs it creates and leaves nothing behind: the namespace dies with the thread.
-    fn in_private_netns(f: impl FnOnce() + Send + 'static) -> bool {
+    pub(super) fn in_private_netns(f: impl FnOnce() + Send + 'static) -> bool {
         // SAFETY: geteuid has no preconditions and cannot fail.
         if unsafe { libc::geteuid() } != 0 {
             // CI runs as root: there a missing privilege would make the test pass untested.

@@ -18,6 +18,7 @@ pub mod kernel;
 pub mod knl_text;
 pub mod marks;
 pub mod net;
+pub mod policy_share;
 pub mod recovery;
 pub mod retire;
 pub mod revocation;
