@@ -530,6 +530,53 @@ impl Xfrm {
         self.proto_port_transport_sa = on;
     }
 
+    /// Whether a hard EXPIRE for (`dst`, `spi`) is the end of a larval SA (an SPI reserved by
+    /// ALLOCSPI outlived the kernel's acquire lifetime, `net.core.xfrm_acq_expires`, 30 s:
+    /// seen under heavy TCG load), which must not reach the engine: the CHILD_SA is then
+    /// installed with NEWSA under the same SPI, and the late EXPIRE would delete it. A real
+    /// hard expiry has removed the SA from the kernel; a larval one is either still reserved
+    /// (not installed) or installed again, and found in the kernel.
+    fn larval_expired(&mut self, dst: IpAddr, spi: u32) -> bool {
+        let id = iked_xfrm::SaId {
+            dst,
+            spi: iked_xfrm::Spi(spi),
+            protocol: iked_xfrm::IpsecProtocol::Esp,
+            mark: None,
+        };
+        if let Some((child, _)) = self.larval.iter().find(|(_, ids)| ids.contains(&id)) {
+            tracing::info!(target: "KNL", "reserved SPI {spi:08x} of CHILD_SA {{{}}} expired before the CHILD_SA was installed", child.0);
+            let child = *child;
+            if let Some(ids) = self.larval.get_mut(&child) {
+                ids.retain(|r| *r != id);
+                if ids.is_empty() {
+                    self.larval.remove(&child);
+                }
+            }
+            return true;
+        }
+        let installed = self.installed.iter().find(|(_, e)| {
+            [&e.kernel.sa_in, &e.kernel.sa_out]
+                .iter()
+                .any(|sa| sa.dst == dst && sa.spi.0 == spi)
+        });
+        let Some((child, entry)) = installed else {
+            return false;
+        };
+        let (child, sa) = (
+            *child,
+            if entry.kernel.sa_in.spi.0 == spi {
+                entry.kernel.sa_in.clone()
+            } else {
+                entry.kernel.sa_out.clone()
+            },
+        );
+        if self.client.get_sa(&sa).is_ok() {
+            tracing::info!(target: "KNL", "ignoring the expiry of reserved SPI {spi:08x}: CHILD_SA {{{}}} is installed under it", child.0);
+            return true;
+        }
+        false
+    }
+
     /// Deletes a larval SA; one that is already gone (expired, or consumed by a failed
     /// install's rollback) is fine.
     fn delete_larval(&mut self, child: ChildSaId, id: &iked_xfrm::SaId) {
@@ -1153,7 +1200,17 @@ impl KernelBackend for Xfrm {
             return Vec::new();
         };
         let reqids = self.reqids;
-        rx.try_iter()
+        let events: Vec<KernelEvent> = rx.try_iter().collect();
+        events
+            .into_iter()
+            .filter(|event| match event {
+                KernelEvent::Expire {
+                    spi,
+                    dst,
+                    hard: true,
+                } => !self.larval_expired(*dst, *spi),
+                _ => true,
+            })
             .filter_map(|event| match event {
                 // Only ACQUIREs for this instance's trap policies (a leftover trap, or
                 // another tool's policy, is nothing the engine asked for).

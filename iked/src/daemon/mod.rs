@@ -16,6 +16,8 @@ pub mod core;
 pub mod creds;
 pub mod kernel;
 pub mod knl_text;
+#[cfg(test)]
+mod larval_expiry;
 pub mod marks;
 pub mod net;
 pub mod policy_share;

@@ -65,7 +65,7 @@ pub fn heir<'a>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use iked_xfrm::{PolicyDirection, TrafficSelector};
 
@@ -122,7 +122,7 @@ mod tests {
     /// The kernel side of the failing timing of issue 15 §3, in a private network namespace:
     /// the replaced IKE SA's CHILD_SA {1} holds the policies when the replacing IKE SA's twin
     /// {2} is installed, then {1} goes. Before sharing, {2} was refused ("File exists").
-    mod kernel {
+    pub(crate) mod kernel {
         use crate::daemon::kernel::{KernelBackend, Xfrm};
         use iked_ike::engine::{
             ChildSaId, Direction, KernelEvent, KernelRequest, KernelRequestId, PolicyInstall,
@@ -196,7 +196,13 @@ mod tests {
 
         /// Installs CHILD_SA `child` (inbound SPI reserved first, as the engine does) with
         /// the seed's VXLAN selectors; returns whether the kernel took it.
-        fn install(k: &mut Xfrm, child: u32) -> bool {
+        pub(crate) fn install(k: &mut Xfrm, child: u32) -> bool {
+            install_after(k, child, || {}).0
+        }
+
+        /// [`install`], calling `wait` between reserving the inbound SPI and installing;
+        /// returns whether the kernel took it and the inbound SPI.
+        pub(crate) fn install_after(k: &mut Xfrm, child: u32, wait: impl FnOnce()) -> (bool, u32) {
             let id = |n: u32| KernelRequestId(u64::from(child) * 10 + u64::from(n));
             let spi_in = match k.handle(KernelRequest::AllocateSpi {
                 id: id(0),
@@ -207,6 +213,7 @@ mod tests {
                 Some(KernelEvent::SpiAllocated { spi, .. }) => spi,
                 other => panic!("ALLOCSPI: {other:?}"),
             };
+            wait();
             let requests = [
                 KernelRequest::AddSa {
                     id: id(1),
@@ -236,13 +243,13 @@ mod tests {
             if !ok {
                 eprintln!("{{{child}}}: {:?}", k.install_failure(ChildSaId(child)));
             }
-            ok
+            (ok, spi_in)
         }
 
         /// A kernel without ESP (the build host's) refuses every SA: these tests then check
         /// nothing, as `xfrm/tests/kernel_host.rs`; they run in the lab VM (ESP built in):
         /// `vng ... --exec "<iked lib test binary> policy_share"`.
-        fn has_esp(k: &mut Xfrm) -> bool {
+        pub(crate) fn has_esp(k: &mut Xfrm) -> bool {
             if install(k, 100) {
                 remove(k, 100);
                 return true;
@@ -259,14 +266,14 @@ mod tests {
             false
         }
 
-        fn remove(k: &mut Xfrm, child: u32) {
+        pub(crate) fn remove(k: &mut Xfrm, child: u32) {
             k.handle(KernelRequest::DeletePolicy {
                 policy: policy(child, Direction::Out),
             });
         }
 
         /// (policies, template reqids of every policy, SAs) in the namespace.
-        fn kernel_state() -> (usize, Vec<u32>, usize) {
+        pub(crate) fn kernel_state() -> (usize, Vec<u32>, usize) {
             let mut c = iked_xfrm::XfrmClient::new().unwrap();
             let policies = c.list_policies().unwrap();
             let mut reqids: Vec<u32> = policies
@@ -278,7 +285,7 @@ mod tests {
             (policies.len(), reqids, c.list_sas().unwrap().len())
         }
 
-        fn open() -> Xfrm {
+        pub(crate) fn open() -> Xfrm {
             Xfrm::open(
                 std::sync::Arc::new(tokio::sync::Notify::new()),
                 Default::default(),
