@@ -183,20 +183,6 @@ impl Scenario {
     }
 }
 
-/// Seen in the fresh-clone CI run of 2026-12-07 14:18 UTC (the helper's run of the same row
-/// passed 5 rounds): round 3 ended with one IKE SA per host but one child each. BFR's IKE SA
-/// came up after BFL's had established both children; BFL's `unique = replace` deleted its
-/// own, the first child of the new one was refused ("File exists") while the old children
-/// still held the policies, and nobody re-created it (`restart_on_survivor` runs only when
-/// the survivor is already established when the other goes down). Issue 15 §3 stays open.
-const BOTH_START: &str = "issue 15 §3: a round can end with one child missing on the \
-    surviving IKE SA (seen in round 3 of 20 in the CI run of 2026-12-07)";
-
-/// Seen in the same CI run: with both hosts' drivers starting at once, BFL ended with one or
-/// two of the four ESP SAs (PSK, self-signed), or a reqid without its `in` policy (CA).
-const OVS_ROWS: &str = "issue 15 §3: both hosts starting at once do not always settle on two \
-    children per host (CI run of 2026-12-07: 1 or 2 of 4 ESP SAs on BFL)";
-
 /// Every scenario, baselines first. Kept small: each handshake costs seconds under TCG.
 pub fn all() -> Vec<Scenario> {
     use Kind::*;
@@ -276,8 +262,7 @@ pub fn all() -> Vec<Scenario> {
         Scenario::new("iked-initiates-seed", Seed, Iked, StrongSwan, Bfl),
         Scenario::new("iked-responds-seed", Seed, StrongSwan, Iked, Bfl),
         Scenario::new("iked-vs-iked-seed", Seed, Iked, Iked, Bfl),
-        Scenario::new("iked-vs-iked-both-start", MonitorStart(20), Iked, Iked, Bfl)
-            .known_failure(BOTH_START),
+        Scenario::new("iked-vs-iked-both-start", MonitorStart(20), Iked, Iked, Bfl),
         Scenario::new(
             "iked-vs-strongswan-both-start",
             MonitorStart(3),
@@ -441,24 +426,21 @@ pub fn all() -> Vec<Scenario> {
             StrongSwan,
             Bfl,
         ),
-        Scenario::new("ovs-iked-psk", Ovs(ovs::OvsCase::Psk), Iked, Iked, Bfl)
-            .known_failure(OVS_ROWS),
+        Scenario::new("ovs-iked-psk", Ovs(ovs::OvsCase::Psk), Iked, Iked, Bfl),
         Scenario::new(
             "ovs-iked-cert-self-signed",
             Ovs(ovs::OvsCase::SelfSigned),
             Iked,
             Iked,
             Bfl,
-        )
-        .known_failure(OVS_ROWS),
+        ),
         Scenario::new(
             "ovs-iked-cert-ca",
             Ovs(ovs::OvsCase::CaSigned),
             Iked,
             Iked,
             Bfl,
-        )
-        .known_failure(OVS_ROWS),
+        ),
         Scenario::new("iked-drop-shunt-guard", DropGuard, Iked, StrongSwan, Bfl),
     ];
     for peer in [StrongSwan6, Libreswan] {
