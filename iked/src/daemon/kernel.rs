@@ -565,9 +565,9 @@ impl Xfrm {
         let (child, sa) = (
             *child,
             if entry.kernel.sa_in.spi.0 == spi {
-                entry.kernel.sa_in.clone()
+                entry.kernel.sa_in
             } else {
-                entry.kernel.sa_out.clone()
+                entry.kernel.sa_out
             },
         );
         if self.client.get_sa(&sa).is_ok() {
