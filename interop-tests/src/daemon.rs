@@ -602,6 +602,14 @@ impl Daemon {
             .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
+    /// Sends SIGTERM without waiting, so that several daemons stop at the same moment;
+    /// [`Daemon::stop`] then waits for this one.
+    pub fn signal_stop(&self) {
+        if let Some(c) = &self.child {
+            crate::netlab::signal(c.id(), "TERM");
+        }
+    }
+
     /// Stops the daemon (SIGTERM, then SIGKILL after 5 s).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {

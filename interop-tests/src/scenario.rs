@@ -200,20 +200,6 @@ impl Scenario {
     }
 }
 
-/// Seen in the fresh-clone CI run of 2026-12-07 14:18 UTC (the helper's run of the same row
-/// passed 5 rounds): round 3 ended with one IKE SA per host but one child each. BFR's IKE SA
-/// came up after BFL's had established both children; BFL's `unique = replace` deleted its
-/// own, the first child of the new one was refused ("File exists") while the old children
-/// still held the policies, and nobody re-created it (`restart_on_survivor` runs only when
-/// the survivor is already established when the other goes down). Issue 15 §3 stays open.
-const BOTH_START: &str = "issue 15 §3: a round can end with one child missing on the \
-    surviving IKE SA (seen in round 3 of 20 in the CI run of 2026-12-07)";
-
-/// Seen in the same CI run: with both hosts' drivers starting at once, BFL ended with one or
-/// two of the four ESP SAs (PSK, self-signed), or a reqid without its `in` policy (CA).
-const OVS_ROWS: &str = "issue 15 §3: both hosts starting at once do not always settle on two \
-    children per host (CI run of 2026-12-07: 1 or 2 of 4 ESP SAs on BFL)";
-
 /// Seen in the branch runs of 2026-12-07 16:08-17:00 UTC (h/ovsup, load average 22-31): the
 /// monitor's first refresh ran `ipsec stroke down-nb vx0-in-1[1]` (its greedy parse files every
 /// VXLAN entry as outdated) while that IKE SA, started by an ACQUIRE, was in IKE_AUTH; BFL then
@@ -306,8 +292,7 @@ pub fn all() -> Vec<Scenario> {
         Scenario::new("iked-initiates-seed", Seed, Iked, StrongSwan, Bfl),
         Scenario::new("iked-responds-seed", Seed, StrongSwan, Iked, Bfl),
         Scenario::new("iked-vs-iked-seed", Seed, Iked, Iked, Bfl),
-        Scenario::new("iked-vs-iked-both-start", MonitorStart(20), Iked, Iked, Bfl)
-            .known_failure(BOTH_START, "round "),
+        Scenario::new("iked-vs-iked-both-start", MonitorStart(20), Iked, Iked, Bfl),
         Scenario::new(
             "iked-vs-strongswan-both-start",
             MonitorStart(3),
@@ -486,24 +471,21 @@ pub fn all() -> Vec<Scenario> {
             StrongSwan,
             Bfl,
         ),
-        Scenario::new("ovs-iked-psk", Ovs(ovs::OvsCase::Psk), Iked, Iked, Bfl)
-            .known_failure(OVS_ROWS, "ESP SA"),
+        Scenario::new("ovs-iked-psk", Ovs(ovs::OvsCase::Psk), Iked, Iked, Bfl),
         Scenario::new(
             "ovs-iked-cert-self-signed",
             Ovs(ovs::OvsCase::SelfSigned),
             Iked,
             Iked,
             Bfl,
-        )
-        .known_failure(OVS_ROWS, "ESP SA"),
+        ),
         Scenario::new(
             "ovs-iked-cert-ca",
             Ovs(ovs::OvsCase::CaSigned),
             Iked,
             Iked,
             Bfl,
-        )
-        .known_failure(OVS_ROWS, "ESP SA"),
+        ),
         Scenario::new("iked-drop-shunt-guard", DropGuard, Iked, StrongSwan, Bfl),
         Scenario::new("iked-xfrmi-if-id", XfrmInterface, Iked, StrongSwan, Bfl),
         Scenario::new(

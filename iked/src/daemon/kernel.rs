@@ -30,6 +30,8 @@
 //!   offload mode: the policies move to the new SAs and the old SAs stay until the engine
 //!   deletes the old CHILD_SA, which then removes only those two SAs. If the successor goes
 //!   first (peer deleted it before the old one), the old CHILD_SA's policies are restored.
+//! - A new CHILD_SA with the same policies as an installed one (both ends started the same
+//!   connection at once) shares them as charon does: [`super::policy_share`].
 //! - The XFRM monitor thread treats a receive timeout (`EAGAIN`) as "no events", not as an
 //!   error; real socket errors are logged at most once per burst. An overflow (`ENOBUFS`:
 //!   the kernel dropped events) makes the next poll dump the SAD and recover the EXPIREs that
@@ -353,6 +355,8 @@ impl Drop for Xfrm {
 struct InstalledEntry {
     kernel: iked_xfrm::InstalledChild,
     reqid: u32,
+    /// The reqid in the kernel: iked's range, shared with the twin it took the policies from.
+    kernel_reqid: u32,
     marks: iked_ike::marks::ResolvedMarks,
     /// Mode, selectors and FWD policy choice it was installed with: a rekey must keep them
     /// (the policies are shared, only their templates move to the new SAs).
@@ -369,6 +373,7 @@ impl InstalledEntry {
         Self {
             kernel,
             reqid: spec.reqid,
+            kernel_reqid: spec.reqid,
             marks: super::marks::from_install(spec),
             mode: spec.mode,
             selectors: spec.selectors.clone(),
@@ -385,6 +390,12 @@ enum InstallPlan {
     /// A rekey of the installed CHILD_SA `old`: new SAs, the old CHILD_SA's policies.
     Rekey {
         old: ChildSaId,
+        spec: iked_xfrm::ChildInstall,
+    },
+    /// A new CHILD_SA whose policies `twin` holds: installed as a rekey of it
+    /// ([`super::policy_share`]).
+    Share {
+        twin: ChildSaId,
         spec: iked_xfrm::ChildInstall,
     },
 }
@@ -579,6 +590,53 @@ impl Xfrm {
         self.proto_port_transport_sa = on;
     }
 
+    /// Whether a hard EXPIRE for (`dst`, `spi`) is the end of a larval SA (an SPI reserved by
+    /// ALLOCSPI outlived the kernel's acquire lifetime, `net.core.xfrm_acq_expires`, 30 s:
+    /// seen under heavy TCG load), which must not reach the engine: the CHILD_SA is then
+    /// installed with NEWSA under the same SPI, and the late EXPIRE would delete it. A real
+    /// hard expiry has removed the SA from the kernel; a larval one is either still reserved
+    /// (not installed) or installed again, and found in the kernel.
+    fn larval_expired(&mut self, dst: IpAddr, spi: u32) -> bool {
+        let id = iked_xfrm::SaId {
+            dst,
+            spi: iked_xfrm::Spi(spi),
+            protocol: iked_xfrm::IpsecProtocol::Esp,
+            mark: None,
+        };
+        if let Some((child, _)) = self.larval.iter().find(|(_, ids)| ids.contains(&id)) {
+            tracing::info!(target: "KNL", "reserved SPI {spi:08x} of CHILD_SA {{{}}} expired before the CHILD_SA was installed", child.0);
+            let child = *child;
+            if let Some(ids) = self.larval.get_mut(&child) {
+                ids.retain(|r| *r != id);
+                if ids.is_empty() {
+                    self.larval.remove(&child);
+                }
+            }
+            return true;
+        }
+        let installed = self.installed.iter().find(|(_, e)| {
+            [&e.kernel.sa_in, &e.kernel.sa_out]
+                .iter()
+                .any(|sa| sa.dst == dst && sa.spi.0 == spi)
+        });
+        let Some((child, entry)) = installed else {
+            return false;
+        };
+        let (child, sa) = (
+            *child,
+            if entry.kernel.sa_in.spi.0 == spi {
+                entry.kernel.sa_in
+            } else {
+                entry.kernel.sa_out
+            },
+        );
+        if self.client.get_sa(&sa).is_ok() {
+            tracing::info!(target: "KNL", "ignoring the expiry of reserved SPI {spi:08x}: CHILD_SA {{{}}} is installed under it", child.0);
+            return true;
+        }
+        false
+    }
+
     /// Deletes a larval SA; one that is already gone (expired, or consumed by a failed
     /// install's rollback) is fine.
     fn delete_larval(&mut self, child: ChildSaId, id: &iked_xfrm::SaId) {
@@ -615,13 +673,17 @@ impl Xfrm {
         let result = if !entry.owns_policies {
             // Rekeyed: the policies belong to the successor now.
             self.client.remove_sas(&sas)
-        } else if let Some(predecessor) = self
-            .installed
-            .values_mut()
-            .find(|e| !e.owns_policies && e.reqid == entry.reqid)
+        } else if let Some(predecessor) = super::policy_share::heir(
+            &entry.kernel.policies,
+            self.installed
+                .iter()
+                .map(|(id, e)| (*id, e.owns_policies, &e.kernel.policies[..])),
+        )
+        .and_then(|id| self.installed.get_mut(&id))
         {
-            // The successor goes before the CHILD_SA it replaced (the peer deleted it): give
-            // the policies back to the predecessor's SAs instead of leaving it unprotected.
+            // The successor (or twin) goes before the CHILD_SA it took the policies from (the
+            // peer deleted it): give the policies back to that one's SAs instead of leaving it
+            // unprotected.
             let mut restore_failed = None;
             for spec in &predecessor.kernel.policy_specs {
                 let mut restore = spec.clone();
@@ -946,9 +1008,9 @@ impl KernelBackend for Xfrm {
             let reqids = self.reqids;
             let proto_port = self.proto_port_transport_sa;
             // The kernel sees iked's reqid range; the entry keeps the engine's reqid.
-            let entry = |kernel, spec: &iked_xfrm::ChildInstall| {
+            let entry = |kernel, spec: &iked_xfrm::ChildInstall, engine_reqid: u32| {
                 let mut entry = InstalledEntry::new(kernel, spec);
-                entry.reqid = reqids.from_kernel(spec.reqid).unwrap_or(spec.reqid);
+                entry.reqid = engine_reqid;
                 entry
             };
             let marks = batch
@@ -959,14 +1021,28 @@ impl KernelBackend for Xfrm {
                 .unwrap_or_default();
             let plan = plan_install(child, &batch, &self.installed).map(|mut plan| {
                 match &mut plan {
-                    InstallPlan::Fresh(spec) | InstallPlan::Rekey { spec, .. } => {
-                        super::marks::apply(spec, &marks)
-                    }
+                    InstallPlan::Fresh(spec)
+                    | InstallPlan::Rekey { spec, .. }
+                    | InstallPlan::Share { spec, .. } => super::marks::apply(spec, &marks),
                 }
-                plan
+                match plan {
+                    InstallPlan::Fresh(spec) => {
+                        let ids = super::policy_share::policy_ids(&spec);
+                        let installed = self
+                            .installed
+                            .iter()
+                            .map(|(id, e)| (*id, e.owns_policies, &e.kernel.policies[..]));
+                        match super::policy_share::twin(child, &ids, installed) {
+                            Some(twin) => InstallPlan::Share { twin, spec },
+                            None => InstallPlan::Fresh(spec),
+                        }
+                    }
+                    other => other,
+                }
             });
             let result = plan.and_then(|plan| match plan {
                 InstallPlan::Fresh(mut spec) => {
+                    let engine_reqid = spec.reqid;
                     spec.reqid = reqids.to_kernel(spec.reqid);
                     spec.proto_port_transport_sa = proto_port;
                     let ids: Vec<_> = iked_xfrm::client::child_policy_specs(
@@ -986,23 +1062,33 @@ impl KernelBackend for Xfrm {
                         tracing::warn!(target: "KNL", "restoring trap policies failed: {e}");
                     }
                     installed
-                        .map(|kernel| (None, entry(kernel, &spec)))
+                        .map(|kernel| (None, entry(kernel, &spec, engine_reqid)))
                         .map_err(|e| e.to_string())
                 }
-                InstallPlan::Rekey { old, mut spec } => {
-                    spec.reqid = reqids.to_kernel(spec.reqid);
+                InstallPlan::Rekey { old: holder, spec }
+                | InstallPlan::Share { twin: holder, spec } => {
+                    let shared = spec.reqid != self.installed[&holder].reqid;
+                    let mut spec = spec;
+                    let engine_reqid = spec.reqid;
+                    // The holder's kernel reqid: the policies' templates keep naming it, so
+                    // both CHILD_SAs' inbound packets pass the policy check.
+                    spec.reqid = self.installed[&holder].kernel_reqid;
                     spec.proto_port_transport_sa = proto_port;
-                    let predecessor = &self.installed[&old].kernel;
+                    let predecessor = &self.installed[&holder].kernel;
                     self.client
                         .rekey_child(predecessor, &spec)
-                        .map(|kernel| (Some(old), entry(kernel, &spec)))
-                        .map_err(|e| format!("rekeying CHILD_SA {{{}}}: {e}", old.0))
+                        .map(|kernel| (Some((holder, shared)), entry(kernel, &spec, engine_reqid)))
+                        .map_err(|e| format!("rekeying CHILD_SA {{{}}}: {e}", holder.0))
                 }
             });
             match result {
                 Ok((rekeyed, installed)) => {
-                    if let Some(old) = rekeyed {
-                        tracing::info!(target: "KNL", "CHILD_SA {{{}}} replaces {{{}}} (reqid {}), policies moved to its SAs", child.0, old.0, installed.reqid);
+                    if let Some((old, shared)) = rekeyed {
+                        if shared {
+                            tracing::info!(target: "KNL", "CHILD_SA {{{}}} has the selectors of {{{}}}: policies shared (reqid {}), moved to its SAs", child.0, old.0, installed.kernel_reqid);
+                        } else {
+                            tracing::info!(target: "KNL", "CHILD_SA {{{}}} replaces {{{}}} (reqid {}), policies moved to its SAs", child.0, old.0, installed.reqid);
+                        }
                         if let Some(old) = self.installed.get_mut(&old) {
                             old.owns_policies = false;
                         }
@@ -1248,8 +1334,17 @@ impl KernelBackend for Xfrm {
             return Vec::new();
         };
         let reqids = self.reqids;
-        let mut events: Vec<KernelEvent> = rx
-            .try_iter()
+        let raw: Vec<KernelEvent> = rx.try_iter().collect();
+        let mut events: Vec<KernelEvent> = raw
+            .into_iter()
+            .filter(|event| match event {
+                KernelEvent::Expire {
+                    spi,
+                    dst,
+                    hard: true,
+                } => !self.larval_expired(*dst, *spi),
+                _ => true,
+            })
             .filter_map(|event| match event {
                 // Only ACQUIREs for this instance's trap policies (a leftover trap, or
                 // another tool's policy, is nothing the engine asked for).
@@ -1267,6 +1362,12 @@ impl KernelBackend for Xfrm {
         }
         events
     }
+}
+
+/// Runs `f` in a private network namespace (root only; see `tests::in_private_netns`).
+#[cfg(test)]
+pub(crate) fn tests_netns(f: impl FnOnce() + Send + 'static) -> bool {
+    tests::in_private_netns(f)
 }
 
 #[cfg(test)]
@@ -1592,7 +1693,7 @@ mod tests {
 
     /// Runs `f` on a thread inside a fresh network namespace (root only), so the test sees
     /// only the SAs it creates and leaves nothing behind: the namespace dies with the thread.
-    fn in_private_netns(f: impl FnOnce() + Send + 'static) -> bool {
+    pub(super) fn in_private_netns(f: impl FnOnce() + Send + 'static) -> bool {
         // SAFETY: geteuid has no preconditions and cannot fail.
         if unsafe { libc::geteuid() } != 0 {
             // CI runs as root: there a missing privilege would make the test pass untested.

@@ -18,8 +18,11 @@ pub mod handover;
 pub mod kernel;
 pub mod knl_text;
 pub mod lag;
+#[cfg(test)]
+mod larval_expiry;
 pub mod marks;
 pub mod net;
+pub mod policy_share;
 pub mod recovery;
 pub mod resync;
 pub mod retire;

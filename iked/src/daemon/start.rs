@@ -3,10 +3,9 @@
 //! CREATE_CHILD_SA), as charon does with `reuse_ikesa`; and when one of two IKE SAs of such a
 //! connection goes away (both ends started it at once, or `unique = replace`), the `start`
 //! children missing on the one that stays are created there (`Core::restart_on_survivor`) by
-//! the end that initiated it, never by the other, so no child is created twice. One can be
-//! missing because iked does not share a kernel policy between two CHILD_SAs with the same
-//! selectors as charon's kernel-netlink does: while its twin on the other IKE SA held the
-//! policies, the kernel refused it.
+//! the end that initiated it, never by the other, so no child is created twice. Two CHILD_SAs
+//! with the same selectors on the two IKE SAs share the kernel policies meanwhile, as with
+//! charon's kernel-netlink ([`super::policy_share`]), so neither is refused.
 
 /// `(connection, child, keyingtries)` in configuration order -> one entry per connection with
 /// its children in order (the connection's first `keyingtries` wins; all children of one

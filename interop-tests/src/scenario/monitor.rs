@@ -13,6 +13,7 @@
 use std::path::Path;
 
 use crate::checks::{self, KernelView, SEED_ESP};
+use crate::clock::Stopwatch;
 use crate::netlab::wait_until;
 use crate::swan_conf::{Side, SwanctlConf};
 use crate::{LabError, ensure};
@@ -54,13 +55,19 @@ fn ike_sa_count(list: &str) -> usize {
 
 /// One round: start both, wait for the tunnel, check it, then stop both and wait until clean.
 fn round(ctx: &Context, dir: &Path, hosts: &mut Hosts, n: u32) -> Result<(), LabError> {
+    let watch = Stopwatch::start();
+    let mut marks: Vec<(&str, f64)> = Vec::new();
+    let mut mark = |what, watch: &Stopwatch| marks.push((what, watch.elapsed().as_secs_f64()));
     for side in Side::BOTH {
         hosts.get_mut(side).respawn()?;
     }
     for side in Side::BOTH {
         hosts.get_mut(side).wait_ready()?;
     }
-    let settled = wait_until("one IKE SA with both children on each host", 40, || {
+    mark("ready", &watch);
+    // A budget, not a wait: under TCG on a loaded host the two daemons took up to 28 s to
+    // start and an IKE_AUTH was retransmitted before the crossing resolved.
+    let settled = wait_until("one IKE SA with both children on each host", 90, || {
         let v = KernelView::read(&ctx.lab)?;
         if v.bfl_states.len() != 4 || v.bfr_states.len() != 4 {
             return Ok(false);
@@ -73,6 +80,7 @@ fn round(ctx: &Context, dir: &Path, hosts: &mut Hosts, n: u32) -> Result<(), Lab
         }
         Ok(true)
     });
+    mark("settled", &watch);
     let mut lists = String::new();
     for side in Side::BOTH {
         let l = hosts.get(side).list_sas()?;
@@ -96,12 +104,22 @@ fn round(ctx: &Context, dir: &Path, hosts: &mut Hosts, n: u32) -> Result<(), Lab
             tail(&l.output, 30)
         );
     }
+    mark("traffic", &watch);
     let _ = std::fs::remove_dir_all(&round_dir);
+    // Both at once (each waits for its peer's DELETE answers otherwise, one after the other).
+    for side in Side::BOTH {
+        hosts.get(side).signal_stop();
+    }
     for side in Side::BOTH {
         hosts.get_mut(side).stop();
     }
+    mark("stopped", &watch);
     checks::wait_clean(&ctx.lab, 20)
-        .map_err(|e| LabError::Check(format!("round {n}: after stopping: {e}")))
+        .map_err(|e| LabError::Check(format!("round {n}: after stopping: {e}")))?;
+    mark("clean", &watch);
+    let times: Vec<String> = marks.iter().map(|(w, t)| format!("{w} {t:.1}s")).collect();
+    println!("both-start round {n}: {}", times.join(", "));
+    Ok(())
 }
 
 /// Runs `rounds` rounds (module contract).
