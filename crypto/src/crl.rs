@@ -18,6 +18,18 @@
 //!   certificate and the cause.
 //!
 //! Time is an input (Unix seconds); this module reads no clock and does no I/O.
+//! CRLs come from the network: outside tests the module denies the panicking clippy lints
+//! (unwrap, expect, panic, indexing, unchecked arithmetic).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use std::fmt;
 
