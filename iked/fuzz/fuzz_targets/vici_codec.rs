@@ -3,7 +3,12 @@
 //! packet the decoder accepts encodes again and decodes to the same packet.
 #![no_main]
 
-use iked::vici::codec::{self, MAX_SEGMENT};
+// The daemon's own source file, compiled here (see Cargo.toml).
+#[path = "../../src/vici/codec.rs"]
+#[allow(dead_code)]
+mod codec;
+
+use codec::MAX_SEGMENT;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
