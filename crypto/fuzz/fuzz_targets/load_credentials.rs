@@ -38,7 +38,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(crl) = Crl::load(data) {
         let again = Crl::from_der(crl.der()).expect("a loaded CRL reloads");
         assert_eq!(again, crl);
-        let _ = (crl.is_current(0), crl.is_newer_than(&again), crl.revoked().len());
+        let _ = (
+            crl.is_current(0),
+            crl.is_newer_than(&again),
+            crl.revoked().len(),
+        );
         if let Ok(cert) = Certificate::load(data) {
             let _ = (crl.is_signed_by(&cert), crl.revocation_of(&cert));
         }

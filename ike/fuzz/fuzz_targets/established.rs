@@ -137,7 +137,12 @@ struct Side {
 
 impl Side {
     fn new(config: &iked_conf::Config, seed: u64, addr: SocketAddr, spi_base: u32) -> Side {
-        Side::with_rng(config, Box::new(SeededRandom::from_u64(seed)), addr, spi_base)
+        Side::with_rng(
+            config,
+            Box::new(SeededRandom::from_u64(seed)),
+            addr,
+            spi_base,
+        )
     }
 
     fn with_rng(
@@ -332,7 +337,11 @@ fn seed() -> &'static Seed {
         transcript.truncate(2);
         transcript.extend(established(&mut pair));
         assert!(
-            pair.bfl.engine.ike_sas().iter().all(|s| s.established && s.children.len() == 2),
+            pair.bfl
+                .engine
+                .ike_sas()
+                .iter()
+                .all(|s| s.established && s.children.len() == 2),
             "seed pair establishes"
         );
         let seed = Seed {
@@ -375,12 +384,16 @@ fn write_seeds(seed: &Seed, dir: &str) {
         messages.extend(established(&mut pair));
     }
     for bytes in messages {
-        let Ok(h) = message::peek_header(&bytes) else { continue };
+        let Ok(h) = message::peek_header(&bytes) else {
+            continue;
+        };
         let from_initiator = h.flags & flags::INITIATOR != 0;
         let Ok(msg) = message::decode(&bytes, Some(seed.keys.of(from_initiator))) else {
             continue; // another IKE SA's keys (after an IKE rekey)
         };
-        let Ok((first, plain)) = message::inner_plaintext(&msg) else { continue };
+        let Ok((first, plain)) = message::inner_plaintext(&msg) else {
+            continue;
+        };
         let c0 = h.exchange.wrapping_sub(message::exchange::IKE_AUTH);
         let op = match (from_initiator, h.is_response()) {
             (true, false) => 0,
@@ -419,7 +432,11 @@ fn fresh(seed: &Seed, established_start: bool) -> Pair {
 /// Runs command `action` on BFL (`side` even) or BFR; `arg` picks the child.
 fn command(pair: &mut Pair, side: u8, action: u8, arg: u8) {
     let now = pair.now();
-    let s = if side % 2 == 0 { &mut pair.bfl } else { &mut pair.bfr };
+    let s = if side % 2 == 0 {
+        &mut pair.bfl
+    } else {
+        &mut pair.bfr
+    };
     let sas = s.engine.ike_sas();
     let Some(sa) = sas.first() else { return };
     let child = sa
@@ -427,11 +444,9 @@ fn command(pair: &mut Pair, side: u8, action: u8, arg: u8) {
         .get(usize::from(arg) % sa.children.len().max(1))
         .map(|c| c.id);
     let _ = match (action % 5, child) {
-        (0, _) => s.engine.create_child(
-            now,
-            sa.id,
-            if arg % 2 == 0 { "bf-in" } else { "bf-out" },
-        ),
+        (0, _) => s
+            .engine
+            .create_child(now, sa.id, if arg % 2 == 0 { "bf-in" } else { "bf-out" }),
         (1, Some(c)) => s.engine.rekey_child(now, c),
         (2, _) => s.engine.rekey_ike(now, sa.id),
         (3, Some(c)) => s.engine.terminate_child(now, c),
@@ -442,14 +457,29 @@ fn command(pair: &mut Pair, side: u8, action: u8, arg: u8) {
 }
 
 /// Seals `plaintext` as a message of the IKE SA (as the initiator if `as_initiator`).
-fn seal(keys: &Keys, header: Header, op: u8, first: u8, plaintext: &[u8], as_initiator: bool) -> Option<Vec<u8>> {
+fn seal(
+    keys: &Keys,
+    header: Header,
+    op: u8,
+    first: u8,
+    plaintext: &[u8],
+    as_initiator: bool,
+) -> Option<Vec<u8>> {
     let fragment = (op & 0x80 != 0).then(|| {
         let number = u16::from((op >> 3) & 3) + 1;
         let total = u16::from((op >> 5) & 3) + 1;
         (number, total)
     });
     let mut iv = SeededRandom::from_u64(9);
-    message::seal(&header, first, fragment, plaintext, &keys.of(as_initiator), &mut iv).ok()
+    message::seal(
+        &header,
+        first,
+        fragment,
+        plaintext,
+        &keys.of(as_initiator),
+        &mut iv,
+    )
+    .ok()
 }
 
 fn exchange_of(c0: u8) -> u8 {
@@ -491,7 +521,11 @@ fuzz_target!(|data: &[u8]| {
         };
         match op % 8 {
             0 | 7 => {
-                let h = header(exchange_of(c0), flags::INITIATOR, mid_offset(pair.bfr.expects, c1));
+                let h = header(
+                    exchange_of(c0),
+                    flags::INITIATOR,
+                    mid_offset(pair.bfr.expects, c1),
+                );
                 if let Some(b) = seal(keys, h, op, c2, plaintext, true) {
                     pair.deliver(true, &b);
                 }
@@ -504,7 +538,11 @@ fuzz_target!(|data: &[u8]| {
             }
             2 | 3 => {
                 let to_bfl = op % 8 == 2;
-                let asked = if to_bfl { pair.bfl.last_request } else { pair.bfr.last_request };
+                let asked = if to_bfl {
+                    pair.bfl.last_request
+                } else {
+                    pair.bfr.last_request
+                };
                 let (exchange, mid) = asked.unwrap_or((exchange_of(c0), 0));
                 let f = flags::RESPONSE | if to_bfl { 0 } else { flags::INITIATOR };
                 let h = header(exchange, f, mid_offset(mid, c1));
