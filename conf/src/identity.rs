@@ -245,7 +245,8 @@ fn with_prefix(s: &str) -> Result<Option<Identity>, String> {
         (id_type::RFC822_ADDR, Some(t)) => Identity::Email(t),
         (id_type::KEY_ID, _) => Identity::KeyId(data),
         (id_type::IPV4_ADDR, _) if data.len() == 4 && value.starts_with('#') => {
-            Identity::Ipv4(Ipv4Addr::new(data[0], data[1], data[2], data[3]))
+            let octets: [u8; 4] = data.as_slice().try_into().unwrap_or_default();
+            Identity::Ipv4(Ipv4Addr::from(octets))
         }
         (id_type::IPV6_ADDR, _) if data.len() == 16 && value.starts_with('#') => {
             let mut b = [0u8; 16];

@@ -12,12 +12,23 @@
 //!   validation, the BlueField packet-offload rules).
 //! - Parsing never panics and never trusts sizes: file size, value length,
 //!   section nesting, include depth and reference expansion are bounded, and
-//!   each bound produces a located error.
+//!   each bound produces a located error. Outside tests the crate denies
+//!   `unwrap`, `expect`, `panic!` and indexing (clippy); its arithmetic is on
+//!   bounded line, column and size counters and is not linted.
 //! - Secret values are copied into zeroizing buffers; the raw text of the
 //!   `secrets` section and the file buffers are wiped after loading.
 //! - [`SettingsBuilder`] feeds already-structured settings (VICI messages)
 //!   through the same validation.
 //! - [`summary`] renders a short description for `ikectl check`.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod addr;
 mod build;

@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use crate::addr::AddrSpec;
-use crate::model::{AuthRound, Child, Config, Connection, IkeVersion};
+use crate::model::{AuthRound, Child, Config, Connection, IkeVersion, Revocation};
 
 fn join<T: ToString>(items: &[T]) -> String {
     items
@@ -34,6 +34,19 @@ fn round(r: &AuthRound, local: bool) -> String {
     }
     if !r.pubkeys.is_empty() {
         let _ = write!(s, ", pubkeys {}", r.pubkeys.join(", "));
+    }
+    // What the policy does in iked, which checks CRLs only (no OCSP): said here so that
+    // `ikectl check` shows it is not more permissive than written.
+    match r.revocation {
+        Revocation::Strict => s.push_str(
+            ", revocation strict (every certificate needs a current CRL; no OCSP, so one \
+             naming only an OCSP responder is refused)",
+        ),
+        Revocation::IfUri => s.push_str(
+            ", revocation ifuri (a certificate naming a CRL or OCSP URI needs a current CRL; \
+             no OCSP, so one naming only an OCSP responder is refused)",
+        ),
+        Revocation::Relaxed => {}
     }
     s
 }

@@ -294,7 +294,7 @@ impl<'a> Lexer<'a> {
 
     /// `include[\t ]+` followed by anything but `=` (flex trailing context).
     fn at_include(&self) -> bool {
-        let rest = &self.bytes[self.pos..];
+        let rest = self.bytes.get(self.pos..).unwrap_or_default();
         if !rest.starts_with(b"include") {
             return false;
         }
@@ -325,7 +325,7 @@ impl<'a> Lexer<'a> {
             }
             self.bump();
         }
-        match std::str::from_utf8(&self.bytes[start..self.pos]) {
+        match std::str::from_utf8(self.bytes.get(start..self.pos).unwrap_or_default()) {
             Ok(s) => Ok(s.to_string()),
             Err(_) => Err(self.error(sink, &start_span, "name is not valid UTF-8")),
         }
@@ -418,7 +418,7 @@ impl<'a> Lexer<'a> {
                             format!("value too long (more than {MAX_VALUE_LEN} bytes)"),
                         ));
                     }
-                    let part = self.bytes[start..self.pos].to_vec();
+                    let part = self.bytes.get(start..self.pos).unwrap_or_default().to_vec();
                     parts.push(self.utf8(sink, &span, part)?);
                 }
             }

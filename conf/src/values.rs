@@ -22,8 +22,10 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
 fn strtou64(s: &str) -> Result<(u64, &str), String> {
     let (radix, digits) = if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         (16, hex)
-    } else if s.len() > 1 && s.starts_with('0') && s.as_bytes()[1].is_ascii_digit() {
-        (8, &s[1..])
+    } else if let Some(octal) = s.strip_prefix('0')
+        && octal.starts_with(|c: char| c.is_ascii_digit())
+    {
+        (8, octal)
     } else {
         (10, s)
     };

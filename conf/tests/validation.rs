@@ -534,6 +534,34 @@ fn authorities_and_auth_round_lists() {
     assert_eq!(c.remote[0].revocation, iked_conf::Revocation::Strict);
 }
 
+/// `ikectl check` (the summary) says what `strict`/`ifuri` do in iked, which has no OCSP.
+#[test]
+fn summary_says_what_revocation_does_without_ocsp() {
+    let text = |policy: &str| {
+        let l = loaded(&format!(
+            "connections {{ c {{ remote {{ auth = pubkey\n cacerts = ca.pem\n revocation = {policy} }} }} }}\n"
+        ));
+        iked_conf::summary(&l.config)
+    };
+    let strict = text("strict");
+    assert!(
+        strict.contains(
+            "revocation strict (every certificate needs a current CRL; no OCSP, so one naming \
+             only an OCSP responder is refused)"
+        ),
+        "{strict}"
+    );
+    let ifuri = text("ifuri");
+    assert!(
+        ifuri.contains(
+            "revocation ifuri (a certificate naming a CRL or OCSP URI needs a current CRL; no \
+             OCSP, so one naming only an OCSP responder is refused)"
+        ),
+        "{ifuri}"
+    );
+    assert!(!text("relaxed").contains("revocation"));
+}
+
 #[test]
 fn addresses_and_selectors_in_context() {
     let l = loaded(

@@ -15,6 +15,18 @@
 //!   strongSwan and Libreswan use it) and 9/10/11 (ECDSA, RFC 4754 `r | s`) are
 //!   supported for older peers.
 //! - Nothing here panics on peer input; every failure is a [`CryptoError`].
+//!   Outside tests the module denies the panicking clippy lints (unwrap, expect, panic,
+//!   indexing, unchecked arithmetic).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use std::fmt;
 
@@ -140,7 +152,8 @@ fn pss_alg_id(hash_index: u8, salt_len: u8, with_trailer: bool) -> Vec<u8> {
     let mut params = Vec::new();
     params.extend_from_slice(&[0xa0, hash.len() as u8]);
     params.extend_from_slice(&hash);
-    params.extend_from_slice(&[0xa1, mgf.len() as u8 + 2, 0x30, mgf.len() as u8]);
+    let mgf_len = mgf.len() as u8;
+    params.extend_from_slice(&[0xa1, mgf_len.saturating_add(2), 0x30, mgf_len]);
     params.extend_from_slice(&mgf);
     params.extend_from_slice(&[0xa2, 0x03, 0x02, 0x01, salt_len]);
     if with_trailer {
@@ -321,7 +334,7 @@ impl RsaSigningKey {
 
     /// Modulus size in bits.
     pub fn bits(&self) -> usize {
-        self.ring.public().modulus_len() * 8
+        self.ring.public().modulus_len().saturating_mul(8)
     }
 
     fn sign(
@@ -440,7 +453,10 @@ impl PrivateKey {
             let end = find(END)
                 .filter(|e| *e > start)
                 .ok_or_else(|| invalid_key("PEM: ENCRYPTED PRIVATE KEY without END line"))?;
-            let (_, der) = pkcs8::der::pem::decode_vec(&pem[start..end + END.len()])
+            let block = pem
+                .get(start..end.saturating_add(END.len()))
+                .ok_or_else(|| invalid_key("PEM: ENCRYPTED PRIVATE KEY without END line"))?;
+            let (_, der) = pkcs8::der::pem::decode_vec(block)
                 .map_err(|e| CryptoError::InvalidKey(format!("PEM: {e}")))?;
             return Self::decrypt_pkcs8(&der, passphrase);
         }
@@ -813,7 +829,12 @@ pub fn sign_auth(
     if method == AuthMethod::DIGITAL_SIGNATURE {
         let alg_id = scheme.algorithm_identifier();
         let signature = key.sign(scheme, signed_octets, rng)?;
-        let mut data = Vec::with_capacity(1 + alg_id.len() + signature.len());
+        let mut data = Vec::with_capacity(
+            alg_id
+                .len()
+                .saturating_add(signature.len())
+                .saturating_add(1),
+        );
         data.push(alg_id.len() as u8);
         data.extend_from_slice(&alg_id);
         data.extend_from_slice(&signature);

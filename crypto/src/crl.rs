@@ -15,9 +15,22 @@
 //! - [`Policy::accepts`] applies swanctl.conf's `revocation` to the statuses of every link:
 //!   `strict` needs each to be good, `ifuri` accepts a certificate that names no source of
 //!   revocation information, `relaxed` refuses only a revoked one. Every refusal names the
-//!   certificate and the cause.
+//!   certificate and the cause. There is no OCSP: a certificate naming only an OCSP responder
+//!   is `Unavailable`, so `strict` and `ifuri` refuse it (saying so) and `relaxed` accepts it.
 //!
 //! Time is an input (Unix seconds); this module reads no clock and does no I/O.
+//! CRLs come from the network: outside tests the module denies the panicking clippy lints
+//! (unwrap, expect, panic, indexing, unchecked arithmetic).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use std::fmt;
 
@@ -398,6 +411,14 @@ impl Policy {
             (LinkStatus::NoInfo, Policy::IfUri) => Ok(()),
             (LinkStatus::NoInfo, Policy::Strict) => unknown("without revocation information"),
             (LinkStatus::Stale { .. }, _) => unknown("stale (CRL past its nextUpdate)"),
+            // iked checks CRLs only: a certificate that names nothing but an OCSP responder
+            // has no status it could get, and is refused like one whose CRL is unreachable
+            // (charon with an unreachable responder), never accepted.
+            (LinkStatus::Unavailable, _)
+                if subject.crl_uris().is_empty() && !subject.ocsp_uris().is_empty() =>
+            {
+                unknown("unavailable (it names only an OCSP responder; iked does not do OCSP)")
+            }
             (LinkStatus::Unavailable, _) => unknown("unavailable"),
         }
     }

@@ -10,6 +10,18 @@
 //! RFC 5903 7; MODP: left-padded to the modulus length).
 //! Curve448 (group 32) is not implemented: no maintained X448 crate in the
 //! RustCrypto generation used here. X25519 runs on AWS-LC (`crate::x25519`, why there).
+//! The peer's value is untrusted input: outside tests the module denies the panicking clippy
+//! lints (unwrap, expect, panic, indexing, unchecked arithmetic).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
 use crypto_bigint::{Encoding, U512, U2048, U3072, U4096, Uint};
@@ -117,7 +129,9 @@ impl KeyExchange {
                 let mut bytes = [0u8; 32];
                 rng.fill(&mut bytes);
                 // Any 32 bytes are a valid scalar (clamped inside): only a failed allocation
-                // in AWS-LC could refuse it, where the daemon could not go on anyway.
+                // in AWS-LC could refuse it, where the daemon could not go on anyway. Our own
+                // random bytes, not peer input, so the module's no-panic rule allows it here.
+                #[allow(clippy::expect_used)]
                 let secret = X25519Secret::from_scalar(&bytes)
                     .expect("AWS-LC accepts every 32-byte X25519 scalar");
                 bytes.zeroize();
@@ -133,7 +147,7 @@ impl KeyExchange {
                 Self {
                     group,
                     // SEC1 uncompressed: 0x04 | x | y; IKEv2 sends x | y (RFC 5903 7).
-                    public: point[1..].to_vec(),
+                    public: without_sec1_tag(&point),
                     private: Private::P256(secret),
                 }
             }
@@ -142,7 +156,7 @@ impl KeyExchange {
                 let point = secret.public_key().to_sec1_bytes();
                 Self {
                     group,
-                    public: point[1..].to_vec(),
+                    public: without_sec1_tag(&point),
                     private: Private::P384(secret),
                 }
             }
@@ -187,7 +201,7 @@ impl KeyExchange {
                 let point = secret.public_key().to_sec1_bytes();
                 Ok(Self {
                     group,
-                    public: point[1..].to_vec(),
+                    public: without_sec1_tag(&point),
                     private: Private::P256(secret),
                 })
             }
@@ -197,7 +211,7 @@ impl KeyExchange {
                 let point = secret.public_key().to_sec1_bytes();
                 Ok(Self {
                     group,
-                    public: point[1..].to_vec(),
+                    public: without_sec1_tag(&point),
                     private: Private::P384(secret),
                 })
             }
@@ -207,7 +221,10 @@ impl KeyExchange {
                     return Err(bad_len(width));
                 }
                 let mut exponent = SecretBytes::zeroed(width);
-                exponent.expose_mut()[width - private.len()..].copy_from_slice(private);
+                let start = width.saturating_sub(private.len());
+                if let Some(low) = exponent.expose_mut().get_mut(start..) {
+                    low.copy_from_slice(private);
+                }
                 let public = modp_exp(group, &MODP_GENERATOR, &exponent);
                 Ok(Self {
                     group,
@@ -273,16 +290,22 @@ impl KeyExchange {
     }
 }
 
+/// SEC1 uncompressed `0x04 | x | y` -> `x | y` as IKEv2 sends it (RFC 5903 7).
+fn without_sec1_tag(point: &[u8]) -> Vec<u8> {
+    point.get(1..).unwrap_or_default().to_vec()
+}
+
 /// `x | y` -> SEC1 uncompressed encoding `0x04 | x | y`.
 fn sec1_uncompressed(xy: &[u8]) -> Vec<u8> {
-    let mut point = Vec::with_capacity(xy.len() + 1);
+    let mut point = Vec::with_capacity(xy.len().saturating_add(1));
     point.push(0x04);
     point.extend_from_slice(xy);
     point
 }
 
 fn is_one(be: &[u8]) -> bool {
-    be.last() == Some(&1) && be[..be.len() - 1].iter().all(|b| *b == 0)
+    be.split_last()
+        .is_some_and(|(last, high)| *last == 1 && high.iter().all(|b| *b == 0))
 }
 
 /// The generator 2 of all RFC 3526 groups, big-endian.
@@ -320,13 +343,12 @@ fn modp_check_public(group: KeGroup, y: &[u8]) -> Result<(), CryptoError> {
 fn hex_to_bytes(hex: &str) -> Vec<u8> {
     hex.as_bytes()
         .chunks(2)
+        // Only ever called on the RFC 3526 prime constants, which are valid hex.
         .map(|pair| {
-            let nibble = |c: u8| match c {
-                b'0'..=b'9' => c - b'0',
-                b'a'..=b'f' => c - b'a' + 10,
-                _ => c - b'A' + 10,
-            };
-            (nibble(pair[0]) << 4) | nibble(pair[1])
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .unwrap_or(0)
         })
         .collect()
 }
@@ -350,11 +372,14 @@ where
     Uint<LIMBS>: Encoding,
 {
     let prime = Uint::<LIMBS>::from_be_hex(prime_hex);
-    let width = LIMBS * crypto_bigint::Limb::BYTES;
+    let width = LIMBS.saturating_mul(crypto_bigint::Limb::BYTES);
     let mut padded = vec![0u8; width];
     // Callers pass at most `width` bytes (checked public values or the generator).
     let start = width.saturating_sub(base.len());
-    padded[start..].copy_from_slice(&base[base.len().saturating_sub(width)..]);
+    let low = base.get(base.len().saturating_sub(width)..);
+    if let (Some(dst), Some(src)) = (padded.get_mut(start..), low) {
+        dst.copy_from_slice(src);
+    }
     let base = Uint::<LIMBS>::from_be_slice(&padded);
     let mut exp = U512::from_be_slice(exponent.expose());
     let params = DynResidueParams::new(&prime);

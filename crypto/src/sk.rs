@@ -18,7 +18,18 @@
 //!   AEAD uses a 64-bit counter that starts at a random value, so an IV never
 //!   repeats under one key.
 //! - Decryption never panics: short bodies, bad block alignment, bad pad length and
-//!   bad ICVs are [`CryptoError`]s.
+//!   bad ICVs are [`CryptoError`]s. Outside tests the module denies the panicking clippy
+//!   lints (unwrap, expect, panic, indexing, unchecked arithmetic).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, AesGcm};
@@ -120,7 +131,10 @@ impl AeadCipher {
         self.seal(nonce, aad, &mut plaintext)?;
         let mut ciphertext_again = plaintext.clone();
         let full = self.seal(nonce, aad, &mut ciphertext_again)?;
-        if bool::from(full[..icv.len()].ct_eq(icv)) {
+        if full
+            .get(..icv.len())
+            .is_some_and(|tag| bool::from(tag.ct_eq(icv)))
+        {
             buf.copy_from_slice(&plaintext);
             plaintext.zeroize();
             Ok(())
@@ -168,9 +182,19 @@ impl SkCipher {
                 actual: integ_key.len(),
             });
         }
-        let (key, salt_bytes) = encr_key.expose().split_at(encr.key_len());
+        let bad_salt = || CryptoError::InvalidLength {
+            what: "SK_e salt",
+            expected: 4,
+            actual: encr_key.len().saturating_sub(encr.key_len()),
+        };
+        let (key, salt_bytes) = encr_key
+            .expose()
+            .split_at_checked(encr.key_len())
+            .ok_or_else(bad_salt)?;
         let mut salt = [0u8; 4];
-        salt[..salt_bytes.len()].copy_from_slice(salt_bytes);
+        salt.get_mut(..salt_bytes.len())
+            .ok_or_else(bad_salt)?
+            .copy_from_slice(salt_bytes);
         let aead = if encr.is_aead() {
             Some(AeadCipher::new(encr, key)?)
         } else {
@@ -196,23 +220,33 @@ impl SkCipher {
 
     fn padded_len(&self, plaintext_len: usize) -> usize {
         let block = self.encr.block_size();
-        // payloads | padding | pad length byte, rounded up to the block size.
-        (plaintext_len + 1).div_ceil(block) * block
+        // payloads | padding | pad length byte, rounded up to the block size. Saturating:
+        // a length near usize::MAX is refused by the callers' length checks anyway.
+        plaintext_len
+            .saturating_add(1)
+            .div_ceil(block)
+            .saturating_mul(block)
     }
 
     /// Length of the body (`IV | ciphertext | ICV`) that [`Self::encrypt`] returns
     /// for `plaintext_len` bytes of inner payloads; the engine writes it (+4) into
     /// the SK generic header and the total into the IKE header before encrypting.
     pub fn encrypted_len(&self, plaintext_len: usize) -> usize {
-        self.encr.iv_len() + self.padded_len(plaintext_len) + self.icv_len()
+        self.encr
+            .iv_len()
+            .saturating_add(self.padded_len(plaintext_len))
+            .saturating_add(self.icv_len())
     }
 
     /// The largest plaintext whose encrypted body fits in `body_len` bytes (for
     /// splitting a message into SKF fragments); 0 if nothing fits.
     pub fn max_plaintext_len(&self, body_len: usize) -> usize {
         let block = self.encr.block_size();
-        let room = body_len.saturating_sub(self.encr.iv_len() + self.icv_len());
-        (room / block * block).saturating_sub(1)
+        let room = body_len.saturating_sub(self.encr.iv_len().saturating_add(self.icv_len()));
+        room.checked_div(block)
+            .unwrap_or(0)
+            .saturating_mul(block)
+            .saturating_sub(1)
     }
 
     /// Encrypts `plaintext` (the inner payloads). `aad` is the message from the
@@ -227,8 +261,13 @@ impl SkCipher {
         let padded = self.padded_len(plaintext.len());
         let mut body = Vec::with_capacity(self.encrypted_len(plaintext.len()));
         let mut iv = [0u8; 16];
+        let bad_iv = || CryptoError::InvalidLength {
+            what: "IV",
+            expected: 16,
+            actual: iv_len,
+        };
         match &self.aead {
-            None => rng.fill(&mut iv[..iv_len]),
+            None => rng.fill(iv.get_mut(..iv_len).ok_or_else(bad_iv)?),
             Some(_) => {
                 let counter = match self.next_iv {
                     Some(v) => v,
@@ -239,23 +278,41 @@ impl SkCipher {
                     }
                 };
                 self.next_iv = Some(counter.wrapping_add(1));
-                iv[..8].copy_from_slice(&counter.to_be_bytes());
+                let [c0, c1, c2, c3, c4, c5, c6, c7] = counter.to_be_bytes();
+                iv = [c0, c1, c2, c3, c4, c5, c6, c7, 0, 0, 0, 0, 0, 0, 0, 0];
             }
         }
-        body.extend_from_slice(&iv[..iv_len]);
-        let mut buf = vec![0u8; padded];
-        buf[..plaintext.len()].copy_from_slice(plaintext);
-        // Padding bytes are zero; the pad length excludes itself.
-        buf[padded - 1] = (padded - plaintext.len() - 1) as u8;
+        let iv = iv.get(..iv_len).ok_or_else(bad_iv)?;
+        body.extend_from_slice(iv);
+        // payloads | zero padding | pad length (which excludes itself); padded_len leaves
+        // room for at least the pad length byte.
+        let pad = padded
+            .checked_sub(plaintext.len())
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|n| u8::try_from(n).ok())
+            .ok_or(CryptoError::MalformedCiphertext(
+                "padding exceeds one block",
+            ))?;
+        let mut buf = Vec::with_capacity(padded);
+        buf.extend_from_slice(plaintext);
+        buf.resize(padded.saturating_sub(1), 0);
+        buf.push(pad);
         match &self.aead {
             Some(aead) => {
-                let nonce = self.nonce(&iv[..8]);
+                let nonce = self.nonce(iv)?;
                 let tag = aead.seal(&nonce, aad, &mut buf)?;
                 body.extend_from_slice(&buf);
-                body.extend_from_slice(&tag[..self.icv_len()]);
+                let icv = tag
+                    .get(..self.icv_len())
+                    .ok_or(CryptoError::InvalidLength {
+                        what: "ICV",
+                        expected: FULL_TAG,
+                        actual: self.icv_len(),
+                    })?;
+                body.extend_from_slice(icv);
             }
             None => {
-                cbc_encrypt(self.encr_key.expose(), &iv[..iv_len], &mut buf)?;
+                cbc_encrypt(self.encr_key.expose(), iv, &mut buf)?;
                 body.extend_from_slice(&buf);
                 let integ = self.integ.ok_or(CryptoError::Unsupported {
                     kind: "integrity",
@@ -275,15 +332,16 @@ impl SkCipher {
         let iv_len = self.encr.iv_len();
         let icv_len = self.icv_len();
         let block = self.encr.block_size();
-        let min = iv_len + block.max(1) + icv_len;
+        let short = CryptoError::MalformedCiphertext("encrypted payload too short");
+        let min = iv_len.saturating_add(block.max(1)).saturating_add(icv_len);
         if body.len() < min {
-            return Err(CryptoError::MalformedCiphertext(
-                "encrypted payload too short",
-            ));
+            return Err(short);
         }
-        let (iv, rest) = body.split_at(iv_len);
-        let (ciphertext, icv) = rest.split_at(rest.len() - icv_len);
-        if ciphertext.len() % block != 0 {
+        let (signed, icv) = body
+            .split_at_checked(body.len().saturating_sub(icv_len))
+            .ok_or(short.clone())?;
+        let (iv, ciphertext) = signed.split_at_checked(iv_len).ok_or(short)?;
+        if ciphertext.len().checked_rem(block) != Some(0) {
             return Err(CryptoError::MalformedCiphertext(
                 "ciphertext is not a multiple of the block size",
             ));
@@ -291,7 +349,7 @@ impl SkCipher {
         let mut buf = ciphertext.to_vec();
         match &self.aead {
             Some(aead) => {
-                let nonce = self.nonce(iv);
+                let nonce = self.nonce(iv)?;
                 aead.open(&nonce, aad, &mut buf, icv)?;
             }
             None => {
@@ -299,28 +357,33 @@ impl SkCipher {
                     kind: "integrity",
                     id: 0,
                 })?;
-                integ.verify(
-                    self.integ_key.expose(),
-                    &[aad, &body[..body.len() - icv_len]],
-                    icv,
-                )?;
+                integ.verify(self.integ_key.expose(), &[aad, signed], icv)?;
                 cbc_decrypt(self.encr_key.expose(), iv, &mut buf)?;
             }
         }
-        let pad_len = usize::from(buf[buf.len() - 1]);
-        if pad_len + 1 > buf.len() {
+        // The last byte is the pad length, which excludes itself.
+        let kept = buf
+            .last()
+            .and_then(|&pad| buf.len().checked_sub(usize::from(pad)))
+            .and_then(|n| n.checked_sub(1));
+        let Some(kept) = kept else {
             buf.zeroize();
             return Err(CryptoError::MalformedCiphertext("pad length exceeds data"));
-        }
-        buf.truncate(buf.len() - pad_len - 1);
+        };
+        buf.truncate(kept);
         Ok(buf)
     }
 
-    fn nonce(&self, iv: &[u8]) -> [u8; 12] {
-        let mut nonce = [0u8; 12];
-        nonce[..4].copy_from_slice(&self.salt);
-        nonce[4..].copy_from_slice(iv);
-        nonce
+    /// salt | IV (RFC 5282 4, RFC 7634 2): the AEAD IV is 8 bytes.
+    fn nonce(&self, iv: &[u8]) -> Result<[u8; 12], CryptoError> {
+        let iv: [u8; 8] = iv.try_into().map_err(|_| CryptoError::InvalidLength {
+            what: "AEAD IV",
+            expected: 8,
+            actual: iv.len(),
+        })?;
+        let [s0, s1, s2, s3] = self.salt;
+        let [i0, i1, i2, i3, i4, i5, i6, i7] = iv;
+        Ok([s0, s1, s2, s3, i0, i1, i2, i3, i4, i5, i6, i7])
     }
 }
 

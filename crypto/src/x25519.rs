@@ -13,6 +13,18 @@
 //! 21 §3). Unlike `ring`, `aws-lc-rs` builds a private key from bytes we give it, so randomness
 //! stays an input. The key lives in an AWS-LC `EVP_PKEY`, which AWS-LC zeroes when freeing
 //! (`OPENSSL_free` cleanses), so no copy of the scalar outlives [`X25519Secret`].
+//! The peer's value is untrusted input: outside tests the module denies the panicking clippy
+//! lints, as `ke.rs` does.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey};
 

@@ -22,6 +22,18 @@
 //! - [`encode_dn`] builds the DER Name for a textual DN (`C=CH, O=x, CN=bfr`), the ID data of
 //!   an ID_DER_ASN1_DN identity, as strongSwan's `atodn` does.
 //! - Every failure is a [`CertError`] naming the certificate and the cause.
+//! - Certificates come from peers: outside tests the module denies the panicking clippy lints
+//!   (unwrap, expect, panic, indexing, unchecked arithmetic).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use std::fmt;
 use std::net::IpAddr;
@@ -1168,8 +1180,9 @@ fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     } else {
         let bytes = len.to_be_bytes();
         let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
+        let significant = bytes.get(skip..).unwrap_or_default();
+        out.push(0x80 | significant.len() as u8);
+        out.extend_from_slice(significant);
     }
     out.extend_from_slice(content);
     out
@@ -1186,7 +1199,8 @@ fn encode_oid(dotted: &str) -> Option<Vec<u8>> {
         return None;
     }
     let mut body = Vec::new();
-    for arc in std::iter::once(first * 40 + second).chain(rest.iter().copied()) {
+    let first_arc = first.checked_mul(40)?.checked_add(second)?;
+    for arc in std::iter::once(first_arc).chain(rest.iter().copied()) {
         let mut groups = vec![(arc & 0x7f) as u8];
         let mut v = arc >> 7;
         while v > 0 {

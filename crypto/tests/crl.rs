@@ -330,6 +330,60 @@ fn policies_mean_what_swanctl_conf_documents() {
     assert!(err.to_string().contains("unavailable"), "{err}");
 }
 
+/// authorityInfoAccess with one OCSP responder URI (RFC 5280 4.2.2.1), DER.
+fn aia_ocsp(uri: &str) -> rcgen::CustomExtension {
+    let der = |tag: u8, body: &[u8]| {
+        let mut v = vec![tag, u8::try_from(body.len()).unwrap()];
+        v.extend_from_slice(body);
+        v
+    };
+    // id-ad-ocsp 1.3.6.1.5.5.7.48.1
+    let method = der(0x06, &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01]);
+    let location = der(0x86, uri.as_bytes());
+    let access = der(0x30, &[method, location].concat());
+    // id-pe-authorityInfoAccess 1.3.6.1.5.5.7.1.1
+    rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], der(0x30, &access))
+}
+
+/// Without OCSP, a certificate whose only revocation source is an OCSP responder has no
+/// status iked can learn: `strict` and `ifuri` refuse it, naming why, `relaxed` accepts it.
+/// Never more peers than the operator wrote.
+#[test]
+fn ocsp_only_certificate_is_refused_by_strict_and_ifuri() {
+    let ca = root("CA");
+    let mut p = CertificateParams::default();
+    p.distinguished_name.push(DnType::CommonName, "ocsp-only");
+    p.is_ca = IsCa::ExplicitNoCa;
+    p.serial_number = Some(SerialNumber::from(9u64));
+    p.custom_extensions = vec![aia_ocsp("http://ocsp.example/")];
+    let signer = Issuer::from_params(&ca.params, &ca.key);
+    let der = p
+        .signed_by(&KeyPair::generate().unwrap(), &signer)
+        .unwrap()
+        .der()
+        .to_vec();
+    let cert = Certificate::from_der(&der).unwrap();
+    assert_eq!(cert.ocsp_uris(), ["http://ocsp.example/"]);
+    assert!(cert.crl_uris().is_empty());
+    // No CRL of this CA is held.
+    let status = link_status(&cert, &ca.cert(), &[], NOW);
+    assert_eq!(status, LinkStatus::Unavailable);
+    for policy in [Policy::Strict, Policy::IfUri] {
+        let err = policy.accepts(&cert, &status).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("names only an OCSP responder; iked does not do OCSP"),
+            "{err}"
+        );
+    }
+    assert!(Policy::Relaxed.accepts(&cert, &status).is_ok());
+    // A current CRL from the issuer still decides, OCSP URI or not.
+    let held = [crl(&ca, CrlSpec::default())];
+    let status = link_status(&cert, &ca.cert(), &held, NOW);
+    assert!(matches!(status, LinkStatus::Good { .. }), "{status:?}");
+    assert!(Policy::Strict.accepts(&cert, &status).is_ok());
+}
+
 #[test]
 fn verify_path_returns_every_link() {
     let root = root("Root");

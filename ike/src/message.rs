@@ -21,6 +21,18 @@
 //! ([`Proposal`], [`TrafficSelector`], [`Identity`]) with what it cannot act on refused once,
 //! here, at decoding. The crossings of those body types live beside them (`proposal.rs`,
 //! `ts.rs`); this file only maps payload to payload.
+//! - Outside tests the module denies the panicking clippy lints (unwrap, expect, panic,
+//!   indexing, unchecked arithmetic).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use thiserror::Error;
 use zeroize::Zeroizing;
@@ -411,7 +423,9 @@ pub fn sealed_datagram_len(
     fragment: bool,
 ) -> Result<usize, CryptoError> {
     let envelope = if fragment { 8 } else { 4 };
-    Ok(wire::HEADER_LEN + envelope + suite::sealed_len(suite, plaintext_len)?)
+    Ok(suite::sealed_len(suite, plaintext_len)?
+        .saturating_add(envelope)
+        .saturating_add(wire::HEADER_LEN))
 }
 
 /// Writes a datagram whose only payload is an SK payload (or, with `fragment` = (number,
@@ -434,7 +448,9 @@ pub fn seal(
             body_len,
         },
     )?;
-    let aad = &bytes[location.aad()];
+    let aad = bytes
+        .get(location.aad())
+        .ok_or(EncodeError::Crypto(CryptoError::KeyLength))?;
     let body = suite::seal(keys.suite, keys.encr, keys.integ, iv_source, aad, plaintext)?;
     let slot = bytes
         .get_mut(location.body.clone())
@@ -537,13 +553,10 @@ fn to_wire(p: &Payload) -> wire::Payload {
 /// An opaque payload of a type `wire` knows (CP, EAP) is handed back as that type, so the
 /// summary names it as charon does; anything else stays unknown.
 fn unknown_to_wire(kind: PayloadType, body: &[u8]) -> wire::Payload {
-    let mut chain = Vec::with_capacity(4 + body.len());
+    let len = body.len().saturating_add(4);
+    let mut chain = Vec::with_capacity(len);
     chain.extend_from_slice(&[0, 0]);
-    chain.extend_from_slice(
-        &u16::try_from(4 + body.len())
-            .unwrap_or(u16::MAX)
-            .to_be_bytes(),
-    );
+    chain.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes());
     chain.extend_from_slice(body);
     match wire::decode_inner(kind, &chain) {
         Ok(mut one) if one.len() == 1 => one.remove(0),

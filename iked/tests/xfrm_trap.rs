@@ -2,7 +2,8 @@
 //! host: iked installs trap policies (which the host kernel accepts without ESP), traffic
 //! matching them makes the kernel raise ACQUIRE, and iked starts the IKE SA for that child;
 //! on SIGTERM iked removes its policies again.
-//! Needs root and `ip`; skips with a printed reason otherwise.
+//! Needs root and `ip`: without them it fails under `CI=true` (`missing_prerequisite`) and
+//! otherwise skips with a printed reason.
 
 mod common;
 

@@ -3,10 +3,13 @@
 //! on a peer's certificate (identity match, chain verification, public key) must not panic.
 //! Encrypted keys are only parsed, not decrypted: the PBES2 parameters (iteration count, scrypt
 //! cost) come from the operator's own key file, and decrypting with fuzzed costs only measures
-//! PBKDF2.
+//! PBKDF2. CRLs (DER or PEM, as `x509crl/` and VICI `load-cert` hand them in, or an HTTP fetch
+//! returns them) must load without panicking, reload from their own DER, and answer the
+//! revocation questions the engine asks.
 #![no_main]
 
 use iked_crypto::auth::{PrivateKey, PublicKey};
+use iked_crypto::crl::Crl;
 use iked_crypto::x509::{self, Certificate, RawPublicKey, id_type};
 use libfuzzer_sys::fuzz_target;
 
@@ -31,6 +34,18 @@ fuzz_target!(|data: &[u8]| {
         let anchors = [cert.clone()];
         let _ = x509::verify_chain(&cert, &anchors, &anchors, &[], 0);
         let _ = x509::verify_chain(&cert, &[], &[], &[], i64::MAX);
+    }
+    if let Ok(crl) = Crl::load(data) {
+        let again = Crl::from_der(crl.der()).expect("a loaded CRL reloads");
+        assert_eq!(again, crl);
+        let _ = (
+            crl.is_current(0),
+            crl.is_newer_than(&again),
+            crl.revoked().len(),
+        );
+        if let Ok(cert) = Certificate::load(data) {
+            let _ = (crl.is_signed_by(&cert), crl.revocation_of(&cert));
+        }
     }
     let _ = Certificate::all_from_pem(data);
     let _ = PrivateKey::from_pem(data);

@@ -875,10 +875,12 @@ impl Engine {
             match key {
                 TimerKey::Retransmit(id) => self.on_retransmit_timer(now, id),
                 TimerKey::HalfOpen(id) => {
-                    if let Some(sa) = self.sas.get(&id)
-                        && !sa.phase.is_established()
+                    if self
+                        .sas
+                        .get(&id)
+                        .is_some_and(|sa| !sa.phase.is_established())
+                        && let Some(sa) = self.sas.remove(&id)
                     {
-                        let sa = self.sas.remove(&id).expect("checked above");
                         engine_log!(
                             self,
                             Some(id),

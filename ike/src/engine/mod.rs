@@ -32,6 +32,14 @@
 //! Time ([`Timestamp`]) and randomness ([`RandomSource`]) are inputs: the engine never reads a
 //! clock or the OS. Every IKE SA is identified by a unique [`IkeSaId`] (charon's `[n]`), every
 //! CHILD_SA by a [`ChildSaId`] (charon's `{n}`, also used as the kernel reqid).
+//!
+//! Peers' messages reach every submodule, so outside tests the engine denies `unwrap`,
+//! `expect` and `panic!` (the wire codec and `message` also deny indexing and unchecked
+//! arithmetic).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 /// `engine_log!(engine, sa, group, "format", args...)`: queues an [`Event::Log`] of `group`,
 /// building the text (and evaluating the format arguments, such as `sa.log_name()` or

@@ -101,7 +101,7 @@ impl Identification {
 
     /// The bytes AUTH covers as "RestOfIDPayload" (RFC 7296 section 2.15): type, reserved, data.
     pub fn rest_of_id_payload(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(4 + self.data.len());
+        let mut out = Vec::with_capacity(self.data.len().saturating_add(4));
         out.push(self.id_type.0);
         out.extend_from_slice(&self.reserved);
         out.extend_from_slice(&self.data);

@@ -133,7 +133,7 @@ fn decode_chain(
         let length = usize::from(r.u16("payload length")?);
         if length < 4 {
             return Err(WireError::new(
-                payload_offset + 2,
+                payload_offset.saturating_add(2),
                 WireErrorKind::LengthTooShort {
                     what: "payload",
                     length,
@@ -141,7 +141,8 @@ fn decode_chain(
                 },
             ));
         }
-        let mut body = r.sub(length - 4, "payload")?;
+        // length >= 4 (checked above).
+        let mut body = r.sub(length.saturating_sub(4), "payload")?;
         let critical = flags & 0x80 != 0;
         let reserved = flags & 0x7f;
         let is_sk = matches!(
@@ -169,9 +170,9 @@ fn decode_chain(
             }),
         };
         let sk = match &body {
-            PayloadBody::Encrypted(_) => Some((payload_offset + 4, None)),
+            PayloadBody::Encrypted(_) => Some((payload_offset.saturating_add(4), None)),
             PayloadBody::EncryptedFragment(f) => {
-                Some((payload_offset + 8, Some((f.number, f.total))))
+                Some((payload_offset.saturating_add(8), Some((f.number, f.total))))
             }
             _ => None,
         };
@@ -216,7 +217,7 @@ fn chain_lengths(payloads: &[Payload]) -> Result<(Vec<usize>, usize), EncodeErro
             p.body,
             PayloadBody::Encrypted(_) | PayloadBody::EncryptedFragment(_)
         );
-        if is_sk && i + 1 != payloads.len() {
+        if is_sk && i.saturating_add(1) != payloads.len() {
             return Err(EncodeError::Invalid {
                 field: "SK payload",
                 reason: "must be the last payload",
@@ -224,14 +225,14 @@ fn chain_lengths(payloads: &[Payload]) -> Result<(Vec<usize>, usize), EncodeErro
         }
         let len = p.encoded_len()?;
         lens.push(len);
-        total += len;
+        total = total.saturating_add(len);
     }
     Ok((lens, total))
 }
 
 fn write_chain(payloads: &[Payload], lens: &[usize], out: &mut Vec<u8>) {
     for (i, (p, len)) in payloads.iter().zip(lens).enumerate() {
-        let next = match payloads.get(i + 1) {
+        let next = match payloads.get(i.saturating_add(1)) {
             Some(following) => following.payload_type(),
             None => p.body.trailing_next(),
         };
@@ -278,14 +279,14 @@ impl Message {
     pub fn encoded_len(&self) -> Result<usize, EncodeError> {
         check_version(&self.header)?;
         let (_, total) = chain_lengths(&self.payloads)?;
-        message_len(HEADER_LEN + total)
+        message_len(total.saturating_add(HEADER_LEN))
     }
 
     /// Encodes the message, deriving Next Payload and Length fields.
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
         check_version(&self.header)?;
         let (lens, total) = chain_lengths(&self.payloads)?;
-        let len = message_len(HEADER_LEN + total)?;
+        let len = message_len(total.saturating_add(HEADER_LEN))?;
         let first = self
             .payloads
             .first()
@@ -392,12 +393,13 @@ pub fn encode_sk_message(
         payloads,
     };
     let bytes = message.encode()?;
-    let sk_len = 4 + if envelope.fragment.is_some() { 4 } else { 0 } + envelope.body_len;
-    let payload_offset = bytes.len() - sk_len;
-    let header_len = if envelope.fragment.is_some() { 8 } else { 4 };
+    let header_len: usize = if envelope.fragment.is_some() { 8 } else { 4 };
+    // The SK/SKF payload is the last one encoded, so it is within `bytes`.
+    let sk_len = header_len.saturating_add(envelope.body_len);
+    let payload_offset = bytes.len().saturating_sub(sk_len);
     let location = SkLocation {
         payload_offset,
-        body: payload_offset + header_len..bytes.len(),
+        body: payload_offset.saturating_add(header_len)..bytes.len(),
         first_inner: envelope.first_inner,
         fragment: envelope.fragment,
     };

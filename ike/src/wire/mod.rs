@@ -27,6 +27,19 @@
 //! - `registry.rs` converts transforms and proposals to and from `iked_crypto::registry`.
 //! - No I/O, no clock, no secrets: the codec sees only public protocol data (key material never
 //!   passes through it; the decrypted plaintext buffer belongs to the caller).
+//! - Outside tests the whole codec denies the panicking clippy lints (unwrap, expect, panic,
+//!   indexing, unchecked arithmetic): lengths are added with checked or saturating arithmetic
+//!   and bytes are read with `get`.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 pub mod codes;
 mod error;

@@ -345,7 +345,7 @@ impl PayloadBody {
                 // RFC 7383 section 2.5: numbers start at 1 and never exceed the total.
                 if number == 0 || number > total {
                     return Err(WireError::new(
-                        r.offset() - 4,
+                        r.offset().saturating_sub(4),
                         WireErrorKind::InvalidValue {
                             field: "fragment number",
                             value: u64::from(number),
@@ -369,11 +369,11 @@ impl PayloadBody {
     pub(crate) fn body_len(&self) -> Result<usize, EncodeError> {
         Ok(match self {
             Self::SecurityAssociation(sa) => sa.body_len()?,
-            Self::KeyExchange(ke) => 4 + ke.data.len(),
-            Self::IdInitiator(id) | Self::IdResponder(id) => 4 + id.data.len(),
-            Self::Certificate(c) => 1 + c.data.len(),
-            Self::CertificateRequest(c) => 1 + c.data.len(),
-            Self::Auth(a) => 4 + a.data.len(),
+            Self::KeyExchange(ke) => ke.data.len().saturating_add(4),
+            Self::IdInitiator(id) | Self::IdResponder(id) => id.data.len().saturating_add(4),
+            Self::Certificate(c) => c.data.len().saturating_add(1),
+            Self::CertificateRequest(c) => c.data.len().saturating_add(1),
+            Self::Auth(a) => a.data.len().saturating_add(4),
             Self::Nonce(n) => {
                 if !(NONCE_MIN_LEN..=NONCE_MAX_LEN).contains(&n.0.len()) {
                     return Err(EncodeError::Invalid {
@@ -385,7 +385,7 @@ impl PayloadBody {
             }
             Self::Notify(n) => {
                 u8_count("notify SPI octets", n.spi.len())?;
-                4 + n.spi.len() + n.data.len()
+                n.spi.len().saturating_add(4).saturating_add(n.data.len())
             }
             Self::Delete(d) => d.body_len()?,
             Self::VendorId(v) => v.0.len(),
@@ -400,7 +400,7 @@ impl PayloadBody {
                         reason: "must be between 1 and the total",
                     });
                 }
-                4 + f.data.len()
+                f.data.len().saturating_add(4)
             }
             Self::Unknown(u) => {
                 if u.payload_type.is_known() || u.payload_type == PayloadType::NONE {
@@ -483,7 +483,7 @@ impl Payload {
                 reason: "only seven bits",
             });
         }
-        let len = 4 + self.body.body_len()?;
+        let len = self.body.body_len()?.saturating_add(4);
         u16_len("payload", len)?;
         Ok(len)
     }
@@ -518,8 +518,10 @@ impl Notify {
         }
         Some(
             self.data
-                .chunks_exact(2)
-                .map(|c| HashAlgorithm(u16::from_be_bytes([c[0], c[1]])))
+                .as_chunks::<2>()
+                .0
+                .iter()
+                .map(|c| HashAlgorithm(u16::from_be_bytes(*c)))
                 .collect(),
         )
     }
@@ -595,7 +597,11 @@ impl Delete {
                 reason: "SPIs of size zero",
             });
         }
-        Ok(4 + self.spis.len() * usize::from(self.spi_size))
+        Ok(self
+            .spis
+            .len()
+            .saturating_mul(usize::from(self.spi_size))
+            .saturating_add(4))
     }
 
     fn write(&self, out: &mut Vec<u8>) {
@@ -649,7 +655,8 @@ impl Configuration {
                     reason: "must fit in 15 bits",
                 });
             }
-            len += 4 + usize::from(u16_len("configuration attribute", a.value.len())?);
+            let value = usize::from(u16_len("configuration attribute", a.value.len())?);
+            len = value.saturating_add(4).saturating_add(len);
         }
         Ok(len)
     }
@@ -678,14 +685,16 @@ impl Eap {
     pub fn method(&self) -> (u32, u32) {
         match self.0.get(4) {
             Some(&254) => match (self.0.get(4..8), self.0.get(8..12)) {
-                (Some(v), Some(t)) => (
-                    u32::from_be_bytes([t[0], t[1], t[2], t[3]]),
-                    u32::from_be_bytes([v[0], v[1], v[2], v[3]]) & 0x00ff_ffff,
-                ),
+                (Some(v), Some(t)) => (be_u32(t), be_u32(v) & 0x00ff_ffff),
                 _ => (0, 0),
             },
             Some(&t) => (u32::from(t), 0),
             None => (0, 0),
         }
     }
+}
+
+/// A 4-octet big-endian field (0 if `b` is not 4 octets, which callers rule out).
+fn be_u32(b: &[u8]) -> u32 {
+    b.try_into().map(u32::from_be_bytes).unwrap_or(0)
 }

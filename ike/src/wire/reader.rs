@@ -22,11 +22,11 @@ impl<'a> Reader<'a> {
 
     /// Absolute offset of the next unread byte.
     pub(crate) const fn offset(&self) -> usize {
-        self.base + self.pos
+        self.base.saturating_add(self.pos)
     }
 
     pub(crate) const fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
+        self.buf.len().saturating_sub(self.pos)
     }
 
     pub(crate) const fn is_empty(&self) -> bool {
@@ -42,7 +42,7 @@ impl<'a> Reader<'a> {
         let end = self.pos.checked_add(n);
         match end.and_then(|end| self.buf.get(self.pos..end)) {
             Some(slice) => {
-                self.pos += n;
+                self.pos = self.pos.saturating_add(n);
                 Ok(slice)
             }
             None => Err(self.error(WireErrorKind::Truncated {

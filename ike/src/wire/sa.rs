@@ -144,7 +144,7 @@ impl SecurityAssociation {
             let length = usize::from(r.u16("proposal length")?);
             if length < 8 {
                 return Err(WireError::new(
-                    start + 2,
+                    start.saturating_add(2),
                     WireErrorKind::LengthTooShort {
                         what: "proposal",
                         length,
@@ -152,7 +152,7 @@ impl SecurityAssociation {
                     },
                 ));
             }
-            let mut body = r.sub(length - 4, "proposal")?;
+            let mut body = r.sub(length.saturating_sub(4), "proposal")?;
             more = match last {
                 PROPOSAL_MORE => true,
                 0 => false,
@@ -191,7 +191,7 @@ impl SecurityAssociation {
         limit("proposals", self.proposals.len(), MAX_PROPOSALS)?;
         let mut total = 0usize;
         for p in &self.proposals {
-            total += p.encoded_len()?;
+            total = p.encoded_len()?.saturating_add(total);
         }
         Ok(total)
     }
@@ -199,7 +199,7 @@ impl SecurityAssociation {
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
         let count = self.proposals.len();
         for (i, p) in self.proposals.iter().enumerate() {
-            p.write(i + 1 == count, out);
+            p.write(i.saturating_add(1) == count, out);
         }
     }
 }
@@ -226,7 +226,7 @@ impl Proposal {
             let length = usize::from(r.u16("transform length")?);
             if length < 8 {
                 return Err(WireError::new(
-                    start + 2,
+                    start.saturating_add(2),
                     WireErrorKind::LengthTooShort {
                         what: "transform",
                         length,
@@ -234,7 +234,7 @@ impl Proposal {
                     },
                 ));
             }
-            let mut body = r.sub(length - 4, "transform")?;
+            let mut body = r.sub(length.saturating_sub(4), "transform")?;
             let marker_ok = match last {
                 TRANSFORM_MORE => !r.is_empty(),
                 0 => r.is_empty(),
@@ -277,9 +277,9 @@ impl Proposal {
             self.transforms.len(),
             MAX_TRANSFORMS,
         )?;
-        let mut len = 8 + self.spi.len();
+        let mut len = self.spi.len().saturating_add(8);
         for t in &self.transforms {
-            len += t.encoded_len()?;
+            len = t.encoded_len()?.saturating_add(len);
         }
         u16_len("proposal", len)?;
         Ok(len)
@@ -298,7 +298,7 @@ impl Proposal {
         out.extend_from_slice(&self.spi);
         let count = self.transforms.len();
         for (i, t) in self.transforms.iter().enumerate() {
-            t.write(i + 1 == count, out);
+            t.write(i.saturating_add(1) == count, out);
         }
     }
 }
@@ -351,10 +351,13 @@ impl Transform {
                     reason: "must fit in 15 bits",
                 });
             }
-            len += match &a.value {
+            let attribute = match &a.value {
                 AttributeValue::Short(_) => 4,
-                AttributeValue::Long(v) => 4 + usize::from(u16_len("attribute value", v.len())?),
+                AttributeValue::Long(v) => {
+                    usize::from(u16_len("attribute value", v.len())?).saturating_add(4)
+                }
             };
+            len = attribute.saturating_add(len);
         }
         u16_len("transform", len)?;
         Ok(len)

@@ -99,7 +99,7 @@ impl TrafficSelector {
                         reason: "address ranges must use TrafficSelector::Ip",
                     });
                 }
-                4 + data.len()
+                data.len().saturating_add(4)
             }
         };
         u16_len("traffic selector", len)?;
@@ -149,7 +149,7 @@ impl TrafficSelectors {
         limit("traffic selectors", self.selectors.len(), MAX_SELECTORS)?;
         let mut len = 4;
         for ts in &self.selectors {
-            len += ts.encoded_len()?;
+            len = ts.encoded_len()?.saturating_add(len);
         }
         Ok(len)
     }
@@ -189,7 +189,7 @@ impl TrafficSelectors {
                 } => {
                     out.push(ts_type.0);
                     out.push(*second_octet);
-                    out.extend_from_slice(&((4 + data.len()) as u16).to_be_bytes());
+                    out.extend_from_slice(&((data.len().saturating_add(4)) as u16).to_be_bytes());
                     out.extend_from_slice(data);
                 }
             }
@@ -211,7 +211,7 @@ fn decode_selector(r: &mut Reader<'_>) -> Result<TrafficSelector, WireError> {
         && length != expected
     {
         return Err(WireError::new(
-            start + 2,
+            start.saturating_add(2),
             WireErrorKind::InvalidValue {
                 field: "address range selector length",
                 value: length as u64,
@@ -220,7 +220,7 @@ fn decode_selector(r: &mut Reader<'_>) -> Result<TrafficSelector, WireError> {
     }
     if length < 4 {
         return Err(WireError::new(
-            start + 2,
+            start.saturating_add(2),
             WireErrorKind::LengthTooShort {
                 what: "traffic selector",
                 length,
@@ -228,7 +228,7 @@ fn decode_selector(r: &mut Reader<'_>) -> Result<TrafficSelector, WireError> {
             },
         ));
     }
-    let mut body = r.sub(length - 4, "traffic selector")?;
+    let mut body = r.sub(length.saturating_sub(4), "traffic selector")?;
     Ok(match ts_type {
         TsType::TS_IPV4_ADDR_RANGE => {
             let start_port = body.u16("start port")?;

@@ -13,6 +13,19 @@
 //!   (IP_PKTINFO / IPV6_RECVPKTINFO), and a reply from that address leaves with it as its
 //!   source (the same control message on send), as charon's socket-default does: on a host
 //!   with several addresses the peer always hears back from the address it talked to.
+//! - Every datagram from the network passes here first (then `nat_t::classify` and the
+//!   engine): outside tests the module denies the panicking clippy lints (unwrap, expect,
+//!   panic, indexing, unchecked arithmetic).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use std::collections::HashMap;
 use std::io::{IoSlice, IoSliceMut};

@@ -9,6 +9,18 @@
 //!   255 bytes, values longer than 65535 bytes, segments larger than [`MAX_SEGMENT`]).
 //! - A [`Message`] keeps its keys in insertion order, because VICI consumers (swanctl, the Python
 //!   `vici` package) rely on the order (proposal lists, auth rounds `local-1`, `local-2`, ...).
+//! - Outside tests the module denies the panicking clippy lints (unwrap, expect, panic,
+//!   indexing, unchecked arithmetic): any local user may write to the socket.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use thiserror::Error;
 
@@ -268,18 +280,24 @@ impl<'a> Reader<'a> {
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
-        let rest = &self.bytes[self.pos.min(self.bytes.len())..];
-        if rest.len() < n {
-            return Err(CodecError::Truncated {
-                needed: n - rest.len(),
-            });
-        }
-        self.pos += n;
-        Ok(&rest[..n])
+        let rest = self.bytes.get(self.pos..).unwrap_or_default();
+        let taken = rest.get(..n).ok_or(CodecError::Truncated {
+            needed: n.saturating_sub(rest.len()),
+        })?;
+        self.pos = self.pos.saturating_add(n);
+        Ok(taken)
     }
 
     fn u8(&mut self) -> Result<u8, CodecError> {
-        Ok(self.take(1)?[0])
+        let [b] = self.take_array::<1>()?;
+        Ok(b)
+    }
+
+    fn take_array<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
+        let bytes = self.take(N)?;
+        bytes
+            .try_into()
+            .map_err(|_| CodecError::Truncated { needed: N })
     }
 
     fn name(&mut self) -> Result<String, CodecError> {
@@ -293,8 +311,7 @@ impl<'a> Reader<'a> {
     }
 
     fn value(&mut self) -> Result<Vec<u8>, CodecError> {
-        let len_bytes = self.take(2)?;
-        let len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
+        let len = usize::from(u16::from_be_bytes(self.take_array::<2>()?));
         Ok(self.take(len)?.to_vec())
     }
 }
@@ -346,12 +363,13 @@ pub fn encode_packet(packet: &Packet) -> Result<Vec<u8>, CodecError> {
         Packet::EventRegister(name) | Packet::EventUnregister(name) => put_name(&mut out, name)?,
         Packet::CmdUnknown | Packet::EventConfirm | Packet::EventUnknown => {}
     }
-    let body_len = out.len() - 4;
+    let body_len = out.len().saturating_sub(4);
     if body_len > MAX_SEGMENT {
         return Err(CodecError::TooLarge(body_len));
     }
     // body_len <= MAX_SEGMENT, so it fits in u32.
-    out[..4].copy_from_slice(&(body_len as u32).to_be_bytes());
+    let [b0, b1, b2, b3] = (body_len as u32).to_be_bytes();
+    out.splice(..4, [b0, b1, b2, b3]);
     Ok(out)
 }
 
@@ -365,7 +383,7 @@ pub fn decode_packet(segment: &[u8]) -> Result<Packet, CodecError> {
         pos: 0,
     };
     let kind = reader.u8()?;
-    let rest = |r: &Reader<'_>| &segment[r.pos.min(segment.len())..];
+    let rest = |r: &Reader<'_>| segment.get(r.pos..).unwrap_or_default();
     let packet = match kind {
         0 => {
             let command = reader.name()?;

@@ -148,7 +148,13 @@ fn saveable(c: &Child) -> bool {
     c.state == ChildState::Installed && c.peer_knows && c.pending.is_empty()
 }
 
-fn encode_sa(w: &mut Writer, sa: &IkeSa, crypto: &IkeCrypto, rekey_in: Option<Duration>) {
+fn encode_sa(
+    w: &mut Writer,
+    sa: &IkeSa,
+    crypto: &IkeCrypto,
+    remote_id: &Identity,
+    rekey_in: Option<Duration>,
+) {
     w.u32(sa.id.0);
     w.str(&sa.config.name);
     w.bool(sa.initiator);
@@ -157,7 +163,7 @@ fn encode_sa(w: &mut Writer, sa: &IkeSa, crypto: &IkeCrypto, rekey_in: Option<Du
     w.sockaddr(sa.local);
     w.sockaddr(sa.remote);
     w.identity(&sa.local_id);
-    w.identity(sa.remote_id.as_ref().expect("checked by busy()"));
+    w.identity(remote_id);
     w.u32(sa.next_request_id);
     w.u32(sa.expected_request_id);
     match &sa.last_response {
@@ -338,18 +344,20 @@ impl Engine {
         let mut sas = Vec::new();
         for id in ids {
             let sa = &self.sas[&id];
-            match (busy(sa), sa.crypto.as_ref()) {
-                (None, Some(crypto)) => sas.push((sa, crypto)),
-                (reason, _) => skipped.push((id, reason.unwrap_or("no keys"))),
+            match (busy(sa), sa.crypto.as_ref(), sa.remote_id.as_ref()) {
+                (None, Some(crypto), Some(remote_id)) => sas.push((sa, crypto, remote_id)),
+                (Some(reason), ..) => skipped.push((id, reason)),
+                (None, None, _) => skipped.push((id, "no keys")),
+                (None, _, None) => skipped.push((id, "no peer identity")),
             }
         }
         body.len(sas.len());
-        for (sa, crypto) in sas {
+        for (sa, crypto, remote_id) in sas {
             let rekey_in = self
                 .timers
                 .deadline(TimerKey::IkeRekey(sa.id))
                 .map(|at| at.saturating_since(now));
-            encode_sa(&mut body, sa, crypto, rekey_in);
+            encode_sa(&mut body, sa, crypto, remote_id, rekey_in);
             saved.push(sa.id);
         }
         Snapshot {
