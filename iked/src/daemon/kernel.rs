@@ -1371,7 +1371,7 @@ pub(crate) fn tests_netns(f: impl FnOnce() + Send + 'static) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use iked_ike::engine::KernelRequestId;
 
@@ -1430,8 +1430,14 @@ mod tests {
         assert!(k.records()[0].contains("spi 0xc0000001"));
     }
 
-    fn seed_sa(direction: Direction, spi: u32) -> Box<iked_ike::engine::SaInstall> {
-        use iked_ike::proposal::{Transform, encr};
+    /// A CHILD_SA's SA in the seed's addresses with CBC/HMAC keys (a host kernel may lack the
+    /// GCM module), no offload: the kernel tests' one builder (`policy_share`, `larval_expiry`).
+    pub(crate) fn test_sa(
+        child: u32,
+        direction: Direction,
+        spi: u32,
+    ) -> Box<iked_ike::engine::SaInstall> {
+        use iked_ike::proposal::{Transform, encr, integ};
         use iked_ike::wire::TransformType;
         let l: IpAddr = "192.168.50.1".parse().unwrap();
         let r: IpAddr = "192.168.50.2".parse().unwrap();
@@ -1441,16 +1447,16 @@ mod tests {
             (r, l)
         };
         Box::new(iked_ike::engine::SaInstall {
-            child: ChildSaId(7),
-            reqid: 7,
+            child: ChildSaId(child),
+            reqid: child,
             direction,
             src,
             dst,
             spi,
-            encr: Transform::with_key(TransformType::ENCR, encr::AES_GCM_16, 128),
-            encr_key: iked_ike::suite::Secret::new(vec![0x11; 20]),
-            integ: 0,
-            integ_key: iked_ike::suite::Secret::new(Vec::new()),
+            encr: Transform::with_key(TransformType::ENCR, encr::AES_CBC, 128),
+            encr_key: iked_ike::suite::Secret::new(vec![0x11; 16]),
+            integ: integ::HMAC_SHA2_256_128,
+            integ_key: iked_ike::suite::Secret::new(vec![0x22; 32]),
             esn: true,
             replay_window: 32,
             mode: iked_ike::config::Mode::Transport,
@@ -1461,10 +1467,23 @@ mod tests {
                 hard_secs: 3960,
                 ..Default::default()
             },
-            hw_offload: iked_ike::config::HwOffload::Packet,
+            hw_offload: iked_ike::config::HwOffload::No,
             encap: None,
             marks: Default::default(),
         })
+    }
+
+    /// The seed's child {7}: AES-GCM-16 128 with packet offload.
+    fn seed_sa(direction: Direction, spi: u32) -> Box<iked_ike::engine::SaInstall> {
+        use iked_ike::proposal::{Transform, encr};
+        use iked_ike::wire::TransformType;
+        let mut sa = test_sa(7, direction, spi);
+        sa.encr = Transform::with_key(TransformType::ENCR, encr::AES_GCM_16, 128);
+        sa.encr_key = iked_ike::suite::Secret::new(vec![0x11; 20]);
+        sa.integ = 0;
+        sa.integ_key = iked_ike::suite::Secret::new(Vec::new());
+        sa.hw_offload = iked_ike::config::HwOffload::Packet;
+        sa
     }
 
     #[test]
@@ -1716,7 +1735,8 @@ mod tests {
         true
     }
 
-    fn allocate(k: &mut Xfrm, id: u64, child: u32) -> u32 {
+    /// Reserves an inbound SPI for `child` (ALLOCSPI) in the seed's addresses.
+    pub(crate) fn allocate(k: &mut Xfrm, id: u64, child: u32) -> u32 {
         match k.handle(KernelRequest::AllocateSpi {
             id: KernelRequestId(id),
             child: ChildSaId(child),

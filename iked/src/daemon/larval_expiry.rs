@@ -4,7 +4,7 @@
 
 use crate::daemon::kernel::{KernelBackend, Xfrm};
 use crate::daemon::policy_share::tests::kernel::{has_esp, install_after, open, remove};
-use iked_ike::engine::{ChildSaId, KernelEvent, KernelRequest, KernelRequestId};
+use iked_ike::engine::{ChildSaId, KernelEvent, KernelRequest};
 use std::time::Duration;
 
 /// A one-second acquire lifetime in this namespace, so a reserved SPI expires quickly.
@@ -36,15 +36,7 @@ fn expiry_of(k: &mut Xfrm, spi: u32) -> (bool, Vec<KernelEvent>) {
 }
 
 fn reserve(k: &mut Xfrm, child: u32) -> u32 {
-    match k.handle(KernelRequest::AllocateSpi {
-        id: KernelRequestId(u64::from(child)),
-        child: ChildSaId(child),
-        src: "192.168.50.2".parse().unwrap(),
-        dst: "192.168.50.1".parse().unwrap(),
-    }) {
-        Some(KernelEvent::SpiAllocated { spi, .. }) => spi,
-        other => panic!("ALLOCSPI: {other:?}"),
-    }
+    crate::daemon::kernel::tests::allocate(k, u64::from(child), child)
 }
 
 #[test]

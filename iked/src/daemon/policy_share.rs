@@ -138,38 +138,7 @@ pub(crate) mod tests {
         }
 
         fn sa(child: u32, direction: Direction, spi: u32) -> Box<SaInstall> {
-            use iked_ike::proposal::{Transform, encr, integ};
-            use iked_ike::wire::TransformType;
-            let (src, dst) = match direction {
-                Direction::Out => (ip(L), ip(R)),
-                _ => (ip(R), ip(L)),
-            };
-            Box::new(SaInstall {
-                child: ChildSaId(child),
-                reqid: child,
-                direction,
-                src,
-                dst,
-                spi,
-                // CBC/HMAC: the CI host's kernel may lack the GCM module.
-                encr: Transform::with_key(TransformType::ENCR, encr::AES_CBC, 128),
-                encr_key: iked_ike::suite::Secret::new(vec![0x11; 16]),
-                integ: integ::HMAC_SHA2_256_128,
-                integ_key: iked_ike::suite::Secret::new(vec![0x22; 32]),
-                esn: true,
-                replay_window: 32,
-                mode: iked_ike::config::Mode::Transport,
-                local_ts: vec![],
-                remote_ts: vec![],
-                lifetimes: iked_ike::engine::KernelLifetimes {
-                    soft_secs: 3240,
-                    hard_secs: 3960,
-                    ..Default::default()
-                },
-                hw_offload: iked_ike::config::HwOffload::No,
-                encap: None,
-                marks: Default::default(),
-            })
+            crate::daemon::kernel::tests::test_sa(child, direction, spi)
         }
 
         fn policy(child: u32, direction: Direction) -> PolicyInstall {
