@@ -2,7 +2,8 @@
 //!
 //! Contract:
 //! - On SIGUSR2 (what `iked.service` sends when systemd is restarting the unit, see the
-//!   README) the daemon waits briefly for its exchanges in flight to finish, writes the
+//!   README) the daemon (`restart.rs`, the loop's side) waits briefly for its exchanges in
+//!   flight to finish, writes the
 //!   engine's snapshot of its established IKE SAs ([`iked_ike::engine::Snapshot`]) with the
 //!   kernel reqid space it used to [`DEFAULT_STATE_FILE`] (`--state-file`), and exits without
 //!   sending DELETEs or touching the kernel: ESP keeps flowing on the kernel SAs.
@@ -169,55 +170,6 @@ pub fn take(path: &Path) -> Result<Option<SavedState>, HandoverError> {
         .read_to_end(&mut bytes)
         .map_err(io)?;
     decode(path, &bytes).map(Some)
-}
-
-/// How long a hand-over waits for exchanges in flight before saving what is idle.
-const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// SIGUSR2: lets exchanges in flight finish (bounded by [`SETTLE`]), writes the state and
-/// returns; the caller exits without DELETEs and leaves the kernel as it is.
-pub async fn hand_over(
-    core: &mut super::core::Core,
-    sockets: &super::net::Sockets,
-    datagrams: &mut tokio::sync::mpsc::Receiver<super::net::Received>,
-    path: &Path,
-) {
-    tracing::info!(target: "DMN", "handing over to the next iked (restart): keeping the kernel SAs");
-    let _ = crate::notify::notify("STOPPING=1");
-    let until = crate::clock::now() + SETTLE;
-    let (snapshot, offset) = loop {
-        let (snapshot, offset) = core.hand_over_snapshot(super::now());
-        if snapshot.skipped.is_empty() || crate::clock::now() >= until {
-            break (snapshot, offset);
-        }
-        tokio::select! {
-            Some(d) = datagrams.recv() => {
-                core.engine_mut().handle_datagram(super::now(), d.local, d.remote, &d.bytes);
-            }
-            _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {
-                core.engine_mut().handle_timeout(super::now());
-            }
-        }
-        super::flush(core, sockets).await;
-    };
-    for (id, why) in &snapshot.skipped {
-        tracing::warn!(target: "DMN", "hand-over: IKE_SA [{}] not handed over ({why}); the next iked recovers it cleanly", id.0);
-    }
-    let bytes = encode(offset, &snapshot.bytes);
-    match write(path, &bytes) {
-        Ok(()) => tracing::info!(
-            target: "DMN",
-            "handed {} IKE_SA(s) over in {} ({} bytes, mode 0600)",
-            snapshot.saved.len(),
-            path.display(),
-            bytes.len()
-        ),
-        Err(e) => tracing::error!(
-            target: "DMN",
-            "writing the hand-over state {} failed: {e}; the next iked recovers cleanly",
-            path.display()
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub mod marks;
 pub mod net;
 pub mod policy_share;
 pub mod recovery;
+mod restart;
 pub mod resync;
 pub mod retire;
 pub mod revocation;
@@ -249,7 +250,7 @@ pub async fn run(
         }
     }
     if handing_over {
-        handover::hand_over(&mut core, &sockets, &mut dgram_rx, &options.state_file).await;
+        restart::hand_over(&mut core, &sockets, &mut dgram_rx, &options.state_file).await;
     } else {
         shut_down(&mut core, &sockets).await;
     }
