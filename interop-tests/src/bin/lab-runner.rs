@@ -74,6 +74,13 @@ enum Cmd {
         /// sharded lab writes its own, and the host merges them.
         #[arg(long, default_value = "results")]
         report: String,
+        /// Run only share K (0-based) of the selected scenarios split over `--shards` VMs
+        /// (`interop_tests::shard::split`, the same split the host computes). The ids are not
+        /// passed on the command line: it becomes the guest kernel's, which is capped at 2 KiB.
+        #[arg(long, default_value_t = 0)]
+        shard: usize,
+        #[arg(long, default_value_t = 1)]
+        shards: usize,
     },
     /// Bring up the seed's BFL/BFR tunnel once and show it.
     Demo {
@@ -150,7 +157,12 @@ fn kernel_release() -> String {
         .unwrap_or_default()
 }
 
-fn run_all(common: &Common, only: &[String], stem: &str) -> Result<ExitCode> {
+fn run_all(
+    common: &Common,
+    only: &[String],
+    stem: &str,
+    shard: (usize, usize),
+) -> Result<ExitCode> {
     let booted = uptime();
     let ctx = context(common, false)?;
     let watch = Stopwatch::start();
@@ -164,6 +176,11 @@ fn run_all(common: &Common, only: &[String], stem: &str) -> Result<ExitCode> {
         .filter(|s| only.is_empty() || only.contains(&s.id))
         .collect();
     anyhow::ensure!(!selected.is_empty(), "no scenario matches {only:?}");
+    let (k, n) = shard;
+    let selected = interop_tests::shard::split(&selected, n)
+        .into_iter()
+        .nth(k)
+        .with_context(|| format!("no share {k} of {n} (fewer scenarios than VMs?)"))?;
     for sc in &selected {
         eprintln!("[lab] {} ...", sc.id);
         let r = scenario::run(sc, &ctx);
@@ -292,7 +309,9 @@ fn main() -> Result<ExitCode> {
             common,
             only,
             report,
-        } => run_all(&common, &only, &report),
+            shard,
+            shards,
+        } => run_all(&common, &only, &report, (shard, shards)),
         Cmd::Demo {
             common,
             variant: Variant::Ovs,
