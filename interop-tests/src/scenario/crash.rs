@@ -21,7 +21,7 @@ use crate::swan_conf::Side;
 use crate::{LabError, ensure};
 
 /// The lab's `--stale-grace` plus margin for TCG.
-const SWEEP_WAIT_SECS: u64 = 40;
+pub(super) const SWEEP_WAIT_SECS: u64 = 40;
 
 pub fn run(sc: &Scenario, ctx: &Context, dir: &Path, hosts: &mut Hosts) -> Result<(), LabError> {
     let iked_side = if sc.bfl == Iked { Side::Bfl } else { Side::Bfr };

@@ -192,6 +192,26 @@ pub fn run_corrupt(
         sc.id,
         gap.as_millis()
     );
-    let spis = checks::check_seed_tunnel(&KernelView::read(&ctx.lab)?, &SEED_ESP)?;
+    // Clean recovery means the refused instance's SAs go too: the sweep runs once
+    // `--stale-grace` has passed, as after a crash.
+    let swept = wait_until(
+        "the earlier instance's SAs removed by the stale sweep",
+        super::crash::SWEEP_WAIT_SECS,
+        || {
+            let v = KernelView::read(&ctx.lab)?;
+            Ok(v.states(me).len() == 4 && v.states(peer).len() == 4)
+        },
+    );
+    let view = KernelView::read(&ctx.lab)?;
+    swept.map_err(|_| {
+        LabError::Check(format!(
+            "stale SAs after the sweep: {} on {}, {} on {}",
+            view.states(me).len(),
+            me.name(),
+            view.states(peer).len(),
+            peer.name()
+        ))
+    })?;
+    let spis = checks::check_seed_tunnel(&view, &SEED_ESP)?;
     checks::check_traffic(&ctx.lab, dir, spis, super::TRAFFIC_COUNT).map(|_| ())
 }
