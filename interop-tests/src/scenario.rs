@@ -211,7 +211,7 @@ const OVS_UPSTREAM: &str = "issue 20: a trap whose IKE SA the monitor's `stroke 
     retransmits (branch run of 2026-12-07 16:48 UTC)";
 /// What those two bugs look like in the rows' reports: an overlay that never comes up, or
 /// SAs left after the monitor removed a tunnel.
-const OVS_UPSTREAM_SYMPTOMS: &str = "pings across|routed|after removing";
+const OVS_UPSTREAM_SYMPTOMS: &str = "ping across|pings across|routed|after removing";
 
 /// Every scenario, baselines first. Kept small: each handshake costs seconds under TCG.
 pub fn all() -> Vec<Scenario> {
