@@ -105,27 +105,10 @@ fn an_unresolvable_peer_is_logged_and_retried() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let (ike, nat_t) = free_udp_ports();
     let daemon_dir = dir.join("daemon");
     std::fs::create_dir_all(&daemon_dir).unwrap();
-    let (child, socket) = start_iked(
-        &daemon_dir,
-        &conf,
-        &[
-            "--port",
-            &ike.to_string(),
-            "--port-nat-t",
-            &nat_t.to_string(),
-        ],
-        &[],
-    );
     let mut procs = Processes::default();
-    procs.add("iked", child);
-    assert!(
-        wait_for(&socket, Duration::from_secs(10)),
-        "{}",
-        log_of(&daemon_dir)
-    );
+    let socket = start_iked_on_free_ports(&mut procs, &daemon_dir, &conf);
     // The daemon loaded what check passed.
     let conns = String::from_utf8_lossy(&ikectl(&socket, &["list-conns"]).stdout).into_owned();
     assert!(
@@ -174,25 +157,8 @@ fn a_trap_towards_a_named_peer_is_installed_once_it_resolved() {
             "        hw_offload = packet\n",
             "        hw_offload = packet\n        start_action = trap\n",
         );
-    let (ike, nat_t) = free_udp_ports();
-    let (child, socket) = start_iked(
-        &dir,
-        &conf,
-        &[
-            "--port",
-            &ike.to_string(),
-            "--port-nat-t",
-            &nat_t.to_string(),
-        ],
-        &[],
-    );
     let mut procs = Processes::default();
-    procs.add("iked", child);
-    assert!(
-        wait_for(&socket, Duration::from_secs(10)),
-        "{}",
-        log_of(&dir)
-    );
+    let socket = start_iked_on_free_ports(&mut procs, &dir, &conf);
     let pols = || String::from_utf8_lossy(&ikectl(&socket, &["list-pols"]).stdout).into_owned();
     assert!(
         eventually(Duration::from_secs(10), || pols()

@@ -458,6 +458,12 @@ pub fn start_isolated_charon(
 pub fn start_empty_iked(procs: &mut Processes, dir: &Path) -> PathBuf {
     let iked_dir = dir.join("iked");
     std::fs::create_dir_all(&iked_dir).unwrap();
+    start_iked_on_free_ports(procs, &iked_dir, "")
+}
+
+/// Starts an iked with `conf` in `dir` on free ports, waits for its VICI socket and returns
+/// it; the daemon is stopped with `procs`.
+pub fn start_iked_on_free_ports(procs: &mut Processes, dir: &Path, conf: &str) -> PathBuf {
     let (ike, nat_t) = free_udp_ports();
     let ports = [
         "--port".to_string(),
@@ -466,12 +472,12 @@ pub fn start_empty_iked(procs: &mut Processes, dir: &Path) -> PathBuf {
         nat_t.to_string(),
     ];
     let args: Vec<&str> = ports.iter().map(String::as_str).collect();
-    let (iked, socket) = start_iked(&iked_dir, "", &args, &[]);
+    let (iked, socket) = start_iked(dir, conf, &args, &[]);
     procs.add("iked", iked);
     assert!(
         wait_for(&socket, Duration::from_secs(10)),
         "iked did not start: {}",
-        std::fs::read_to_string(iked_dir.join("iked.log")).unwrap_or_default()
+        std::fs::read_to_string(dir.join("iked.log")).unwrap_or_default()
     );
     socket
 }
