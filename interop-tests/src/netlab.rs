@@ -202,6 +202,18 @@ impl Lab {
     }
 
     /// `ip xfrm state` (no statistics) in `side`, keys redacted: the operator's short view.
+    /// Both IPsec databases of `side` as the failure dumps keep them (what could be read).
+    pub fn ipsec_dump(&self, side: Side) -> String {
+        let mut text = String::new();
+        if let Ok(s) = self.xfrm_state_text(side) {
+            text.push_str(&format!("### ip -s xfrm state\n{s}\n"));
+        }
+        if let Ok(p) = self.xfrm_policy_text(side) {
+            text.push_str(&format!("### ip xfrm policy\n{p}\n"));
+        }
+        text
+    }
+
     pub fn xfrm_state_brief(&self, side: Side) -> Result<String, LabError> {
         let raw = self.ip_ok(&["-n", side.name(), "xfrm", "state"])?;
         Ok(xfrm_text::redact_keys(&raw))

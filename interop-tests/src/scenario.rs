@@ -781,13 +781,7 @@ fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
 /// Saves both kernels' IPsec state and both daemons' SA lists next to their logs.
 fn dump_state(ctx: &Context, dir: &Path, hosts: &Hosts) {
     for side in Side::BOTH {
-        let mut text = String::new();
-        if let Ok(s) = ctx.lab.xfrm_state_text(side) {
-            text.push_str(&format!("### ip -s xfrm state\n{s}\n"));
-        }
-        if let Ok(p) = ctx.lab.xfrm_policy_text(side) {
-            text.push_str(&format!("### ip xfrm policy\n{p}\n"));
-        }
+        let mut text = ctx.lab.ipsec_dump(side);
         if let Ok(l) = hosts.get(side).list_sas() {
             text.push_str(&format!("### list-sas\n{}\n", l.output));
         }

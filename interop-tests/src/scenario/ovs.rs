@@ -555,13 +555,7 @@ fn no_logged_errors(hosts: &[Host; 2]) -> Result<(), LabError> {
 /// Saves both kernels' state and the daemons' SA lists next to the logs.
 fn dump(ctx: &Context, dir: &Path, hosts: &[Host; 2]) {
     for h in hosts {
-        let mut text = String::new();
-        if let Ok(s) = ctx.lab.xfrm_state_text(h.side) {
-            text.push_str(&format!("### ip -s xfrm state\n{s}\n"));
-        }
-        if let Ok(p) = ctx.lab.xfrm_policy_text(h.side) {
-            text.push_str(&format!("### ip xfrm policy\n{p}\n"));
-        }
+        let mut text = ctx.lab.ipsec_dump(h.side);
         if let Ok(l) = h.daemon.list_sas() {
             text.push_str(&format!("### list-sas\n{}\n", l.output));
         }

@@ -717,13 +717,7 @@ fn wait_gone(ctx: &Context, hosts: &[Host; 2], t: Tunnel) -> Result<(), LabError
 /// Saves each host's kernel state, `ipsec status` and `ovs-vsctl show` next to the logs.
 fn dump(ctx: &Context, dir: &Path, hosts: &[Host; 2]) {
     for h in hosts {
-        let mut text = String::new();
-        if let Ok(s) = ctx.lab.xfrm_state_text(h.side) {
-            text.push_str(&format!("### ip -s xfrm state\n{s}\n"));
-        }
-        if let Ok(p) = ctx.lab.xfrm_policy_text(h.side) {
-            text.push_str(&format!("### ip xfrm policy\n{p}\n"));
-        }
+        let mut text = ctx.lab.ipsec_dump(h.side);
         if let Ok(s) = h.status() {
             text.push_str(&format!("### ipsec status\n{s}\n"));
         }
