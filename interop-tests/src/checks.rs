@@ -354,13 +354,47 @@ pub fn check_traffic(
     count: u32,
 ) -> Result<WireSummary, LabError> {
     let capture = lab.start_capture(Side::Bfr, &dir.join("capture-bfr.txt"))?;
-    for from in Side::BOTH {
-        // The idle time starts when the receiver is bound, before the sender process starts:
-        // under TCG on a loaded host that start took over 3 s, and the receiver gave up on
-        // datagrams that then crossed the tunnel (seen decrypted in the peer's SA counters).
-        let rx = lab.start_udp_receiver(from.peer(), VXLAN_PORT, count, RECEIVE_IDLE_MS)?;
-        lab.udp_send(from, VXLAN_PORT, count, 2000)?;
-        let got = rx.finish()?;
+    check_traffic_on(lab, capture, spis, count, false)
+}
+
+/// [`check_traffic`] with a capture on BFR's link started earlier (a row that starts it while
+/// the daemons start saves its start-up); `both_at_once` sends both directions at the same
+/// time (each still checked on its own receiver and SPI).
+pub fn check_traffic_on(
+    lab: &Lab,
+    capture: crate::netlab::Capture,
+    spis: TunnelSpis,
+    count: u32,
+    both_at_once: bool,
+) -> Result<WireSummary, LabError> {
+    let mut results = Vec::new();
+    if both_at_once {
+        let receivers = Side::BOTH
+            .map(|from| lab.start_udp_receiver(from.peer(), VXLAN_PORT, count, RECEIVE_IDLE_MS));
+        let [r0, r1] = receivers;
+        let (r0, r1) = (r0?, r1?);
+        let sent = std::thread::scope(|s| {
+            let other = s.spawn(|| lab.udp_send(Side::BOTH[1], VXLAN_PORT, count, 2000));
+            let first = lab.udp_send(Side::BOTH[0], VXLAN_PORT, count, 2000);
+            (first, other.join())
+        });
+        sent.0?;
+        sent.1
+            .map_err(|_| LabError::Setup("udp sender thread panicked".into()))??;
+        results.push((Side::BOTH[0], r0.finish()?));
+        results.push((Side::BOTH[1], r1.finish()?));
+    } else {
+        for from in Side::BOTH {
+            // The idle time starts when the receiver is bound, before the sender process
+            // starts: under TCG on a loaded host that start took over 3 s, and the receiver
+            // gave up on datagrams that then crossed the tunnel (seen decrypted in the peer's
+            // SA counters).
+            let rx = lab.start_udp_receiver(from.peer(), VXLAN_PORT, count, RECEIVE_IDLE_MS)?;
+            lab.udp_send(from, VXLAN_PORT, count, 2000)?;
+            results.push((from, rx.finish()?));
+        }
+    }
+    for (from, got) in results {
         ensure!(
             got.distinct == count && got.malformed == 0,
             "{} -> {} udp/4789: {} of {count} datagrams delivered ({} malformed, missing {:?})",

@@ -37,7 +37,8 @@ use std::time::Duration;
 use iked_crypto::rng::{RandomSource, SeededRandom};
 use iked_ike::config::Settings;
 use iked_ike::engine::{Engine, KernelEvent, KernelRequest};
-use iked_ike::message::{self, Header, Payload, SkKeys, flags};
+use iked_ike::message::{self, Header, Payload, SkKeys};
+use iked_ike::wire::{ExchangeType, Flags, PayloadType};
 use iked_ike::proposal::Selected;
 use iked_ike::suite::{self, IkeKeys, KeyExchange};
 use iked_ike::time::Timestamp;
@@ -192,7 +193,7 @@ impl Side {
                 if h.is_response() {
                     self.expects = self.expects.max(h.message_id.saturating_add(1));
                 } else {
-                    self.last_request = Some((h.exchange, h.message_id));
+                    self.last_request = Some((h.exchange.0, h.message_id));
                 }
             }
             if self.out.len() == QUEUE {
@@ -387,27 +388,27 @@ fn write_seeds(seed: &Seed, dir: &str) {
         let Ok(h) = message::peek_header(&bytes) else {
             continue;
         };
-        let from_initiator = h.flags & flags::INITIATOR != 0;
+        let from_initiator = h.flags & Flags::INITIATOR != 0;
         let Ok(msg) = message::decode(&bytes, Some(seed.keys.of(from_initiator))) else {
             continue; // another IKE SA's keys (after an IKE rekey)
         };
         let Ok((first, plain)) = message::inner_plaintext(&msg) else {
             continue;
         };
-        let c0 = h.exchange.wrapping_sub(message::exchange::IKE_AUTH);
+        let c0 = h.exchange.0.wrapping_sub(ExchangeType::IKE_AUTH.0);
         let op = match (from_initiator, h.is_response()) {
             (true, false) => 0,
             (false, false) => 1,
             (false, true) => 2,
             (true, true) => 3,
         };
-        let phase = u8::from(h.exchange != message::exchange::IKE_AUTH);
+        let phase = u8::from(h.exchange != ExchangeType::IKE_AUTH);
         let mut input = vec![phase];
         if op >= 2 && phase == 1 {
             // A response needs a request outstanding: start the matching command.
             input.extend(record(4, [u8::from(op == 3), 0, 0], &[]));
         }
-        input.extend(record(op, [c0, 0, first], &plain));
+        input.extend(record(op, [c0, 0, first.0], &plain));
         put(input);
     }
 }
@@ -473,7 +474,7 @@ fn seal(
     let mut iv = SeededRandom::from_u64(9);
     message::seal(
         &header,
-        first,
+        PayloadType(first),
         fragment,
         plaintext,
         &keys.of(as_initiator),
@@ -486,7 +487,7 @@ fn exchange_of(c0: u8) -> u8 {
     if c0 & 0x80 != 0 {
         c0 & 0x7f
     } else {
-        message::exchange::IKE_AUTH + c0 % 3
+        ExchangeType::IKE_AUTH.0 + c0 % 3
     }
 }
 
@@ -515,7 +516,7 @@ fuzz_target!(|data: &[u8]| {
         let header = |exchange: u8, flags: u8, message_id: u32| Header {
             spi_i: keys.spi_i,
             spi_r: keys.spi_r,
-            exchange,
+            exchange: ExchangeType(exchange),
             flags,
             message_id,
         };
@@ -523,7 +524,7 @@ fuzz_target!(|data: &[u8]| {
             0 | 7 => {
                 let h = header(
                     exchange_of(c0),
-                    flags::INITIATOR,
+                    Flags::INITIATOR,
                     mid_offset(pair.bfr.expects, c1),
                 );
                 if let Some(b) = seal(keys, h, op, c2, plaintext, true) {
@@ -544,7 +545,7 @@ fuzz_target!(|data: &[u8]| {
                     pair.bfr.last_request
                 };
                 let (exchange, mid) = asked.unwrap_or((exchange_of(c0), 0));
-                let f = flags::RESPONSE | if to_bfl { 0 } else { flags::INITIATOR };
+                let f = Flags::RESPONSE | if to_bfl { 0 } else { Flags::INITIATOR };
                 let h = header(exchange, f, mid_offset(mid, c1));
                 if let Some(b) = seal(keys, h, op, c2, plaintext, !to_bfl) {
                     pair.deliver(!to_bfl, &b);
