@@ -14,7 +14,8 @@
 #     to /var/lib/iked-lab/iproute2/bin/ip: the first to parse `offload packet`);
 #   - two Debian 13 (trixie) root file systems built with mmdebstrap under /var/lib/iked-lab
 #     (trixie-strongswan: strongSwan 6; trixie-libreswan: Libreswan 5): the lab's other peers,
-#     run chrooted in the VM (interop-tests/src/peer_root.rs); about 4 minutes each, once;
+#     run chrooted in the VM (interop-tests/src/peer_root.rs); about 4 minutes each, once, both at
+#     once in the background while the other steps run;
 #   - virtme-ng (`vng`) from PyPI, in its own venv (Debian 12's pip refuses system-wide installs),
 #     run through a wrapper /usr/local/bin/vng.
 # Idempotent: every step checks first, so a second run makes no network access and takes well under
@@ -70,6 +71,57 @@ SRC
 fi
 # apt-cache look-ups below need lists that include backports.
 [ -e "$APT_STAMP" ] || apt_update_once
+
+# Debian 13 (trixie)'s strongSwan 6 and Libreswan 5: the lab's second and third peer families
+# (interop-tests/src/peer_root.rs). Their binaries need trixie's C library, so they run chrooted
+# in trixie root file systems built here with mmdebstrap from the same Debian mirror as the
+# machine's own sources; the lab VM sees them through the shared root file system. One root per
+# family: Debian's libreswan and strongswan packages conflict. Each is built into a temporary
+# directory and renamed at the end, so a directory present under its final name is complete.
+trixie_root_complete() { [ -e "$1/.complete" ] && [ "$(cat "$1/.complete")" = "$2" ]; }
+build_trixie_root() { # build_trixie_root DIR PACKAGE,PACKAGE...
+  local dir=$1 pkgs=$2 uri
+  trixie_root_complete "$dir" "$pkgs" && return
+  uri=$(grep -rhs '^URIs:.*debian' /etc/apt/sources.list.d/*.sources | grep -v security | head -n1 | awk '{print $2}')
+  [ -n "$uri" ] || uri=$(grep -hs '^deb .*debian' /etc/apt/sources.list | grep -v security | head -n1 | awk '{print $2}')
+  [ -n "$uri" ] || uri=http://deb.debian.org/debian
+  log "building the trixie root file system $dir ($uri)"
+  rm -rf "$dir.tmp"
+  mmdebstrap --quiet --variant=minbase --include="$pkgs" \
+    --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
+    --dpkgopt='path-exclude=/usr/share/{doc,man,locale}/*' \
+    trixie "$dir.tmp" "deb $uri trixie main" >&2
+  printf '%s\n' "$pkgs" > "$dir.tmp/.complete"
+  rm -rf "$dir"
+  mv "$dir.tmp" "$dir"
+}
+# netbase: /etc/protocols and /etc/services, through which charon and pluto parse `[udp/4789]`.
+SWAN_ROOT_PKGS=strongswan-charon,strongswan-swanctl,libcharon-extra-plugins,libstrongswan-extra-plugins,netbase,iproute2,tcpdump,openssl
+LSW_ROOT_PKGS=libreswan,libnss3-tools,netbase,iproute2,tcpdump,openssl
+# Both roots build in the background, at once and while the steps below install packages: they
+# are mostly downloads and unpacking (mmdebstrap runs its own apt in the new root, so it takes no
+# lock of this machine's dpkg). The script waits for them before it says `ready`.
+root_pids=()
+if ! trixie_root_complete "$LAB/trixie-strongswan" "$SWAN_ROOT_PKGS" ||
+   ! trixie_root_complete "$LAB/trixie-libreswan" "$LSW_ROOT_PKGS"; then
+  if ! command -v mmdebstrap >/dev/null; then
+    apt_update_once
+    log "installing mmdebstrap"
+    apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null
+  fi
+  build_trixie_root "$LAB/trixie-strongswan" "$SWAN_ROOT_PKGS" & root_pids+=($!)
+  build_trixie_root "$LAB/trixie-libreswan" "$LSW_ROOT_PKGS" & root_pids+=($!)
+fi
+wait_trixie_roots() {
+  local pid
+  for pid in "${root_pids[@]}"; do
+    wait "$pid" || die "building a trixie root file system failed (see the mmdebstrap output above)"
+  done
+  root_pids=()
+}
+# A failure below must not leave an mmdebstrap running.
+trap '[ ${#root_pids[@]} -eq 0 ] || kill "${root_pids[@]}" 2>/dev/null || true' EXIT
+
 
 need_pkgs=()
 for p in iproute2 tcpdump tshark strace kmod python3-venv iputils-ping busybox-static \
@@ -144,39 +196,7 @@ if [ ! -x "$LAB/iproute2/bin/ip" ]; then
   [ -x "$LAB/iproute2/bin/ip" ] || die "iproute2 package has no ip binary"
 fi
 
-# Debian 13 (trixie)'s strongSwan 6 and Libreswan 5: the lab's second and third peer families
-# (interop-tests/src/peer_root.rs). Their binaries need trixie's C library, so they run chrooted
-# in trixie root file systems built here with mmdebstrap from the same Debian mirror as the
-# machine's own sources; the lab VM sees them through the shared root file system. One root per
-# family: Debian's libreswan and strongswan packages conflict. Each is built into a temporary
-# directory and renamed at the end, so a directory present under its final name is complete.
-build_trixie_root() { # build_trixie_root DIR PACKAGE,PACKAGE...
-  local dir=$1 pkgs=$2 uri
-  if [ -e "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$pkgs" ]; then
-    return
-  fi
-  if ! command -v mmdebstrap >/dev/null; then
-    apt_update_once
-    log "installing mmdebstrap"
-    apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null
-  fi
-  uri=$(grep -rhs '^URIs:.*debian' /etc/apt/sources.list.d/*.sources | grep -v security | head -n1 | awk '{print $2}')
-  [ -n "$uri" ] || uri=$(grep -hs '^deb .*debian' /etc/apt/sources.list | grep -v security | head -n1 | awk '{print $2}')
-  [ -n "$uri" ] || uri=http://deb.debian.org/debian
-  log "building the trixie root file system $dir ($uri)"
-  rm -rf "$dir.tmp"
-  mmdebstrap --quiet --variant=minbase --include="$pkgs" \
-    --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
-    --dpkgopt='path-exclude=/usr/share/{doc,man,locale}/*' \
-    trixie "$dir.tmp" "deb $uri trixie main" >&2
-  printf '%s\n' "$pkgs" > "$dir.tmp/.complete"
-  rm -rf "$dir"
-  mv "$dir.tmp" "$dir"
-}
-# netbase: /etc/protocols and /etc/services, through which charon and pluto parse `[udp/4789]`.
-build_trixie_root "$LAB/trixie-strongswan" \
-  strongswan-charon,strongswan-swanctl,libcharon-extra-plugins,libstrongswan-extra-plugins,netbase,iproute2,tcpdump,openssl
-build_trixie_root "$LAB/trixie-libreswan" libreswan,libnss3-tools,netbase,iproute2,tcpdump,openssl
+wait_trixie_roots
 trixie_version() { chroot "$LAB/trixie-$1" dpkg-query -W -f='${Version}' "$2"; }
 
 # virtme-ng in a venv of Debian's python3, so pyenv or PEP 668 do not matter.

@@ -3,12 +3,28 @@
 # every test tier (unit, in-process pair, netlink golden bytes, the lab VM with real strongSwan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup-host.sh
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
 
 log=$(mktemp /tmp/iked-test.XXXXXX.log)
-trap 'rm -f "$log"' EXIT
+setup_log=$(mktemp /tmp/iked-setup.XXXXXX.log)
+setup_pid=
+trap '[ -z "$setup_pid" ] || kill "$setup_pid" 2>/dev/null || true; rm -f "$log" "$setup_log"' EXIT
+
+# The machine set-up (packages, the lab kernel, qemu, the trixie roots: mostly downloads and
+# unpacking) runs in the background while the compiler, which needs none of it, keeps the CPUs
+# busy with the format check, the lints and the build; on a fresh machine that overlap saves
+# about as long as the set-up takes. The tests wait for it.
+bash scripts/setup-host.sh >"$setup_log" 2>&1 &
+setup_pid=$!
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace --no-run
+set +e
+wait "$setup_pid"
+setup_status=$?
+set -e
+setup_pid=
+cat "$setup_log"
+[ "$setup_status" -eq 0 ] || { echo "scripts/setup-host.sh failed (exit $setup_status)" >&2; exit "$setup_status"; }
 set +e
 # --no-fail-fast: one failing binary must not hide the rest (the lab runs last).
 cargo test --no-fail-fast --workspace 2>&1 | tee "$log"

@@ -8,9 +8,12 @@
 //! (the two PKIs): two VMs must not race to make them, and the host makes RSA keys far faster
 //! than a TCG guest.
 //!
-//! Why several VMs: most of a row's time is a daemon waiting (retransmits, DPD, rekeys) or a
-//! TCG guest waiting for one of its two vCPUs; a second VM fills those gaps. Each VM has its own
-//! kernel, so the rows' fixed namespace names (`bfl`, `bfr`) never collide.
+//! Why several VMs can help: part of a row's time is a daemon waiting (retransmits, DPD, rekeys),
+//! which a second VM could fill. On the 2-core CI machine it does not: in session 6's full run
+//! with two VMs every row took about twice its one-VM time and each guest booted in 45 s instead
+//! of 13 s, so the lab default is one VM (`IKED_LAB_VMS`), and several are for machines with
+//! more cores. Each VM has its own kernel, so the rows' fixed namespace names (`bfl`, `bfr`)
+//! never collide.
 
 use std::path::Path;
 

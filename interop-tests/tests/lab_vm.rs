@@ -1,4 +1,4 @@
-//! The lab, from the host: boot TCG VMs (two at once by default, `IKED_LAB_VMS=n`), each running
+//! The lab, from the host: boot TCG VMs (one by default, `IKED_LAB_VMS=n` for several at once), each running
 //! a balanced share of the scenarios (`interop_tests::shard`), merge their tables, print it, and
 //! fail if any scenario failed. Skipped scenarios (iked not built) and known failures (XFAIL,
 //! marked in `scenario::all`) are counted and printed, never passed off as passes. Under CI
@@ -21,14 +21,14 @@ use interop_tests::scenario::{self, Scenario};
 use interop_tests::shard;
 use interop_tests::vm::{self, Console, LAB_DIR, VmRun};
 
-/// How many lab VMs run at once: `IKED_LAB_VMS`, else 2 (see `interop_tests::shard` for why;
+/// How many lab VMs run at once: `IKED_LAB_VMS`, else 1 (see `interop_tests::shard` for why;
 /// each has 2 GiB and the host's vCPU count).
 fn vms() -> usize {
     std::env::var("IKED_LAB_VMS")
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|n| *n >= 1)
-        .unwrap_or(2)
+        .unwrap_or(1)
 }
 
 fn workspace() -> PathBuf {
