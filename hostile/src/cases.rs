@@ -3,13 +3,9 @@
 //! answer the RFC asks for. Where the RFC permits several answers and strongSwan's charon
 //! picks one, the row asserts charon's and its comment says so.
 
-use crate::case::{Build, Case, Ctx, Expect, Prot, Stage, sa_of};
+use crate::case::{Build, Case, Ctx, Expect, Prot, Stage, UNKNOWN, sa_of};
 use crate::peer::{Peer, PeerError, Suite, esp_pfs_transforms, esp_transforms};
 use crate::raw::{self, Payload, Tf, ex, flag, nt, pt, tf};
-
-/// The payload type the cases use as "unknown": unassigned by IANA (RFC 7296 3.2 leaves
-/// 54-127 unassigned).
-pub const UNKNOWN: u8 = 99;
 
 use Expect::*;
 use Prot::{Plain, Protected};
