@@ -44,6 +44,9 @@ use std::net::IpAddr;
 
 use iked_ike::engine::{ChildSaId, Direction, KernelEvent, KernelRequest};
 
+use super::kernel_types::Shunt;
+pub use super::kernel_types::TrapPolicy;
+
 /// What the daemon needs from a kernel backend.
 pub trait KernelBackend {
     /// Short name for logs and `stats`.
@@ -65,9 +68,9 @@ pub trait KernelBackend {
     /// Removes a trap policy pair.
     fn uninstall_trap(&mut self, trap: &TrapPolicy);
     /// Installs a shunt's bypass or drop policies (all or none).
-    fn install_shunt(&mut self, shunt: &super::shunts::Shunt) -> Result<(), String>;
+    fn install_shunt(&mut self, shunt: &Shunt) -> Result<(), String>;
     /// Removes a shunt's policies.
-    fn uninstall_shunt(&mut self, shunt: &super::shunts::Shunt);
+    fn uninstall_shunt(&mut self, shunt: &Shunt);
     /// The marks and interface ids a CHILD_SA was installed with (for `list-sas`).
     fn child_marks(&self, _child: ChildSaId) -> Option<iked_ike::marks::ResolvedMarks> {
         None
@@ -121,21 +124,6 @@ pub struct ChildCounters {
     pub packets_in: u64,
     pub bytes_out: u64,
     pub packets_out: u64,
-}
-
-/// A trap policy: traffic matching the selectors triggers an ACQUIRE for `reqid`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrapPolicy {
-    pub reqid: u32,
-    pub connection: String,
-    pub child: String,
-    pub local: IpAddr,
-    pub remote: IpAddr,
-    pub local_ts: Vec<iked_ike::ts::TrafficSelector>,
-    pub remote_ts: Vec<iked_ike::ts::TrafficSelector>,
-    pub transport: bool,
-    /// The child's marks and interface ids (charon's trap policies carry them too).
-    pub marks: iked_ike::marks::ChildMarks,
 }
 
 fn direction(d: Direction) -> &'static str {
@@ -290,12 +278,12 @@ impl KernelBackend for Recording {
         self.record(|| format!("delete trap policy reqid {}", trap.reqid));
     }
 
-    fn install_shunt(&mut self, shunt: &super::shunts::Shunt) -> Result<(), String> {
+    fn install_shunt(&mut self, shunt: &Shunt) -> Result<(), String> {
         self.record(|| format!("add {}", shunt.describe()));
         Ok(())
     }
 
-    fn uninstall_shunt(&mut self, shunt: &super::shunts::Shunt) {
+    fn uninstall_shunt(&mut self, shunt: &Shunt) {
         self.record(|| {
             format!(
                 "delete {} shunt {}/{}",
@@ -1153,7 +1141,7 @@ impl KernelBackend for Xfrm {
         self.installed.get(&child).map(|e| e.marks)
     }
 
-    fn install_shunt(&mut self, shunt: &super::shunts::Shunt) -> Result<(), String> {
+    fn install_shunt(&mut self, shunt: &Shunt) -> Result<(), String> {
         let ids = self
             .client
             .install_shunt(&shunt.xfrm())
@@ -1163,7 +1151,7 @@ impl KernelBackend for Xfrm {
         Ok(())
     }
 
-    fn uninstall_shunt(&mut self, shunt: &super::shunts::Shunt) {
+    fn uninstall_shunt(&mut self, shunt: &Shunt) {
         if let Some(ids) = self
             .shunts
             .remove(&(shunt.connection.clone(), shunt.child.clone()))
