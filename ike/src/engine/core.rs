@@ -114,7 +114,7 @@ pub struct Engine {
     /// Outstanding ALLOCSPI requests with the SA's (source, destination), so an SPI that
     /// arrives after its negotiation was abandoned is released instead of leaking a larval SA.
     pub(crate) spi_allocations: HashMap<KernelRequestId, (ChildSaId, IpAddr, IpAddr)>,
-    /// Cookie secrets and the half-open limits' state (see `dos.rs`).
+    /// Cookie secrets and the half-open limits' state (`dos_state.rs`, used by `dos.rs`).
     pub(crate) dos: super::dos_state::DosState,
     pub(crate) next_ike_id: u32,
     next_child_id: u32,

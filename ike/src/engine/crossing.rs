@@ -28,7 +28,8 @@
 //!   survivor's initiator does (its own children, and the daemon's `start` children again
 //!   once the other SA is gone), so no child is created twice.
 //!
-//! Cost: the partners are found through the identity-pair index of `contacts.rs` (O(1) per SA).
+//! Cost: the partners are found through the identity-pair index of `contact_index.rs` (O(1) per
+//! SA).
 
 use std::sync::Arc;
 use std::time::Duration;
