@@ -3,6 +3,11 @@
 use crate::peer::{IkeSa, Peer, PeerError, Suite};
 use crate::raw::{Header, Parsed, Payload, ex, nt, pt};
 
+/// The payload type the cases use as "unknown": unassigned by IANA (RFC 7296 3.2 leaves
+/// 54-127 unassigned). Here beside the judge, which checks that UNSUPPORTED_CRITICAL_PAYLOAD
+/// names it.
+pub const UNKNOWN: u8 = 99;
+
 /// What the case starts from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
@@ -197,7 +202,7 @@ pub fn judge(expect: Expect, ctx: &mut Ctx<'_>, answers: &[Parsed]) -> Result<()
                 // RFC 7296 3.10.1: the data is the one-octet payload type.
                 let ok = resp
                     .iter()
-                    .any(|p| p.notify_data(t).as_deref() == Some(&[crate::cases::UNKNOWN][..]));
+                    .any(|p| p.notify_data(t).as_deref() == Some(&[UNKNOWN][..]));
                 if !ok {
                     return Err(format!(
                         "UNSUPPORTED_CRITICAL_PAYLOAD without the type: {}",

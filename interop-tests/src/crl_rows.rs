@@ -25,7 +25,7 @@ use rcgen::{
 };
 
 use crate::LabError;
-use crate::certs::{CertCase, host_name};
+use crate::cert_case::{CertCase, host_name};
 use crate::netlab::{Lab, args, run_ok};
 use crate::swan_conf::{Side, SwanctlConf};
 

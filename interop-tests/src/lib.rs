@@ -16,6 +16,7 @@
 //!
 //! Nothing here sends traffic outside the namespaces it creates.
 
+pub mod cert_case;
 pub mod certs;
 pub mod checks;
 pub mod clock;

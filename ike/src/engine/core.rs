@@ -114,8 +114,8 @@ pub struct Engine {
     /// Outstanding ALLOCSPI requests with the SA's (source, destination), so an SPI that
     /// arrives after its negotiation was abandoned is released instead of leaking a larval SA.
     pub(crate) spi_allocations: HashMap<KernelRequestId, (ChildSaId, IpAddr, IpAddr)>,
-    /// Cookie secrets and the half-open limits' state (see `dos.rs`).
-    pub(crate) dos: super::dos::DosState,
+    /// Cookie secrets and the half-open limits' state (`dos_state.rs`, used by `dos.rs`).
+    pub(crate) dos: super::dos_state::DosState,
     pub(crate) next_ike_id: u32,
     next_child_id: u32,
     next_kernel_id: u64,
@@ -130,11 +130,11 @@ pub struct Engine {
     /// Groups whose records are built and queued (see [`Engine::set_log_groups`]).
     pub(crate) log_groups: LogGroups,
     /// Authenticated SAs by identity pair, for INITIAL_CONTACT and `unique`.
-    pub(crate) contacts: super::contacts::Contacts,
+    pub(crate) contacts: super::contact_index::Contacts,
     /// SAs whose IKE_AUTH waits for CRLs (`engine/revocation.rs`).
     pub(crate) crl_waiters: Vec<IkeSaId>,
     /// When SAs came up, for simultaneous initiation by both ends (`crossing.rs`).
-    pub(crate) crossings: super::crossing::Crossings,
+    pub(crate) crossings: super::crossing_book::Crossings,
     /// What the daemon last resolved the connections' DNS names to.
     pub(crate) resolved: crate::resolved::Resolved,
 }
@@ -157,7 +157,7 @@ impl Engine {
         secrets: Vec<IkeSecret>,
         mut rng: Box<dyn RandomSource + Send>,
     ) -> Engine {
-        let dos = super::dos::DosState::new(rng.as_mut());
+        let dos = super::dos_state::DosState::new(rng.as_mut());
         Engine {
             settings,
             connections: connections.into_iter().map(Arc::new).collect(),

@@ -28,9 +28,9 @@
 //!   survivor's initiator does (its own children, and the daemon's `start` children again
 //!   once the other SA is gone), so no child is created twice.
 //!
-//! Cost: the partners are found through the identity-pair index of `contacts.rs` (O(1) per SA).
+//! Cost: the partners are found through the identity-pair index of `contact_index.rs` (O(1) per
+//! SA).
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,29 +44,6 @@ use crate::time::Timestamp;
 /// long enough for a charon peer's `unique = replace` DELETE (sent right after its IKE_AUTH
 /// response) and for the survivor's initiator to create its queued children.
 pub const GRACE: Duration = Duration::from_secs(2);
-
-/// Bookkeeping of when SAs became established (in SA-creation order) and which crossings are
-/// in their second grace period.
-#[derive(Default)]
-pub(crate) struct Crossings {
-    /// For each established SA: the id the next SA created after it came up would get.
-    up: HashMap<IkeSaId, u32>,
-    /// Crossings whose first timer fired with us as the redundant SA's responder.
-    second_round: HashSet<IkeSaId>,
-}
-
-impl Crossings {
-    /// `id` is authenticated (set up, or created by a rekey); `next` is the id the next SA
-    /// created will get.
-    pub fn note_up(&mut self, id: IkeSaId, next: u32) {
-        self.up.entry(id).or_insert(next);
-    }
-
-    pub fn forget(&mut self, id: IkeSaId) {
-        self.up.remove(&id);
-        self.second_round.remove(&id);
-    }
-}
 
 /// The SA (of two) holding the lowest of the four SPIs: the one to delete.
 fn redundant(a: &IkeSa, b: &IkeSa) -> IkeSaId {

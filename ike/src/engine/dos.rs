@@ -6,7 +6,7 @@
 //! decoded (it reads only the header and the first payload) and decides, in charon's order:
 //! 1. a COOKIE is demanded when the half-open count reaches `cookie_threshold`, or the count
 //!    from the request's source address reaches `cookie_threshold_ip` (0 turns either off),
-//!    and keeps being demanded until the threshold was not reached for [`CALMDOWN`] (globally,
+//!    and keeps being demanded until the threshold was not reached for [`CALMDOWN`](super::dos_state::CALMDOWN) (globally,
 //!    or for the address's bucket), so that retransmissions of one request are not answered
 //!    once with and once without a cookie; a request without a valid cookie gets a COOKIE
 //!    notify and leaves no state;
@@ -15,8 +15,8 @@
 //!
 //! Cookie = t | HMAC-SHA256(secret, t | IPi | SPIi): `t` is a 32-bit time in seconds with a
 //! random offset (so the cookie does not reveal our uptime). A cookie is valid for
-//! [`COOKIE_LIFETIME`]. The secret is replaced when it was first used more than
-//! [`SECRET_SWITCH`] ago; cookies built before the switch are checked against the previous
+//! [`COOKIE_LIFETIME`](super::dos_state::COOKIE_LIFETIME). The secret is replaced when it was first used more than
+//! [`SECRET_SWITCH`](super::dos_state::SECRET_SWITCH) ago; cookies built before the switch are checked against the previous
 //! secret, which stays valid for as long as such a cookie can live (the grace period).
 //!
 //! Half-open SAs are counted per source address in a map that holds only addresses with at
@@ -24,183 +24,16 @@
 //! `block_threshold` and `half_open_limit` bound.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
-use zeroize::Zeroizing;
-
+use super::LogGroup;
 use super::core::{Engine, fmt_addr};
+use super::dos_state::SECRET_SWITCH;
 use super::sa::IkeSa;
-use super::{LogGroup, RandomSource};
 use crate::message::{Header, Notify};
-use crate::suite;
 use crate::time::Timestamp;
 use crate::wire::{HEADER_LEN as IKE_HEADER_LEN, NotifyType, PayloadType};
 
-/// How long a cookie is accepted after we built it (charon's `COOKIE_LIFETIME`).
-pub(crate) const COOKIE_LIFETIME: u32 = 10;
-/// Cookies stay required this long after the threshold was last reached (charon's
-/// `COOKIE_CALMDOWN_DELAY`).
-pub(crate) const CALMDOWN: Duration = Duration::from_secs(10);
-/// Longest use of one secret, from its first cookie (charon's `COOKIE_SECRET_SWITCH`); must
-/// be at least [`COOKIE_LIFETIME`], since only the previous secret is kept.
-pub(crate) const SECRET_SWITCH: u32 = 120;
-/// Per-address calm-down buckets (charon's `COOKIE_CALMDOWN_BUCKETS`): one targeted address
-/// does not make every other address pay the cookie round trip.
-const BUCKETS: usize = 32;
-/// t (4) + HMAC-SHA256 (32).
-const COOKIE_LEN: usize = 4 + 32;
-
 const NOTIFY_HEADER_LEN: usize = 8;
-
-/// The cookie secrets and the state of the cookie and half-open limits.
-pub(crate) struct DosState {
-    secret: Zeroizing<[u8; 32]>,
-    previous: Zeroizing<[u8; 32]>,
-    /// Cookie time at which `secret` built its first cookie.
-    first_use: Option<u32>,
-    /// Added to our clock's seconds so a cookie does not tell our uptime.
-    offset: u32,
-    /// Key of the address hash that picks a calm-down bucket.
-    bucket_key: u64,
-    /// When the global threshold (index 0) and each bucket's per-address threshold were
-    /// last reached.
-    last_threshold: [Option<Timestamp>; BUCKETS + 1],
-    /// Half-open IKE SAs (responder) per source address; an address leaves at zero.
-    per_ip: std::collections::HashMap<IpAddr, usize>,
-    /// The rate limit of INVALID_IKE_SPI answers (see `unknown_spi.rs`).
-    pub(crate) unknown_spi: super::unknown_spi::UnknownSpiLimiter,
-}
-
-impl DosState {
-    pub(crate) fn new(rng: &mut (dyn RandomSource + Send)) -> DosState {
-        let mut secret = Zeroizing::new([0u8; 32]);
-        rng.fill(secret.as_mut());
-        let mut previous = Zeroizing::new([0u8; 32]);
-        rng.fill(previous.as_mut());
-        let mut b = [0u8; 12];
-        rng.fill(&mut b);
-        DosState {
-            secret,
-            previous,
-            first_use: None,
-            offset: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-            bucket_key: u64::from_be_bytes([b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11]]),
-            last_threshold: [None; BUCKETS + 1],
-            per_ip: std::collections::HashMap::new(),
-            unknown_spi: Default::default(),
-        }
-    }
-
-    /// Half-open SAs from `ip`.
-    pub(crate) fn half_open_from(&self, ip: IpAddr) -> usize {
-        self.per_ip.get(&ip).copied().unwrap_or(0)
-    }
-
-    /// Number of addresses with half-open SAs (the map's size).
-    pub(crate) fn tracked_addresses(&self) -> usize {
-        self.per_ip.len()
-    }
-
-    fn cookie_time(&self, now: Timestamp) -> u32 {
-        let secs = now.as_nanos() / 1_000_000_000;
-        // Truncation is intended: cookie times are compared with wrapping arithmetic.
-        (secs as u32).wrapping_add(self.offset)
-    }
-
-    fn bucket(&self, ip: IpAddr) -> usize {
-        // FNV-1a over the address, seeded with a random key.
-        let mut h = 0xcbf2_9ce4_8422_2325u64 ^ self.bucket_key;
-        let octets: Vec<u8> = match ip {
-            IpAddr::V4(a) => a.octets().to_vec(),
-            IpAddr::V6(a) => a.octets().to_vec(),
-        };
-        for b in octets {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        1 + (h as usize % BUCKETS)
-    }
-
-    /// Whether `count` reaching `threshold` (0 = off) or a recent crossing in calm-down slot
-    /// `idx` requires a cookie now.
-    fn required(&mut self, idx: usize, count: usize, threshold: usize, now: Timestamp) -> bool {
-        if threshold == 0 {
-            return false;
-        }
-        let Some(slot) = self.last_threshold.get_mut(idx) else {
-            return false;
-        };
-        if count >= threshold {
-            *slot = Some(now);
-            return true;
-        }
-        slot.is_some_and(|t| now.saturating_since(t) < CALMDOWN)
-    }
-
-    fn mac(secret: &[u8; 32], t: u32, remote: IpAddr, spi_i: u64) -> Vec<u8> {
-        let ip = match remote {
-            IpAddr::V4(a) => a.octets().to_vec(),
-            IpAddr::V6(a) => a.octets().to_vec(),
-        };
-        suite::prf(
-            crate::proposal::prf::HMAC_SHA2_256,
-            secret,
-            &[&t.to_be_bytes(), &ip, &spi_i.to_be_bytes()],
-        )
-        .map(|s| s.expose().to_vec())
-        .unwrap_or_default()
-    }
-
-    /// A new cookie for `(remote, spi_i)`, switching secrets when the current one is old.
-    /// Returns the cookie and whether the secret was switched.
-    fn build(
-        &mut self,
-        now: Timestamp,
-        remote: IpAddr,
-        spi_i: u64,
-        rng: &mut (dyn RandomSource + Send),
-    ) -> (Vec<u8>, bool) {
-        let t = self.cookie_time(now);
-        let mut switched = false;
-        match self.first_use {
-            None => self.first_use = Some(t),
-            Some(first) if t.wrapping_sub(first) > SECRET_SWITCH => {
-                std::mem::swap(&mut self.previous, &mut self.secret);
-                rng.fill(self.secret.as_mut());
-                self.first_use = Some(t);
-                switched = true;
-            }
-            Some(_) => {}
-        }
-        let mut cookie = t.to_be_bytes().to_vec();
-        cookie.extend_from_slice(&Self::mac(&self.secret, t, remote, spi_i));
-        (cookie, switched)
-    }
-
-    /// Whether `cookie` is one we built for `(remote, spi_i)` less than [`COOKIE_LIFETIME`]
-    /// ago, with the current secret or, if built before the switch, the previous one.
-    fn verify(&self, now: Timestamp, cookie: &[u8], remote: IpAddr, spi_i: u64) -> bool {
-        let Some((t, _)) = cookie.split_first_chunk::<4>() else {
-            return false;
-        };
-        if cookie.len() != COOKIE_LEN {
-            return false;
-        }
-        let t = u32::from_be_bytes(*t);
-        if self.cookie_time(now).wrapping_sub(t) > COOKIE_LIFETIME {
-            return false;
-        }
-        let secret = match self.first_use {
-            // Built before the current secret's first use: the previous secret made it.
-            Some(first) if (t.wrapping_sub(first) as i32) < 0 => &self.previous,
-            _ => &self.secret,
-        };
-        suite::ct_eq(
-            cookie,
-            &[&t.to_be_bytes()[..], &Self::mac(secret, t, remote, spi_i)].concat(),
-        )
-    }
-}
 
 /// The data of a COOKIE notify that is the first payload of `bytes` (RFC 7296 2.6: it MUST
 /// come first), read without decoding the message, as charon's `check_cookie`.

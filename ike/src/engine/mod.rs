@@ -59,10 +59,13 @@ macro_rules! engine_log {
 }
 
 mod auth;
+mod contact_index;
 mod contacts;
 mod core;
 mod crossing;
+mod crossing_book;
 mod dos;
+mod dos_state;
 mod exchange;
 mod fragment;
 mod reuse;

@@ -12,25 +12,9 @@
 
 use super::core::Engine;
 use super::core::Fate;
-use super::sa::IkeSa;
+use super::sa::{AwaitingCrls, IkeSa};
 use super::*;
 use crate::message::Message;
-
-/// The set-aside IKE_AUTH message of an SA.
-#[derive(Debug)]
-pub(crate) struct AwaitingCrls {
-    /// The message (a request when we respond, a response when we initiated).
-    msg: Message,
-    /// Whether `msg` is the peer's request (we are the responder).
-    request: bool,
-}
-
-impl AwaitingCrls {
-    /// Whether a retransmitted request with this message ID is the one set aside.
-    pub(crate) fn waits_for(&self, message_id: u32) -> bool {
-        self.request && self.msg.header.message_id == message_id
-    }
-}
 
 impl Engine {
     /// Sets `msg` aside on `sa` and asks for the CRLs at `uris`.

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::{AuthVerified, ChildSaId, IkeSaId, KernelLifetimes, KernelRequestId, PolicyInstall};
 use crate::config::{ChildConfig, ChildLifetimes, Identity, IkeConfig};
+use crate::message::Message;
 use crate::proposal::{Proposal, Selected};
 use crate::suite::{IkeKeys, KeyExchange, Secret};
 use crate::time::Timestamp;
@@ -294,7 +295,7 @@ pub(crate) struct IkeSa {
     pub fragmentation: super::fragment::FragmentState,
     pub parked: Option<Parked>,
     /// An IKE_AUTH message set aside until CRLs are fetched (`engine/revocation.rs`).
-    pub awaiting_crls: Option<Box<super::revocation::AwaitingCrls>>,
+    pub awaiting_crls: Option<Box<AwaitingCrls>>,
     pub tasks: VecDeque<Task>,
     pub children: Vec<Child>,
     pub last_received: Timestamp,
@@ -390,5 +391,21 @@ pub(crate) fn kernel_lifetimes(l: &ChildLifetimes, jitter: Duration) -> KernelLi
         hard_bytes: l.life_bytes,
         soft_packets: l.rekey_packets,
         hard_packets: l.life_packets,
+    }
+}
+
+/// The set-aside IKE_AUTH message of an SA.
+#[derive(Debug)]
+pub(crate) struct AwaitingCrls {
+    /// The message (a request when we respond, a response when we initiated).
+    pub(super) msg: Message,
+    /// Whether `msg` is the peer's request (we are the responder).
+    pub(super) request: bool,
+}
+
+impl AwaitingCrls {
+    /// Whether a retransmitted request with this message ID is the one set aside.
+    pub(crate) fn waits_for(&self, message_id: u32) -> bool {
+        self.request && self.msg.header.message_id == message_id
     }
 }

@@ -16,13 +16,12 @@
 //!   the SPIs, exchange type and message ID, sets the R flag (and the I flag when the request
 //!   came from the responder), and carries only N(INVALID_IKE_SPI): 36 bytes, never more than
 //!   the request (no amplification).
-//! - At most [`ANSWERS_PER_SECOND`] answers per second in total (a token bucket in the
+//! - At most [`ANSWERS_PER_SECOND`](super::dos_state::ANSWERS_PER_SECOND) answers per second in total (a token bucket in the
 //!   engine's time), so spoofed floods cost nothing; what is not answered is only counted.
 //! - The first request of each burst is logged at `[IKE]` (charon's audit level), the rest at
 //!   `[ENC]` with the other drops.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use super::LogGroup;
 use super::core::Engine;
@@ -30,39 +29,8 @@ use crate::message::{Header, Message, Notify, Payload};
 use crate::time::Timestamp;
 use crate::wire::{ExchangeType, Flags, NotifyType, PayloadType};
 
-/// Answers allowed per second, and the burst the bucket holds.
-pub const ANSWERS_PER_SECOND: u32 = 10;
-
 /// Size of the answer: header and an empty Notify.
 const ANSWER_LEN: usize = 28 + 8;
-
-/// The token bucket of INVALID_IKE_SPI answers.
-#[derive(Debug, Default)]
-pub(crate) struct UnknownSpiLimiter {
-    tokens: u32,
-    refilled: Option<Timestamp>,
-    /// Whether the current burst was already logged at `[IKE]`.
-    logged: bool,
-}
-
-impl UnknownSpiLimiter {
-    /// Takes a token if one is left (refilled at [`ANSWERS_PER_SECOND`]).
-    fn take(&mut self, now: Timestamp) -> bool {
-        let elapsed = self
-            .refilled
-            .map_or(Duration::from_secs(1), |t| now.saturating_since(t));
-        if elapsed >= Duration::from_secs(1) {
-            self.tokens = ANSWERS_PER_SECOND;
-            self.refilled = Some(now);
-            self.logged = false;
-        }
-        if self.tokens == 0 {
-            return false;
-        }
-        self.tokens -= 1;
-        true
-    }
-}
 
 /// Whether a request under unknown SPIs looks like one of an established IKE SA.
 fn looks_like_ike_request(header: &Header, bytes: &[u8]) -> bool {
@@ -147,19 +115,6 @@ fn exchange_name(t: ExchangeType) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(ms: u64) -> Timestamp {
-        Timestamp::from_duration(Duration::from_millis(ms))
-    }
-
-    #[test]
-    fn the_bucket_allows_a_burst_then_refills_each_second() {
-        let mut l = UnknownSpiLimiter::default();
-        let burst = (0..50).filter(|_| l.take(at(1000))).count();
-        assert_eq!(burst, ANSWERS_PER_SECOND as usize);
-        assert!(!l.take(at(1999)));
-        assert!(l.take(at(2000)));
-    }
 
     #[test]
     fn only_plausible_requests_are_answered() {

@@ -16,6 +16,7 @@ pub mod core;
 pub mod creds;
 pub mod handover;
 pub mod kernel;
+pub mod kernel_types;
 pub mod knl_text;
 pub mod lag;
 #[cfg(test)]

@@ -96,7 +96,7 @@ pub fn owners(policies: &[PolicyId], conns: &[&iked_conf::Connection]) -> Vec<Ow
 }
 
 /// Whether leftover policy `p` is one the child `wanted` describes would install.
-fn belongs(p: &PolicyId, wanted: &super::kernel::TrapPolicy) -> bool {
+fn belongs(p: &PolicyId, wanted: &super::kernel_types::TrapPolicy) -> bool {
     let sel = &p.selector;
     // OUT: local -> remote; IN and FWD: remote -> local.
     let (src_ts, dst_ts) = match p.direction {

@@ -19,32 +19,12 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use iked_ike::marks::{IfIdSpec, MarkValue, ResolvedMarks};
+use iked_ike::marks::{IfIdSpec, MarkValue};
 use iked_ike::ts::{TrafficSelector, TsSpec};
 
 use super::kernel::{KernelBackend, xfrm_selector};
+pub use super::kernel_types::Shunt;
 use crate::vici::Message;
-
-/// One shunt child as installed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Shunt {
-    /// The connection it belongs to.
-    pub connection: String,
-    /// The child's name.
-    pub child: String,
-    /// Pass or drop.
-    pub kind: iked_xfrm::ShuntKind,
-    /// Configured local selectors (for listings, as charon lists the child config).
-    pub local_cfg: Vec<TsSpec>,
-    /// Configured remote selectors.
-    pub remote_cfg: Vec<TsSpec>,
-    /// Marks and interface ids.
-    pub marks: ResolvedMarks,
-    /// `priority` (None: computed).
-    pub priority: Option<u32>,
-    /// `policies_fwd_out`.
-    pub fwd_out: bool,
-}
 
 /// Whether `conn` has children and all of them are shunts.
 pub fn is_shunt_only(conn: &iked_conf::Connection) -> bool {

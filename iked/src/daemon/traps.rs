@@ -11,7 +11,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::kernel::TrapPolicy;
+use super::kernel_types::TrapPolicy;
 
 /// The trap policy `conn`'s child `child_name` asks for, under `reqid`.
 pub fn build(
