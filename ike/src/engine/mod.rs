@@ -38,7 +38,13 @@
 //! arithmetic).
 #![cfg_attr(
     not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
 )]
 
 /// `engine_log!(engine, sa, group, "format", args...)`: queues an [`Event::Log`] of `group`,
@@ -373,10 +379,10 @@ impl LogGroups {
     /// Every group (the engine's default).
     pub const ALL: LogGroups = {
         let mut bits = 0;
-        let mut i = 0;
-        while i < LogGroup::ALL.len() {
-            bits |= LogGroup::ALL[i].bit();
-            i += 1;
+        let mut rest: &[LogGroup] = &LogGroup::ALL;
+        while let [group, tail @ ..] = rest {
+            bits |= group.bit();
+            rest = tail;
         }
         LogGroups(bits)
     };

@@ -56,10 +56,10 @@ impl UnknownSpiLimiter {
             self.refilled = Some(now);
             self.logged = false;
         }
-        if self.tokens == 0 {
+        let Some(left) = self.tokens.checked_sub(1) else {
             return false;
-        }
-        self.tokens -= 1;
+        };
+        self.tokens = left;
         true
     }
 }
