@@ -7,6 +7,8 @@
 //! requests, the notify chosen by [`crate::error::notify_for`].
 
 mod child;
+#[cfg(test)]
+mod exhaustion_tests;
 mod ike_auth;
 mod init;
 #[cfg(test)]
