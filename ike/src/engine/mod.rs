@@ -34,8 +34,10 @@
 //! CHILD_SA by a [`ChildSaId`] (charon's `{n}`, also used as the kernel reqid).
 //!
 //! Peers' messages reach every submodule, so outside tests the engine denies `unwrap`,
-//! `expect` and `panic!` (the wire codec and `message` also deny indexing and unchecked
-//! arithmetic).
+//! `expect`, `panic!`, indexing and unchecked arithmetic, as the wire codec does. Counters
+//! never wrap: message IDs close their IKE SA when used up (RFC 7296 2.2), SA ids are refused
+//! when used up ([`crate::error::ProtocolError::IdsExhausted`]), the AEAD IV counter refuses
+//! to seal, statistics saturate.
 #![cfg_attr(
     not(test),
     deny(
