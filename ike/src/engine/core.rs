@@ -23,9 +23,6 @@ use crate::time::Timestamp;
 use crate::timer::TimerQueue;
 use crate::wire::{ExchangeType, Flags, ProtocolId};
 
-/// Why an IKE SA whose message IDs are used up went down.
-const MESSAGE_IDS_EXHAUSTED: &str = "message IDs exhausted";
-
 /// Feeds `suite::seal` its IVs: random for CBC; for AEAD ciphers the SA's message counter,
 /// since an AEAD IV must never repeat under one key.
 struct IvSource<'a> {
@@ -950,11 +947,7 @@ impl Engine {
                         self.destroy(sa, DownReason::Rekeyed);
                     }
                 }
-                TimerKey::MessageIdsExhausted(id) => {
-                    if let Some(sa) = self.sas.remove(&id) {
-                        self.destroy(sa, DownReason::Failed(MESSAGE_IDS_EXHAUSTED.into()));
-                    }
-                }
+                TimerKey::MessageIdsExhausted(id) => self.close_exhausted(id),
             }
         }
     }
@@ -1210,21 +1203,6 @@ impl Engine {
             Some(next) => sa.expected_request_id = next,
             None => self.message_ids_exhausted(sa),
         }
-    }
-
-    /// Message IDs are 32 bits and never wrap (RFC 7296 2.2: the IKE SA MUST be closed or
-    /// rekeyed first): with none left for a request (ours or the peer's), `sa` is closed
-    /// at the next timeout, as no Delete can be sent for it.
-    fn message_ids_exhausted(&mut self, sa: &IkeSa) {
-        engine_log!(
-            self,
-            Some(sa.id),
-            LogGroup::Ike,
-            "{} used all message IDs, closing it",
-            sa.log_name()
-        );
-        self.timers
-            .schedule(TimerKey::MessageIdsExhausted(sa.id), Timestamp::ZERO);
     }
 
     /// Encodes a message for `sa`: protected (and split into SKF fragments when the peer

@@ -73,6 +73,7 @@ mod crossing;
 mod dos;
 mod exchange;
 mod fragment;
+mod message_ids;
 mod reuse;
 mod revocation;
 mod sa;

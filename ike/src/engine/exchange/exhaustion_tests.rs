@@ -2,12 +2,10 @@
 //! before they would) and IKE SA ids (never reused by one engine). Pair tests with the
 //! counters moved next to their end, as a long-lived SA or daemon would have them.
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
-
 use std::time::Duration;
 
-use common::{Endpoint, established_seed_pair, seed_pair};
+// The pair harness, loaded once (by `pfs_tests`).
+use super::pfs_tests::common::{Endpoint, established_seed_pair, seed_pair};
 
 use super::*;
 use crate::config::Settings;
