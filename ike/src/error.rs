@@ -76,6 +76,9 @@ pub enum ProtocolError {
     /// We are busy with a colliding exchange (e.g. rekeying the same SA).
     #[error("temporary failure")]
     TemporaryFailure,
+    /// This engine has handed out every IKE SA or CHILD_SA id (they are never reused).
+    #[error("no unique SA ids left")]
+    IdsExhausted,
     /// The peer refused with an error notify.
     #[error("peer sent error notify {}", message::notify_name(*.0))]
     PeerNotify(NotifyType),
@@ -127,6 +130,7 @@ pub fn notify_for(err: &ProtocolError) -> Option<(NotifyType, Vec<u8>)> {
         E::ModeMismatch => (NotifyType::NO_PROPOSAL_CHOSEN, vec![]),
         E::ChildNotFound => (NotifyType::CHILD_SA_NOT_FOUND, vec![]),
         E::TemporaryFailure => (NotifyType::TEMPORARY_FAILURE, vec![]),
+        E::IdsExhausted => (NotifyType::NO_ADDITIONAL_SAS, vec![]),
         E::Integrity | E::PeerNotify(_) => return None,
     })
 }
@@ -149,6 +153,9 @@ pub enum CommandError {
     /// The IKE SA cannot do this in its current state.
     #[error("IKE SA is not established")]
     NotEstablished,
+    /// This engine has handed out every IKE SA id (they are never reused): restart it.
+    #[error("no unique IKE SA ids left")]
+    IdsExhausted,
 }
 
 #[cfg(test)]

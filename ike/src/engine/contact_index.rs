@@ -58,7 +58,7 @@ impl Contacts {
     pub fn insert(&mut self, key: u64, id: IkeSaId) {
         let Some(bucket) = self.table.get_mut(&key) else {
             self.table.insert(key, Bucket::One(id));
-            self.len += 1;
+            self.len = self.len.saturating_add(1);
             return;
         };
         match bucket {
@@ -66,11 +66,11 @@ impl Contacts {
             Bucket::One(one) => {
                 let first = *one;
                 *bucket = Bucket::Many(Box::new(HashSet::from([first, id])));
-                self.len += 1;
+                self.len = self.len.saturating_add(1);
             }
             Bucket::Many(set) => {
                 if set.insert(id) {
-                    self.len += 1;
+                    self.len = self.len.saturating_add(1);
                 }
             }
         }
@@ -85,12 +85,12 @@ impl Contacts {
             Bucket::One(one) => {
                 if *one == id {
                     self.table.remove(&key);
-                    self.len -= 1;
+                    self.len = self.len.saturating_sub(1);
                 }
             }
             Bucket::Many(set) => {
                 if set.remove(&id) {
-                    self.len -= 1;
+                    self.len = self.len.saturating_sub(1);
                 }
                 match set.len() {
                     0 => {

@@ -28,16 +28,24 @@ use crate::wire::{ExchangeType, Flags, ProtocolId};
 struct IvSource<'a> {
     aead: bool,
     counter: &'a mut u64,
+    /// Set when the counter had no value left: what was sealed must not be sent, since any IV
+    /// would repeat one already used (the caller drops it).
+    exhausted: bool,
     rng: &'a mut (dyn RandomSource + Send),
 }
 
 impl RandomSource for IvSource<'_> {
     fn fill(&mut self, buf: &mut [u8]) {
         if self.aead {
-            *self.counter += 1;
-            let counter = self.counter.to_be_bytes();
-            let n = buf.len().min(counter.len());
-            buf[..n].copy_from_slice(&counter[..n]);
+            let Some(next) = self.counter.checked_add(1) else {
+                self.exhausted = true;
+                buf.fill(0);
+                return;
+            };
+            *self.counter = next;
+            for (b, c) in buf.iter_mut().zip(next.to_be_bytes()) {
+                *b = c;
+            }
         } else {
             self.rng.fill(buf);
         }
@@ -79,6 +87,8 @@ pub(crate) enum TimerKey {
     KernelAnswer(IkeSaId),
     /// Resolve IKE SAs that crossed this one (`crossing.rs`).
     Crossing(IkeSaId),
+    /// Close an IKE SA whose message IDs are used up (RFC 7296 2.2), at the next timeout.
+    MessageIdsExhausted(IkeSaId),
 }
 
 /// What a kernel answer continues.
@@ -393,7 +403,7 @@ impl Engine {
                 } else {
                     IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
                 });
-        Ok(self.start_initiator(
+        self.start_initiator(
             now,
             config,
             SocketAddr::new(
@@ -402,7 +412,8 @@ impl Engine {
             ),
             SocketAddr::new(remote_ip, options.remote_port.unwrap_or(IKE_PORT)),
             child_configs,
-        ))
+        )
+        .ok_or(CommandError::IdsExhausted)
     }
 
     /// Creates another CHILD_SA on an established IKE SA.
@@ -621,7 +632,12 @@ impl Engine {
         bytes: &[u8],
     ) -> Fate {
         let mid = header.message_id;
-        if mid.wrapping_add(1) == sa.expected_request_id
+        // The last response is the latest one when the next expected ID follows it, or when
+        // it answered the last ID there is (the SA then closes, `message_ids_exhausted`).
+        let latest = mid
+            .checked_add(1)
+            .is_none_or(|next| next == sa.expected_request_id);
+        if latest
             && let Some((rmid, resp)) = &sa.last_response
             && *rmid == mid
         {
@@ -630,7 +646,7 @@ impl Engine {
             if fragment::skf_number(bytes).is_some_and(|n| n != 1) {
                 return Fate::Keep;
             }
-            self.stats.replayed_responses += 1;
+            self.stats.replayed_responses = self.stats.replayed_responses.saturating_add(1);
             engine_log!(
                 self,
                 Some(sa.id),
@@ -902,7 +918,7 @@ impl Engine {
                             }
                             self.kick(now, id);
                         } else {
-                            let at = sa.last_received + delay;
+                            let at = sa.last_received.saturating_add(delay);
                             self.timers.schedule(TimerKey::Dpd(id), at);
                         }
                     }
@@ -931,6 +947,7 @@ impl Engine {
                         self.destroy(sa, DownReason::Rekeyed);
                     }
                 }
+                TimerKey::MessageIdsExhausted(id) => self.close_exhausted(id),
             }
         }
     }
@@ -970,11 +987,11 @@ impl Engine {
             self.destroy(sa, DownReason::Timeout);
             return;
         }
-        out.retransmits += 1;
+        out.retransmits = out.retransmits.saturating_add(1);
         let n = out.retransmits;
         let mid = out.message_id;
         let datagrams = out.datagrams.clone();
-        self.stats.retransmits += 1;
+        self.stats.retransmits = self.stats.retransmits.saturating_add(1);
         engine_log!(
             self,
             Some(id),
@@ -988,7 +1005,7 @@ impl Engine {
                 bytes,
             });
         }
-        let at = now + self.retransmit_delay(n);
+        let at = now.saturating_add(self.retransmit_delay(n));
         self.timers.schedule(TimerKey::Retransmit(id), at);
         self.sas.insert(id, sa);
     }
@@ -1107,7 +1124,11 @@ impl Engine {
         active: Active,
     ) {
         let mid = sa.next_request_id;
-        sa.next_request_id = mid.wrapping_add(1);
+        let Some(next) = mid.checked_add(1) else {
+            self.message_ids_exhausted(sa);
+            return;
+        };
+        sa.next_request_id = next;
         let header = Header {
             spi_i: sa.spi_i,
             spi_r: sa.spi_r,
@@ -1126,7 +1147,7 @@ impl Engine {
             retransmits: 0,
             active,
         });
-        let at = now + self.retransmit_delay(0);
+        let at = now.saturating_add(self.retransmit_delay(0));
         self.timers.schedule(TimerKey::Retransmit(sa.id), at);
     }
 
@@ -1139,7 +1160,11 @@ impl Engine {
         payloads: Vec<Payload>,
     ) {
         let mid = sa.next_request_id;
-        sa.next_request_id = mid.wrapping_add(1);
+        let Some(next) = mid.checked_add(1) else {
+            self.message_ids_exhausted(sa);
+            return;
+        };
+        sa.next_request_id = next;
         let header = Header {
             spi_i: sa.spi_i,
             spi_r: sa.spi_r,
@@ -1174,7 +1199,10 @@ impl Engine {
         };
         self.emit(sa, &msg, datagrams.clone());
         sa.last_response = Some((mid, datagrams));
-        sa.expected_request_id = mid.wrapping_add(1);
+        match mid.checked_add(1) {
+            Some(next) => sa.expected_request_id = next,
+            None => self.message_ids_exhausted(sa),
+        }
     }
 
     /// Encodes a message for `sa`: protected (and split into SKF fragments when the peer
@@ -1199,9 +1227,20 @@ impl Engine {
                 let mut iv_source = IvSource {
                     aead,
                     counter: &mut c.iv_counter,
+                    exhausted: false,
                     rng: self.rng.as_mut(),
                 };
-                fragment::encode_protected(msg, &keys, limit, &mut iv_source)
+                let sealed = fragment::encode_protected(msg, &keys, limit, &mut iv_source);
+                if iv_source.exhausted {
+                    engine_log!(
+                        self,
+                        Some(sa.id),
+                        LogGroup::Enc,
+                        "generating message failed: AEAD IV counter exhausted"
+                    );
+                    return None;
+                }
+                sealed
             }
             _ => message::encode(msg, None).map(|bytes| fragment::Sealed {
                 message_len: bytes.len(),
@@ -1320,8 +1359,10 @@ impl Engine {
 
     pub(crate) fn rearm_dpd(&mut self, now: Timestamp, sa: &IkeSa) {
         if sa.phase.is_established() && !sa.config.dpd_delay.is_zero() {
-            self.timers
-                .schedule(TimerKey::Dpd(sa.id), now + sa.config.dpd_delay);
+            self.timers.schedule(
+                TimerKey::Dpd(sa.id),
+                now.saturating_add(sa.config.dpd_delay),
+            );
         }
     }
 
@@ -1332,7 +1373,8 @@ impl Engine {
         make: impl FnOnce(KernelRequestId) -> KernelRequest,
     ) -> KernelRequestId {
         let id = KernelRequestId(self.next_kernel_id);
-        self.next_kernel_id += 1;
+        // One per kernel request: 2^64 of them cannot happen, so this never saturates.
+        self.next_kernel_id = self.next_kernel_id.saturating_add(1);
         if let Some(w) = wait {
             self.kernel_waits.insert(id, (ike, w));
         }
@@ -1367,17 +1409,19 @@ impl Engine {
 
     /// Counts a dropped datagram and logs why; `why` runs only when `[ENC]` is logged.
     pub(crate) fn drop_datagram(&mut self, sa: Option<IkeSaId>, why: impl FnOnce() -> String) {
-        self.stats.dropped += 1;
+        self.stats.dropped = self.stats.dropped.saturating_add(1);
         if self.logs(LogGroup::Enc) {
             let why = why();
             self.log(sa, LogGroup::Enc, why);
         }
     }
 
-    pub(crate) fn new_ike_id(&mut self) -> IkeSaId {
+    /// The next IKE SA id, or `None` once all are used: ids are never reused (a peer could
+    /// otherwise make one SA's id name another's), so the last one is never handed out.
+    pub(crate) fn new_ike_id(&mut self) -> Option<IkeSaId> {
         let id = IkeSaId(self.next_ike_id);
-        self.next_ike_id += 1;
-        id
+        self.next_ike_id = self.next_ike_id.checked_add(1)?;
+        Some(id)
     }
 
     /// Makes the next CHILD_SA id at least `at_least` (resumed children keep theirs).
@@ -1385,10 +1429,12 @@ impl Engine {
         self.next_child_id = self.next_child_id.max(at_least);
     }
 
-    pub(crate) fn new_child_id(&mut self) -> ChildSaId {
+    /// The next CHILD_SA id (also a kernel reqid), or `None` once all are used, as
+    /// [`Engine::new_ike_id`].
+    pub(crate) fn new_child_id(&mut self) -> Option<ChildSaId> {
         let id = ChildSaId(self.next_child_id);
-        self.next_child_id += 1;
-        id
+        self.next_child_id = self.next_child_id.checked_add(1)?;
+        Some(id)
     }
 
     pub(crate) fn random_spi(&mut self) -> u64 {

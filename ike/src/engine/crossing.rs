@@ -103,7 +103,8 @@ impl Engine {
                 sa.log_name(),
                 GRACE.as_secs()
             );
-            self.timers.schedule(TimerKey::Crossing(sa.id), now + GRACE);
+            self.timers
+                .schedule(TimerKey::Crossing(sa.id), now.saturating_add(GRACE));
         }
     }
 
@@ -166,7 +167,8 @@ impl Engine {
             // The peer initiated the redundant SA and deletes it itself if it follows this
             // rule; a peer that does not (charon) leaves it to us after one more grace.
             self.crossings.second_round.insert(id);
-            self.timers.schedule(TimerKey::Crossing(id), now + GRACE);
+            self.timers
+                .schedule(TimerKey::Crossing(id), now.saturating_add(GRACE));
             return;
         }
     }

@@ -41,7 +41,7 @@ fn presented_cookie(bytes: &[u8]) -> Option<&[u8]> {
     if PayloadType(*bytes.get(16)?) != PayloadType::NOTIFY {
         return None;
     }
-    let n = bytes.get(IKE_HEADER_LEN..IKE_HEADER_LEN + NOTIFY_HEADER_LEN)?;
+    let n: &[u8; NOTIFY_HEADER_LEN] = bytes.get(IKE_HEADER_LEN..)?.first_chunk()?;
     let len = usize::from(u16::from_be_bytes([n[2], n[3]]));
     let spi_size = usize::from(n[5]);
     let kind = NotifyType(u16::from_be_bytes([n[6], n[7]]));
@@ -91,7 +91,7 @@ impl Engine {
                 "sending COOKIE notify to {}",
                 fmt_addr(remote)
             );
-            self.stats.cookies_sent += 1;
+            self.stats.cookies_sent = self.stats.cookies_sent.saturating_add(1);
             self.stateless_reply(
                 local,
                 remote,
@@ -102,7 +102,7 @@ impl Engine {
         }
         let block = self.settings.block_threshold;
         if block != 0 && from_ip >= block {
-            self.stats.half_open_refused += 1;
+            self.stats.half_open_refused = self.stats.half_open_refused.saturating_add(1);
             self.drop_logged(|| {
                 format!(
                     "ignoring IKE_SA setup from {ip}, per-IP half-open IKE_SA limit of {block} \
@@ -113,7 +113,7 @@ impl Engine {
         }
         let limit = self.settings.half_open_limit;
         if self.half_open >= limit {
-            self.stats.half_open_refused += 1;
+            self.stats.half_open_refused = self.stats.half_open_refused.saturating_add(1);
             self.drop_logged(|| {
                 format!(
                     "ignoring IKE_SA setup from {ip}, half-open IKE_SA limit of {limit} reached"
@@ -127,7 +127,7 @@ impl Engine {
     /// Counts a datagram dropped because a limit was hit, and logs it where an operator sees it
     /// at the default level (charon logs these at level 1, unlike parse failures).
     pub(crate) fn drop_logged(&mut self, why: impl FnOnce() -> String) {
-        self.stats.dropped += 1;
+        self.stats.dropped = self.stats.dropped.saturating_add(1);
         if self.logs(LogGroup::Ike) {
             let why = why();
             self.log(None, LogGroup::Ike, why);
@@ -138,8 +138,9 @@ impl Engine {
     pub(crate) fn count_half_open(&mut self, sa: &mut IkeSa, remote: IpAddr) {
         sa.half_open = true;
         sa.half_open_from = Some(remote);
-        self.half_open += 1;
-        *self.dos.per_ip.entry(remote).or_insert(0) += 1;
+        self.half_open = self.half_open.saturating_add(1);
+        let per_ip = self.dos.per_ip.entry(remote).or_insert(0);
+        *per_ip = per_ip.saturating_add(1);
     }
 
     /// Ends `sa`'s half-open state (IKE_AUTH completed, or the SA is destroyed).

@@ -92,7 +92,7 @@ impl DosState {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
-        1 + (h as usize % BUCKETS)
+        (h as usize % BUCKETS).saturating_add(1)
     }
 
     /// Whether `count` reaching `threshold` (0 = off) or a recent crossing in calm-down slot
@@ -205,10 +205,10 @@ impl UnknownSpiLimiter {
             self.refilled = Some(now);
             self.logged = false;
         }
-        if self.tokens == 0 {
+        let Some(left) = self.tokens.checked_sub(1) else {
             return false;
-        }
-        self.tokens -= 1;
+        };
+        self.tokens = left;
         true
     }
 }

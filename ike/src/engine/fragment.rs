@@ -149,7 +149,7 @@ impl Reassembly {
         if total < p.total || p.pieces.contains_key(&number) {
             return Ok(Progress::Ignored { number });
         }
-        p.plaintext_len += f.plaintext.len();
+        p.plaintext_len = p.plaintext_len.saturating_add(f.plaintext.len());
         if p.plaintext_len > max_len {
             self.partial = None;
             return Err(ReassemblyError::TooLarge { max: max_len });
@@ -173,7 +173,7 @@ impl Reassembly {
         }
         let message = message::assemble(p.header, unencrypted, first_inner, &plaintext)?;
         // charon reports the size of the message as if it had been sent in one SK payload.
-        let len = crate::wire::HEADER_LEN + 4 + plaintext.len();
+        let len = plaintext.len().saturating_add(crate::wire::HEADER_LEN + 4);
         Ok(Progress::Complete {
             message: Box::new(message),
             number,
@@ -195,8 +195,8 @@ pub(crate) fn skf_number(bytes: &[u8]) -> Option<u16> {
     if PayloadType(*bytes.get(16)?) != PayloadType::ENCRYPTED_FRAGMENT {
         return None;
     }
-    let n = bytes.get(32..34)?;
-    Some(u16::from_be_bytes([n[0], n[1]]))
+    let n = bytes.get(32..)?.first_chunk()?;
+    Some(u16::from_be_bytes(*n))
 }
 
 /// The largest IKE message we send unfragmented on a path (charon's reduced `frag_len`).
@@ -238,8 +238,8 @@ impl Limit {
         len = reduce(len, sizes.iv);
         len = reduce(len, sizes.icv);
         len = reduce(len, 8);
-        let block = sizes.block.max(1);
-        len = len / block * block;
+        // Down to a whole number of cipher blocks (a block size of 0 means none).
+        len = len.saturating_sub(len.checked_rem(sizes.block).unwrap_or(0));
         reduce(len, 1)
     }
 }

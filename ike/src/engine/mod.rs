@@ -34,11 +34,19 @@
 //! CHILD_SA by a [`ChildSaId`] (charon's `{n}`, also used as the kernel reqid).
 //!
 //! Peers' messages reach every submodule, so outside tests the engine denies `unwrap`,
-//! `expect` and `panic!` (the wire codec and `message` also deny indexing and unchecked
-//! arithmetic).
+//! `expect`, `panic!`, indexing and unchecked arithmetic, as the wire codec does. Counters
+//! never wrap: message IDs close their IKE SA when used up (RFC 7296 2.2), SA ids are refused
+//! when used up ([`crate::error::ProtocolError::IdsExhausted`]), the AEAD IV counter refuses
+//! to seal, statistics saturate.
 #![cfg_attr(
     not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
 )]
 
 /// `engine_log!(engine, sa, group, "format", args...)`: queues an [`Event::Log`] of `group`,
@@ -68,6 +76,7 @@ mod dos;
 mod dos_state;
 mod exchange;
 mod fragment;
+mod message_ids;
 mod reuse;
 mod revocation;
 mod sa;
@@ -376,10 +385,10 @@ impl LogGroups {
     /// Every group (the engine's default).
     pub const ALL: LogGroups = {
         let mut bits = 0;
-        let mut i = 0;
-        while i < LogGroup::ALL.len() {
-            bits |= LogGroup::ALL[i].bit();
-            i += 1;
+        let mut rest: &[LogGroup] = &LogGroup::ALL;
+        while let [group, tail @ ..] = rest {
+            bits |= group.bit();
+            rest = tail;
         }
         LogGroups(bits)
     };

@@ -6,6 +6,19 @@
 //! `adding policy 10.0.0.1/32 === 10.0.0.2/32 out`), never Rust `Debug` output. A caller that
 //! needs one line per request gets the details charon spreads over several lines in
 //! parentheses.
+// Peer-derived data passes here (kernel requests carry the SPIs, selectors and algorithms peers
+// negotiated): outside tests the module denies the panicking lints, as the datagram path does
+// (DEVELOPING.md, "Lints").
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use iked_crypto::registry::{EncrId, IntegId};
 use iked_ike::config::{HwOffload, Mode};

@@ -17,6 +17,19 @@
 //!   checks the signature each time it uses one (`iked_crypto::crl::link_status`).
 //!
 //! [`Event::FetchCrls`]: iked_ike::engine::Event::FetchCrls
+// Peer-derived data passes here (CRL bodies come from servers that peers' certificates name):
+// outside tests the module denies the panicking lints, as the datagram path does
+// (DEVELOPING.md, "Lints").
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -104,7 +117,9 @@ impl Revocation {
             Ok(crl) => {
                 let next = crl
                     .next_update()
-                    .map_or(now + MIN_REFETCH, |n| n.max(now + MIN_REFETCH));
+                    .map_or(now.saturating_add(MIN_REFETCH), |n| {
+                        n.max(now.saturating_add(MIN_REFETCH))
+                    });
                 tracing::info!(
                     target: "CFG",
                     "  fetched crl of \"{}\" from '{}', {} revoked, next update {}",

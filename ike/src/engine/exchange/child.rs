@@ -77,7 +77,7 @@ impl Engine {
                 error = ProtocolError::ModeMismatch;
                 continue;
             }
-            let score = ts_match_score(tsr, &cfg_l) + ts_match_score(tsi, &cfg_r);
+            let score = ts_match_score(tsr, &cfg_l).saturating_add(ts_match_score(tsi, &cfg_r));
             ranked.push((score, order, cfg, local_ts, remote_ts));
         }
         ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -127,7 +127,7 @@ impl Engine {
                 }
                 _ => (None, None),
             };
-            let id = self.new_child_id();
+            let id = self.new_child_id().ok_or(ProtocolError::IdsExhausted)?;
             return Ok(ParkedChild {
                 id,
                 config: cfg.clone(),
@@ -249,8 +249,10 @@ impl Engine {
             message_id: mid,
             kind,
         });
-        self.timers
-            .schedule(TimerKey::KernelAnswer(sa.id), now + KERNEL_ANSWER_TIMEOUT);
+        self.timers.schedule(
+            TimerKey::KernelAnswer(sa.id),
+            now.saturating_add(KERNEL_ANSWER_TIMEOUT),
+        );
     }
 
     /// Responder: derives the child's keys, starts its installation and holds the response
@@ -463,7 +465,8 @@ impl Engine {
         reason: String,
     ) {
         let peer_created = msg.error_notify().is_none()
-            && sa_payload(msg).is_some_and(|p| p.len() == 1 && spi32(&p[0].spi).is_some());
+            && sa_payload(msg)
+                .is_some_and(|p| matches!(&p[..], [only] if spi32(&only.spi).is_some()));
         if peer_created && let Some(spi) = nc.spi_in {
             sa.tasks.push_front(Task::DeleteRejectedChild {
                 name: nc.config.name.clone(),
@@ -493,9 +496,9 @@ impl Engine {
                 if let (Some(old), ProtocolError::PeerNotify(NotifyType::TEMPORARY_FAILURE)) =
                     (nc.rekey_of, &e)
                 {
-                    let delay = REKEY_RETRY_MIN + self.random_jitter(REKEY_RETRY_MIN);
+                    let delay = REKEY_RETRY_MIN.saturating_add(self.random_jitter(REKEY_RETRY_MIN));
                     self.timers
-                        .schedule(TimerKey::RetryChildRekey(old), now + delay);
+                        .schedule(TimerKey::RetryChildRekey(old), now.saturating_add(delay));
                 }
             }
         }

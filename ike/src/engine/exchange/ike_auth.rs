@@ -27,10 +27,8 @@ impl PeerInit {
         };
         PeerInit {
             hashes: msg.notify(NotifyType::SIGNATURE_HASH_ALGORITHMS).map(|n| {
-                n.data
-                    .chunks_exact(2)
-                    .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                    .collect()
+                let (pairs, _odd) = n.data.as_chunks::<2>();
+                pairs.iter().map(|c| u16::from_be_bytes(*c)).collect()
             }),
             certreq: has_certreq(&msg),
         }
@@ -432,8 +430,12 @@ impl Engine {
 
     pub(super) fn schedule_ike_rekey(&mut self, now: Timestamp, sa: &IkeSa) {
         if !sa.config.rekey_time.is_zero() {
-            let jitter = self.random_jitter(sa.config.rand_time.min(sa.config.rekey_time / 2));
-            let at = now + sa.config.rekey_time.saturating_sub(jitter);
+            let jitter = self.random_jitter(
+                sa.config
+                    .rand_time
+                    .min(sa.config.rekey_time.checked_div(2).unwrap_or_default()),
+            );
+            let at = now.saturating_add(sa.config.rekey_time.saturating_sub(jitter));
             engine_log!(
                 self,
                 Some(sa.id),

@@ -59,8 +59,8 @@ impl Engine {
         local: SocketAddr,
         remote: SocketAddr,
         mut children: Vec<Arc<ChildConfig>>,
-    ) -> IkeSaId {
-        let id = self.new_ike_id();
+    ) -> Option<IkeSaId> {
+        let id = self.new_ike_id()?;
         let spi_i = self.random_spi();
         let group = config
             .proposals
@@ -101,13 +101,13 @@ impl Engine {
                     reason: e.to_string(),
                     peer_silent: false,
                 });
-                return id;
+                return Some(id);
             }
         };
         self.send_sa_init(now, &mut sa, ke, ni, None, 0);
         self.by_spi.insert(spi_i, id);
         self.sas.insert(id, Box::new(sa));
-        id
+        Some(id)
     }
 
     pub(super) fn send_sa_init(
@@ -204,11 +204,11 @@ impl Engine {
                 "received COOKIE, retrying IKE_SA_INIT"
             );
             let cookie = Some(n.data.clone());
-            self.send_sa_init(now, sa, st.ke, st.ni, cookie, st.retries + 1);
+            self.send_sa_init(now, sa, st.ke, st.ni, cookie, st.retries.saturating_add(1));
             return Fate::Keep;
         }
         if let Some(n) = msg.notify(NotifyType::INVALID_KE_PAYLOAD) {
-            let wanted = n.data.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+            let wanted = n.data.first_chunk().map(|b| u16::from_be_bytes(*b));
             let offered = sa.config.proposals.iter().any(|p| {
                 Some(p.ke_methods()).is_some_and(|m| wanted.is_some_and(|w| m.contains(&w)))
             });
@@ -223,7 +223,14 @@ impl Engine {
                     );
                     match KeyExchange::generate(group, self.rng.as_mut()) {
                         Ok(ke) => {
-                            self.send_sa_init(now, sa, ke, st.ni, st.cookie, st.retries + 1);
+                            self.send_sa_init(
+                                now,
+                                sa,
+                                ke,
+                                st.ni,
+                                st.cookie,
+                                st.retries.saturating_add(1),
+                            );
                             return Fate::Keep;
                         }
                         Err(e) => return fail(self, sa, e.to_string()),
@@ -258,7 +265,9 @@ impl Engine {
             self.send_auth(now, sa)
         } else {
             let cfg = sa.queued_children.remove(0);
-            let child = self.new_child_id();
+            let Some(child) = self.new_child_id() else {
+                return Fate::Destroy(DownReason::Failed(ProtocolError::IdsExhausted.to_string()));
+            };
             engine_log!(
                 self,
                 Some(sa.id),
@@ -382,9 +391,10 @@ impl Engine {
         bytes: &[u8],
         major: u8,
     ) {
-        let Some(h) = bytes.get(..28) else {
+        let Some(h) = bytes.first_chunk::<28>() else {
             return;
         };
+        // Fixed offsets into a 28-octet array: checked at compile time.
         let spi = |b: &[u8]| b.try_into().map(u64::from_be_bytes).unwrap_or(0);
         let (spi_i, spi_r) = (spi(&h[..8]), spi(&h[8..16]));
         let request = h[19] & Flags::RESPONSE == 0;
@@ -448,7 +458,7 @@ impl Engine {
                         bytes,
                     });
                 }
-                self.stats.replayed_responses += 1;
+                self.stats.replayed_responses = self.stats.replayed_responses.saturating_add(1);
                 return false;
             }
             self.drop_datagram(Some(id), || "IKE_SA_INIT retransmit while busy".to_owned());
@@ -535,7 +545,7 @@ impl Engine {
         // others as malformed.
         let bad_proposals = sa_payload(&msg).is_some_and(|list| {
             list.iter().enumerate().any(|(i, p)| {
-                usize::from(p.number) != i + 1
+                usize::from(p.number) != i.saturating_add(1)
                     || (p.protocol == ProtocolId::IKE && !matches!(p.spi.len(), 0 | 8))
             })
         });
@@ -644,7 +654,10 @@ impl Engine {
         agreed: SaInitAgreement,
     ) {
         let (local, remote, header, bytes) = (req.local, req.remote, req.header, req.bytes);
-        let id = self.new_ike_id();
+        let Some(id) = self.new_ike_id() else {
+            self.drop_logged(|| format!("ignoring IKE_SA setup from {remote}: no IKE SA ids left"));
+            return;
+        };
         engine_log!(
             self,
             Some(id),
@@ -735,7 +748,7 @@ impl Engine {
         self.by_initiator.insert((header.spi_i, remote), id);
         self.timers.schedule(
             TimerKey::HalfOpen(id),
-            now + self.settings.half_open_timeout,
+            now.saturating_add(self.settings.half_open_timeout),
         );
         self.sas.insert(id, Box::new(sa));
     }
@@ -881,8 +894,10 @@ impl Engine {
 
     pub(crate) fn schedule_nat_keepalive(&mut self, now: Timestamp, id: IkeSaId) {
         if !self.settings.keep_alive.is_zero() {
-            self.timers
-                .schedule(TimerKey::NatKeepalive(id), now + self.settings.keep_alive);
+            self.timers.schedule(
+                TimerKey::NatKeepalive(id),
+                now.saturating_add(self.settings.keep_alive),
+            );
         }
     }
 

@@ -7,6 +7,8 @@
 //! requests, the notify chosen by [`crate::error::notify_for`].
 
 mod child;
+#[cfg(test)]
+mod exhaustion_tests;
 mod ike_auth;
 mod init;
 #[cfg(test)]
@@ -139,7 +141,7 @@ const HASH_ALGORITHMS: [u8; 8] = [0, 2, 0, 3, 0, 4, 0, 5];
 
 fn numbered(mut proposals: Vec<Proposal>, spi: &[u8]) -> Vec<Proposal> {
     for (i, p) in proposals.iter_mut().enumerate() {
-        p.number = u8::try_from(i + 1).unwrap_or(u8::MAX);
+        p.number = u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX);
         p.spi = spi.to_vec();
     }
     proposals
@@ -216,7 +218,7 @@ fn select_with_ke(
 /// How well proposed selectors match configured ones: 3 per exact match, 2 per proposed
 /// selector inside a configured one, 1 per overlap.
 fn ts_match_score(proposed: &[TrafficSelector], configured: &[TrafficSelector]) -> u32 {
-    let mut score = 0;
+    let mut score = 0u32;
     for p in proposed {
         let best = configured
             .iter()
@@ -233,7 +235,7 @@ fn ts_match_score(proposed: &[TrafficSelector], configured: &[TrafficSelector]) 
             })
             .max()
             .unwrap_or(0);
-        score += best;
+        score = score.saturating_add(best);
     }
     score
 }
@@ -354,7 +356,7 @@ mod tests {
             unique: Default::default(),
         });
         IkeSa::new(
-            engine.new_ike_id(),
+            engine.new_ike_id().unwrap(),
             config,
             (1, 2),
             (
@@ -373,7 +375,7 @@ mod tests {
         for we_initiated in [true, false] {
             let mut engine = Engine::new(Settings::default(), vec![], vec![], Box::new(Zero));
             let mut sa = ike_sa(&mut engine);
-            let id = engine.new_child_id();
+            let id = engine.new_child_id().unwrap();
             let child = Child {
                 id,
                 config: Arc::new(child_config()),

@@ -5,7 +5,7 @@
 //! well-behaved cases are pair tests in `ike/tests/pfs.rs`; this module shares its harness.
 
 #[path = "../../../tests/common/mod.rs"]
-mod common;
+pub(super) mod common;
 
 use std::time::Duration;
 

@@ -158,7 +158,14 @@ impl Engine {
         cfg: Arc<ChildConfig>,
         rekey_of: Option<ChildSaId>,
     ) -> Fate {
-        let id = self.new_child_id();
+        let Some(id) = self.new_child_id() else {
+            self.event(Event::ChildFailed {
+                ike: sa.id,
+                name: cfg.name.clone(),
+                reason: ProtocolError::IdsExhausted.to_string(),
+            });
+            return Fate::Keep;
+        };
         let ni = self.random_bytes(self.settings.nonce_len);
         // PFS: the first key exchange method of the ESP proposals, if any; a rekey reuses the
         // method the child was negotiated with, as charon's child_rekey does, so a peer that
@@ -220,7 +227,7 @@ impl Engine {
             Active::CreateChild(nc) => {
                 let mut nc = *nc;
                 if let Some(n) = msg.notify(NotifyType::INVALID_KE_PAYLOAD) {
-                    let wanted = n.data.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+                    let wanted = n.data.first_chunk().map(|b| u16::from_be_bytes(*b));
                     // As charon, retry once, and only with a method we proposed: a peer
                     // cannot walk us through groups or off the configured ones.
                     let acceptable = wanted.filter(|w| {
@@ -371,7 +378,15 @@ impl Engine {
             Ok((proposal, peer_spi, nr, keys)) => {
                 let sel = proposal.selected();
                 let Some(sel) = sel else { return Fate::Keep };
-                let new_id = self.new_ike_id();
+                let Some(new_id) = self.new_ike_id() else {
+                    engine_log!(
+                        self,
+                        Some(sa.id),
+                        LogGroup::Ike,
+                        "IKE_SA rekey failed: no IKE SA ids left"
+                    );
+                    return Fate::Keep;
+                };
                 let new = self.succeed_ike(
                     now,
                     sa,
@@ -409,8 +424,9 @@ impl Engine {
                 if matches!(e, ProtocolError::PeerNotify(NotifyType::TEMPORARY_FAILURE)) {
                     // RFC 7296 2.25: a colliding or busy peer; retry after a random delay so
                     // that two colliding initiators do not collide again.
-                    let delay = REKEY_RETRY_MIN + self.random_jitter(REKEY_RETRY_MIN);
-                    self.timers.schedule(TimerKey::IkeRekey(sa.id), now + delay);
+                    let delay = REKEY_RETRY_MIN.saturating_add(self.random_jitter(REKEY_RETRY_MIN));
+                    self.timers
+                        .schedule(TimerKey::IkeRekey(sa.id), now.saturating_add(delay));
                 }
                 Fate::Keep
             }
@@ -667,8 +683,11 @@ impl Engine {
                 data: ke.public(),
             },
         ];
+        let Some(new_id) = self.new_ike_id() else {
+            self.respond_error(sa, mid, ex, &ProtocolError::IdsExhausted);
+            return Fate::Keep;
+        };
         self.send_response(sa, mid, ex, payloads);
-        let new_id = self.new_ike_id();
         let new = self.succeed_ike(
             now,
             sa,
@@ -689,8 +708,10 @@ impl Engine {
         // Start the tasks that moved over from the old SA.
         self.kick(now, new_id);
         // The peer deletes the old SA; if it never does, clean up ourselves.
-        self.timers
-            .schedule(TimerKey::RekeyedCleanup(sa.id), now + REKEYED_CLEANUP);
+        self.timers.schedule(
+            TimerKey::RekeyedCleanup(sa.id),
+            now.saturating_add(REKEYED_CLEANUP),
+        );
         Fate::Keep
     }
 

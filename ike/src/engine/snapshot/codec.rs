@@ -202,7 +202,7 @@ impl Writer {
 
     /// The complete snapshot: header, body, checksum.
     pub fn finish(self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(self.buf.len() + 46));
+        let mut out = Zeroizing::new(Vec::with_capacity(self.buf.len().saturating_add(46)));
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_be_bytes());
         out.extend_from_slice(
@@ -221,18 +221,19 @@ fn checksum(data: &[u8]) -> [u8; CHECKSUM_LEN] {
     let mut out = [0u8; CHECKSUM_LEN];
     // HMAC-SHA-256 is always available; a failure would leave zeros, which never verify.
     if let Ok(mac) = suite::prf(PRF_SHA256, CHECKSUM_LABEL, &[data]) {
-        let n = mac.expose().len().min(CHECKSUM_LEN);
-        out[..n].copy_from_slice(&mac.expose()[..n]);
+        for (o, m) in out.iter_mut().zip(mac.expose()) {
+            *o = *m;
+        }
     }
     out
 }
 
 /// Checks the frame (magic, version, lengths, checksum) and returns the body.
 pub(crate) fn open_frame(input: &[u8]) -> Result<&[u8], SnapshotError> {
-    if input.len() < MAGIC.len() || &input[..MAGIC.len()] != MAGIC {
+    let Some(after_magic) = input.strip_prefix(MAGIC) else {
         return Err(SnapshotError::BadMagic);
-    }
-    let mut r = Reader::new(&input[MAGIC.len()..]);
+    };
+    let mut r = Reader::new(after_magic);
     let version = r.u16()?;
     if version != VERSION {
         return Err(SnapshotError::Version {
@@ -241,7 +242,9 @@ pub(crate) fn open_frame(input: &[u8]) -> Result<&[u8], SnapshotError> {
         });
     }
     let body_len = r.u32()? as usize;
-    let header = MAGIC.len() + 6;
+    // Magic, version (2 octets) and body length (4 octets).
+    const HEADER: usize = MAGIC.len() + 6;
+    let header = HEADER;
     let Some(total) = header
         .checked_add(body_len)
         .and_then(|n| n.checked_add(CHECKSUM_LEN))
@@ -254,11 +257,14 @@ pub(crate) fn open_frame(input: &[u8]) -> Result<&[u8], SnapshotError> {
     if input.len() > total {
         return Err(SnapshotError::Length);
     }
-    let (framed, sum) = input.split_at(header + body_len);
+    // input.len() == total >= header + CHECKSUM_LEN, so neither fails.
+    let (framed, sum) = input
+        .split_last_chunk::<CHECKSUM_LEN>()
+        .ok_or(SnapshotError::Truncated)?;
     if !suite::ct_eq(&checksum(framed), sum) {
         return Err(SnapshotError::Checksum);
     }
-    Ok(&framed[header..])
+    framed.get(header..).ok_or(SnapshotError::Truncated)
 }
 
 /// Reads a body; every read checks what is left (module contract).
@@ -287,7 +293,8 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
     pub fn u8(&mut self) -> Result<u8, SnapshotError> {
-        Ok(self.take(1)?[0])
+        let [b] = self.array::<1>()?;
+        Ok(b)
     }
     pub fn bool(&mut self) -> Result<bool, SnapshotError> {
         match self.u8()? {

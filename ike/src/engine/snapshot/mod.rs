@@ -336,14 +336,14 @@ pub fn validate(input: &[u8]) -> Result<usize, SnapshotError> {
 impl Engine {
     /// Encodes the established, idle IKE SAs (module contract).
     pub fn snapshot(&self, now: Timestamp) -> Snapshot {
-        let mut ids: Vec<IkeSaId> = self.sas.keys().copied().collect();
-        ids.sort();
+        let mut ids: Vec<(IkeSaId, &IkeSa)> =
+            self.sas.iter().map(|(id, sa)| (*id, sa.as_ref())).collect();
+        ids.sort_by_key(|(id, _)| *id);
         let mut saved = Vec::new();
         let mut skipped = Vec::new();
         let mut body = Writer::default();
         let mut sas = Vec::new();
-        for id in ids {
-            let sa = &self.sas[&id];
+        for (id, sa) in ids {
             match (busy(sa), sa.crypto.as_ref(), sa.remote_id.as_ref()) {
                 (None, Some(crypto), Some(remote_id)) => sas.push((sa, crypto, remote_id)),
                 (Some(reason), ..) => skipped.push((id, reason)),
@@ -459,7 +459,8 @@ impl Engine {
         let adopted = self.index_resumed(&sa);
         self.ids_above(&sa);
         if let Some(d) = s.rekey_in {
-            self.timers.schedule(TimerKey::IkeRekey(sa.id), now + d);
+            self.timers
+                .schedule(TimerKey::IkeRekey(sa.id), now.saturating_add(d));
         }
         self.rearm_dpd(now, &sa);
         if sa.nat.here {

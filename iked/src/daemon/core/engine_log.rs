@@ -1,6 +1,18 @@
 //! The engine's log records printed as charon prints them, and the filter that tells the
 //! engine which groups anyone prints (so it builds no text nobody reads). Pure functions of the
 //! tracing subscriber; nothing here knows the core.
+// Peer-derived data passes here (engine log text quotes what peers sent): outside tests the
+// module denies the panicking lints, as the datagram path does (DEVELOPING.md, "Lints").
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use iked_ike::engine::{LogGroup, LogGroups};
 

@@ -1,5 +1,18 @@
 //! Engine and kernel events: kernel ACQUIREs and the request pump, engine events turned into
 //! log lines, VICI broadcasts and the `close_action`/`dpd_action`/`keyingtries` follow-ups.
+// Peer-derived data passes here (engine events carry what peers sent (identities, selectors,
+// notify data)): outside tests the module denies the panicking lints, as the datagram path does
+// (DEVELOPING.md, "Lints").
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use iked_ike::engine::{ChildSaId, DownReason, Event, IkeSaId, KernelEvent, LogGroup, Timestamp};
 
@@ -423,7 +436,7 @@ impl Core {
                 tracing::warn!(target: "IKE", "giving up on {name} after keyingtries");
                 return;
             }
-            Some(n) => Some(n - 1),
+            Some(n) => Some(n.saturating_sub(1)),
             None => None,
         };
         let refs: Vec<&str> = auto.children.iter().map(String::as_str).collect();

@@ -20,6 +20,18 @@
 //!   matching, which blocks its thread; iked never does).
 //! - Trap policies (`start_action = trap`) of a connection whose peer is a name are installed
 //!   towards what it resolved to, once it has (charon resolves when installing them).
+// Peer-derived data passes here (addresses come back from DNS): outside tests the module denies
+// the panicking lints, as the datagram path does (DEVELOPING.md, "Lints").
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, ToSocketAddrs};
@@ -265,7 +277,7 @@ impl Core {
         };
         self.engine.set_resolved(&name, addrs.clone());
         self.names.cache.insert(name, addrs);
-        self.names.next_refresh = Some(now + REFRESH_INTERVAL);
+        self.names.next_refresh = Some(now.saturating_add(REFRESH_INTERVAL));
         let in_flight = &self.names.in_flight;
         let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.names.waiting)
             .into_iter()
@@ -319,7 +331,9 @@ impl Core {
                 Deferred::Vici { responder, .. } => responder.respond(error_response(msg)),
                 auto => {
                     tracing::info!(target: "IKE", ike = conn, "retrying {conn} in {}s", RETRY_INTERVAL.as_secs());
-                    self.names.retries.push((now + RETRY_INTERVAL, auto));
+                    self.names
+                        .retries
+                        .push((now.saturating_add(RETRY_INTERVAL), auto));
                 }
             }
             return;
