@@ -1,6 +1,8 @@
 //! Hitless restart with trap and shunt policies installed, through the real netlink XFRM
 //! backend in a network namespace on the host (policies need no ESP in the kernel; issue 17):
-//! iked with a `start_action = trap` child, a marked drop shunt and a pass shunt is sent
+//! iked with a `start_action = trap` child under `%unique` marks (reinstalled once by a reload,
+//! so its reqid and marks are no longer a fresh process's first ones), a marked drop shunt
+//! and a pass shunt is sent
 //! SIGUSR2 and leaves the policies in the kernel; the next iked resumes from the state file and
 //! takes them over in place: at no moment is one of them deleted (`ip xfrm monitor` sees no
 //! deletion, so no gap), the kernel never holds two copies (same policies, same count), the
@@ -37,13 +39,16 @@ const SHUNTS: &str = "
   }
 ";
 
-/// The seed connection with its child trapped, and the shunts (`with_all`), or only an
-/// unrelated shunt-free configuration (nothing of the above).
-fn config(with_all: bool) -> String {
-    let seed = seed_conf("BFL-BFR", "192.168.50.1", "192.168.50.2", "host1", "host2").replace(
-        "hw_offload = packet",
-        "hw_offload = no\n        start_action = trap",
-    );
+/// The seed connection with its child trapped under unique marks (`esp` its ESP proposal),
+/// and the shunts (`with_all`), or the secrets only (every connection unloaded).
+fn config(with_all: bool, esp: &str) -> String {
+    let seed = seed_conf("BFL-BFR", "192.168.50.1", "192.168.50.2", "host1", "host2")
+        .replace(
+            "hw_offload = packet",
+            "hw_offload = no\n        start_action = trap\n        mark_in = %unique\n        \
+             mark_out = %unique",
+        )
+        .replace("aes128gcm128-x25519-esn", esp);
     if with_all {
         seed.replacen("connections {", &format!("connections {{{SHUNTS}"), 1)
     } else {
@@ -110,7 +115,7 @@ fn traps_and_shunts_survive_a_hitless_restart_owned_by_the_new_process() {
     );
     let dir = scratch("hitless-pols");
     let conf = dir.join("swanctl.conf");
-    std::fs::write(&conf, config(true)).unwrap();
+    std::fs::write(&conf, config(true, "aes128gcm128-x25519-esn")).unwrap();
     let state = dir.join("run").join("handover.state");
     let socket = dir.join("iked.vici");
     let mut procs = Processes::default();
@@ -118,7 +123,22 @@ fn traps_and_shunts_survive_a_hitless_restart_owned_by_the_new_process() {
     let (first, log1) = start(&ns.0, &dir, &conf, &state, "first");
     procs.add("first", first);
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    // A reload that replaces the trapped connection reinstalls its trap under a new reqid and
+    // new unique marks (mark 2): a next process that started its marks and trap reqids afresh
+    // would install it with mark 1 next to it (a duplicate) and sweep this one (a gap).
+    std::fs::write(&conf, config(true, "aes256gcm16-x25519-esn")).unwrap();
+    let out = ikectl(&socket, &["load-all", "--file", conf.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}\n{}", read(&log1));
     let before = policies(&ns.0);
+    assert_eq!(
+        before
+            .iter()
+            .filter(|l| l.contains("mark 0x2/0xffffffff"))
+            .count(),
+        2,
+        "the replaced trap's unique mark: {before:#?}\n{}",
+        read(&log1)
+    );
     // The trap (out, in: transport), the guard (out, in, fwd) and the bypass (out, in, fwd).
     assert_eq!(before.len(), 8, "{before:#?}\n{}", read(&log1));
     assert_eq!(
@@ -185,6 +205,8 @@ fn traps_and_shunts_survive_a_hitless_restart_owned_by_the_new_process() {
             .collect()
     };
     assert_eq!(shape(&after), shape(&before), "{}", read(&log2));
+    // The taken-over trap is no leftover of a tunnel to re-establish: nothing is initiated.
+    assert!(!read(&log2).contains("re-establishing"), "{}", read(&log2));
     let seen = read(&events);
     assert!(
         !seen.contains("Deleted") && !seen.contains("Expired"),
@@ -196,7 +218,7 @@ fn traps_and_shunts_survive_a_hitless_restart_owned_by_the_new_process() {
     }
 
     // Unloading the connections removes what the new process took over.
-    std::fs::write(&conf, config(false)).unwrap();
+    std::fs::write(&conf, config(false, "")).unwrap();
     let out = ikectl(&socket, &["load-all", "--file", conf.to_str().unwrap()]);
     assert!(out.status.success(), "{out:?}\n{}", read(&log2));
     let left = policies(&ns.0);
