@@ -25,6 +25,7 @@ pub mod ovs;
 mod ovs_upstream;
 mod peers;
 mod rekey_cmd;
+mod restart_seq;
 mod xfrmi;
 
 pub use dpd::Action as DpdAction;
@@ -85,6 +86,10 @@ pub enum Kind {
     /// iked restarts hitlessly (SIGUSR2 hand-over) under a UDP/4789 stream: nothing lost,
     /// SPIs and IKE SA unchanged, CHILD and IKE rekeys work after it (see [`hitless`]).
     HitlessIked,
+    /// Against one peer in one set-up: SIGKILL and restart, SIGTERM and restart, hitless
+    /// restart under a stream with CHILD and IKE rekeys after it, each step asserted and its
+    /// restart gap reported (see [`restart_seq`]).
+    RestartSequence,
     /// iked's hand-over state is corrupted before the next start: refused with a clear
     /// error, the tunnel comes back by clean recovery (see [`hitless`]).
     HitlessCorruptState,
@@ -764,6 +769,7 @@ fn run_body(sc: &Scenario, ctx: &Context, dir: &Path) -> Result<(), LabError> {
         Kind::CrashIked => crash::run(sc, ctx, dir, &mut hosts),
         Kind::HitlessIked => hitless::run(sc, ctx, dir, &mut hosts),
         Kind::HitlessCorruptState => hitless::run_corrupt(sc, ctx, dir, &mut hosts),
+        Kind::RestartSequence => restart_seq::run(sc, ctx, dir, &mut hosts),
         Kind::Cert(case) if case.is_negative() => cert_refused(sc, ctx, &hosts, case),
         Kind::Cert(_) => seed(sc, ctx, dir, &hosts).map(|_| ()),
         Kind::NattForced(_) => natt::run(sc, ctx, dir, &hosts),

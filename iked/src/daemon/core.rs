@@ -159,6 +159,8 @@ pub struct Core {
     /// Failed CHILD_SAs per IKE SA, newest last, one per child name.
     traps: Vec<TrapPolicy>,
     next_trap_reqid: u32,
+    /// Trap reqids an earlier iked handed over, by (connection, child), until reinstalled.
+    handed_traps: HashMap<(String, String), u32>,
     /// Installed shunts (`mode = pass|drop`).
     shunts: super::shunts::ShuntTable,
     /// Whether connections wait for their local addresses (the daemon; not in-process tests).
@@ -208,6 +210,7 @@ impl Core {
             child_meta: HashMap::new(),
             traps: Vec::new(),
             next_trap_reqid: TRAP_REQID_BASE,
+            handed_traps: HashMap::new(),
             shunts: Default::default(),
             check_addrs: false,
             waiting: HashSet::new(),

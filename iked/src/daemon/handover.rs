@@ -7,8 +7,10 @@
 //!   engine's snapshot of its established IKE SAs ([`iked_ike::engine::Snapshot`]) with the
 //!   kernel reqid space it used to [`DEFAULT_STATE_FILE`] (`--state-file`), and exits without
 //!   sending DELETEs or touching the kernel: ESP keeps flowing on the kernel SAs.
-//! - The file: `IKEDHAND` | version (u16) | reqid offset (u32) | engine snapshot (itself
-//!   versioned and checksummed). It is written to a temporary name created exclusively with
+//! - The file: `IKEDHAND` | version (u16) | reqid offset (u32) | daemon state length (u32) |
+//!   daemon state (`handover_state`: unique marks, trap reqids) | engine snapshot (itself
+//!   versioned and checksummed). Version 1 (no daemon state) is still read: an upgrade from
+//!   an iked that wrote it stays hitless. It is written to a temporary name created exclusively with
 //!   mode 0600 in a directory created 0700, fsynced and renamed into place (atomic: a reader
 //!   sees the whole file or none). It holds IKE keys: buffers are zeroizing, nothing of it
 //!   is ever logged.
@@ -29,14 +31,18 @@ use zeroize::Zeroizing;
 pub const DEFAULT_STATE_FILE: &str = "/run/iked/handover.state";
 
 const MAGIC: &[u8; 8] = b"IKEDHAND";
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
 const HEADER: usize = 14;
+/// Version 2's header: version 1's and the daemon state's length.
+const HEADER_V2: usize = HEADER + 4;
 /// No real state comes near this (about 1 KiB per IKE SA); a larger file is refused unread.
 const MAX_LEN: u64 = 256 << 20;
 
-/// A state read back: the reqid space and the engine's snapshot.
+/// A state read back: the reqid space, the daemon's state and the engine's snapshot.
 pub struct SavedState {
     pub reqid_offset: u32,
+    /// `handover_state::DaemonState`'s bytes (empty from a version-1 file).
+    pub daemon: Vec<u8>,
     pub engine: Zeroizing<Vec<u8>>,
 }
 
@@ -44,6 +50,7 @@ impl std::fmt::Debug for SavedState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SavedState")
             .field("reqid_offset", &self.reqid_offset)
+            .field("daemon_len", &self.daemon.len())
             .field("engine_len", &self.engine.len())
             .finish()
     }
@@ -68,12 +75,15 @@ pub enum HandoverError {
     Truncated(PathBuf),
 }
 
-/// The file's bytes for `engine` (a snapshot) and the reqid space `offset`.
-pub fn encode(offset: u32, engine: &[u8]) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(HEADER + engine.len()));
+/// The file's bytes for `engine` (a snapshot), the daemon's state and the reqid space
+/// `offset`.
+pub fn encode(offset: u32, daemon: &[u8], engine: &[u8]) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(HEADER_V2 + daemon.len() + engine.len()));
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_be_bytes());
     out.extend_from_slice(&offset.to_be_bytes());
+    out.extend_from_slice(&(daemon.len() as u32).to_be_bytes());
+    out.extend_from_slice(daemon);
     out.extend_from_slice(engine);
     out
 }
@@ -87,13 +97,26 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<SavedState, HandoverError> {
         return Err(HandoverError::Truncated(path.to_owned()));
     }
     let version = u16::from_be_bytes([bytes[8], bytes[9]]);
-    if version != VERSION {
-        return Err(HandoverError::Version(path.to_owned(), version));
-    }
     let reqid_offset = u32::from_be_bytes([bytes[10], bytes[11], bytes[12], bytes[13]]);
+    let (daemon, engine) = match version {
+        1 => (Vec::new(), &bytes[HEADER..]),
+        VERSION => {
+            let len = bytes
+                .get(HEADER..HEADER_V2)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                .ok_or_else(|| HandoverError::Truncated(path.to_owned()))?;
+            let end = HEADER_V2
+                .checked_add(len)
+                .filter(|end| *end <= bytes.len())
+                .ok_or_else(|| HandoverError::Truncated(path.to_owned()))?;
+            (bytes[HEADER_V2..end].to_vec(), &bytes[end..])
+        }
+        _ => return Err(HandoverError::Version(path.to_owned(), version)),
+    };
     Ok(SavedState {
         reqid_offset,
-        engine: Zeroizing::new(bytes[HEADER..].to_vec()),
+        daemon,
+        engine: Zeroizing::new(engine.to_vec()),
     })
 }
 
@@ -185,7 +208,7 @@ mod tests {
     #[test]
     fn the_state_file_is_private_atomic_and_read_once() {
         let path = scratch("once");
-        let bytes = encode(7, b"IKEDSNAP-engine");
+        let bytes = encode(7, b"daemon", b"IKEDSNAP-engine");
         write(&path, &bytes).unwrap();
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o600, "file mode");
@@ -198,6 +221,7 @@ mod tests {
         );
         let state = take(&path).unwrap().unwrap();
         assert_eq!(state.reqid_offset, 7);
+        assert_eq!(state.daemon, b"daemon");
         assert_eq!(&state.engine[..], b"IKEDSNAP-engine");
         assert!(take(&path).unwrap().is_none(), "used at most once");
         let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());
@@ -207,14 +231,14 @@ mod tests {
     fn a_readable_or_foreign_state_file_is_refused_and_removed() {
         use std::os::unix::fs::PermissionsExt;
         let path = scratch("insecure");
-        write(&path, &encode(0, b"x")).unwrap();
+        write(&path, &encode(0, b"", b"x")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let err = take(&path).unwrap_err();
         assert!(matches!(err, HandoverError::Insecure(..)), "{err}");
         assert!(!path.exists());
         // A symlink is never followed.
         let target = path.with_file_name("target");
-        write(&target, &encode(0, b"x")).unwrap();
+        write(&target, &encode(0, b"", b"x")).unwrap();
         std::os::unix::fs::symlink(&target, &path).unwrap();
         assert!(matches!(take(&path), Err(HandoverError::Io(..))));
         assert!(target.exists(), "the link's target is left alone");
@@ -232,8 +256,22 @@ mod tests {
             decode(p, b"IKEDHAND\x00"),
             Err(HandoverError::Truncated(_))
         ));
-        let mut v2 = encode(0, b"").to_vec();
-        v2[9] = 2;
-        assert!(matches!(decode(p, &v2), Err(HandoverError::Version(_, 2))));
+        let mut v3 = encode(0, b"", b"").to_vec();
+        v3[9] = 3;
+        assert!(matches!(decode(p, &v3), Err(HandoverError::Version(_, 3))));
+        // A daemon state longer than the file, or no room for its length.
+        let mut long = encode(0, b"abc", b"").to_vec();
+        long.truncate(long.len() - 1);
+        assert!(matches!(decode(p, &long), Err(HandoverError::Truncated(_))));
+        assert!(matches!(
+            decode(p, &encode(0, b"", b"")[..HEADER + 2]),
+            Err(HandoverError::Truncated(_))
+        ));
+        // Version 1 (an upgrade from an iked without the daemon state): all engine.
+        let mut v1 = b"IKEDHAND\x00\x01\x00\x00\x00\x05".to_vec();
+        v1.extend_from_slice(b"IKEDSNAP");
+        let s = decode(p, &v1).unwrap();
+        assert_eq!((s.reqid_offset, s.daemon.len()), (5, 0));
+        assert_eq!(&s.engine[..], b"IKEDSNAP");
     }
 }

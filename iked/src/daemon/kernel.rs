@@ -97,6 +97,10 @@ pub trait KernelBackend {
     ) -> Vec<(ChildSaId, String)> {
         Vec::new()
     }
+    /// Hitless restart: the unique marks and interface ids in use (`handover_state`).
+    fn mark_allocator(&mut self) -> Option<&mut super::marks::MarkAllocator> {
+        None
+    }
     /// Kernel events (ACQUIRE, EXPIRE) that arrived since the last call.
     fn poll_events(&mut self) -> Vec<KernelEvent> {
         Vec::new()
@@ -296,6 +300,10 @@ impl KernelBackend for Recording {
 
     fn child_marks(&self, child: ChildSaId) -> Option<iked_ike::marks::ResolvedMarks> {
         self.child_marks.get(&child).copied()
+    }
+
+    fn mark_allocator(&mut self) -> Option<&mut super::marks::MarkAllocator> {
+        Some(&mut self.marks)
     }
 }
 
@@ -1286,6 +1294,10 @@ impl KernelBackend for Xfrm {
 
     fn reqid_offset(&self) -> u32 {
         self.reqids.offset()
+    }
+
+    fn mark_allocator(&mut self) -> Option<&mut super::marks::MarkAllocator> {
+        Some(&mut self.marks)
     }
 
     fn adopt(

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use iked_ike::marks::{ChildMarks, IfIdSpec, MarkValue, ResolvedMarks};
 
 /// Hands out unique values and remembers them per reqid.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MarkAllocator {
     next_mark: u32,
     next_if_id: u32,
@@ -56,6 +56,24 @@ impl MarkAllocator {
     /// Forgets the unique values of `reqid` (its last CHILD_SA is gone).
     pub fn release(&mut self, reqid: u32) {
         self.by_reqid.remove(&reqid);
+    }
+
+    /// Everything it knows, for a hitless restart: the counters and, sorted by reqid, the
+    /// unique values in use (`handover_state`).
+    pub fn parts(&self) -> (u32, u32, Vec<(u32, ResolvedMarks)>) {
+        let mut used: Vec<_> = self.by_reqid.iter().map(|(r, m)| (*r, *m)).collect();
+        used.sort_by_key(|(r, _)| *r);
+        (self.next_mark, self.next_if_id, used)
+    }
+
+    /// The allocator [`MarkAllocator::parts`] described: the next process goes on handing out
+    /// values after the earlier one's, and the SAs and policies it adopts keep theirs.
+    pub fn from_parts(next_mark: u32, next_if_id: u32, used: Vec<(u32, ResolvedMarks)>) -> Self {
+        Self {
+            next_mark,
+            next_if_id,
+            by_reqid: used.into_iter().collect(),
+        }
     }
 }
 

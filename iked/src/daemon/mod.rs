@@ -15,6 +15,7 @@ pub mod config;
 pub mod core;
 pub mod creds;
 pub mod handover;
+pub mod handover_state;
 pub mod kernel;
 pub mod kernel_types;
 pub mod knl_text;

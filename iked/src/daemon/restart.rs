@@ -25,10 +25,10 @@ pub async fn hand_over(
     tracing::info!(target: "DMN", "handing over to the next iked (restart): keeping the kernel SAs");
     let _ = crate::notify::notify("STOPPING=1");
     let until = crate::clock::now() + SETTLE;
-    let (snapshot, offset) = loop {
-        let (snapshot, offset) = core.hand_over_snapshot(super::now());
+    let (snapshot, offset, daemon) = loop {
+        let (snapshot, offset, daemon) = core.hand_over_snapshot(super::now());
         if snapshot.skipped.is_empty() || crate::clock::now() >= until {
-            break (snapshot, offset);
+            break (snapshot, offset, daemon);
         }
         tokio::select! {
             Some(d) = datagrams.recv() => {
@@ -43,7 +43,7 @@ pub async fn hand_over(
     for (id, why) in &snapshot.skipped {
         tracing::warn!(target: "DMN", "hand-over: IKE_SA [{}] not handed over ({why}); the next iked recovers it cleanly", id.0);
     }
-    let bytes = handover::encode(offset, &snapshot.bytes);
+    let bytes = handover::encode(offset, &daemon, &snapshot.bytes);
     match handover::write(path, &bytes) {
         Ok(()) => tracing::info!(
             target: "DMN",

@@ -3,8 +3,9 @@
 //! Contract: [`peer_rows`] gives a peer family (strongSwan 6, Libreswan 5) a baseline against
 //! itself and iked's rows against it: the seed in both roles, child-only then IKE delete by
 //! each side, CHILD and IKE rekey by each side under traffic, cookies, DPD for each
-//! `dpd_action`, a `%any` responder on either side, and the certificate rows (self-signed and
-//! CA-signed in both roles, three refusals); strongSwan 6 also gets `hw_offload = packet` on
+//! `dpd_action`, a `%any` responder on either side, the certificate rows (self-signed and
+//! CA-signed in both roles, three refusals), and crash, stop and hitless restart of iked in
+//! one set-up per role (issue 17); strongSwan 6 also gets `hw_offload = packet` on
 //! both ends. Row ids end in the family's tag
 //! (`-strongswan6`, `-libreswan5`).
 
@@ -207,6 +208,23 @@ pub fn peer_rows(peer: Implementation) -> Vec<Scenario> {
         Bfl,
     ));
     rows.extend(cert_rows(t, peer));
+    // Issue 17 against this peer, both roles, one set-up each: crash, stop and hitless restart
+    // in sequence (`restart_seq.rs`), not one row per step (CI time).
+    rows.push(Scenario::new(
+        format!("iked-initiates-restarts-{t}"),
+        RestartSequence,
+        Iked,
+        peer,
+        Bfl,
+    ));
+    // Libreswan initiates the seed here too, but the row passed against it (no mark).
+    rows.push(Scenario::new(
+        format!("iked-responds-restarts-{t}"),
+        RestartSequence,
+        peer,
+        Iked,
+        Bfl,
+    ));
     if peer == Libreswan {
         let id = format!("iked-rekey-ike-by-iked-{t}");
         for row in rows.iter_mut().filter(|r| r.id == id) {

@@ -487,9 +487,18 @@ impl Core {
         {
             return self.shunts.install(self.kernel.as_mut(), shunt);
         }
-        let trap = super::super::traps::build_to(conn, child_name, self.next_trap_reqid, resolved)?;
+        // The reqid (so the unique marks) the earlier iked installed it with, if it handed
+        // it over: the policy is then the same kernel object, updated in place.
+        let key = (conn_name.to_owned(), child_name.to_owned());
+        let handed = self.handed_traps.get(&key).copied();
+        let reqid = handed.unwrap_or(self.next_trap_reqid);
+        let trap = super::super::traps::build_to(conn, child_name, reqid, resolved)?;
         self.kernel.install_trap(&trap)?;
-        self.next_trap_reqid += 1;
+        if handed.is_some() {
+            self.handed_traps.remove(&key);
+        } else {
+            self.next_trap_reqid += 1;
+        }
         self.traps.push(trap);
         Ok(())
     }
