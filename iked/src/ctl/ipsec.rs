@@ -18,6 +18,10 @@
 //!   `name[n]` IKE SA #n, `name{n}` CHILD_SA #n, `name[*]`/`name{*}` all of that name; `-nb`
 //!   does not wait. An id whose SA carries another name matches nothing (a stale listing must
 //!   not take down another tunnel). `up <name>` / `stroke up-nb <name>` initiate.
+//!   Deviation: `stroke down-nb name` takes every IKE SA of that name, not the first, and
+//!   forces them (VICI `force`: gone at once, DELETE best-effort), since ovs-monitor-ipsec
+//!   removes a tunnel with it and expects nothing left, and crossed ACQUIREs on both hosts can
+//!   leave two IKE SAs of one connection, one of them retransmitting to a peer that dropped it.
 //! - Exit statuses are strongSwan's: 0 done, 7 daemon not running (3 for `status`, 255 for
 //!   `stroke`), 2 usage. Deviation: `update`/`restart` are synchronous and exit 1 when the file
 //!   has errors (starter's are asynchronous and exit 0), so callers see the located errors.
@@ -264,10 +268,15 @@ fn sa_entries(client: &mut Client) -> Result<Vec<SaEntry>, ClientError> {
 }
 
 fn terminate(env: &Env, spec_text: &str, wait: bool, unreachable: i32) -> i32 {
-    let Some(spec) = parse_spec(spec_text) else {
+    let Some(mut spec) = parse_spec(spec_text) else {
         println!("error parsing specifier string");
         return super::EXIT_OK;
     };
+    // `down-nb name`: all of the connection's IKE SAs, forced (see the module's deviation).
+    let force = !wait;
+    if force && spec.id.is_none() {
+        spec.all = true;
+    }
     let Ok(mut client) = connect(env) else {
         eprintln!("failed to connect to iked at {}", env.uri);
         return unreachable;
@@ -289,9 +298,12 @@ fn terminate(env: &Env, spec_text: &str, wait: bool, unreachable: i32) -> i32 {
     }
     for sa in selected {
         let key = if sa.child { "child-id" } else { "ike-id" };
-        let req = Message::new()
+        let mut req = Message::new()
             .kv(key, sa.id.to_string())
             .kv("timeout", if wait { "0" } else { "-1" });
+        if force {
+            req = req.kv("force", "yes");
+        }
         match client.request("terminate", req) {
             Ok(res) => match crate::vici::client::check_success(&res) {
                 Ok(()) => println!(

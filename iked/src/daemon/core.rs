@@ -41,6 +41,9 @@ use super::kernel::{KernelBackend, TrapPolicy};
 use crate::vici::server::{BroadcastEvent, Responder};
 
 mod about;
+#[cfg(test)]
+mod acquire_tests;
+mod acquires;
 mod control;
 mod engine_log;
 mod events;
@@ -158,6 +161,8 @@ pub struct Core {
     child_meta: HashMap<ChildSaId, ChildMeta>,
     /// Failed CHILD_SAs per IKE SA, newest last, one per child name.
     traps: Vec<TrapPolicy>,
+    /// ACQUIREs being acted on, per trap (`core/acquires.rs`).
+    acquires: acquires::Acquires,
     next_trap_reqid: u32,
     /// Installed shunts (`mode = pass|drop`).
     shunts: super::shunts::ShuntTable,
@@ -207,6 +212,7 @@ impl Core {
             sa_meta: HashMap::new(),
             child_meta: HashMap::new(),
             traps: Vec::new(),
+            acquires: Default::default(),
             next_trap_reqid: TRAP_REQID_BASE,
             shunts: Default::default(),
             check_addrs: false,
