@@ -187,7 +187,7 @@ pub struct Core {
 }
 
 /// The reqid range trap policies use, far above the engine's CHILD_SA ids.
-const TRAP_REQID_BASE: u32 = 1 << 24;
+pub(crate) const TRAP_REQID_BASE: u32 = 1 << 24;
 
 impl Core {
     pub fn new(
