@@ -78,30 +78,16 @@ impl Core {
             tracing::debug!(target: "KNL", "ignoring acquire for reqid {reqid}: {}/{} is installed", trap.connection, trap.child);
             return;
         }
-        // As charon: a further child of a connection whose IKE SA is up is created in that
-        // IKE SA (CREATE_CHILD_SA), not in a new one the peer's `unique` would replace the
-        // first by; one still connecting takes the child along (`start_children` reuses it).
-        let established = sas
-            .iter()
-            .find(|sa| sa.name == trap.connection && sa.established)
-            .map(|sa| sa.id);
-        let started = if let Some(ike) = established {
-            tracing::info!(target: "KNL", "acquire for reqid {reqid}: creating {}/{} in IKE SA {ike:?}", trap.connection, trap.child);
-            match self.engine.create_child(now, ike, &trap.child) {
-                Ok(_) => Some(ike),
-                Err(e) => {
-                    tracing::error!(target: "KNL", "creating {} failed: {e}", trap.child);
-                    None
-                }
-            }
-        } else {
-            tracing::info!(target: "KNL", "acquire for reqid {reqid}: initiating {}/{}", trap.connection, trap.child);
-            let tries = self
-                .find_conn(&trap.connection)
-                .map(|c| c.keyingtries)
-                .unwrap_or(1);
-            self.auto_initiate(now, &trap.connection, vec![trap.child.clone()], tries)
-        };
+        // As charon (`checkout_by_config` with `reuse_ikesa`): the child is created in the
+        // connection's IKE SA that is up or being set up by us and not being deleted
+        // (CREATE_CHILD_SA), not in a new one the peer's `unique` would replace the first by;
+        // only without one is a new IKE SA initiated (`Engine::start_children`).
+        tracing::info!(target: "KNL", "acquire for reqid {reqid}: initiating {}/{}", trap.connection, trap.child);
+        let tries = self
+            .find_conn(&trap.connection)
+            .map(|c| c.keyingtries)
+            .unwrap_or(1);
+        let started = self.auto_initiate(now, &trap.connection, vec![trap.child.clone()], tries);
         if let Some(ike) = started {
             self.acquires.start(reqid, ike);
         }
