@@ -267,16 +267,29 @@ fn sa_entries(client: &mut Client) -> Result<Vec<SaEntry>, ClientError> {
     Ok(out)
 }
 
+/// What `down` (`wait`) or `down-nb` selects: `down-nb name` takes all of the connection's
+/// IKE SAs (see the module's deviation).
+pub fn down_spec(mut spec: Spec, wait: bool) -> Spec {
+    if !wait && spec.id.is_none() {
+        spec.all = true;
+    }
+    spec
+}
+
+/// The VICI `terminate` request for `sa`: `down-nb` forces (see the module's deviation).
+pub fn terminate_request(sa: &SaEntry, wait: bool) -> Message {
+    let key = if sa.child { "child-id" } else { "ike-id" };
+    let req = Message::new()
+        .kv(key, sa.id.to_string())
+        .kv("timeout", if wait { "0" } else { "-1" });
+    if wait { req } else { req.kv("force", "yes") }
+}
+
 fn terminate(env: &Env, spec_text: &str, wait: bool, unreachable: i32) -> i32 {
-    let Some(mut spec) = parse_spec(spec_text) else {
+    let Some(spec) = parse_spec(spec_text).map(|s| down_spec(s, wait)) else {
         println!("error parsing specifier string");
         return super::EXIT_OK;
     };
-    // `down-nb name`: all of the connection's IKE SAs, forced (see the module's deviation).
-    let force = !wait;
-    if force && spec.id.is_none() {
-        spec.all = true;
-    }
     let Ok(mut client) = connect(env) else {
         eprintln!("failed to connect to iked at {}", env.uri);
         return unreachable;
@@ -297,14 +310,7 @@ fn terminate(env: &Env, spec_text: &str, wait: bool, unreachable: i32) -> i32 {
         return super::EXIT_OK;
     }
     for sa in selected {
-        let key = if sa.child { "child-id" } else { "ike-id" };
-        let mut req = Message::new()
-            .kv(key, sa.id.to_string())
-            .kv("timeout", if wait { "0" } else { "-1" });
-        if force {
-            req = req.kv("force", "yes");
-        }
-        match client.request("terminate", req) {
+        match client.request("terminate", terminate_request(&sa, wait)) {
             Ok(res) => match crate::vici::client::check_success(&res) {
                 Ok(()) => println!(
                     "{} {}{}{}{} {}",
