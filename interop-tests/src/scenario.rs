@@ -200,21 +200,6 @@ impl Scenario {
     }
 }
 
-/// Seen in the branch runs of 2026-12-07 16:08-17:00 UTC (h/ovsup, load average 22-31): the
-/// monitor's first refresh ran `ipsec stroke down-nb vx0-in-1[1]` (its greedy parse files every
-/// VXLAN entry as outdated) while that IKE SA, started by an ACQUIRE, was in IKE_AUTH; BFL then
-/// acted on no further ACQUIRE of that trap for 90 s, and BFR put its own ACQUIRE's child on the
-/// IKE SA it was deleting. In the run before, the same row passed bring-up, the monitor restart
-/// and the GRE removal.
-const OVS_UPSTREAM: &str = "issue 20: a trap whose IKE SA the monitor's `stroke down-nb` \
-    deleted mid-IKE_AUTH is not acted on again, and a tunnel's removal can wait behind \
-    retransmits (branch run of 2026-12-07 16:48 UTC)";
-/// What those bugs look like in the rows' reports: an overlay that never comes up, SAs left
-/// after the monitor removed a tunnel, or ESP on an SA already replaced by the duplicate that
-/// crossed ACQUIREs made (seen in a run of `ovs-upstream-psk` at 18:22 UTC).
-const OVS_UPSTREAM_SYMPTOMS: &str =
-    "ping across|pings across|routed|after removing|with SPIs of the installed SAs";
-
 /// Every scenario, baselines first. Kept small: each handshake costs seconds under TCG.
 pub fn all() -> Vec<Scenario> {
     use Kind::*;
@@ -503,24 +488,21 @@ pub fn all() -> Vec<Scenario> {
             Iked,
             Iked,
             Bfl,
-        )
-        .known_failure(OVS_UPSTREAM, OVS_UPSTREAM_SYMPTOMS),
+        ),
         Scenario::new(
             "ovs-upstream-cert-self-signed",
             OvsUpstream(ovs::OvsCase::SelfSigned),
             Iked,
             Iked,
             Bfl,
-        )
-        .known_failure(OVS_UPSTREAM, OVS_UPSTREAM_SYMPTOMS),
+        ),
         Scenario::new(
             "ovs-upstream-cert-ca",
             OvsUpstream(ovs::OvsCase::CaSigned),
             Iked,
             Iked,
             Bfl,
-        )
-        .known_failure(OVS_UPSTREAM, OVS_UPSTREAM_SYMPTOMS),
+        ),
     ];
     for peer in [StrongSwan6, Libreswan] {
         rows.extend(peers::peer_rows(peer));
