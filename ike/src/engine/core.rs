@@ -475,19 +475,6 @@ impl Engine {
         self.queue_child_task(now, child, Task::DeleteChild(child))
     }
 
-    /// Deletes an IKE SA and its children. A half-open SA is dropped silently.
-    pub fn terminate_ike(&mut self, now: Timestamp, ike: IkeSaId) -> Result<(), CommandError> {
-        let sa = self.sas.get_mut(&ike).ok_or(CommandError::UnknownSa)?;
-        if sa.phase.is_established() {
-            sa.tasks.push_front(Task::DeleteIke);
-            self.kick(now, ike);
-        } else {
-            let sa = self.sas.remove(&ike).ok_or(CommandError::UnknownSa)?;
-            self.destroy(sa, DownReason::Local);
-        }
-        Ok(())
-    }
-
     // ----- inputs --------------------------------------------------------------------------
 
     /// Handles one received UDP payload.

@@ -82,6 +82,7 @@ mod revocation;
 mod sa;
 mod snapshot;
 mod stale;
+mod terminate;
 mod unknown_spi;
 
 use std::net::{IpAddr, SocketAddr};

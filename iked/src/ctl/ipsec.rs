@@ -18,6 +18,10 @@
 //!   `name[n]` IKE SA #n, `name{n}` CHILD_SA #n, `name[*]`/`name{*}` all of that name; `-nb`
 //!   does not wait. An id whose SA carries another name matches nothing (a stale listing must
 //!   not take down another tunnel). `up <name>` / `stroke up-nb <name>` initiate.
+//!   Deviation: `stroke down-nb name` takes every IKE SA of that name, not the first, and
+//!   forces them (VICI `force`: gone at once, DELETE best-effort), since ovs-monitor-ipsec
+//!   removes a tunnel with it and expects nothing left, and crossed ACQUIREs on both hosts can
+//!   leave two IKE SAs of one connection, one of them retransmitting to a peer that dropped it.
 //! - Exit statuses are strongSwan's: 0 done, 7 daemon not running (3 for `status`, 255 for
 //!   `stroke`), 2 usage. Deviation: `update`/`restart` are synchronous and exit 1 when the file
 //!   has errors (starter's are asynchronous and exit 0), so callers see the located errors.
@@ -263,8 +267,26 @@ fn sa_entries(client: &mut Client) -> Result<Vec<SaEntry>, ClientError> {
     Ok(out)
 }
 
+/// What `down` (`wait`) or `down-nb` selects: `down-nb name` takes all of the connection's
+/// IKE SAs (see the module's deviation).
+pub fn down_spec(mut spec: Spec, wait: bool) -> Spec {
+    if !wait && spec.id.is_none() {
+        spec.all = true;
+    }
+    spec
+}
+
+/// The VICI `terminate` request for `sa`: `down-nb` forces (see the module's deviation).
+pub fn terminate_request(sa: &SaEntry, wait: bool) -> Message {
+    let key = if sa.child { "child-id" } else { "ike-id" };
+    let req = Message::new()
+        .kv(key, sa.id.to_string())
+        .kv("timeout", if wait { "0" } else { "-1" });
+    if wait { req } else { req.kv("force", "yes") }
+}
+
 fn terminate(env: &Env, spec_text: &str, wait: bool, unreachable: i32) -> i32 {
-    let Some(spec) = parse_spec(spec_text) else {
+    let Some(spec) = parse_spec(spec_text).map(|s| down_spec(s, wait)) else {
         println!("error parsing specifier string");
         return super::EXIT_OK;
     };
@@ -288,11 +310,7 @@ fn terminate(env: &Env, spec_text: &str, wait: bool, unreachable: i32) -> i32 {
         return super::EXIT_OK;
     }
     for sa in selected {
-        let key = if sa.child { "child-id" } else { "ike-id" };
-        let req = Message::new()
-            .kv(key, sa.id.to_string())
-            .kv("timeout", if wait { "0" } else { "-1" });
-        match client.request("terminate", req) {
+        match client.request("terminate", terminate_request(&sa, wait)) {
             Ok(res) => match crate::vici::client::check_success(&res) {
                 Ok(()) => println!(
                     "{} {}{}{}{} {}",

@@ -41,6 +41,9 @@ use super::kernel::{KernelBackend, TrapPolicy};
 use crate::vici::server::{BroadcastEvent, Responder};
 
 mod about;
+#[cfg(test)]
+mod acquire_tests;
+mod acquires;
 mod control;
 mod engine_log;
 mod events;
@@ -158,6 +161,8 @@ pub struct Core {
     child_meta: HashMap<ChildSaId, ChildMeta>,
     /// Failed CHILD_SAs per IKE SA, newest last, one per child name.
     traps: Vec<TrapPolicy>,
+    /// ACQUIREs being acted on, per trap (`core/acquires.rs`).
+    acquires: acquires::Acquires,
     next_trap_reqid: u32,
     /// Trap reqids an earlier iked handed over, by (connection, child), until reinstalled.
     handed_traps: HashMap<(String, String), u32>,
@@ -184,7 +189,7 @@ pub struct Core {
 }
 
 /// The reqid range trap policies use, far above the engine's CHILD_SA ids.
-const TRAP_REQID_BASE: u32 = 1 << 24;
+pub(crate) const TRAP_REQID_BASE: u32 = 1 << 24;
 
 impl Core {
     pub fn new(
@@ -209,6 +214,7 @@ impl Core {
             sa_meta: HashMap::new(),
             child_meta: HashMap::new(),
             traps: Vec::new(),
+            acquires: Default::default(),
             next_trap_reqid: TRAP_REQID_BASE,
             handed_traps: HashMap::new(),
             shunts: Default::default(),

@@ -1050,6 +1050,11 @@ impl KernelBackend for Xfrm {
                     .map(iked_xfrm::PolicySpec::id)
                     .collect();
                     let trap = super::trap_slots::taken_over(&self.traps, &ids);
+                    // As charon's CHILD_SA for a trap: its SAs and policies carry the trap's
+                    // reqid (`trap_slots::reqid`).
+                    if let Some(reqid) = super::trap_slots::reqid(&trap) {
+                        spec.reqid = reqid;
+                    }
                     let replace: Vec<_> = trap.iter().map(iked_xfrm::PolicySpec::id).collect();
                     let installed = self.client.install_child_over(&spec, &replace);
                     if installed.is_err()

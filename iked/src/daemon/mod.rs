@@ -32,6 +32,8 @@ pub mod retire;
 pub mod revocation;
 pub mod shunts;
 pub mod start;
+#[cfg(test)]
+mod trap_reqid;
 pub mod trap_slots;
 pub mod traps;
 

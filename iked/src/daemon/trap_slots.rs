@@ -5,7 +5,8 @@
 //! trap`) wants exactly the slots its trap holds, as in charon's kernel-netlink, where both
 //! are users of one kernel policy. The rules, applied by `kernel::Xfrm`:
 //! - a CHILD_SA installs over the trap's slots (UPDPOLICY) instead of failing with EEXIST
-//!   ([`taken_over`]); when its install fails, the trap's policies are put back;
+//!   ([`taken_over`]), under the trap's reqid ([`reqid`]); when its install fails, the trap's
+//!   policies are put back;
 //! - a CHILD_SA removed while its trap is still wanted gives the slots back to the trap
 //!   ([`restore`]), so the next packet raises an ACQUIRE instead of leaving in clear text;
 //!   while another CHILD_SA for the same traffic is installed (crossed initiations), the slots
@@ -27,6 +28,19 @@ pub fn taken_over(traps: &HashMap<u32, Vec<PolicySpec>>, ids: &[PolicyId]) -> Ve
         .filter(|spec| ids.contains(&spec.id()))
         .cloned()
         .collect()
+}
+
+/// The kernel reqid a CHILD_SA taking over `trap`'s slots installs under: the trap's, as
+/// charon's child_sa reuses its trap's reqid. The kernel then finds the child's outbound SA
+/// through the trap policy's template even before the policies are updated, a new SA replaces
+/// the larval state the trap's ACQUIRE left (instead of leaving it to block further ACQUIREs
+/// for `xfrm_acq_expires`), and when two CHILD_SAs for the same trap are installed (crossed
+/// ACQUIREs), both live under one reqid and the policies select the newest of them.
+pub fn reqid(trap: &[PolicySpec]) -> Option<u32> {
+    trap.iter()
+        .flat_map(|spec| spec.templates.iter())
+        .map(|t| t.reqid)
+        .find(|r| *r != 0)
 }
 
 /// Who takes back the slots `ids` of a CHILD_SA that goes: another CHILD_SA holding some of
@@ -139,6 +153,16 @@ mod tests {
         assert_eq!(h[0].templates[0].reqid, 6);
         let h = heirs([unrelated.as_slice()], &traps, &ids);
         assert_eq!(h[0].templates[0].reqid, 1);
+    }
+
+    #[test]
+    fn a_child_for_a_trap_takes_the_traps_reqid() {
+        let trap = [
+            spec(2, PolicyDirection::Out, 41),
+            spec(2, PolicyDirection::In, 41),
+        ];
+        assert_eq!(reqid(&trap), Some(41));
+        assert_eq!(reqid(&[]), None);
     }
 
     #[test]

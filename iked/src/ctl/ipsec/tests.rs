@@ -198,6 +198,30 @@ fn selection_needs_name_and_id() {
 }
 
 #[test]
+fn down_nb_takes_every_ike_sa_of_the_name_and_forces() {
+    let e = |name: &str, id, child| SaEntry {
+        name: name.into(),
+        id,
+        child,
+    };
+    // Two IKE SAs of one connection (crossed ACQUIREs): `down-nb name` takes both.
+    let sas = vec![
+        e("gre0-1", 1, false),
+        e("gre0-1", 2, false),
+        e("vx0-1", 3, false),
+    ];
+    let nb = |s: &str| select(&down_spec(parse_spec(s).unwrap(), false), &sas);
+    let blocking = |s: &str| select(&down_spec(parse_spec(s).unwrap(), true), &sas);
+    assert_eq!(nb("gre0-1"), [e("gre0-1", 1, false), e("gre0-1", 2, false)]);
+    assert_eq!(nb("gre0-1[2]"), [e("gre0-1", 2, false)]);
+    assert_eq!(blocking("gre0-1"), [e("gre0-1", 1, false)], "as stroke");
+    let forced = terminate_request(&sas[0], false);
+    assert_eq!(forced.get_str("force"), Some("yes"));
+    assert_eq!(forced.get_str("ike-id"), Some("1"));
+    assert_eq!(terminate_request(&sas[0], true).get_str("force"), None);
+}
+
+#[test]
 fn exit_statuses_without_a_daemon() {
     let env = Env {
         conf: PathBuf::from("/nonexistent/ipsec.conf"),

@@ -313,7 +313,13 @@ impl Core {
             let _ = self.engine.terminate_child(now, *c);
         }
         for i in &ikes {
-            let _ = self.engine.terminate_ike(now, *i);
+            // `force` (charon's too): the SA and its kernel state go now, the DELETE is sent
+            // best-effort instead of waiting behind a request the peer may never answer.
+            let _ = if force {
+                self.engine.terminate_ike_forced(now, *i)
+            } else {
+                self.engine.terminate_ike(now, *i)
+            };
         }
         if force || timeout_ms < 0 {
             return responder.respond(success_response());

@@ -27,41 +27,7 @@ impl Core {
     /// goes to the engine (EXPIRE: rekey on soft, delete on hard).
     pub fn handle_kernel_event(&mut self, now: Timestamp, event: KernelEvent) {
         match event {
-            KernelEvent::Acquire { reqid } => {
-                let Some(trap) = self.traps.iter().find(|t| t.reqid == reqid).cloned() else {
-                    self.engine
-                        .handle_kernel(now, KernelEvent::Acquire { reqid });
-                    return;
-                };
-                let busy = self.engine.ike_sas().iter().any(|sa| {
-                    sa.name == trap.connection && sa.children.iter().any(|c| c.name == trap.child)
-                }) || self
-                    .sa_meta
-                    .values()
-                    .any(|m| m.name == trap.connection && m.established_at.is_none());
-                // As charon: a further child of a connection whose IKE SA is up is created in
-                // that IKE SA (CREATE_CHILD_SA), not in a new one the peer's `unique` would
-                // replace the first by.
-                let established = self
-                    .engine
-                    .ike_sas()
-                    .iter()
-                    .find(|sa| sa.name == trap.connection && sa.established)
-                    .map(|sa| sa.id);
-                if !busy && let Some(ike) = established {
-                    tracing::info!(target: "KNL", "acquire for reqid {reqid}: creating {}/{} in IKE SA {ike:?}", trap.connection, trap.child);
-                    if let Err(e) = self.engine.create_child(now, ike, &trap.child) {
-                        tracing::error!(target: "KNL", "creating {} failed: {e}", trap.child);
-                    }
-                } else if !busy {
-                    tracing::info!(target: "KNL", "acquire for reqid {reqid}: initiating {}/{}", trap.connection, trap.child);
-                    let tries = self
-                        .find_conn(&trap.connection)
-                        .map(|c| c.keyingtries)
-                        .unwrap_or(1);
-                    self.auto_initiate(now, &trap.connection, vec![trap.child.clone()], tries);
-                }
-            }
+            KernelEvent::Acquire { reqid } => self.on_acquire(now, reqid),
             other => self.engine.handle_kernel(now, other),
         }
     }
@@ -143,6 +109,7 @@ impl Core {
                 tracing::warn!(target: "IKE", ike = name.as_str(), "establishing IKE_SA {name}[{}] failed: {reason}", sa.0);
                 let msg = format!("establishing IKE_SA '{name}' failed: {reason}");
                 self.complete_initiates(|p| p.ike == sa, Err(msg));
+                self.acquires.ike_gone(sa);
                 let meta = self.sa_meta.remove(&sa);
                 // As charon: `keyingtries` retries a peer that never answered; a refusal
                 // (authentication, proposals) would only be refused again.
@@ -162,6 +129,7 @@ impl Core {
                     )),
                 );
                 self.on_sa_gone(sa, None);
+                self.acquires.ike_gone(sa);
                 let meta = self.sa_meta.remove(&sa);
                 self.after_down(now, &name, None, &reason, meta);
                 self.restart_on_survivor(now, &name);
@@ -182,6 +150,7 @@ impl Core {
                 );
                 self.broadcast("ike-rekey", msg);
                 // Pending requests follow the SA to its successor.
+                self.acquires.moved(old, new);
                 for p in &mut self.pending_initiates {
                     if p.ike == old {
                         p.ike = new;
@@ -201,6 +170,7 @@ impl Core {
                     },
                 );
                 self.broadcast_updown("child-updown", ike, Some(child), true, now);
+                self.acquire_done(ike, &name);
                 self.complete_initiates(
                     |p| p.ike == ike && p.awaiting == Awaiting::Child(name.clone()),
                     Ok(()),
@@ -209,6 +179,7 @@ impl Core {
             Event::ChildFailed { ike, name, reason } => {
                 let ike_name = self.sa_name(ike).unwrap_or_default();
                 tracing::warn!(target: "CHD", ike = ike_name.as_str(), "establishing CHILD_SA {name} failed: {reason}");
+                self.acquire_done(ike, &name);
                 // As charon, list-sas shows nothing for a refused child: the log above and
                 // the initiating command's result carry the refusal (with the kernel's text
                 // when the kernel refused it, e.g. an offload the device cannot do).

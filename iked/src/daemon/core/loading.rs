@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use iked_ike::engine::Timestamp;
+use iked_ike::engine::{IkeSaId, Timestamp};
 
 use super::{AutoStart, Core, LoadReport, SaMeta, StoredConn, StoredSecret};
 use crate::daemon::config;
@@ -429,7 +429,7 @@ impl Core {
         conn: &str,
         children: Vec<String>,
         keyingtries: u32,
-    ) {
+    ) -> Option<IkeSaId> {
         // A new IKE SA of a connection with DNS names resolves them first (off the loop).
         let deferred = super::names::Deferred::Auto {
             conn: conn.to_owned(),
@@ -439,13 +439,14 @@ impl Core {
         let Some(super::names::Deferred::Auto { children, .. }) =
             self.defer_for_names(conn, deferred)
         else {
-            return;
+            return None;
         };
         let refs: Vec<&str> = children.iter().map(String::as_str).collect();
         let options = self.initiate_options(conn);
         match self.engine.start_children(now, conn, &refs, options) {
             Ok(iked_ike::engine::Started::Reused(id)) => {
                 tracing::info!(target: "IKE", ike = conn, "queued {children:?} on IKE SA {}", id.0);
+                Some(id)
             }
             Ok(iked_ike::engine::Started::New(id)) => {
                 tracing::info!(target: "IKE", ike = conn, "initiating {conn} for {:?}", children);
@@ -462,8 +463,12 @@ impl Core {
                         }),
                     },
                 );
+                Some(id)
             }
-            Err(e) => tracing::error!(target: "CFG", "initiating {conn} failed: {e}"),
+            Err(e) => {
+                tracing::error!(target: "CFG", "initiating {conn} failed: {e}");
+                None
+            }
         }
     }
 

@@ -344,7 +344,9 @@ impl Core {
                 conn,
                 children,
                 keyingtries,
-            } => self.auto_initiate(now, &conn, children, keyingtries),
+            } => {
+                self.auto_initiate(now, &conn, children, keyingtries);
+            }
             Deferred::Retry(meta) => self.retry_auto(now, Some(meta)),
             Deferred::Vici { message, responder } => self.initiate(now, &message, responder),
         }

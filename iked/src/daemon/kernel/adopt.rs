@@ -41,6 +41,13 @@ impl Xfrm {
         failed
     }
 
+    /// Whether kernel reqid `reqid` is one of this instance's trap reqids.
+    fn is_trap_reqid(&self, reqid: u32) -> bool {
+        self.reqids
+            .from_kernel(reqid)
+            .is_some_and(|r| r >= crate::daemon::core::TRAP_REQID_BASE)
+    }
+
     fn adopt_one(&mut self, c: &AdoptedChild) -> Result<(), String> {
         let batch = Batch {
             ids: Vec::new(),
@@ -75,6 +82,10 @@ impl Xfrm {
                     id.spi.0, id.dst
                 )
             })?;
+            // A CHILD_SA negotiated for a trap runs under the trap's reqid (`trap_slots`).
+            if i == 0 && state.reqid != spec.reqid && self.is_trap_reqid(state.reqid) {
+                spec.reqid = state.reqid;
+            }
             if state.reqid != spec.reqid {
                 return Err(format!(
                     "SA {:08x} carries reqid {} instead of {}",
