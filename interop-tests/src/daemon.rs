@@ -172,7 +172,6 @@ const CHARON: &str = "/usr/lib/ipsec/charon";
 /// Libreswan's binaries in the trixie root.
 const PLUTO: &str = "/usr/libexec/ipsec/pluto";
 const WHACK: &str = "/usr/libexec/ipsec/whack";
-const ADDCONN: &str = "/usr/libexec/ipsec/addconn";
 /// The script (in the daemon's directory) that imports certificates into pluto's NSS database.
 const NSS_IMPORT: &str = "nss-import.sh";
 
@@ -334,7 +333,8 @@ impl Daemon {
         Ok(())
     }
 
-    /// Waits until the control socket exists and (strongSwan) loads the config with swanctl.
+    /// Waits until the control socket exists and loads the config: strongSwan with swanctl;
+    /// Libreswan loads its own, waited for by [`Daemon::wait_libreswan_loaded`].
     pub fn wait_ready(&mut self) -> Result<(), LabError> {
         let socket = self.socket.clone();
         let waited = wait_until(
@@ -358,7 +358,7 @@ impl Daemon {
         );
         waited?;
         if self.implementation == Implementation::Libreswan {
-            self.load_libreswan_conns()?;
+            self.wait_libreswan_loaded()?;
         }
         if self.implementation.is_charon() {
             self.swanctl(

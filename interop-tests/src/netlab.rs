@@ -88,8 +88,18 @@ fn run_limited(program: &str, args: &[String], limit: Duration) -> std::io::Resu
             buf
         })
     };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -103,7 +113,8 @@ fn run_limited(program: &str, args: &[String], limit: Duration) -> std::io::Resu
                 Ok(status) => status?,
                 Err(_) => {
                     signal_group(pid, "KILL");
-                    rx.recv().map_err(|_| std::io::Error::other("waiter thread lost"))??
+                    rx.recv()
+                        .map_err(|_| std::io::Error::other("waiter thread lost"))??
                 }
             };
             (status, true)

@@ -4,10 +4,21 @@
 //! the daemon's directory (NSS database `nss/`, control socket `run/pluto.ctl`, log
 //! `pluto.log`, config `ipsec.conf` / `ipsec.secrets` from [`crate::libreswan`], certificates
 //! imported by `nss-import.sh` when the configuration has any); each child of
-//! the seed is one conn of that name, loaded with `addconn` once the control socket exists.
+//! the seed is one conn of that name.
+//!
+//! Loading: pluto 5 itself forks `addconn --config <ipsec.conf> --autoall` when its event loop
+//! starts (`run_server`), which adds every `auto=add` conn, tells pluto to listen and rereads
+//! the secrets. The lab used to run its own `addconn --autoall` as soon as the control socket
+//! existed; under TCG load pluto's own addconn then ran after it and re-added (replaced) the
+//! conns, deleting whatever state they had by then: seen as "deleting IKE SA (waiting for KE
+//! to finish)" when `whack --initiate` had already started (issue 19). So
+//! [`Daemon::wait_libreswan_loaded`] loads nothing and waits for pluto's own addconn to finish.
 
-use super::{ADDCONN, ControlResult, Daemon, NSS_IMPORT, PLUTO, WHACK};
+use std::path::Path;
+
+use super::{ControlResult, Daemon, NSS_IMPORT, PLUTO, WHACK};
 use crate::LabError;
+use crate::netlab::wait_until;
 use crate::peer_root::quote;
 
 impl Daemon {
@@ -40,22 +51,26 @@ impl Daemon {
         self.control_in_root(&a, secs)
     }
 
-    /// Loads every `auto=add` conn of the translated ipsec.conf into the running pluto.
-    pub(super) fn load_libreswan_conns(&self) -> Result<(), LabError> {
-        let a = vec![
-            ADDCONN.to_string(),
-            "--config".into(),
-            self.dir.join("ipsec.conf").display().to_string(),
-            "--ctlsocket".into(),
-            self.socket.display().to_string(),
-            "--autoall".into(),
-        ];
-        let r = self.control_in_root(&a, 60)?;
-        if r.ok {
-            Ok(())
-        } else {
-            Err(LabError::Setup(format!("addconn --autoall: {}", r.output)))
-        }
+    /// Waits until pluto's own start-up `addconn` (see the module docs) has loaded the conns,
+    /// listened and read the secrets: it has printed something into pluto's log (`addconn: `
+    /// lines) and is no longer running as pluto's child. Nothing may reach pluto before, or
+    /// that addconn replaces the conns under it.
+    pub(super) fn wait_libreswan_loaded(&self) -> Result<(), LabError> {
+        let pluto = self
+            .pid()
+            .ok_or_else(|| LabError::Setup("pluto is not running".into()))?;
+        wait_until(
+            &format!(
+                "pluto's start-up addconn on {} (log {})",
+                self.side.name(),
+                self.log.display()
+            ),
+            120,
+            || {
+                Ok(self.log_text().contains(ADDCONN_LOG_PREFIX)
+                    && live_children_named(Path::new("/proc"), pluto, "addconn").is_empty())
+            },
+        )
     }
 
     /// Deletes the child `conn`'s IPsec SA (the conn stays loaded, as a charon child does).
@@ -100,5 +115,72 @@ impl Daemon {
             all.output.push_str(&r.output);
         }
         Ok(all)
+    }
+}
+
+/// How pluto prefixes the output of the addconn it forked at start-up in its log.
+const ADDCONN_LOG_PREFIX: &str = "addconn: ";
+
+/// The pids of the processes under `proc_root` (a `/proc`) whose parent is `ppid` and whose
+/// command name is `comm`, zombies excluded (an exited child pluto has not reaped yet is done).
+fn live_children_named(proc_root: &Path, ppid: u32, comm: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir(proc_root) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let (name, state, parent) = parse_stat(&stat)?;
+            (parent == ppid && name == comm && state != 'Z').then_some(pid)
+        })
+        .collect()
+}
+
+/// Command name, state and parent pid from a `/proc/<pid>/stat` line
+/// (`pid (comm) state ppid ...`; the name may itself hold spaces and parentheses).
+fn parse_stat(stat: &str) -> Option<(&str, char, u32)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat.get(open + 1..close)?;
+    let mut rest = stat.get(close + 1..)?.split_whitespace();
+    let state = rest.next()?.chars().next()?;
+    let ppid = rest.next()?.parse().ok()?;
+    Some((name, state, ppid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_give_name_state_and_parent() {
+        assert_eq!(
+            parse_stat("4242 (addconn) S 315 4242 315 0 -1"),
+            Some(("addconn", 'S', 315))
+        );
+        assert_eq!(parse_stat("7 (a (b) c) Z 1 7 7"), Some(("a (b) c", 'Z', 1)));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn only_live_addconn_children_of_pluto_count() {
+        let dir = std::env::temp_dir().join(format!("lsw-proc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (pid, stat) in [
+            ("100", "100 (addconn) S 315 100 1 0"),
+            ("101", "101 (addconn) Z 315 101 1 0"),
+            ("102", "102 (addconn) S 999 102 1 0"),
+            ("103", "103 (whack) S 315 103 1 0"),
+        ] {
+            std::fs::create_dir_all(dir.join(pid)).unwrap();
+            std::fs::write(dir.join(pid).join("stat"), stat).unwrap();
+        }
+        std::fs::create_dir_all(dir.join("self")).unwrap();
+        assert_eq!(live_children_named(&dir, 315, "addconn"), [100]);
+        std::fs::remove_dir_all(dir.join("100")).unwrap();
+        assert!(live_children_named(&dir, 315, "addconn").is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

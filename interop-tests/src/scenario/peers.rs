@@ -79,35 +79,6 @@ fn peer_tag(peer: Implementation) -> &'static str {
     }
 }
 
-/// Seen in the run of 2026-12-07 18:13 UTC (the plain row; the `-any` row failed with the same
-/// symptom in the previous submission's CI run, whose logs are gone; both passed 4 of 4 on
-/// their branch): pluto deleted `bf-in`'s IKE SA #1 while its key exchange was
-/// being computed ("deleting IKE SA (waiting for KE to finish)") before sending IKE_SA_INIT, so
-/// only `bf-out` came up; iked never saw #1. A Libreswan-side event under TCG load, kept visible.
-const LIBRESWAN_KE_RACE: &str = "issue 19: Libreswan 5.2 initiating both seed conns can drop \
-    the first one's IKE SA before its IKE_SA_INIT is sent (\"deleting IKE SA (waiting for KE to \
-    finish)\" in pluto's log; CI runs of 2026-12-07)";
-
-/// Seen in the run of 2026-12-07 18:1x UTC (passed on its branch and in the previous CI run):
-/// with iked initiating both seed children, Libreswan deleted the IKE SA of the first one right
-/// after it was established ("CHILD_SA bf-in{1} down: deleted by the peer" in iked's log), so
-/// the set-up ended with one child; not diagnosed yet.
-const LIBRESWAN_FIRST_SA_DELETED: &str = "issue 19: Libreswan 5.2 deleted the first IKE SA of \
-    the seed right after it was established, leaving one child (run of 2026-12-07 18:1x UTC, \
-    not diagnosed)";
-
-/// Marks a row where Libreswan initiates the seed's two conns with [`LIBRESWAN_KE_RACE`].
-fn libreswan_initiates(row: Scenario, peer: Implementation) -> Scenario {
-    if peer == Implementation::Libreswan {
-        row.known_failure(
-            LIBRESWAN_KE_RACE,
-            "expected 4 ESP SAs (2 CHILD_SAs), found 2",
-        )
-    } else {
-        row
-    }
-}
-
 /// The rows every trixie peer family gets: a baseline of the peer against itself, then iked
 /// against it in both roles (see the README's section on the peers).
 pub fn peer_rows(peer: Implementation) -> Vec<Scenario> {
@@ -117,10 +88,7 @@ pub fn peer_rows(peer: Implementation) -> Vec<Scenario> {
     let mut rows = vec![
         Scenario::new(format!("baseline-seed-{t}"), Seed, peer, peer, Bfl),
         Scenario::new(format!("iked-initiates-seed-{t}"), Seed, Iked, peer, Bfl),
-        libreswan_initiates(
-            Scenario::new(format!("iked-responds-seed-{t}"), Seed, peer, Iked, Bfl),
-            peer,
-        ),
+        Scenario::new(format!("iked-responds-seed-{t}"), Seed, peer, Iked, Bfl),
         Scenario::new(
             format!("iked-delete-child-by-iked-{t}"),
             DeleteChild(Bfl),
@@ -187,15 +155,12 @@ pub fn peer_rows(peer: Implementation) -> Vec<Scenario> {
         ),
     ];
     // A responder (either one) with `remote_addrs = %any` and `dynamic` selectors.
-    rows.push(libreswan_initiates(
-        Scenario::new(
-            format!("iked-responds-seed-any-{t}"),
-            SeedAny,
-            peer,
-            Iked,
-            Bfl,
-        ),
+    rows.push(Scenario::new(
+        format!("iked-responds-seed-any-{t}"),
+        SeedAny,
         peer,
+        Iked,
+        Bfl,
     ));
     // Libreswan's `right=%any` side gets `rightsubnet=0.0.0.0/0` from the translation, without
     // which pluto 5.2 answered the second child's CREATE_CHILD_SA with TS_UNACCEPTABLE
@@ -217,7 +182,7 @@ pub fn peer_rows(peer: Implementation) -> Vec<Scenario> {
         peer,
         Bfl,
     ));
-    // Libreswan initiates the seed here too, but the row passed against it (no mark).
+    // Libreswan initiates the seed here too (its start-up race is handled by `wait_libreswan_loaded`).
     rows.push(Scenario::new(
         format!("iked-responds-restarts-{t}"),
         RestartSequence,
@@ -225,15 +190,6 @@ pub fn peer_rows(peer: Implementation) -> Vec<Scenario> {
         Iked,
         Bfl,
     ));
-    if peer == Libreswan {
-        let id = format!("iked-rekey-ike-by-iked-{t}");
-        for row in rows.iter_mut().filter(|r| r.id == id) {
-            *row = row.clone().known_failure(
-                LIBRESWAN_FIRST_SA_DELETED,
-                "expected 4 ESP SAs (2 CHILD_SAs), found 2",
-            );
-        }
-    }
     if peer == StrongSwan6 {
         rows.extend(strongswan6_rows(t));
     }
