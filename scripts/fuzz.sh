@@ -54,7 +54,13 @@ seed() {
       { head -c 29 "$outer" | tail -c 1; cat "$inner"; } >"$dir/$(basename "$(dirname "$inner")")-$(basename "$inner")"
     done ;;
   established)
-    [ -n "$(ls -A "$dir")" ] || IKED_FUZZ_SEEDS=$dir "$bin_dir/established" -runs=1 >/dev/null 2>&1 || true ;;
+    # The seed mode writes the real exchanges and exits, which libFuzzer reports as a crash of
+    # the empty input: keep that artifact out of the working tree.
+    if [ -z "$(ls -A "$dir")" ]; then
+      (cd "$out" && IKED_FUZZ_SEEDS=$dir "$bin_dir/established" -runs=1 \
+        -artifact_prefix="$out/seed-mode-" >/dev/null 2>&1) || true
+      rm -f "$out"/seed-mode-*
+    fi ;;
   parse) cp examples/*.conf "$dir/" ;;
   load_credentials) find crypto/tests/data -type f -exec cp {} "$dir/" \; ;;
   esac

@@ -178,13 +178,8 @@ fn nat_t_child_installs_esp_in_udp_with_each_sas_ports() {
     };
     let spec = build_child_install(ChildSaId(7), &batch).unwrap();
     assert_eq!(spec.nat_t_ports, Some((4500, 31001)));
-    let (xin, xout) = iked_xfrm::client::child_sa_specs(
-        &spec,
-        iked_xfrm::OffloadMode::None,
-        None,
-        true,
-        true,
-    );
+    let (xin, xout) =
+        iked_xfrm::client::child_sa_specs(&spec, iked_xfrm::OffloadMode::None, None, true, true);
     let ports = |e: Option<iked_xfrm::NatTEncap>| e.map(|e| (e.sport, e.dport));
     assert_eq!(ports(xout.encap), Some((4500, 31001)));
     assert_eq!(ports(xin.encap), Some((31001, 4500)));
@@ -254,8 +249,7 @@ fn rekey_batch_inherits_the_installed_childs_policies() {
         sa_out: Some(rekeyed_sa(Direction::Out, 0xc000_0004)),
         policies: vec![],
     };
-    let InstallPlan::Rekey { old, spec } =
-        plan_install(ChildSaId(9), &rekey, &installed).unwrap()
+    let InstallPlan::Rekey { old, spec } = plan_install(ChildSaId(9), &rekey, &installed).unwrap()
     else {
         panic!("a policy-less batch with an installed reqid is a rekey");
     };
@@ -297,8 +291,7 @@ fn rekey_batch_inherits_the_installed_childs_policies() {
         sa_out: Some(stranger),
         policies: vec![],
     };
-    let InstallPlan::Fresh(orphan_spec) =
-        plan_install(ChildSaId(12), &orphan, &installed).unwrap()
+    let InstallPlan::Fresh(orphan_spec) = plan_install(ChildSaId(12), &orphan, &installed).unwrap()
     else {
         panic!("no installed CHILD_SA has reqid 42");
     };
