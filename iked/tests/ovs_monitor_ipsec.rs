@@ -286,6 +286,15 @@ fn which(program: &str) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
+/// The file's text once `check` accepts it (or the last text read, after 10 s): the monitor
+/// rewrites ipsec.conf and ipsec.secrets in place (truncate, then write) on every change of the
+/// database, so a read can land between the two and see an empty file.
+fn settled_file(path: &std::path::Path, check: impl Fn(&str) -> bool) -> String {
+    let read = || std::fs::read_to_string(path).unwrap_or_default();
+    eventually(Duration::from_secs(10), || check(&read()));
+    read()
+}
+
 fn wait_status(host: &Host, what: &str, check: impl Fn(&str) -> bool) {
     let ok = eventually(Duration::from_secs(30), || check(&host.status()));
     assert!(ok, "{what}; status:\n{}\n{}", host.status(), host.logs());
@@ -557,8 +566,10 @@ fn port_removal_leaves_nothing(a: &Host) {
         "{}",
         a.status()
     );
-    let conf = std::fs::read_to_string(a.root.join("etc/ipsec.conf")).unwrap();
-    assert!(!conf.contains("gre0"), "{conf}");
+    let conf = settled_file(&a.root.join("etc/ipsec.conf"), |c| {
+        c.contains("conn ") && !c.contains("gre0")
+    });
+    assert!(conf.contains("conn ") && !conf.contains("gre0"), "{conf}");
 }
 
 /// A self-signed certificate and key for `cn` (CN last, as ovs-monitor-ipsec reads the CN with
@@ -630,13 +641,15 @@ fn upstream_ovs_monitor_ipsec_self_signed_certificates() {
         });
         h.tunnels_show();
     }
-    let conf = std::fs::read_to_string(a.root.join("etc/ipsec.conf")).unwrap();
+    let conf = settled_file(&a.root.join("etc/ipsec.conf"), |c| {
+        c.contains("leftid=hostA") && c.contains("rightid=hostB")
+    });
+    let secrets = settled_file(&a.root.join("etc/ipsec.secrets"), |s| s.contains(": RSA "));
+    assert!(secrets.contains(": RSA "), "{secrets}");
     assert!(
         conf.contains("leftid=hostA") && conf.contains("rightid=hostB"),
         "{conf}"
     );
-    let secrets = std::fs::read_to_string(a.root.join("etc/ipsec.secrets")).unwrap();
-    assert!(secrets.contains(": RSA "), "{secrets}");
     let check = Command::new(env!("CARGO_BIN_EXE_ikectl"))
         .arg("check")
         .arg("--file")
