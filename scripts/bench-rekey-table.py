@@ -56,10 +56,10 @@ def main():
         "default lifetimes, so the responder starts every rekey and the generator answers. "
         "iked with `--kernel record`, charon on kernel-libipsec. One fresh responder per run.",
         "",
-        "| responder | N | up | CHILD rekeys | IKE rekeys | SAs lost | CHILD_SAs refused | held at end "
+        "| responder | N | up | CHILD rekeys | IKE rekeys | failed exchanges | SAs lost | CHILD_SAs refused | held at end "
         "(gen IKE/CHILD, responder IKE) | CPU per CHILD rekey (ms) | CPU per IKE rekey (ms) | "
-        "RSS after set-up → after rekeys (MB) | timer lag max / mean (ms) | retransmits |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "RSS after set-up → after rekeys (MB) | RSS per held SA (KB) | timer lag max / mean (ms) | retransmits |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     per = {}
     for r in sorted(rows, key=lambda r: (r["n"], r["responder"] != "iked", r["run"])):
@@ -76,13 +76,19 @@ def main():
             (r["rss_end_kb"] / r["rss_setup_kb"] - 1) * 100,
         )
         fmt = lambda v: "—" if v is None else "%.3f" % v
+        # Growth from the idle responder to the N SAs held (after set-up and after the rekeys).
+        per_sa = (
+            "%.2f → %.2f" % ((r["rss_setup_kb"] - r["rss_start_kb"]) / r["n"],
+                             (r["rss_end_kb"] - r["rss_start_kb"]) / r["n"])
+            if r.get("rss_start_kb") else "—"
+        )
         lines.append(
-            "| %s | %d | %d | %d | %d | %d | %d | %d / %d, %s | %s (%d in pure seconds) | %s (%d) | %s | %s | %d |"
+            "| %s | %d | %d | %d | %d | %s | %d | %d | %d / %d, %s | %s (%d in pure seconds) | %s (%d) | %s | %s | %s | %d |"
             % (
                 r["responder"], r["n"], r["established"], r["child_rekeys"], r["ike_rekeys"],
-                r["ike_down"] + r["child_down"], r["child_failed"] + r["setup_failed"],
+                r.get("failed_exchanges", "?"), r["ike_down"] + r["child_down"], r["child_failed"] + r["setup_failed"],
                 r["ike_sas_held"], r["child_sas_held"], r.get("responder_ike_sas") or "?",
-                fmt(c), nc, fmt(i), ni, rss, lag, r["retransmits"],
+                fmt(c), nc, fmt(i), ni, rss, per_sa, lag, r["retransmits"],
             )
         )
     lines.append("")

@@ -344,7 +344,7 @@ print("bench.sh: %(responder)s %(variant)s n=%(n)d run %(run)d: %(established)d 
 
 # The rekey variant, after measure's set-up: holds the SAs while the responder rekeys them all,
 # then closes the generator's stdin for its second report line. Appends a "rekey" JSON line.
-hold_rekeys() { # $1 responder, $2 N, $3 run (RESP_PID, GEN_PID, cpu1, rss1 set by measure)
+hold_rekeys() { # $1 responder, $2 N, $3 run (RESP_PID, GEN_PID, rss0, cpu1, rss1 set by measure)
     local responder=$1 n=$2 run=$3 setup_s
     setup_s=$(python3 -c 'import json,sys; print(int(json.loads(open(sys.argv[1]).readline())["elapsed_s"]) + 1)' "$WORK/gen.json")
     local hold=$((IKE_REKEY + setup_s + REKEY_MARGIN))
@@ -361,26 +361,28 @@ hold_rekeys() { # $1 responder, $2 N, $3 run (RESP_PID, GEN_PID, cpu1, rss1 set 
     stop_pid "$RESP_PID"
     RESP_PID=
     python3 - "$WORK/gen.json" "$responder" "$n" "$run" "$cpu1" "$cpu2" "$rss1" "$rss2" \
-        "$WORK/stats.txt" "$hold" >>"$WORK/raw.jsonl" <<'EOF'
+        "$WORK/stats.txt" "$hold" "$rss0" >>"$WORK/raw.jsonl" <<'EOF'
 import json, re, sys
 setup, hold = (json.loads(l) for l in open(sys.argv[1]).read().splitlines()[:2])
 resp, n, run = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 cpu1, cpu2, rss1, rss2 = (float(x) for x in sys.argv[5:9])
 stats = open(sys.argv[9]).read()
-def stat(key):
-    m = re.search(re.escape(key) + r"=(\d+)", stats)
+def stat(key, prefix=""):
+    # `swanctl --stats --raw` prints "ikesas {total=N half-open=M}" and "iked {... key=N}":
+    # `prefix` is the section's opening ("ikesas {") for keys that are not unique.
+    m = re.search(re.escape(prefix) + r"[^}]*?\b" + re.escape(key) + r"=(\d+)", stats)
     return int(m.group(1)) if m else None
 print(json.dumps(dict(section="rekey", responder=resp, variant="rekey", n=n, run=run,
     established=setup["established"], setup_failed=setup["failed"], hold_wait_s=float(sys.argv[10]),
-    rss_setup_kb=rss1, rss_end_kb=rss2, hold_cpu_ticks=cpu2 - cpu1,
+    rss_start_kb=float(sys.argv[11]), rss_setup_kb=rss1, rss_end_kb=rss2, hold_cpu_ticks=cpu2 - cpu1,
     timer_lag_max_us=stat("timer-lag-max-us"), timer_lag_mean_us=stat("timer-lag-mean-us"),
-    timer_runs=stat("timer-runs"), responder_ike_sas=stat("ikesas={total"), **hold)))
+    timer_runs=stat("timer-runs"), responder_ike_sas=stat("total", "ikesas {"), **hold)))
 EOF
     tail -n1 "$WORK/raw.jsonl" | python3 -c '
 import json, sys
 r = json.loads(sys.stdin.read())
 print("bench.sh: %(responder)s rekey n=%(n)d run %(run)d: %(established)d up, %(child_rekeys)d CHILD and "
-      "%(ike_rekeys)d IKE rekeys, %(ike_down)d IKE down, %(child_down)d CHILD down, %(child_failed)d CHILD "
+      "%(ike_rekeys)d IKE rekeys, %(failed_exchanges)d failed exchanges, %(ike_down)d IKE down, %(child_down)d CHILD down, %(child_failed)d CHILD "
       "failed, held %(ike_sas_held)d/%(child_sas_held)d, responder says %(responder_ike_sas)s, RSS %(rss_setup_kb).0f -> "
       "%(rss_end_kb).0f KB, timer lag max %(timer_lag_max_us)s us" % r)' >&2
 }

@@ -40,6 +40,8 @@ pub struct Tally {
     child_down: u64,
     /// CHILD_SAs (rekeys included) that failed to establish.
     child_failed: u64,
+    /// Our engines' log records of a failed exchange (see [`is_failure_log`]).
+    failed_exchanges: u64,
     first_failure: Option<String>,
     /// SAs replaced by a rekey, whose going down (by either side's Delete) is no loss.
     /// Ids are per engine; a collision across engines only hides a loss from the count of
@@ -61,6 +63,7 @@ pub struct Report {
     pub ike_down: u64,
     pub child_down: u64,
     pub child_failed: u64,
+    pub failed_exchanges: u64,
     /// IKE SAs and their CHILD_SAs our engines hold at the end.
     pub ike_sas_held: usize,
     pub child_sas_held: usize,
@@ -96,6 +99,10 @@ impl Tally {
             Event::ChildFailed { reason, .. } => {
                 self.child_failed += 1;
                 self.note(format!("CHILD_SA failed: {reason}"));
+            }
+            Event::Log { message, .. } if is_failure_log(message) => {
+                self.failed_exchanges += 1;
+                self.note(message.clone());
             }
             _ => {}
         }
@@ -151,6 +158,7 @@ impl Tally {
             ike_down: self.ike_down,
             child_down: self.child_down,
             child_failed: self.child_failed,
+            failed_exchanges: self.failed_exchanges,
             ike_sas_held: ike,
             child_sas_held: child,
             retransmits,
@@ -158,6 +166,13 @@ impl Tally {
             timeline: std::mem::take(&mut self.timeline),
         }
     }
+}
+
+/// A log record our engine writes when an exchange fails on either side: the exchange's own
+/// failure ("IKE_SA rekeying failed", "failed to establish CHILD_SA") or an error notify
+/// received or sent ("received NO_PROPOSAL_CHOSEN notify error", "sending ... notify").
+fn is_failure_log(message: &str) -> bool {
+    message.contains("failed") || message.contains("notify error")
 }
 
 fn why(reason: &DownReason) -> String {

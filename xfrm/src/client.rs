@@ -1206,6 +1206,11 @@ impl EventMonitor {
         self.socket.set_timeout(timeout)
     }
 
+    /// The socket's receive buffer (see [`NetlinkSocket::set_receive_buffer`]).
+    pub fn set_receive_buffer(&self, bytes: usize) -> Result<(), XfrmError> {
+        self.socket.set_receive_buffer(bytes)
+    }
+
     /// Non-blocking receives for an event loop (see [`NetlinkSocket::set_nonblocking`]).
     pub fn set_nonblocking(&self, nonblocking: bool) -> Result<(), XfrmError> {
         self.socket.set_nonblocking(nonblocking)

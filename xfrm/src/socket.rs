@@ -110,6 +110,31 @@ impl NetlinkSocket {
         Ok(())
     }
 
+    /// Sets the kernel's receive buffer for this socket to `bytes` (`SO_RCVBUF`; the kernel
+    /// doubles it and caps it at `rmem_max`), charon's `receive_buffer_size` of its event
+    /// socket: events beyond it are dropped and the next receive fails with `ENOBUFS`.
+    pub fn set_receive_buffer(&self, bytes: usize) -> Result<(), XfrmError> {
+        let size = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        // SAFETY: the fd is owned by `self.socket` and open; `size` is a valid c_int that
+        // lives across the call and its exact size is passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(XfrmError::Socket {
+                context: "SO_RCVBUF",
+                source: std::io::Error::last_os_error(),
+            });
+        }
+        Ok(())
+    }
+
     /// Switch to non-blocking receives (for an event loop such as tokio's `AsyncFd`):
     /// a receive with nothing queued then fails with an error for which
     /// [`XfrmError::is_would_block`] is true.

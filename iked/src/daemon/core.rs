@@ -260,6 +260,11 @@ impl Core {
         &mut self.engine
     }
 
+    /// When the kernel backend will have an event of its own (record mode's EXPIREs).
+    pub fn next_kernel_event_at(&self) -> Option<std::time::Duration> {
+        self.kernel.next_event_at()
+    }
+
     fn refresh_wall_clock(&mut self) {
         let wall = i64::try_from(crate::clock::wall_clock_secs()).unwrap_or(i64::MAX);
         self.engine.set_wall_clock(wall);

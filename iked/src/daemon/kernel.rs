@@ -38,6 +38,8 @@
 //!   may have been lost (`super::resync`).
 
 mod adopt;
+#[cfg(test)]
+mod test_support;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -105,6 +107,11 @@ pub trait KernelBackend {
     fn poll_events(&mut self) -> Vec<KernelEvent> {
         Vec::new()
     }
+    /// When the backend itself will have an event (the record backend's lifetimes; the real
+    /// kernel's events wake the loop through their monitor thread instead).
+    fn next_event_at(&self) -> Option<std::time::Duration> {
+        None
+    }
     /// Completes requests [`KernelBackend::handle`] deferred (answered `None` although they
     /// carry an id) and returns their answers. Called once the engine has no more requests.
     fn finish_batch(&mut self) -> Vec<KernelEvent> {
@@ -150,6 +157,8 @@ pub struct Recording {
     offload: HashMap<ChildSaId, iked_ike::config::HwOffload>,
     marks: super::marks::MarkAllocator,
     child_marks: HashMap<ChildSaId, iked_ike::marks::ResolvedMarks>,
+    /// Soft and hard EXPIREs by time, as the kernel would raise them.
+    expiry: super::record_expiry::ExpirySchedule,
 }
 
 impl Recording {
@@ -214,6 +223,8 @@ impl KernelBackend for Recording {
                 let marks = self.marks.resolve(sa.reqid, &sa.marks);
                 self.child_marks.insert(sa.child, marks);
                 let marks = super::marks::record_line(&marks, sa.direction == Direction::In);
+                self.expiry
+                    .add(crate::clock::now(), sa.spi, sa.dst, &sa.lifetimes);
                 self.record(|| format!("{}{marks}", super::knl_text::add_sa(&sa)));
                 Some(KernelEvent::Installed { id })
             }
@@ -229,6 +240,7 @@ impl KernelBackend for Recording {
             } => {
                 self.offload.remove(&child);
                 self.child_marks.remove(&child);
+                self.expiry.remove(spi, dst);
                 self.record(|| {
                     format!(
                         "delete sa reqid {} src {src} dst {dst} spi 0x{spi:08x}",
@@ -305,6 +317,14 @@ impl KernelBackend for Recording {
     fn mark_allocator(&mut self) -> Option<&mut super::marks::MarkAllocator> {
         Some(&mut self.marks)
     }
+
+    fn poll_events(&mut self) -> Vec<KernelEvent> {
+        self.expiry.due(crate::clock::now())
+    }
+
+    fn next_event_at(&self) -> Option<std::time::Duration> {
+        self.expiry.next_at()
+    }
 }
 
 /// The real kernel through netlink XFRM.
@@ -334,6 +354,8 @@ pub struct Xfrm {
     monitor_stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Set by the monitor thread when the event socket overflowed (see `resync`).
     overflowed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Dumps taken after an overflow.
+    resyncs: u64,
     /// Maps engine reqids into iked's kernel range, above an earlier instance's.
     reqids: iked_xfrm::stale::ReqidSpace,
     /// What an earlier instance left, until its deadline (see `recovery`).
@@ -497,6 +519,7 @@ impl Xfrm {
             })
         });
         let events = expires_from_dump(ours, &dump);
+        self.resyncs += 1;
         tracing::info!(target: "KNL", "resynchronised {} SA(s) from a dump: {} EXPIRE(s) recovered", dump.len(), events.len());
         events
     }
@@ -506,6 +529,16 @@ impl Xfrm {
     pub fn open(
         wake: std::sync::Arc<tokio::sync::Notify>,
         recovery: super::recovery::RecoveryOptions,
+    ) -> Result<Self, String> {
+        Self::open_with_event_buffer(wake, recovery, None)
+    }
+
+    /// [`Xfrm::open`] with the event socket's receive buffer set to `event_buffer` bytes
+    /// (charon's `kernel-netlink.receive_buffer_size`; `None`: the system's default).
+    pub fn open_with_event_buffer(
+        wake: std::sync::Arc<tokio::sync::Notify>,
+        recovery: super::recovery::RecoveryOptions,
+        event_buffer: Option<usize>,
     ) -> Result<Self, String> {
         let mut client = iked_xfrm::XfrmClient::new().map_err(|e| e.to_string())?;
         let leftovers = super::recovery::scan(&mut client)?;
@@ -524,6 +557,11 @@ impl Xfrm {
         monitor
             .set_timeout(Some(MONITOR_POLL))
             .map_err(|e| e.to_string())?;
+        if let Some(bytes) = event_buffer {
+            monitor
+                .set_receive_buffer(bytes)
+                .map_err(|e| e.to_string())?;
+        }
         let monitor_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stop = monitor_stop.clone();
         let overflowed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -575,6 +613,7 @@ impl Xfrm {
             proto_port_transport_sa: false,
             monitor_stop,
             overflowed,
+            resyncs: 0,
             reqids,
             sweep,
         })

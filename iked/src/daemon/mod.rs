@@ -25,9 +25,12 @@ mod larval_expiry;
 pub mod marks;
 pub mod net;
 pub mod policy_share;
+pub mod record_expiry;
 pub mod recovery;
 mod restart;
 pub mod resync;
+#[cfg(test)]
+mod resync_host;
 pub mod retire;
 pub mod revocation;
 pub mod shunts;
@@ -205,6 +208,8 @@ pub async fn run(
         let deadline = [
             engine_deadline.map(|t| Duration::from_nanos(t.as_nanos())),
             control_deadline.map(|t| Duration::from_nanos(t.as_nanos())),
+            // The record backend's EXPIREs: the flush after the wake-up polls them.
+            core.next_kernel_event_at(),
             next_watchdog,
         ]
         .into_iter()
