@@ -602,3 +602,41 @@ fn index_matches_the_sa_table_over_many_sas() {
     assert!(hub.gw.kernel.sas.is_empty());
     check(&hub, "all deleted");
 }
+
+/// Two connections of one client to the gateway under the same identities (upstream OVS's GRE
+/// and VXLAN tunnels between two hosts), set up at the same moment: only the first IKE_AUTH
+/// request may carry INITIAL_CONTACT, or the gateway destroys the first SA as soon as the second
+/// authenticates, and both must end up established there.
+#[test]
+fn sibling_connections_set_up_at_once_send_one_initial_contact() {
+    let mut hub = Hub::new(UniquePolicy::No);
+    let a = hub.add_client(false);
+    let second = IkeConfig {
+        name: "to-gw-2".into(),
+        ..client_config(0, false, UniquePolicy::Replace)
+    };
+    let first = IkeConfig {
+        unique: UniquePolicy::Replace,
+        ..client_config(0, false, UniquePolicy::Replace)
+    };
+    hub.clients[a].ep.engine = Engine::new(
+        Settings::default(),
+        vec![first, second],
+        secrets(),
+        Box::new(TestRng(4242)),
+    );
+    let now = hub.now;
+    let engine = &mut hub.clients[a].ep.engine;
+    let one = engine.initiate(now, "to-gw", &["c"]).unwrap();
+    let two = engine.initiate(now, "to-gw-2", &["c"]).unwrap();
+    hub.pump();
+    assert_eq!(hub.initial_contacts_received(), 1);
+    assert_eq!(hub.gw_sas_of(a).len(), 2, "{:#?}", hub.gw.logs());
+    assert!(!hub.gw.has_log("received INITIAL_CONTACT"));
+    let up = client_sas(&hub.clients[a]);
+    assert!(up.contains(&one) && up.contains(&two), "{up:?}");
+    // Nothing stays pending: a later restart of the client sends INITIAL_CONTACT again.
+    hub.restart(a);
+    hub.initiate(a);
+    assert_eq!(hub.initial_contacts_received(), 2);
+}

@@ -46,9 +46,39 @@ pub(crate) struct Contacts {
     hasher: RandomState,
     table: HashMap<u64, Bucket, BuildHasherDefault<PassThrough>>,
     len: usize,
+    /// Our initiator SAs whose IKE_AUTH request is out and not yet answered, under the key of
+    /// the identity pair they ask for: not authenticated yet, so not in `table`, but the peer
+    /// may authenticate them any moment, and an INITIAL_CONTACT from a sibling would then
+    /// destroy them there. Few at a time (one per connection being set up), so a small list.
+    pending: HashMap<u64, Vec<IkeSaId>, BuildHasherDefault<PassThrough>>,
 }
 
 impl Contacts {
+    /// `id` sent its IKE_AUTH request for the pair of `key` (again: no effect).
+    pub fn add_pending(&mut self, key: u64, id: IkeSaId) {
+        let ids = self.pending.entry(key).or_default();
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+
+    /// `id` is authenticated or gone (absent: no effect, so both may call it).
+    pub fn remove_pending(&mut self, key: u64, id: IkeSaId) {
+        if let Some(ids) = self.pending.get_mut(&key) {
+            ids.retain(|p| *p != id);
+            if ids.is_empty() {
+                self.pending.remove(&key);
+            }
+        }
+    }
+
+    /// Whether an SA other than `id` is pending under `key`.
+    pub fn other_pending(&self, key: u64, id: IkeSaId) -> bool {
+        self.pending
+            .get(&key)
+            .is_some_and(|ids| ids.iter().any(|p| *p != id))
+    }
+
     /// The key of an identity pair and the peer's address family.
     pub fn key(&self, local: &Identity, remote: &Identity, ipv4: bool) -> u64 {
         self.hasher.hash_one((local, remote, ipv4))

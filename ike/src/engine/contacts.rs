@@ -18,8 +18,14 @@
 //!   `unique = keep`: if such an SA exists the new one is refused (AUTHENTICATION_FAILED) and,
 //!   of the existing ones, only the oldest is kept; `no` and `never`: nothing;
 //! - as initiator, INITIAL_CONTACT goes into the first IKE_AUTH request when the connection
-//!   names the peer's identity without wildcards, `unique` is not `never`, and no SA of the
-//!   pair is in the index.
+//!   names the peer's identity without wildcards, `unique` is not `never`, no SA of the pair is
+//!   in the index, and no other SA of ours is waiting for the answer to its IKE_AUTH request
+//!   for the same pair. That last condition goes beyond charon, which indexes an SA only once
+//!   established: two connections to one peer under the same identities (upstream OVS's GRE
+//!   and VXLAN tunnels between two hosts) set up at once would otherwise both send
+//!   INITIAL_CONTACT, and the second would make the peer destroy the first right after
+//!   authenticating it (RFC 7296 §2.4: the notification asserts that this is the only IKE SA
+//!   between the identities, which it is not).
 //! - Neither INITIAL_CONTACT nor `unique` touches an SA that crossed the new one (both ends
 //!   initiated the connection at once; `crossing.rs` resolves those the same way on both ends).
 
@@ -45,8 +51,31 @@ impl Engine {
         )
     }
 
+    /// The key of the identity pair an initiator SA asks for (its connection's remote `id`),
+    /// under which it is pending while its IKE_AUTH request is out.
+    fn pending_key(&self, sa: &IkeSa) -> Option<u64> {
+        if !sa.initiator {
+            return None;
+        }
+        let remote = sa.config.remote.id.as_ref()?;
+        Some(
+            self.contacts
+                .key(&sa.local_id, remote, sa.remote.ip().is_ipv4()),
+        )
+    }
+
+    /// Our IKE_AUTH request for `sa` is going out (see [`Contacts::add_pending`]).
+    pub(crate) fn note_auth_pending(&mut self, sa: &IkeSa) {
+        if let Some(key) = self.pending_key(sa) {
+            self.contacts.add_pending(key, sa.id);
+        }
+    }
+
     /// Puts an authenticated SA into the index (see the module docs).
     pub(crate) fn index_contact(&mut self, sa: &IkeSa) {
+        if let Some(key) = self.pending_key(sa) {
+            self.contacts.remove_pending(key, sa.id);
+        }
         if let Some(key) = self.contact_key(sa) {
             self.contacts.insert(key, sa.id);
         }
@@ -55,6 +84,9 @@ impl Engine {
 
     /// Takes an SA out of the index; every path that destroys an SA comes through here.
     pub(crate) fn unindex_contact(&mut self, sa: &IkeSa) {
+        if let Some(key) = self.pending_key(sa) {
+            self.contacts.remove_pending(key, sa.id);
+        }
         if let Some(key) = self.contact_key(sa) {
             self.contacts.remove(key, sa.id);
         }
@@ -84,9 +116,13 @@ impl Engine {
         let Some(remote) = &sa.config.remote.id else {
             return false;
         };
+        let ipv4 = sa.remote.ip().is_ipv4();
         sa.config.unique != UniquePolicy::Never
             && !has_wildcards(remote)
-            && !self.has_contact(&sa.local_id, remote, sa.remote.ip().is_ipv4())
+            && !self.has_contact(&sa.local_id, remote, ipv4)
+            && !self
+                .contacts
+                .other_pending(self.contacts.key(&sa.local_id, remote, ipv4), sa.id)
     }
 
     /// Number of SAs in the INITIAL_CONTACT/`unique` index: every authenticated SA not yet

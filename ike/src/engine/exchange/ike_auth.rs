@@ -244,8 +244,11 @@ impl Engine {
             p.extend(ours.certs);
             p.extend(self.certreq_for(&sa.config));
             // Like charon: only when we hold no other IKE SA with this peer, since the peer
-            // drops every other SA with us on INITIAL_CONTACT (an index lookup, not a walk).
-            if self.wants_initial_contact(sa) {
+            // drops every other SA with us on INITIAL_CONTACT (an index lookup, not a walk);
+            // nor while another of ours waits for its IKE_AUTH answer (engine::contacts).
+            let initial_contact = self.wants_initial_contact(sa);
+            self.note_auth_pending(sa);
+            if initial_contact {
                 p.push(Payload::Notify(Notify::new(
                     NotifyType::INITIAL_CONTACT,
                     vec![],
