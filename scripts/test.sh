@@ -18,6 +18,10 @@ setup_pid=$!
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace --no-run
+# The daemon's binaries as the hostile-peer and lab tests build them (`cargo build -p iked
+# --bins`: without the test build's dev-dependency features, so it compiles tokio, ring and the
+# crypto crate a second time): here, while the set-up may still run, not inside the test run.
+cargo build -p iked --bins
 set +e
 wait "$setup_pid"
 setup_status=$?
