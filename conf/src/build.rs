@@ -322,27 +322,7 @@ fn connection(name: &str, node: &Node<'_>, sink: &mut Sink) -> Connection {
     s.check_keys(sink, &known, CONN_UNSUPPORTED);
     refuse_keys(&s, sink, CONN_REFUSED, CONN_REFUSED_IF_YES);
 
-    let version = match s.get(sink, "version", parse_u32) {
-        None | Some((0, _)) => IkeVersion::Any,
-        Some((2, _)) => IkeVersion::V2,
-        Some((1, raw)) => {
-            sink.error(
-                &raw.value_span,
-                format!(
-                    "{path}: IKEv1 (version = 1) is not supported, iked implements IKEv2 only \
-                     (use version = 2)"
-                ),
-            );
-            IkeVersion::V2
-        }
-        Some((v, raw)) => {
-            sink.error(
-                &raw.value_span,
-                format!("invalid version: {v} (use 2 for IKEv2, or 0)"),
-            );
-            IkeVersion::V2
-        }
-    };
+    let version = ike_version(&s, sink, &path);
     let addrs = |sink: &mut Sink, key| {
         let list = s.list(sink, key, parse_addr).map(|(v, _)| v);
         match list {
@@ -391,96 +371,13 @@ fn connection(name: &str, node: &Node<'_>, sink: &mut Sink) -> Connection {
         }
     }
     for (list, default_name) in [(&mut local, "local"), (&mut remote, "remote")] {
-        if list.is_empty() {
-            list.push(AuthRound {
-                name: default_name.into(),
-                span: node.span.clone(),
-                round: 0,
-                auth: AuthMethod::Pubkey {
-                    spec: "pubkey".into(),
-                },
-                id: None,
-                eap_id: None,
-                aaa_id: None,
-                certs: Vec::new(),
-                cacerts: Vec::new(),
-                pubkeys: Vec::new(),
-                groups: Vec::new(),
-                revocation: Revocation::Relaxed,
-            });
-        }
-        // Stable: equal rounds keep file order (vici_config.c inserts
-        // before the first round with a higher number).
-        list.sort_by_key(|r| r.round);
-        // RFC 4739 multiple authentication: iked authenticates one round
-        // per side; accepting the extra rounds and skipping them would let
-        // a peer in on the first round alone.
-        for extra in list.iter().skip(1) {
-            sink.error(
-                &extra.span,
-                format!(
-                    "{path}: several {default_name} authentication rounds ('{}' after '{}') are \
-                     not supported by iked (RFC 4739 multiple authentication)",
-                    extra.name,
-                    list.first()
-                        .map(|r| r.name.as_str())
-                        .unwrap_or(default_name)
-                ),
-            );
-        }
+        settle_auth_rounds(list, default_name, &path, &node.span, sink);
     }
 
-    // Packet offload rules that concern the IKE SA, reported once per
-    // connection for its strictest child (packet before auto).
-    let offloaded = children
-        .iter()
-        .find(|c| c.hw_offload == HwOffload::Packet)
-        .or_else(|| children.iter().find(|c| c.hw_offload == HwOffload::Auto));
-    if let Some(c) = offloaded
-        && let Some(severity) = offload_lint(c.hw_offload)
-    {
-        if let Some((true, raw)) = encap {
-            report(
-                sink,
-                severity,
-                &raw.value_span,
-                format!(
-                    "encap = yes cannot be used with hw_offload = {} (child '{}'): packet \
-                     offload does not support UDP-encapsulated ESP",
-                    c.hw_offload, c.name
-                ),
-            );
-        }
-        if let Some((r, raw)) = reauth
-            && !r.is_zero()
-        {
-            sink.warning(
-                &raw.key_span,
-                format!(
-                    "reauth_time is ignored with hw_offload = {} (child '{}')",
-                    c.hw_offload, c.name
-                ),
-            );
-            if c.hw_offload == HwOffload::Packet {
-                reauth = None;
-            }
-        }
-    }
+    ike_offload_lints(&children, encap, &mut reauth, sink);
 
-    // IKE lifetimes as in vici_config.c config_sn().
-    let (rekey_time, reauth_time) = match (rekey.map(|r| r.0), reauth.map(|r| r.0)) {
-        (None, None) => (Duration::from_secs(4 * 3600), Duration::ZERO),
-        (r, a) => (r.unwrap_or_default(), a.unwrap_or_default()),
-    };
-    let over_time = over.unwrap_or_else(|| rekey_time.max(reauth_time) / 10);
-    let rand_time = rand.unwrap_or_else(|| {
-        let base = if !rekey_time.is_zero() && !reauth_time.is_zero() {
-            rekey_time.min(reauth_time)
-        } else {
-            rekey_time.max(reauth_time)
-        };
-        over_time.min(base / 2)
-    });
+    let (rekey_time, reauth_time, over_time, rand_time) =
+        ike_lifetimes(rekey.map(|r| r.0), reauth.map(|r| r.0), over, rand);
 
     Connection {
         name: name.to_string(),
@@ -566,6 +463,149 @@ fn connection(name: &str, node: &Node<'_>, sink: &mut Sink) -> Connection {
         remote,
         children,
     }
+}
+
+/// `version`: 0 (any) or 2; IKEv1 and any other number are errors (then taken as IKEv2).
+fn ike_version(s: &Sec<'_, '_>, sink: &mut Sink, path: &str) -> IkeVersion {
+    match s.get(sink, "version", parse_u32) {
+        None | Some((0, _)) => IkeVersion::Any,
+        Some((2, _)) => IkeVersion::V2,
+        Some((1, raw)) => {
+            sink.error(
+                &raw.value_span,
+                format!(
+                    "{path}: IKEv1 (version = 1) is not supported, iked implements IKEv2 only \
+                     (use version = 2)"
+                ),
+            );
+            IkeVersion::V2
+        }
+        Some((v, raw)) => {
+            sink.error(
+                &raw.value_span,
+                format!("invalid version: {v} (use 2 for IKEv2, or 0)"),
+            );
+            IkeVersion::V2
+        }
+    }
+}
+
+/// One side's authentication rounds: the default round when none is written (charon's
+/// `pubkey`), file order by round number, and an error for each round after the first.
+fn settle_auth_rounds(
+    list: &mut Vec<AuthRound>,
+    default_name: &str,
+    path: &str,
+    span: &Span,
+    sink: &mut Sink,
+) {
+    if list.is_empty() {
+        list.push(AuthRound {
+            name: default_name.into(),
+            span: span.clone(),
+            round: 0,
+            auth: AuthMethod::Pubkey {
+                spec: "pubkey".into(),
+            },
+            id: None,
+            eap_id: None,
+            aaa_id: None,
+            certs: Vec::new(),
+            cacerts: Vec::new(),
+            pubkeys: Vec::new(),
+            groups: Vec::new(),
+            revocation: Revocation::Relaxed,
+        });
+    }
+    // Stable: equal rounds keep file order (vici_config.c inserts
+    // before the first round with a higher number).
+    list.sort_by_key(|r| r.round);
+    // RFC 4739 multiple authentication: iked authenticates one round
+    // per side; accepting the extra rounds and skipping them would let
+    // a peer in on the first round alone.
+    for extra in list.iter().skip(1) {
+        sink.error(
+            &extra.span,
+            format!(
+                "{path}: several {default_name} authentication rounds ('{}' after '{}') are \
+                 not supported by iked (RFC 4739 multiple authentication)",
+                extra.name,
+                list.first()
+                    .map(|r| r.name.as_str())
+                    .unwrap_or(default_name)
+            ),
+        );
+    }
+}
+
+/// The packet-offload rules that concern the IKE SA, reported once per connection for its
+/// strictest child (packet before auto): no UDP encapsulation, and no reauthentication (ignored
+/// with `packet`, which `reauth` then loses).
+fn ike_offload_lints(
+    children: &[Child],
+    encap: Option<(bool, &RawKey)>,
+    reauth: &mut Option<(Duration, &RawKey)>,
+    sink: &mut Sink,
+) {
+    let offloaded = children
+        .iter()
+        .find(|c| c.hw_offload == HwOffload::Packet)
+        .or_else(|| children.iter().find(|c| c.hw_offload == HwOffload::Auto));
+    if let Some(c) = offloaded
+        && let Some(severity) = offload_lint(c.hw_offload)
+    {
+        if let Some((true, raw)) = encap {
+            report(
+                sink,
+                severity,
+                &raw.value_span,
+                format!(
+                    "encap = yes cannot be used with hw_offload = {} (child '{}'): packet \
+                     offload does not support UDP-encapsulated ESP",
+                    c.hw_offload, c.name
+                ),
+            );
+        }
+        if let Some((r, raw)) = *reauth
+            && !r.is_zero()
+        {
+            sink.warning(
+                &raw.key_span,
+                format!(
+                    "reauth_time is ignored with hw_offload = {} (child '{}')",
+                    c.hw_offload, c.name
+                ),
+            );
+            if c.hw_offload == HwOffload::Packet {
+                *reauth = None;
+            }
+        }
+    }
+}
+
+/// The IKE SA's rekey, reauthentication, overtime and jitter as charon derives them
+/// (vici_config.c `config_sn()`): 4 h rekeying when neither is set; overtime 10 % of the longer,
+/// jitter at most half the shorter non-zero one.
+fn ike_lifetimes(
+    rekey: Option<Duration>,
+    reauth: Option<Duration>,
+    over: Option<Duration>,
+    rand: Option<Duration>,
+) -> (Duration, Duration, Duration, Duration) {
+    let (rekey_time, reauth_time) = match (rekey, reauth) {
+        (None, None) => (Duration::from_secs(4 * 3600), Duration::ZERO),
+        (r, a) => (r.unwrap_or_default(), a.unwrap_or_default()),
+    };
+    let over_time = over.unwrap_or_else(|| rekey_time.max(reauth_time) / 10);
+    let rand_time = rand.unwrap_or_else(|| {
+        let base = if !rekey_time.is_zero() && !reauth_time.is_zero() {
+            rekey_time.min(reauth_time)
+        } else {
+            rekey_time.max(reauth_time)
+        };
+        over_time.min(base / 2)
+    });
+    (rekey_time, reauth_time, over_time, rand_time)
 }
 
 #[derive(Clone, Copy)]
