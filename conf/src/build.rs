@@ -917,36 +917,9 @@ fn parse_action(v: &str) -> Result<Action, String> {
     }
 }
 
-/// `check_lifetimes()` of vici_config.c, including its use of doubles
-/// (so `life_time = 66m` gives `rekey_time = 3599s`, as in strongSwan).
-fn complete(
-    rekey: Option<u64>,
-    life: Option<u64>,
-    rand: Option<u64>,
-    default_rekey: u64,
-) -> (u64, u64, u64) {
-    let rekey = rekey.unwrap_or_else(|| match life {
-        Some(l) => (l as f64 / 1.1) as u64,
-        None => default_rekey,
-    });
-    let life = life.unwrap_or((rekey as f64 * 1.1) as u64);
-    let rand = rand.unwrap_or(life - life.min(rekey));
-    (rekey, life, rand)
-}
-
-fn child(
-    conn: &str,
-    name: &str,
-    node: &Node<'_>,
-    conn_if_ids: (IfId, IfId),
-    sink: &mut Sink,
-) -> Child {
-    let path = format!("child '{name}' of connection '{conn}'");
-    let s = Sec::new(node, path.clone());
-    s.check_keys(sink, CHILD_KEYS, CHILD_UNSUPPORTED);
-    for sub in node.sections.values() {
-        s.unknown_section(sink, sub);
-    }
+/// Child keys naming features iked lacks: an error where ignoring them would change what the
+/// SA protects or lets through, a warning for IPComp (only compression is lost).
+fn refuse_child_features(s: &Sec<'_, '_>, sink: &mut Sink, path: &str) {
     if let Some((v, raw)) = s.node.value("updown")
         && !v.trim().is_empty()
     {
@@ -986,7 +959,14 @@ fn child(
     if let Some((true, raw)) = s.get(sink, "ipcomp", parse_bool) {
         sink.warning(&raw.key_span, "IPComp is not supported by iked, ignored");
     }
+}
 
+/// `hw_offload`, with NVIDIA's older spelling `full` taken as `packet` (and said so).
+fn child_hw_offload<'a>(
+    s: &Sec<'a, '_>,
+    sink: &mut Sink,
+    path: &str,
+) -> Option<(HwOffload, &'a RawKey)> {
     let hw_offload_raw = s.get(sink, "hw_offload", |v| {
         map(
             &[
@@ -1016,6 +996,42 @@ fn child(
             ),
         );
     }
+    hw_offload_raw
+}
+
+/// `check_lifetimes()` of vici_config.c, including its use of doubles
+/// (so `life_time = 66m` gives `rekey_time = 3599s`, as in strongSwan).
+fn complete(
+    rekey: Option<u64>,
+    life: Option<u64>,
+    rand: Option<u64>,
+    default_rekey: u64,
+) -> (u64, u64, u64) {
+    let rekey = rekey.unwrap_or_else(|| match life {
+        Some(l) => (l as f64 / 1.1) as u64,
+        None => default_rekey,
+    });
+    let life = life.unwrap_or((rekey as f64 * 1.1) as u64);
+    let rand = rand.unwrap_or(life - life.min(rekey));
+    (rekey, life, rand)
+}
+
+fn child(
+    conn: &str,
+    name: &str,
+    node: &Node<'_>,
+    conn_if_ids: (IfId, IfId),
+    sink: &mut Sink,
+) -> Child {
+    let path = format!("child '{name}' of connection '{conn}'");
+    let s = Sec::new(node, path.clone());
+    s.check_keys(sink, CHILD_KEYS, CHILD_UNSUPPORTED);
+    for sub in node.sections.values() {
+        s.unknown_section(sink, sub);
+    }
+    refuse_child_features(&s, sink, &path);
+
+    let hw_offload_raw = child_hw_offload(&s, sink, &path);
     let hw_offload = hw_offload_raw.map(|h| h.0).unwrap_or(HwOffload::No);
     let lint = offload_lint(hw_offload);
 
