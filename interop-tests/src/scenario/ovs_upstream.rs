@@ -588,6 +588,10 @@ fn spis_of(states: &[XfrmState], t: Tunnel) -> BTreeSet<u32> {
 /// Pings across `tunnels` while capturing BFR's `p0`: all answered, each direction of each
 /// tunnel seen as ESP with SPIs of installed SAs, and no GRE, VXLAN or ICMP echo in clear.
 fn esp_only(ctx: &Context, dir: &Path, tunnels: &[Tunnel], tag: &str) -> Result<(), LabError> {
+    // The SAs installed before the pings and after them both count: crossed ACQUIREs on the
+    // two hosts can leave a duplicate CHILD_SA whose SAs carry packets until the crossing
+    // rule removes it, which may fall between the capture and a single read afterwards.
+    let before = KernelView::read(&ctx.lab)?;
     let capture = ctx.lab.start_capture_of(
         Side::Bfr,
         &dir.join(format!("capture-bfr-{tag}.txt")),
@@ -630,7 +634,8 @@ fn esp_only(ctx: &Context, dir: &Path, tunnels: &[Tunnel], tag: &str) -> Result<
         clear.iter().take(5).collect::<Vec<_>>()
     );
     for t in tunnels {
-        let installed = spis_of(&view.bfr_states, *t);
+        let mut installed = spis_of(&view.bfr_states, *t);
+        installed.extend(spis_of(&before.bfr_states, *t));
         for from in Side::BOTH {
             let (s, d) = (t.underlay(from), t.underlay(from.peer()));
             let seen: Vec<u32> = esp
