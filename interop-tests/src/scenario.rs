@@ -205,17 +205,6 @@ impl Scenario {
     }
 }
 
-/// Seen in the h/ovs20 run of 2026-12-07 20:13-20:26 UTC (the row passed in the run before):
-/// both tunnels authenticate as host1/host2, so BFR took the INITIAL_CONTACT that BFL's GRE IKE
-/// SA carried (sent while BFL's VXLAN IKE SA was still in IKE_AUTH) as a restart of host1 and
-/// dropped the VXLAN IKE SA without a DELETE; BFL, replacing that SA by uniqueness when BFR's
-/// own VXLAN IKE SA arrived, kept its child installed while its DELETE was retransmitted to a
-/// peer that no longer knew it, so VXLAN packets left on an SA BFR had dropped.
-const OVS_UPSTREAM_CONTACT: &str = "issue 20: with one identity pair for both tunnels, an \
-    INITIAL_CONTACT of one tunnel's IKE SA drops the other's on the peer, and the replaced \
-    SA's child stays installed while its DELETE is retransmitted (h/ovs20 run of 2026-12-07 \
-    20:13 UTC)";
-
 /// Every scenario, baselines first. Kept small: each handshake costs seconds under TCG.
 pub fn all() -> Vec<Scenario> {
     use Kind::*;
@@ -511,8 +500,7 @@ pub fn all() -> Vec<Scenario> {
             Iked,
             Iked,
             Bfl,
-        )
-        .known_failure(OVS_UPSTREAM_CONTACT, "ping across|pings across"),
+        ),
         Scenario::new(
             "ovs-upstream-cert-ca",
             OvsUpstream(ovs::OvsCase::CaSigned),
