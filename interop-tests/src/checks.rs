@@ -432,6 +432,13 @@ pub fn check_traffic_on(
     Ok(wire)
 }
 
+/// The IKE SA header lines of a `list-sas` text (`name: #n, STATE, IKEv2, ...`; charon's and
+/// iked's text alike): one per IKE SA, in any state.
+pub fn ike_sa_headers(list: &str) -> impl Iterator<Item = &str> {
+    list.lines()
+        .filter(|l| !l.starts_with(' ') && l.contains(": #") && l.contains("IKEv2"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -607,5 +614,13 @@ mod tests {
         assert_eq!(s.esp_by_spi.get(&0xc2a5_29b3), Some(&1));
         assert_eq!(s.clear_icmp_echo, 1);
         assert_eq!(s.clear_vxlan, 1);
+    }
+
+    #[test]
+    fn ike_sa_headers_are_one_line_per_ike_sa_in_any_state() {
+        let list = "BFL-BFR: #2, ESTABLISHED, IKEv2, 1_i 2_r*\n  local  'host1' @ 192.168.50.1[500]\n  bf-in: #3, reqid 3, INSTALLED, TRANSPORT, ESP:AES_GCM_16-128/ESN\nBFL-BFR: #4, CONNECTING, IKEv2, 3_i* 0_r\n";
+        let headers: Vec<&str> = ike_sa_headers(list).collect();
+        assert_eq!(headers.len(), 2, "{headers:?}");
+        assert!(headers[1].contains("CONNECTING"));
     }
 }

@@ -50,19 +50,12 @@ pub fn run(sc: &Scenario, ctx: &Context, dir: &Path, hosts: &mut Hosts) -> Resul
     });
     let gap = watch.elapsed();
     back.map_err(|_| {
-        let l = |s: Side| {
-            hosts
-                .get(s)
-                .list_sas()
-                .map(|l| l.output)
-                .unwrap_or_default()
-        };
-        LabError::Check(format!(
-            "the tunnel is not back after iked's crash; peer: {}\niked: {}\niked log: {}",
-            tail(&l(peer), 12),
-            tail(&l(iked_side), 8),
-            tail(&hosts.get(iked_side).log_text(), 15)
-        ))
+        not_back(
+            hosts,
+            peer,
+            iked_side,
+            "the tunnel is not back after iked's crash",
+        )
     })?;
     let line = format!(
         "{}: restart gap (SIGKILL to tunnel re-established) {} ms, of which iked's start {} ms",
@@ -107,4 +100,22 @@ pub fn run(sc: &Scenario, ctx: &Context, dir: &Path, hosts: &mut Hosts) -> Resul
     );
     let spis = checks::check_seed_tunnel(&after, &SEED_ESP)?;
     checks::check_traffic(&ctx.lab, dir, spis, TRAFFIC_COUNT).map(|_| ())
+}
+
+/// A failure naming `what`, with both hosts' listings and the end of iked's log: what a row
+/// that waited for the tunnel to come back after a restart shows.
+pub(super) fn not_back(hosts: &Hosts, peer: Side, iked: Side, what: &str) -> LabError {
+    let l = |s: Side| {
+        hosts
+            .get(s)
+            .list_sas()
+            .map(|l| l.output)
+            .unwrap_or_default()
+    };
+    LabError::Check(format!(
+        "{what}; peer: {}\niked: {}\niked log: {}",
+        tail(&l(peer), 12),
+        tail(&l(iked), 8),
+        tail(&hosts.get(iked).log_text(), 15)
+    ))
 }

@@ -51,9 +51,7 @@ pub fn edit_config(conf: &mut SwanctlConf) -> Result<(), LabError> {
 
 /// How many IKE SAs a `list-sas` text shows (charon's and iked's text alike).
 fn ike_sa_count(list: &str) -> usize {
-    list.lines()
-        .filter(|l| !l.starts_with(' ') && l.contains(": #") && l.contains("IKEv2"))
-        .count()
+    checks::ike_sa_headers(list).count()
 }
 
 /// One round: start both, wait for the tunnel, check it, then stop both and wait until clean.

@@ -364,8 +364,7 @@ fn established(h: &Host, name: &str) -> Result<(usize, bool, String), LabError> 
 
 /// IKE SAs a `list-sas` text shows in a state other than ESTABLISHED.
 fn listed_not_established(list: &str) -> usize {
-    list.lines()
-        .filter(|l| !l.starts_with(' ') && l.contains(": #") && l.contains("IKEv2"))
+    checks::ike_sa_headers(list)
         .filter(|l| !l.contains("ESTABLISHED"))
         .count()
 }

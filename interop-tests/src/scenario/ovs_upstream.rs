@@ -562,11 +562,7 @@ fn ready(ctx: &Context, hosts: &[Host; 2], tunnels: &[Tunnel]) -> Result<(), Lab
     let _ = wait_until("one IKE SA per tunnel on each host", 30, || {
         for h in hosts {
             let l = h.daemon.list_sas()?;
-            let headers: Vec<&str> = l
-                .output
-                .lines()
-                .filter(|l| !l.starts_with(' ') && l.contains(": #") && l.contains("IKEv2"))
-                .collect();
+            let headers: Vec<&str> = crate::checks::ike_sa_headers(&l.output).collect();
             if headers.len() != tunnels.len() || !headers.iter().all(|l| l.contains("ESTABLISHED"))
             {
                 return Ok(false);

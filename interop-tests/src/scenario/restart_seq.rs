@@ -111,19 +111,7 @@ fn listed(hosts: &Hosts, r: &Roles) -> Result<bool, LabError> {
 /// Waits for the tunnel listed on both hosts ([`listed`]), failing with both listings.
 fn wait_listed(hosts: &Hosts, r: &Roles, what: &str, secs: u64) -> Result<(), LabError> {
     wait_until(what, secs, || listed(hosts, r)).map_err(|_| {
-        let l = |s: Side| {
-            hosts
-                .get(s)
-                .list_sas()
-                .map(|l| l.output)
-                .unwrap_or_default()
-        };
-        LabError::Check(format!(
-            "{what}: not within {secs} s; peer: {}\niked: {}\niked log: {}",
-            tail(&l(r.peer), 12),
-            tail(&l(r.me), 8),
-            tail(&hosts.get(r.me).log_text(), 15)
-        ))
+        super::crash::not_back(hosts, r.peer, r.me, &format!("{what}: not within {secs} s"))
     })
 }
 
