@@ -80,27 +80,23 @@ fn start(
     state: &Path,
     name: &str,
 ) -> (Child, std::path::PathBuf) {
-    let socket = dir.join("iked.vici");
-    let _ = std::fs::remove_file(&socket);
     let log = dir.join(format!("{name}.log"));
-    let child = Command::new("ip")
-        .args(["netns", "exec", ns])
-        .arg(env!("CARGO_BIN_EXE_iked"))
-        .arg("--config")
-        .arg(conf)
-        .arg("--vici-socket")
-        .arg(&socket)
-        .arg("--state-file")
-        .arg(state)
-        .args(["--kernel", "xfrm", "--port", "0", "--port-nat-t", "0"])
-        .args(["--stale-grace", "1"])
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    assert!(
-        wait_for(&socket, Duration::from_secs(10)),
-        "{name} did not start:\n{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
+    let state = state.to_string_lossy();
+    let child = start_xfrm_iked_in(
+        ns,
+        conf,
+        &dir.join("iked.vici"),
+        &log,
+        &[
+            "--state-file",
+            &state,
+            "--port",
+            "0",
+            "--port-nat-t",
+            "0",
+            "--stale-grace",
+            "1",
+        ],
     );
     (child, log)
 }

@@ -62,22 +62,13 @@ fn start(ns: &str, dir: &Path, tag: &str) -> (Child, std::path::PathBuf) {
         .replace("hw_offload = packet", "hw_offload = no");
     let conf_path = dir.join(format!("{tag}.conf"));
     std::fs::write(&conf_path, conf).unwrap();
-    let socket = dir.join(format!("{tag}.vici"));
     let log = dir.join(format!("{tag}.log"));
-    let child = Command::new("ip")
-        .args(["netns", "exec", ns])
-        .arg(env!("CARGO_BIN_EXE_iked"))
-        .arg("--config")
-        .arg(&conf_path)
-        .arg("--vici-socket")
-        .arg(&socket)
-        .args(["--kernel", "xfrm", "--flush-stale"])
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    assert!(
-        wait_for(&socket, Duration::from_secs(20)),
-        "iked did not start"
+    let child = start_xfrm_iked_in(
+        ns,
+        &conf_path,
+        &dir.join(format!("{tag}.vici")),
+        &log,
+        &["--flush-stale"],
     );
     (child, log)
 }

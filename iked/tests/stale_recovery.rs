@@ -32,24 +32,8 @@ fn start(
     tag: &str,
     extra: &[&str],
 ) -> (Child, std::path::PathBuf) {
-    let socket = dir.join(format!("{tag}.vici"));
     let log = dir.join(format!("{tag}.log"));
-    let child = Command::new("ip")
-        .args(["netns", "exec", ns])
-        .arg(env!("CARGO_BIN_EXE_iked"))
-        .arg("--config")
-        .arg(conf)
-        .arg("--vici-socket")
-        .arg(&socket)
-        .args(["--kernel", "xfrm"])
-        .args(extra)
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    assert!(
-        wait_for(&socket, Duration::from_secs(20)),
-        "iked did not start"
-    );
+    let child = start_xfrm_iked_in(ns, conf, &dir.join(format!("{tag}.vici")), &log, extra);
     (child, log)
 }
 

@@ -168,6 +168,37 @@ pub fn start_iked(dir: &Path, conf: &str, extra: &[&str], prefix: &[&str]) -> (C
     (child, socket)
 }
 
+/// Starts `iked` with the real XFRM kernel inside network namespace `ns` (the root-only tests
+/// of recovery and hand-over), its stderr in `log`; returns once `socket` exists, or fails with
+/// the log. A socket left by an earlier instance is removed first.
+pub fn start_xfrm_iked_in(
+    ns: &str,
+    conf: &Path,
+    socket: &Path,
+    log: &Path,
+    extra: &[&str],
+) -> Child {
+    let _ = std::fs::remove_file(socket);
+    let child = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .arg(env!("CARGO_BIN_EXE_iked"))
+        .arg("--config")
+        .arg(conf)
+        .arg("--vici-socket")
+        .arg(socket)
+        .args(["--kernel", "xfrm"])
+        .args(extra)
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_for(socket, Duration::from_secs(20)),
+        "iked did not start:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    child
+}
+
 /// `ikectl list-sas` output as text.
 pub fn list_sas(socket: &Path) -> String {
     String::from_utf8_lossy(&ikectl(socket, &["list-sas"]).stdout).into_owned()
